@@ -1,0 +1,136 @@
+# numashadow - build, test, install.
+#
+#   make deps              install build and test dependencies (Debian, root)
+#   make                   build/libnumashadow.so and build/numashadow
+#   make test              unit tests (plain and sanitized), integration
+#                          tests and the 2-node VM tests; one summary line
+#   make test SAN=thread   the sanitized unit build uses that sanitizer
+#                          (address [default, with undefined], undefined, thread)
+#   make vmtest            only the tests that run in the NUMA guest
+#   make bench             host benchmarks; make bench-vm for the 2-node ones
+#   make install PREFIX=/usr/local DESTDIR=
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SAN       ?= address
+B         := build
+
+CC        ?= gcc
+CFLAGS    ?= -O2 -g
+WARN      := -Wall -Wextra -Werror
+BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -Iruntime $(WARN) \
+	     -DNS_VERSION=\"$(VERSION)\"
+LIBFLAGS  := $(BASEFLAGS) -fPIC -fvisibility=hidden -fno-stack-protector \
+	     -ftls-model=initial-exec
+
+ifeq ($(SAN),address)
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+else ifeq ($(SAN),undefined)
+SANFLAGS  := -fsanitize=undefined -fno-sanitize-recover=undefined
+else ifeq ($(SAN),thread)
+SANFLAGS  := -fsanitize=thread
+else
+$(error SAN must be one of: address, undefined, thread (got '$(SAN)'))
+endif
+
+RT_SRC    := $(sort $(wildcard runtime/*.c))
+IP_SRC    := $(sort $(wildcard interpose/*.c))
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+RT_OBJ    := $(RT_SRC:%.c=$(B)/obj/%.o)
+IP_OBJ    := $(IP_SRC:%.c=$(B)/obj/%.o)
+RT_SANOBJ := $(RT_SRC:%.c=$(B)/san-$(SAN)/%.o)
+
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+UNIT_SAN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit-$(SAN)/%)
+INT_SRC   := $(sort $(wildcard tests/integration/*.c))
+INT_BIN   := $(INT_SRC:tests/integration/%.c=$(B)/tests/integration/%)
+INT_SH    := $(sort $(wildcard tests/integration/*.sh))
+PROG_SRC  := $(sort $(wildcard tests/progs/*.c))
+PROG_BIN  := $(PROG_SRC:tests/progs/%.c=$(B)/tests/progs/%)
+VM_SH     := $(sort $(wildcard tests/vm/*.sh))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+TESTFLAGS := $(BASEFLAGS) -Itests -DNS_BUILD_DIR=\"$(CURDIR)/$(B)\"
+
+.PHONY: all deps test vmtest unit bench bench-vm install clean check-tests
+all: $(B)/libnumashadow.so $(B)/numashadow $(B)/numashadow-vm
+
+$(B)/numashadow-vm: tools/numashadow-vm
+	@mkdir -p $(B)
+	install -m 755 $< $@
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	  gcc make libc6-dev pkg-config liburing-dev libnuma-dev libunwind-dev \
+	  libcmocka-dev qemu-system-x86 busybox-static cpio numactl libcap2-bin \
+	  python3 git sqlite3 ca-certificates
+
+$(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LIBFLAGS) -c $< -o $@
+
+$(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map
+	$(CC) -shared -o $@ $(RT_OBJ) $(IP_OBJ) \
+	  -Wl,--version-script=interpose/libnumashadow.map -Wl,-z,now \
+	  -ldl -lpthread
+
+$(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) $(BASEFLAGS) -Itools -DNS_PREFIX=\"$(PREFIX)\" -o $@ $(TOOL_SRC)
+
+# Unit tests link the runtime model directly, plain and sanitized.
+$(B)/san-$(SAN)/%.o: %.c $(wildcard runtime/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
+$(B)/tests/unit/%: tests/unit/%.c $(RT_OBJ) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< $(RT_OBJ) -lcmocka -lpthread
+$(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -lpthread
+
+$(B)/tests/integration/%: tests/integration/%.c $(wildcard tests/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
+$(B)/tests/progs/%: tests/progs/%.c $(wildcard tests/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
+
+check-tests: all $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(PROG_BIN)
+
+test: check-tests
+	@tests/run.sh $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(INT_SH) $(VM_SH)
+
+unit: $(UNIT_BIN) $(UNIT_SAN)
+	@tests/run.sh $(UNIT_BIN) $(UNIT_SAN)
+
+vmtest: check-tests
+	@tests/run.sh $(VM_SH)
+
+bench: all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do case $$b in *_vm) ;; *) $$b || exit 1;; esac; done
+
+bench-vm: all $(BENCH_BIN)
+	@for b in $(filter %_vm,$(BENCH_BIN)); do \
+	  $(B)/numashadow vm --nodes 2 -- $$b || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/lib/numashadow
+	install -m 755 $(B)/libnumashadow.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/numashadow $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 tools/numashadow-vm $(DESTDIR)$(PREFIX)/lib/numashadow/
+	install -m 644 include/numashadow.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 docs/numashadow.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	  numashadow.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/numashadow.pc
+
+clean:
+	rm -rf $(B)

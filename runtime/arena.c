@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arena.c - the family arena: one memfd mapped MAP_SHARED before any fork,
+ * holding typed pools of records, the hash tables, and the family lock.
+ *
+ * The memfd is sparse: only records ever used cost memory.  Its descriptor
+ * is closed once mapped, so the program never sees an extra fd.
+ *
+ * The family lock is a futex word holding the owner's tid.  It is robust in
+ * the way that matters here: a waiter that sleeps too long checks whether
+ * the owner still exists, and takes the lock over from a dead one (the
+ * shadow is then marked tainted).  Across fork, the parent keeps it while it
+ * copies the shadow for the child; the child waits for it like anyone else.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <time.h>
+#include "internal.h"
+#include "sys.h"
+
+#define ARENA_MAGIC 0x6e736861U	/* "nsha" */
+
+struct ns_arena *ns_arena;
+struct it_ops vma_mm_ops, vma_imap_ops, avc_ops;
+
+/* Capacities scale with NUMASHADOW_ARENA_SCALE (1 = default). */
+static const struct { uint32_t size, cap; } pool_geom[NR_POOLS] = {
+	[POOL_PROC] = { sizeof(struct ns_proc), 4096 },
+	[POOL_OBJ] = { sizeof(struct ns_object), 1 << 18 },
+	[POOL_VMA] = { sizeof(struct ns_vma), 1 << 18 },
+	[POOL_AVC] = { sizeof(struct ns_avc), 1 << 19 },
+	[POOL_PAGE] = { sizeof(struct ns_page), 1 << 22 },
+	[POOL_PTE] = { sizeof(struct ns_pte), 1 << 23 },
+};
+
+/* Returns 0 or -errno; the arena is then ns_arena. */
+int arena_create(size_t scale)
+{
+	uint64_t off = NS_PAGE_ALIGN(sizeof(struct ns_arena));
+	uint64_t pte_hash = off;
+	struct ns_pool pools[NR_POOLS];
+	long fd, ret;
+	void *p;
+
+	if (!scale)
+		scale = 1;
+	off += NS_PAGE_ALIGN(NS_PTE_HASH * sizeof(uint32_t));
+	uint64_t pc_hash = off;
+	off += NS_PAGE_ALIGN(NS_PC_HASH * sizeof(uint32_t));
+	for (int i = 0; i < NR_POOLS; i++) {
+		pools[i] = (struct ns_pool){ .off = off,
+					     .size = pool_geom[i].size,
+					     .cap = pool_geom[i].cap * scale,
+					     .used = 1 };
+		off += NS_PAGE_ALIGN((uint64_t)pools[i].cap * pools[i].size);
+	}
+
+	fd = sys_memfd_create("numashadow-arena", 1 /* MFD_CLOEXEC */);
+	if (fd < 0)
+		return fd;
+	ret = sys_ftruncate(fd, off);
+	if (ret < 0)
+		goto out_close;
+	p = (void *)sys_mmap(NULL, off, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if ((long)p < 0 && (long)p > -4096) {
+		ret = (long)p;
+		goto out_close;
+	}
+	ns_arena = p;
+	ns_arena->magic = ARENA_MAGIC;
+	ns_arena->version = 1;
+	ns_arena->size = off;
+	ns_arena->pte_hash_off = pte_hash;
+	ns_arena->pc_hash_off = pc_hash;
+	for (int i = 0; i < NR_POOLS; i++)
+		ns_arena->pool[i] = pools[i];
+	vma_mm_ops = (struct it_ops){ (char *)p + pools[POOL_VMA].off,
+				      sizeof(struct ns_vma),
+				      offsetof(struct ns_vma, mm) };
+	vma_imap_ops = (struct it_ops){ (char *)p + pools[POOL_VMA].off,
+					sizeof(struct ns_vma),
+					offsetof(struct ns_vma, imap) };
+	avc_ops = (struct it_ops){ (char *)p + pools[POOL_AVC].off,
+				   sizeof(struct ns_avc),
+				   offsetof(struct ns_avc, rb) };
+	ret = 0;
+out_close:
+	sys_close(fd);
+	return ret;
+}
+
+void arena_destroy(void)
+{
+	if (ns_arena)
+		sys_munmap(ns_arena, ns_arena->size);
+	ns_arena = NULL;
+}
+
+bool arena_contains(uint64_t addr)
+{
+	uint64_t a = (uint64_t)ns_arena;
+	return ns_arena && addr >= a && addr < a + ns_arena->size;
+}
+
+/* Returns a zeroed record's index, or 0 when the pool is full. */
+uint32_t pool_alloc(enum ns_pool_id id)
+{
+	struct ns_pool *pl = &ns_arena->pool[id];
+	uint32_t i = pl->free;
+
+	if (i) {
+		pl->free = *(uint32_t *)pool_rec(id, i);
+	} else {
+		if (pl->used >= pl->cap)
+			return 0;
+		i = pl->used++;
+	}
+	pl->live++;
+	__builtin_memset(pool_rec(id, i), 0, pl->size);
+	return i;
+}
+
+void pool_free(enum ns_pool_id id, uint32_t idx)
+{
+	struct ns_pool *pl = &ns_arena->pool[id];
+
+	__builtin_memset(pool_rec(id, idx), 0, pl->size);
+	*(uint32_t *)pool_rec(id, idx) = pl->free;
+	pl->free = idx;
+	pl->live--;
+}
+
+/* tid of this thread; the kernel's answer, never a cached copy, so it is
+ * right in the child of a fork too. */
+static inline uint32_t my_tid(void)
+{
+	return (uint32_t)sys_gettid();
+}
+
+void ns_lock(void)
+{
+	struct ns_lock *l = &ns_arena->lock;
+	uint32_t me = my_tid(), cur;
+	const struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	for (int spins = 0;; spins++) {
+		cur = 0;
+		if (__atomic_compare_exchange_n(&l->owner, &cur, me, false,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+		if (spins < 64) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		__atomic_fetch_add(&l->waiters, 1, __ATOMIC_SEQ_CST);
+		long r = sys_futex(&l->owner, FUTEX_WAIT, cur, &ts);
+		__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_RELAXED);
+		/* Still the same owner after a full timeout: is it alive?  A
+		 * thread killed inside the runtime must not wedge the family. */
+		if (r == -ETIMEDOUT &&
+		    __atomic_load_n(&l->owner, __ATOMIC_RELAXED) == cur &&
+		    sys_kill((pid_t)cur, 0) == -ESRCH &&
+		    __atomic_compare_exchange_n(&l->owner, &cur, me, false,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			ns_arena->tainted = 1;
+			return;
+		}
+	}
+}
+
+void ns_unlock(void)
+{
+	struct ns_lock *l = &ns_arena->lock;
+
+	__atomic_store_n(&l->owner, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&l->waiters, __ATOMIC_SEQ_CST))
+		sys_futex(&l->owner, FUTEX_WAKE, 1, NULL);
+}
+
+bool ns_lock_is_held_by_me(void)
+{
+	return __atomic_load_n(&ns_arena->lock.owner, __ATOMIC_RELAXED) ==
+	       my_tid();
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - the runtime's model, shared between its modules.
+ *
+ * Glossary (after the kernel's mm, which this mirrors):
+ *   family      the first preloaded process and its forked descendants; they
+ *               share one arena (a memfd mapped MAP_SHARED before any fork).
+ *   proc        one process of the family: its VMA tree and its PTEs.
+ *   vma         one mapping [start, end) of a proc, with protection, flags,
+ *               backing object and pgoff (page offset of start in the object).
+ *   object      an address_space (file or shared-memory object, keyed by
+ *               dev+inode, VMAs in an interval tree by page offset: i_mmap)
+ *               or an anon_vma (anonymous pages; VMAs reach it through AVCs).
+ *   avc         anon_vma_chain: one (vma, anon_vma) pair, on the vma's
+ *               same_vma list and in the anon_vma's interval tree.
+ *   page        descriptor of one present 4 KiB page: object + index, node,
+ *               mapcount, PFN when readable.
+ *   pte         the shadow page-table entry: (proc, virtual page) -> page.
+ *
+ * Records live in typed pools inside the arena and refer to each other by
+ * uint32_t index, 0 meaning none, so every process sees the same values at
+ * whatever address it maps the arena.
+ *
+ * Locking: one family lock (arena.c) guards every record in the arena.  The
+ * runtime takes it around "syscall + shadow update" so the kernel and the
+ * shadow agree whenever it is free.  Lock order:
+ *   family lock (ns_lock)
+ *     -> nothing else: the runtime holds no other lock, and never calls libc
+ *        while holding it.
+ * A thread already inside the runtime (the per-thread ns_in_runtime flag)
+ * never takes the lock again: re-entrant and signal-handler calls pass
+ * straight to the kernel and mark the shadow for reconciliation.
+ */
+#ifndef NS_INTERNAL_H
+#define NS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NS_PAGE_SHIFT 12
+#define NS_PAGE_SIZE (1UL << NS_PAGE_SHIFT)
+#define NS_PAGE_ALIGN(x) (((x) + NS_PAGE_SIZE - 1) & ~(NS_PAGE_SIZE - 1))
+
+#define NS_VERIFY_EXIT 86	/* status of a process whose verify failed */
+
+/* ---- itree.c: one interval tree (an index-based treap) for all uses ---- */
+
+/* Embedded in a record; the record is reached by pool index. */
+struct it_node {
+	uint32_t left, right;	/* children, 0 = none */
+	uint64_t start, last;	/* closed interval [start, last] */
+	uint64_t sub_last;	/* max last in this subtree */
+};
+
+/* Where the nodes of one tree live: node(i) = base + i*stride + off. */
+struct it_ops {
+	char *base;
+	size_t stride;
+	size_t off;
+};
+
+/* Calls cb for each node overlapping [qs, ql] in ascending start order;
+ * stops early and returns cb's value when it is non-zero. */
+typedef int (*it_cb)(uint32_t idx, void *arg);
+void it_insert(const struct it_ops *ops, uint32_t *root, uint32_t idx);
+void it_remove(const struct it_ops *ops, uint32_t *root, uint32_t idx);
+int it_query(const struct it_ops *ops, uint32_t root, uint64_t qs, uint64_t ql,
+	     it_cb cb, void *arg);
+uint32_t it_first(const struct it_ops *ops, uint32_t root, uint64_t qs,
+		  uint64_t ql);
+/* Checks order, heap priorities and sub_last; returns the node count or
+ * -EINVAL. */
+long it_is_valid(const struct it_ops *ops, uint32_t root);
+
+/* ---- arena.c: the family arena, its pools and its lock ---- */
+
+struct ns_lock {
+	uint32_t owner;		/* tid of the holder, 0 = free */
+	uint32_t waiters;	/* threads sleeping on owner */
+};
+
+enum ns_pool_id { POOL_PROC, POOL_OBJ, POOL_VMA, POOL_AVC, POOL_PAGE,
+		  POOL_PTE, NR_POOLS };
+
+struct ns_pool {
+	uint64_t off;		/* byte offset of record 0 in the arena */
+	uint32_t size;		/* record size */
+	uint32_t cap;		/* records, including the unused index 0 */
+	uint32_t used;		/* high-water mark: indices < used were handed out */
+	uint32_t free;		/* free list head (first word of a free record) */
+	uint32_t live;		/* records in use */
+	uint32_t pad;
+};
+
+#define NS_PTE_HASH (1u << 20)	/* shadow PTE hash buckets */
+#define NS_PC_HASH (1u << 18)	/* page-cache (object, index) buckets */
+#define NS_FILE_HASH (1u << 12)	/* dev+inode -> object buckets */
+
+struct ns_arena {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t size;		/* bytes mapped */
+	struct ns_lock lock;	/* the family lock */
+	uint32_t procs;		/* family list head (ns_proc.next) */
+	uint32_t zero_page;	/* descriptor standing for the shared zero page */
+	uint32_t tainted;	/* a holder died with the lock: shadow suspect */
+	struct ns_pool pool[NR_POOLS];
+	uint64_t pte_hash_off;	/* uint32_t[NS_PTE_HASH] */
+	uint64_t pc_hash_off;	/* uint32_t[NS_PC_HASH] */
+	uint32_t file_hash[NS_FILE_HASH];
+};
+
+extern struct ns_arena *ns_arena;	/* this process's mapping of it */
+
+int arena_create(size_t scale);
+void arena_destroy(void);
+bool arena_contains(uint64_t addr);
+uint32_t pool_alloc(enum ns_pool_id id);
+void pool_free(enum ns_pool_id id, uint32_t idx);
+static inline void *pool_rec(enum ns_pool_id id, uint32_t idx)
+{
+	return (char *)ns_arena + ns_arena->pool[id].off +
+	       (uint64_t)idx * ns_arena->pool[id].size;
+}
+void ns_lock(void);
+void ns_unlock(void);
+bool ns_lock_is_held_by_me(void);
+
+/* ---- object.c: address_space, anon_vma and anon_vma_chain ---- */
+
+enum ns_obj_kind { OBJ_FILE = 1, OBJ_SHM, OBJ_ANON };
+
+struct ns_object {
+	uint32_t kind;		/* enum ns_obj_kind */
+	uint32_t refs;		/* VMAs (file, shm) or AVCs + pages (anon) */
+	uint32_t tree;		/* i_mmap root (vma.imap) or AVC root (avc.rb) */
+	uint32_t hash_next;	/* file hash chain */
+	uint64_t dev, ino;	/* identity; shm: 0 until learned from maps */
+	uint32_t root;		/* anon_vma: the root of its fork hierarchy */
+	uint32_t parent;	/* anon_vma: the anon_vma it was forked from */
+	uint32_t nr_pages;	/* page descriptors pointing here */
+	uint32_t pad;
+};
+
+struct ns_avc {
+	struct it_node rb;	/* in anon_vma->tree, by the vma's pgoff range */
+	uint32_t vma;		/* the vma */
+	uint32_t anon_vma;	/* the anon_vma */
+	uint32_t next;		/* next avc on vma->avc_head (same_vma list) */
+	uint32_t pad;
+};
+
+static inline struct ns_object *obj_of(uint32_t i)
+{ return pool_rec(POOL_OBJ, i); }
+static inline struct ns_avc *avc_of(uint32_t i)
+{ return pool_rec(POOL_AVC, i); }
+
+uint32_t obj_file_get(uint64_t dev, uint64_t ino, enum ns_obj_kind kind);
+uint32_t obj_shm_new(void);
+void obj_get(uint32_t obj);
+void obj_put(uint32_t obj);
+uint32_t anon_vma_alloc(uint32_t parent);
+int anon_vma_prepare(uint32_t vma);
+int anon_vma_clone(uint32_t dst_vma, uint32_t src_vma);
+int anon_vma_fork(uint32_t child_vma, uint32_t parent_vma);
+void unlink_anon_vmas(uint32_t vma);
+void avc_tree_update(uint32_t vma, bool insert);
+void imap_tree_update(uint32_t vma, bool insert);
+int avc_count(uint32_t vma);
+
+/* ---- vma.c: per-process shadow VMA tree with the kernel's semantics ---- */
+
+#define NS_VMA_SHARED	0x01	/* MAP_SHARED */
+#define NS_VMA_DONTCOPY	0x02	/* MADV_DONTFORK */
+#define NS_VMA_WIPEONFORK 0x04	/* MADV_WIPEONFORK */
+#define NS_VMA_GROWSDOWN 0x08	/* the main stack: the kernel extends it */
+#define NS_VMA_LAZYFREE	0x10	/* MADV_FREE was applied: pages may vanish */
+
+struct ns_vma {
+	struct it_node mm;	/* in proc->mm_root, [start, end - 1] */
+	struct it_node imap;	/* in obj->tree when file/shm, by pgoff */
+	uint64_t start, end;	/* [start, end), page aligned */
+	uint64_t pgoff;		/* page offset of start in its object */
+	uint32_t proc;		/* owner */
+	uint32_t obj;		/* file/shm address_space, 0 for anonymous */
+	uint32_t anon_vma;	/* its own anon_vma, 0 until it has anon pages */
+	uint32_t avc_head;	/* same_vma list of AVCs */
+	uint32_t prot;		/* PROT_* */
+	uint32_t flags;		/* NS_VMA_* */
+};
+
+static inline struct ns_vma *vma_of(uint32_t i)
+{ return pool_rec(POOL_VMA, i); }
+extern struct it_ops vma_mm_ops, vma_imap_ops, avc_ops;	/* set by arena_create */
+
+uint32_t vma_find(uint32_t proc, uint64_t addr);
+int vma_map(uint32_t proc, uint64_t start, uint64_t end, int prot,
+	    uint32_t flags, uint32_t obj, uint64_t pgoff);
+int vma_unmap(uint32_t proc, uint64_t start, uint64_t end);
+int vma_protect(uint32_t proc, uint64_t start, uint64_t end, int prot);
+int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
+	      int flags, uint64_t newaddr);
+int vma_advise(uint32_t proc, uint64_t start, uint64_t end, int advice);
+int vma_split(uint32_t vma, uint64_t addr);
+int mm_fork(uint32_t parent, uint32_t child);
+void mm_exit(uint32_t proc);
+/* Visits the proc's VMAs overlapping [start, end) in address order. */
+int vma_walk(uint32_t proc, uint64_t start, uint64_t end, it_cb cb, void *arg);
+/* Checks tree order, non-overlap, object links and AVC trees; returns the
+ * number of VMAs or -EINVAL. */
+long mm_is_valid(uint32_t proc);
+
+/* ---- page.c: page descriptors and shadow PTEs ---- */
+
+#define NS_PG_ANON	0x01	/* anonymous (belongs to an anon_vma) */
+#define NS_PG_ZERO	0x02	/* the shared zero page */
+#define NS_PTE_LAZY	0x01	/* under MADV_FREE: may vanish */
+
+struct ns_page {
+	uint32_t obj;		/* anon_vma or address_space */
+	uint32_t mapcount;	/* shadow PTEs pointing here */
+	uint64_t index;		/* page offset in obj (linear index for anon) */
+	uint64_t pfn;		/* 0 when unknown (not root) */
+	int32_t node;		/* NUMA node, -1 unknown */
+	uint32_t flags;		/* NS_PG_* */
+	uint32_t hash_next;	/* page-cache chain (file/shm pages) */
+	uint32_t pad;
+};
+
+struct ns_pte {
+	uint64_t vpn;		/* virtual page number */
+	uint32_t proc;		/* owner */
+	uint32_t page;		/* descriptor */
+	uint32_t hash_next;	/* bucket chain */
+	uint32_t prev, next;	/* the proc's list of PTEs */
+	uint32_t flags;		/* NS_PTE_* */
+};
+
+static inline struct ns_page *page_of(uint32_t i)
+{ return pool_rec(POOL_PAGE, i); }
+static inline struct ns_pte *pte_of(uint32_t i)
+{ return pool_rec(POOL_PTE, i); }
+
+uint32_t pte_lookup(uint32_t proc, uint64_t vpn);
+int pte_set(uint32_t proc, uint64_t vpn, uint32_t page);
+void pte_clear(uint32_t pte);
+void pte_clear_range(uint32_t proc, uint64_t start, uint64_t end);
+void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len);
+int pte_copy_range(uint32_t from, uint32_t to, uint64_t start, uint64_t end);
+uint32_t page_new_anon(uint32_t anon_vma, uint64_t index);
+uint32_t page_cache_get(uint32_t obj, uint64_t index);
+uint32_t page_zero(void);
+
+/* ---- rmap.c: the reverse map ---- */
+
+/* Called for each (proc, vma, address) mapping the page. */
+typedef int (*rmap_cb)(uint32_t proc, uint32_t vma, uint64_t addr, void *arg);
+
+uint64_t vma_address(uint32_t vma, uint64_t index);
+int rmap_walk(uint32_t page, rmap_cb cb, void *arg);
+
+/* ---- proc.c: the processes of the family ---- */
+
+#define NS_PROC_LIVE	1
+#define NS_PROC_GONE	2
+
+struct ns_proc {
+	uint32_t next;		/* family list */
+	uint32_t state;		/* NS_PROC_* */
+	int32_t pid;
+	uint32_t parent;	/* proc it was forked from, 0 for the root */
+	uint64_t starttime;	/* /proc/PID/stat field 22, against pid reuse */
+	uint32_t mm_root;	/* VMA tree */
+	uint32_t nr_vma;
+	uint32_t pte_head;	/* list of its PTEs */
+	uint32_t dirty;		/* untracked changes: reconcile before use */
+	uint64_t nr_pte;
+	uint64_t start_brk;	/* heap start, as the kernel's mm->start_brk */
+	uint64_t brk;		/* current break */
+};
+
+static inline struct ns_proc *proc_of(uint32_t i)
+{ return pool_rec(POOL_PROC, i); }
+
+uint32_t proc_new(pid_t pid, uint32_t parent);
+uint32_t proc_find(pid_t pid);
+void proc_release(uint32_t proc);
+uint64_t proc_starttime(pid_t pid);
+bool proc_alive(uint32_t proc);
+
+/* ---- maps.c: /proc/PID/maps ---- */
+
+#define NS_KVMA_SPECIAL 0x1	/* [vdso], [vvar], [vsyscall]: not ours */
+#define NS_KVMA_STACK	0x2	/* [stack] */
+#define NS_KVMA_HEAP	0x4	/* [heap] */
+#define NS_KVMA_SHMANON 0x8	/* shared anonymous (/dev/zero, SYSV) */
+
+struct ns_kvma {
+	uint64_t start, end;
+	uint64_t off;		/* file offset in bytes */
+	uint64_t dev, ino;	/* 0 for anonymous */
+	uint32_t prot;		/* PROT_* */
+	uint32_t flags;		/* NS_VMA_SHARED | NS_KVMA_* << 8 */
+};
+
+/* Reads /proc/PID/maps (pid 0: self) into out, using buf for the text;
+ * returns the count or -errno. */
+int maps_read(pid_t pid, struct ns_kvma *out, int max, char *buf, size_t n);
+
+/* ---- verify.c: the kernel as oracle ---- */
+
+/* Compares (fix = false) or reconciles (fix = true) a proc's VMAs with the
+ * kernel's; returns the number of differences. */
+int verify_vmas(uint32_t proc, bool fix);
+/* Learns present pages from pagemap and checks every page claim of the
+ * family; returns the number of differences. */
+int verify_pages(bool all);
+/* Learns this proc's present pages (first touch, COW breaks). */
+int page_sync(uint32_t proc);
+/* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
+int page_sync_addr(uint32_t proc, uint64_t addr);
+/* Test-only corruption of one entry (NUMASHADOW_TEST_CORRUPT). */
+int verify_corrupt(const char *what);
+extern uint64_t ns_zero_pfn;
+extern uint32_t ns_fork_child;
+
+/* ---- runtime.c: the per-process runtime and its options ---- */
+
+struct ns_runtime {
+	int ready;		/* the hooks may use the model */
+	int disabled;		/* fail open: pass everything through */
+	pid_t pid;		/* pid this state belongs to */
+	uint32_t self;		/* our proc index */
+	int verify;		/* NUMASHADOW_VERIFY level */
+	int log_fd;		/* diagnostics, stderr by default */
+	int is_root;		/* PFNs and kpagecount are readable */
+	int in_fork;		/* inside our fork wrapper */
+	int forked_unseen;	/* set by the atfork child handler */
+	volatile int dirty;	/* untracked changes in this address space */
+	int escapes;		/* untracked changes under way (dlopen) */
+	int always_reconcile;	/* libc's entry points could not be redirected */
+	uint64_t arena_start, arena_end;
+	uint64_t verify_failures;
+};
+
+extern struct ns_runtime ns_rt;
+extern __thread int ns_in_runtime;
+
+void ns_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ns_fmt(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ns_verify_fail(void);
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proc.c - the processes of a family, as records in the arena.
+ *
+ * A proc is created by its parent at fork (the parent holds the family lock
+ * and knows the pid) or by itself at start-up.  Processes that end without
+ * running our exit code (killed, _exit) are found dead by anyone who looks
+ * (proc_alive) and released then; the start time guards against pid reuse.
+ */
+#include <fcntl.h>
+#include "internal.h"
+#include "sys.h"
+
+/* Returns a new live proc for pid, on the family list, or 0. */
+uint32_t proc_new(pid_t pid, uint32_t parent)
+{
+	uint32_t i = pool_alloc(POOL_PROC);
+
+	if (!i)
+		return 0;
+	*proc_of(i) = (struct ns_proc){ .next = ns_arena->procs,
+					.state = NS_PROC_LIVE, .pid = pid,
+					.parent = parent,
+					.starttime = proc_starttime(pid) };
+	ns_arena->procs = i;
+	return i;
+}
+
+/* Returns the live proc of pid, or 0. */
+uint32_t proc_find(pid_t pid)
+{
+	for (uint32_t i = ns_arena->procs; i; i = proc_of(i)->next)
+		if (proc_of(i)->pid == pid && proc_of(i)->state == NS_PROC_LIVE)
+			return i;
+	return 0;
+}
+
+/* Drops the proc's shadow and its record. */
+void proc_release(uint32_t proc)
+{
+	uint32_t *p = &ns_arena->procs;
+
+	mm_exit(proc);
+	while (*p && *p != proc)
+		p = &proc_of(*p)->next;
+	if (*p)
+		*p = proc_of(proc)->next;
+	pool_free(POOL_PROC, proc);
+}
+
+/* Field 22 of /proc/PID/stat (start time in clock ticks), with the state
+ * letter in *state; 0 when the process is gone. */
+static uint64_t stat_read(pid_t pid, char *state)
+{
+	char path[40], buf[512];
+	long fd, n;
+	uint64_t v = 0;
+	int field = 2;
+	char *p;
+
+	ns_fmt(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = sys_read((int)fd, buf, sizeof(buf) - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* The command name may hold spaces and parentheses: start after the
+	 * last ')'. */
+	p = __builtin_strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (p++; *p && field < 22; p++)
+		if (*p == ' ') {
+			field++;
+			if (field == 3 && state)
+				*state = p[1];
+		}
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v;
+}
+
+uint64_t proc_starttime(pid_t pid)
+{
+	return stat_read(pid, NULL);
+}
+
+/* Is the proc's process still running the image we shadow? */
+bool proc_alive(uint32_t proc)
+{
+	char state = 0;
+	uint64_t st = stat_read(proc_of(proc)->pid, &state);
+
+	return st && st == proc_of(proc)->starttime && state != 'Z' &&
+	       state != 'X' && state != 'x';
+}

@@ -1,0 +1,724 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime.c - the per-process runtime: options, start-up, the hooks that
+ * pair each address-space syscall with its shadow update, fork and exit,
+ * verify points, and the public API.
+ *
+ * Every hook runs "enter; syscall; update the shadow; verify; leave" with
+ * the family lock held, so the shadow and the kernel agree whenever the lock
+ * is free.  A hook that cannot take that path (runtime not up, a thread
+ * already inside the runtime, a signal handler interrupting it, the child of
+ * a vfork-like clone sharing our memory) passes the call to the kernel and
+ * marks the address space dirty: the next hook reconciles the VMAs with
+ * /proc/self/maps before doing anything else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include "internal.h"
+#include "numashadow.h"
+#include "runtime.h"
+#include "sys.h"
+
+#define NS_API __attribute__((visibility("default")))
+
+struct ns_runtime ns_rt = { .log_fd = 2 };
+__thread int ns_in_runtime;
+static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
+
+/* ---- formatting and logging, without libc's stdio ---- */
+
+static char *put_num(char *p, char *end, uint64_t v, int base, bool neg)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v % (uint64_t)base];
+		v /= (uint64_t)base;
+	} while (v);
+	if (neg && p < end)
+		*p++ = '-';
+	while (n && p < end)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static int vfmt(char *buf, size_t size, const char *f, va_list ap)
+{
+	char *p = buf, *end = buf + size - 1;
+
+	for (; *f && p < end; f++) {
+		bool alt = false, lng = false;
+		if (*f != '%') {
+			*p++ = *f;
+			continue;
+		}
+		f++;
+		if (*f == '#')
+			alt = true, f++;
+		while (*f == 'l' || *f == 'z')
+			lng = true, f++;
+		switch (*f) {
+		case 'd':
+		case 'i': {
+			long v = lng ? va_arg(ap, long) : va_arg(ap, int);
+			p = put_num(p, end, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, v < 0);
+			break;
+		}
+		case 'u':
+			p = put_num(p, end, lng ? va_arg(ap, unsigned long)
+					       : va_arg(ap, unsigned), 10, false);
+			break;
+		case 'x':
+		case 'p': {
+			uint64_t v = *f == 'p' ? (uint64_t)va_arg(ap, void *)
+			    : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			if ((alt || *f == 'p') && p + 2 < end)
+				*p++ = '0', *p++ = 'x';
+			p = put_num(p, end, v, 16, false);
+			break;
+		}
+		case 's':
+			for (const char *s = va_arg(ap, const char *); s && *s && p < end;)
+				*p++ = *s++;
+			break;
+		case 'c':
+			*p++ = (char)va_arg(ap, int);
+			break;
+		default:
+			*p++ = *f;
+		}
+	}
+	*p = 0;
+	return (int)(p - buf);
+}
+
+/* snprintf for the runtime: %d %i %u %x %p %s %c with # and l; returns the
+ * length written. */
+int ns_fmt(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfmt(buf, n, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* One line "numashadow: ..." to the log (stderr unless NUMASHADOW_LOG). */
+void ns_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n = ns_fmt(buf, sizeof(buf), "numashadow: ");
+
+	va_start(ap, fmt);
+	n += vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	buf[n++] = '\n';
+	sys_write(ns_rt.log_fd, buf, (size_t)n);
+}
+
+/* ---- options, read once ---- */
+
+enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, NR_OPTS };
+
+static const struct {
+	const char *env;	/* variable name */
+	const char *accepted;	/* for the error message */
+} options[NR_OPTS] = {
+	[OPT_VERIFY] = { "NUMASHADOW_VERIFY", "0, 1 or 2" },
+	[OPT_LOG] = { "NUMASHADOW_LOG", "a writable file path" },
+	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",
+			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
+};
+
+static int bad_option(int o, const char *val)
+{
+	ns_log("%s=%s: not accepted (accepted: %s); running without numashadow",
+	       options[o].env, val, options[o].accepted);
+	return -EINVAL;
+}
+
+static int options_read(void)
+{
+	const char *v;
+
+	v = getenv(options[OPT_LOG].env);
+	if (v && *v) {
+		long fd = sys_open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
+		if (fd >= 0 && sys_call(SYS_fchmod, fd, 0644, 0, 0, 0, 0) >= 0)
+			ns_rt.log_fd = (int)fd;
+		else
+			return bad_option(OPT_LOG, v);
+	}
+	v = getenv(options[OPT_VERIFY].env);
+	if (v && *v) {
+		if ((v[0] < '0' || v[0] > '2') || v[1])
+			return bad_option(OPT_VERIFY, v);
+		ns_rt.verify = v[0] - '0';
+	}
+	v = getenv(options[OPT_CORRUPT].env);
+	if (v && *v) {
+		static const char *const kinds[] = { "vma-prot", "vma-bounds",
+			"page-node", "page-ghost", "mapper" };
+		for (unsigned i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+			if (!__builtin_strcmp(v, kinds[i]))
+				corrupt_kind = kinds[i];
+		if (!corrupt_kind)
+			return bad_option(OPT_CORRUPT, v);
+	}
+	return 0;
+}
+
+/* ---- verify points ---- */
+
+void ns_verify_fail(void)
+{
+	ns_log("verify: shadow differs from the kernel; exiting with status %d",
+	       NS_VERIFY_EXIT);
+	sys_exit_group(NS_VERIFY_EXIT);
+}
+
+/* Returns the number of differences; full adds pages and the family. */
+static int verify_now(bool full)
+{
+	int d;
+
+	if (ns_rt.escapes)
+		return 0;	/* ld.so is mapping right now: nothing to judge */
+	d = verify_vmas(ns_rt.self, false);
+	if (full || ns_rt.verify >= 2)
+		d += verify_pages(true);
+	return d;
+}
+
+static void mark_dirty(void)
+{
+	ns_rt.dirty = 1;
+	if (ns_rt.ready && ns_arena && ns_rt.self)
+		proc_of(ns_rt.self)->dirty = 1;
+}
+
+/* Bring the shadow up to date with untracked changes. */
+static void reconcile(void)
+{
+	ns_rt.dirty = 0;
+	verify_vmas(ns_rt.self, true);
+	proc_of(ns_rt.self)->dirty = ns_rt.escapes ? 1 : 0;
+	if (ns_rt.escapes)
+		ns_rt.dirty = 1;
+}
+
+/* The child of a fork we did not see (only the atfork handler ran): take
+ * the parent's shadow as the kernel did, then correct it from our maps. */
+static void adopt(void)
+{
+	pid_t pid = (pid_t)sys_getpid();
+	uint32_t parent = proc_find((pid_t)sys_getppid()), self;
+
+	ns_rt.forked_unseen = 0;
+	ns_rt.pid = pid;
+	self = proc_new(pid, parent);
+	if (!self) {
+		ns_log("arena full: shadow stops in pid %d", (int)pid);
+		ns_rt.disabled = 1;
+		return;
+	}
+	if (parent)
+		mm_fork(parent, self);
+	ns_rt.self = self;
+	verify_vmas(self, true);
+}
+
+/* Returns true when the caller may use the model (lock held). */
+static bool enter(void)
+{
+	if (!ns_rt.ready || ns_rt.disabled)
+		return false;
+	if (ns_in_runtime) {
+		mark_dirty();
+		return false;
+	}
+	if (sys_getpid() != ns_rt.pid && !ns_rt.forked_unseen) {
+		/* A clone sharing our memory (posix_spawn's child): its
+		 * changes are ours too; pick them up later. */
+		ns_rt.dirty = 1;
+		return false;
+	}
+	ns_in_runtime = 1;
+	ns_lock();
+	if (ns_rt.forked_unseen)
+		adopt();
+	if (ns_rt.disabled) {
+		ns_unlock();
+		ns_in_runtime = 0;
+		return false;
+	}
+	if (ns_rt.dirty || ns_rt.escapes || ns_rt.always_reconcile)
+		reconcile();
+	return true;
+}
+
+static void leave(void)
+{
+	if (ns_rt.verify && verify_now(false))
+		ns_verify_fail();
+	ns_unlock();
+	ns_in_runtime = 0;
+}
+
+static inline bool failed(long r)
+{
+	return r < 0 && r > -4096;
+}
+
+/* ---- the hooks ---- */
+
+/* dev as "major << 32 | minor", the way /proc/PID/maps prints it. */
+static uint64_t dev_split(uint64_t d)
+{
+	uint64_t maj = ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfffULL);
+	uint64_t min = (d & 0xff) | ((d >> 12) & ~0xffULL);
+	return maj << 32 | min;
+}
+
+static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
+		    off_t off)
+{
+	uint64_t end = start + NS_PAGE_ALIGN(len);
+	bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+	uint32_t obj = 0, vflags = shared ? NS_VMA_SHARED : 0;
+	uint64_t pgoff = start >> NS_PAGE_SHIFT;
+	struct stat st;
+
+	if (!(flags & MAP_ANONYMOUS)) {
+		if (sys_fstat(fd, &st) < 0) {
+			mark_dirty();
+			return;
+		}
+		/* /dev/zero: private is plain anonymous, shared is shm. */
+		if (S_ISCHR(st.st_mode) && st.st_rdev == 0x105)
+			flags |= MAP_ANONYMOUS;
+		else if (!(obj = obj_file_get(dev_split(st.st_dev), st.st_ino,
+					      OBJ_FILE)))
+			goto nomem;
+		else
+			pgoff = (uint64_t)off >> NS_PAGE_SHIFT;
+	}
+	if ((flags & MAP_ANONYMOUS) && shared) {
+		if (!(obj = obj_shm_new()))
+			goto nomem;
+		pgoff = 0;
+	}
+	if (flags & MAP_GROWSDOWN)
+		vflags |= NS_VMA_GROWSDOWN;
+	if (vma_map(ns_rt.self, start, end, prot, vflags, obj, pgoff) < 0)
+		mark_dirty();
+	if (obj)
+		obj_put(obj);
+	return;
+nomem:
+	mark_dirty();
+}
+
+long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r;
+
+	if (!enter())
+		return sys_mmap(addr, len, prot, flags, fd, off);
+	r = sys_mmap(addr, len, prot, flags, fd, off);
+	if (!failed(r))
+		on_mmap((uint64_t)r, len, prot, flags, fd, off);
+	else if (flags & MAP_FIXED)
+		mark_dirty();	/* the old mapping may be gone already */
+	leave();
+	return r;
+}
+
+long ns_munmap(void *addr, size_t len)
+{
+	long r;
+
+	if (!enter())
+		return sys_munmap(addr, len);
+	r = sys_munmap(addr, len);
+	if (!failed(r) && vma_unmap(ns_rt.self, (uint64_t)addr,
+				    (uint64_t)addr + NS_PAGE_ALIGN(len)) < 0)
+		mark_dirty();
+	leave();
+	return r;
+}
+
+long ns_mprotect(void *addr, size_t len, int prot)
+{
+	long r;
+
+	if (!enter())
+		return sys_mprotect(addr, len, prot);
+	r = sys_mprotect(addr, len, prot);
+	if (failed(r) || (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) ||
+	    vma_protect(ns_rt.self, (uint64_t)addr,
+			(uint64_t)addr + NS_PAGE_ALIGN(len), prot) < 0)
+		mark_dirty();	/* a failure may have changed a prefix */
+	leave();
+	return r;
+}
+
+struct zap {
+	uint32_t ptes[64];
+	int n;
+};
+
+static int zap_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct zap *z = arg;
+
+	(void)vma;
+	if (z->n < 64)
+		z->ptes[z->n++] = pte_lookup(proc, addr >> NS_PAGE_SHIFT);
+	return 0;
+}
+
+/* MADV_REMOVE punches pages out of the object: every mapper loses them. */
+static void remove_shared(uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start; a < end; a += NS_PAGE_SIZE) {
+		uint32_t t = pte_lookup(ns_rt.self, a >> NS_PAGE_SHIFT);
+		if (!t || (page_of(pte_of(t)->page)->flags & (NS_PG_ANON | NS_PG_ZERO)))
+			continue;
+		struct zap z = { .n = 0 };
+		rmap_walk(pte_of(t)->page, zap_cb, &z);
+		for (int k = 0; k < z.n; k++)
+			if (z.ptes[k])
+				pte_clear(z.ptes[k]);
+	}
+}
+
+long ns_madvise(void *addr, size_t len, int advice)
+{
+	long r;
+
+	if (!enter())
+		return sys_madvise(addr, len, advice);
+	r = sys_madvise(addr, len, advice);
+	if (!failed(r)) {
+		uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);
+		if (advice == MADV_REMOVE)
+			remove_shared(s, e);
+		if (vma_advise(ns_rt.self, s, e, advice) < 0)
+			mark_dirty();
+	}
+	leave();
+	return r;
+}
+
+long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
+{
+	long r;
+
+	if (!enter())
+		return sys_mremap(old, oldlen, newlen, flags, new);
+	r = sys_mremap(old, oldlen, newlen, flags, new);
+	if (failed(r)) {
+		if (flags & MREMAP_FIXED)
+			mark_dirty();
+	} else if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
+			     (uint64_t)r) < 0) {
+		mark_dirty();
+	}
+	leave();
+	return r;
+}
+
+/* brk: returns the new break (the old one when the kernel refused). */
+long ns_brk(void *addr)
+{
+	long r;
+
+	if (!enter())
+		return sys_brk(addr);
+	r = sys_brk(addr);
+	struct ns_proc *p = proc_of(ns_rt.self);
+	uint64_t o = NS_PAGE_ALIGN(p->brk), n = NS_PAGE_ALIGN((uint64_t)r);
+	if (n > o && vma_map(ns_rt.self, o, n, PROT_READ | PROT_WRITE, 0, 0,
+			     o >> NS_PAGE_SHIFT) < 0)
+		mark_dirty();
+	else if (n < o && vma_unmap(ns_rt.self, n, o) < 0)
+		mark_dirty();
+	p->brk = (uint64_t)r;
+	leave();
+	return r;
+}
+
+/* execve: the image goes, and with it our shadow; if the kernel refuses,
+ * the shadow is rebuilt from the maps we still have. */
+long ns_execve(const char *path, char *const argv[], char *const envp[])
+{
+	long r;
+
+	if (sys_access(path, X_OK) < 0 || !enter())
+		return sys_execve(path, argv, envp);
+	if (ns_rt.verify && verify_now(true))
+		ns_verify_fail();
+	mm_exit(ns_rt.self);
+	ns_unlock();
+	r = sys_execve(path, argv, envp);
+	ns_lock();
+	verify_vmas(ns_rt.self, true);
+	ns_unlock();
+	ns_in_runtime = 0;
+	return r;
+}
+
+/* Something ld.so maps on its own (dlopen) is starting (+1) or done (-1). */
+void ns_escape(int delta)
+{
+	__atomic_add_fetch(&ns_rt.escapes, delta, __ATOMIC_SEQ_CST);
+	mark_dirty();
+}
+
+void ns_reconcile_always(void)
+{
+	ns_rt.always_reconcile = 1;
+}
+
+/* ---- fork ---- */
+
+pid_t ns_fork(pid_t (*real_fork)(void))
+{
+	pid_t pid;
+
+	if (!enter())
+		return real_fork();
+	/* The kernel copies the pages present now: learn them first. */
+	page_sync(ns_rt.self);
+	ns_rt.in_fork = 1;
+	pid = real_fork();
+	if (pid > 0) {
+		uint32_t c = proc_new(pid, ns_rt.self);
+		if (!c || mm_fork(ns_rt.self, c) < 0) {
+			ns_log("arena full: pid %d is not shadowed", (int)pid);
+		} else {
+			/* Pages first touched after the sync above but before
+			 * the fork are the child's too. */
+			ns_fork_child = c;
+			page_sync(ns_rt.self);
+			ns_fork_child = 0;
+		}
+		ns_rt.in_fork = 0;
+		if (ns_rt.verify && verify_now(true))
+			ns_verify_fail();
+		ns_unlock();
+		ns_in_runtime = 0;
+		return pid;
+	}
+	if (pid < 0) {
+		ns_rt.in_fork = 0;
+		leave();
+		return pid;
+	}
+	/* Child: the parent still holds the lock while it copies our shadow;
+	 * wait for it like anyone else. */
+	ns_rt.in_fork = 0;
+	ns_rt.pid = (pid_t)sys_getpid();
+	ns_lock();
+	ns_rt.self = proc_find(ns_rt.pid);
+	if (!ns_rt.self) {
+		ns_rt.forked_unseen = 1;
+		adopt();
+	}
+	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
+		verify_corrupt(corrupt_kind);
+	if (!ns_rt.disabled && ns_rt.verify && verify_now(true))
+		ns_verify_fail();
+	ns_unlock();
+	ns_in_runtime = 0;
+	return 0;
+}
+
+void ns_atfork_child(void)
+{
+	if (!ns_rt.in_fork)
+		ns_rt.forked_unseen = 1;
+}
+
+/* ---- start-up and exit ---- */
+
+/* PFN of the zero page, so a read-faulted anonymous page is known as such. */
+static void find_zero_pfn(void)
+{
+	long p = sys_mmap(NULL, NS_PAGE_SIZE, PROT_READ,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t e = 0;
+	long fd;
+
+	if (failed(p))
+		return;
+	(void)*(volatile char *)p;
+	fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (sys_pread((int)fd, &e, 8, (off_t)(((uint64_t)p >> 12) * 8)) == 8 &&
+		    (e >> 63))
+			ns_zero_pfn = e & ((1ULL << 55) - 1);
+		sys_close((int)fd);
+	}
+	sys_munmap((void *)p, NS_PAGE_SIZE);
+}
+
+/* Returns 0 when the runtime is up, or -errno after saying why once. */
+int ns_init(void)
+{
+	int ret;
+
+	ns_in_runtime = 1;
+	if (options_read() < 0) {
+		ret = -EINVAL;
+		goto out_disable;
+	}
+	ret = arena_create(1);
+	if (ret < 0) {
+		ns_log("cannot create the shared arena (%d); running without numashadow",
+		       ret);
+		goto out_disable;
+	}
+	ns_rt.arena_start = (uint64_t)ns_arena;
+	ns_rt.arena_end = (uint64_t)ns_arena + ns_arena->size;
+	ns_rt.pid = (pid_t)sys_getpid();
+	ns_rt.is_root = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0) == 0;
+	find_zero_pfn();
+	ns_lock();
+	ns_rt.self = proc_new(ns_rt.pid, 0);
+	proc_of(ns_rt.self)->brk = (uint64_t)sys_brk(NULL);
+	proc_of(ns_rt.self)->start_brk = proc_of(ns_rt.self)->brk;
+	verify_vmas(ns_rt.self, true);
+	page_sync(ns_rt.self);
+	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper"))
+		verify_corrupt(corrupt_kind);
+	ns_unlock();
+	ns_rt.ready = 1;
+	ns_in_runtime = 0;
+	return 0;
+out_disable:
+	ns_rt.disabled = 1;
+	ns_in_runtime = 0;
+	return ret;
+}
+
+void ns_exit(void)
+{
+	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime ||
+	    sys_getpid() != ns_rt.pid)
+		return;
+	ns_in_runtime = 1;
+	ns_lock();
+	if (ns_rt.dirty || ns_rt.escapes)
+		reconcile();
+	if (ns_rt.verify && verify_now(true))
+		ns_verify_fail();
+	ns_rt.ready = 0;
+	proc_release(ns_rt.self);
+	ns_unlock();
+	ns_in_runtime = 0;
+}
+
+/* ---- the public API ---- */
+
+static bool api_enter(void)
+{
+	if (!enter())
+		return false;
+	return true;
+}
+
+static void api_leave(void)
+{
+	ns_unlock();
+	ns_in_runtime = 0;
+}
+
+NS_API int numashadow_page_node(const void *addr)
+{
+	int pg, node;
+
+	if (!api_enter())
+		return -ENOSYS;
+	pg = page_sync_addr(ns_rt.self, (uint64_t)addr & ~(NS_PAGE_SIZE - 1));
+	if (pg <= 0) {
+		api_leave();
+		return pg < 0 ? pg : -ENOENT;
+	}
+	node = page_of((uint32_t)pg)->node;
+	if (node < 0) {
+		void *a = (void *)((uint64_t)addr & ~(NS_PAGE_SIZE - 1));
+		int st = -1;
+		if (sys_move_pages(0, 1, &a, NULL, &st, 0) == 0 && st >= 0)
+			page_of((uint32_t)pg)->node = node = st;
+		else
+			node = st < 0 ? st : -EIO;
+	}
+	api_leave();
+	return node;
+}
+
+struct mappers {
+	struct numashadow_mapper *out;
+	int n, max;
+};
+
+static int mapper_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct mappers *m = arg;
+
+	(void)vma;
+	if (m->n < m->max)
+		m->out[m->n] = (struct numashadow_mapper){ proc_of(proc)->pid,
+							   (void *)addr };
+	m->n++;
+	return 0;
+}
+
+NS_API int numashadow_page_mappers(const void *addr,
+				   struct numashadow_mapper *out, int max)
+{
+	struct mappers m = { out, 0, max < 0 ? 0 : max };
+	uint32_t next;
+	int pg;
+
+	if (!api_enter())
+		return -ENOSYS;
+	/* Other members may have broken COW since they last told us. */
+	for (uint32_t p = ns_arena->procs; p; p = next) {
+		next = proc_of(p)->next;
+		if (p == ns_rt.self)
+			continue;
+		if (!proc_alive(p))
+			proc_release(p);
+		else if (!proc_of(p)->dirty)
+			page_sync(p);
+	}
+	pg = page_sync_addr(ns_rt.self, (uint64_t)addr & ~(NS_PAGE_SIZE - 1));
+	if (pg > 0 && (page_of((uint32_t)pg)->flags & NS_PG_ZERO))
+		pg = 0;
+	if (pg > 0)
+		rmap_walk((uint32_t)pg, mapper_cb, &m);
+	api_leave();
+	return pg < 0 ? pg : pg == 0 ? -ENOENT : m.n;
+}
+
+NS_API int numashadow_verify(void)
+{
+	int d;
+
+	if (!api_enter())
+		return -ENOSYS;
+	d = verify_vmas(ns_rt.self, false) + verify_pages(true);
+	api_leave();
+	return d;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime.h - what the preload boundary (interpose/) calls.
+ *
+ * Each ns_<call> performs the syscall itself (raw, never through libc) and
+ * returns the kernel's answer: a value >= 0 or -errno.  Setting errno is the
+ * caller's job.
+ */
+#ifndef NS_RUNTIME_H
+#define NS_RUNTIME_H
+
+#include <sys/types.h>
+
+int ns_init(void);
+void ns_exit(void);
+long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+long ns_munmap(void *addr, size_t len);
+long ns_mprotect(void *addr, size_t len, int prot);
+long ns_madvise(void *addr, size_t len, int advice);
+long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new);
+long ns_brk(void *addr);
+long ns_execve(const char *path, char *const argv[], char *const envp[]);
+/* fork through real_fork (libc's), keeping the family's shadow. */
+pid_t ns_fork(pid_t (*real_fork)(void));
+void ns_atfork_child(void);
+/* An address-space change the runtime cannot see is starting (+1) or has
+ * ended (-1): ld.so's mappings in dlopen, shmat. */
+void ns_escape(int delta);
+/* glibc-internal calls cannot be seen: reconcile at every hook. */
+void ns_reconcile_always(void);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sys.h - the runtime's only door to the kernel.
+ *
+ * Every call is a raw syscall returning >= 0 or -errno.  Nothing here reads
+ * or writes errno, allocates, or goes through libc's wrappers: the runtime
+ * runs inside libc's own mm entry points (which it redirects to itself), in
+ * signal handlers and in the child of a multi-threaded fork.
+ */
+#ifndef NS_SYS_H
+#define NS_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+static inline long sys_call6(long n, long a, long b, long c, long d, long e,
+			     long f)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			   "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define sys_call(n, a, b, c, d, e, f) \
+	sys_call6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), \
+		  (long)(f))
+
+static inline long sys_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
+{ return sys_call(SYS_mmap, a, l, p, f, fd, o); }
+static inline long sys_munmap(void *a, size_t l)
+{ return sys_call(SYS_munmap, a, l, 0, 0, 0, 0); }
+static inline long sys_mprotect(void *a, size_t l, int p)
+{ return sys_call(SYS_mprotect, a, l, p, 0, 0, 0); }
+static inline long sys_mremap(void *a, size_t ol, size_t nl, int f, void *na)
+{ return sys_call(SYS_mremap, a, ol, nl, f, na, 0); }
+static inline long sys_madvise(void *a, size_t l, int adv)
+{ return sys_call(SYS_madvise, a, l, adv, 0, 0, 0); }
+static inline long sys_brk(void *a)
+{ return sys_call(SYS_brk, a, 0, 0, 0, 0, 0); }
+static inline long sys_open(const char *p, int fl)
+{ return sys_call(SYS_openat, -100 /* AT_FDCWD */, p, fl, 0, 0, 0); }
+static inline long sys_read(int fd, void *b, size_t n)
+{ return sys_call(SYS_read, fd, b, n, 0, 0, 0); }
+static inline long sys_pread(int fd, void *b, size_t n, off_t o)
+{ return sys_call(SYS_pread64, fd, b, n, o, 0, 0); }
+static inline long sys_write(int fd, const void *b, size_t n)
+{ return sys_call(SYS_write, fd, b, n, 0, 0, 0); }
+static inline long sys_close(int fd)
+{ return sys_call(SYS_close, fd, 0, 0, 0, 0, 0); }
+static inline long sys_getpid(void)
+{ return sys_call(SYS_getpid, 0, 0, 0, 0, 0, 0); }
+static inline long sys_getppid(void)
+{ return sys_call(SYS_getppid, 0, 0, 0, 0, 0, 0); }
+static inline long sys_gettid(void)
+{ return sys_call(SYS_gettid, 0, 0, 0, 0, 0, 0); }
+static inline long sys_kill(pid_t pid, int sig)
+{ return sys_call(SYS_kill, pid, sig, 0, 0, 0, 0); }
+static inline long sys_futex(void *uaddr, int op, uint32_t val, const void *ts)
+{ return sys_call(SYS_futex, uaddr, op, val, ts, 0, 0); }
+static inline long sys_memfd_create(const char *name, unsigned fl)
+{ return sys_call(SYS_memfd_create, name, fl, 0, 0, 0, 0); }
+static inline long sys_ftruncate(int fd, off_t len)
+{ return sys_call(SYS_ftruncate, fd, len, 0, 0, 0, 0); }
+static inline long sys_fstat(int fd, void *st)
+{ return sys_call(SYS_fstat, fd, st, 0, 0, 0, 0); }
+static inline long sys_access(const char *p, int mode)
+{ return sys_call(SYS_faccessat, -100, p, mode, 0, 0, 0); }
+static inline long sys_execve(const char *p, char *const av[], char *const ev[])
+{ return sys_call(SYS_execve, p, av, ev, 0, 0, 0); }
+static inline long sys_exit_group(int status)
+{ return sys_call(SYS_exit_group, status, 0, 0, 0, 0, 0); }
+static inline long sys_move_pages(pid_t pid, unsigned long n, void **pages,
+				  const int *nodes, int *status, int flags)
+{ return sys_call(SYS_move_pages, pid, n, pages, nodes, status, flags); }
+
+#endif

@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * verify.c - the kernel as oracle, and the learning that needs it.
+ *
+ * VMAs: the shadow must cover exactly what /proc/PID/maps lists (but the
+ * vdso/vvar/vsyscall and the arena) with the same protection, sharing,
+ * backing and file offset.  Compared piece by piece, so where the kernel
+ * and the shadow merged neighbours differently nothing is reported.  The
+ * same walk, with fix set, reconciles the shadow after untracked changes.
+ *
+ * Pages: /proc/PID/pagemap tells, per virtual page, present, file-or-shared,
+ * exclusively mapped and (for CAP_SYS_ADMIN) the PFN.  page_sync() learns
+ * from it what faults would tell: first touches and COW breaks (a page the
+ * shadow shares that the kernel now maps exclusively was copied).  The
+ * checks then hold every remaining claim against the kernel: no page where
+ * the kernel has none, the node (move_pages query), sharing (exclusive bit;
+ * as root: the set of family processes mapping each PFN against rmap_walk,
+ * and /proc/kpagecount against the mapcount).  Callers hold the family lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include "internal.h"
+#include "sys.h"
+
+#define MAX_KVMA 65536
+#define MAX_DIFF_LINES 40
+#define CHUNK 4096
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+#define PM_EXCL (1ULL << 56)
+#define PM_PFN ((1ULL << 55) - 1)
+
+static int diff_lines;
+
+uint64_t ns_zero_pfn;	/* PFN of the zero page, when readable */
+
+static void report(pid_t pid, uint64_t a, uint64_t b, const char *what)
+{
+	if (diff_lines++ < MAX_DIFF_LINES)
+		ns_log("verify: pid %d: %#lx-%#lx: %s", (int)pid,
+		       (unsigned long)a, (unsigned long)b, what);
+}
+
+/* ---- VMAs ---- */
+
+struct attrs {
+	uint32_t prot, shared;
+	uint32_t kind;		/* 0 anon, OBJ_FILE, OBJ_SHM */
+	uint64_t dev, ino, off;	/* off: byte offset at the piece's start */
+};
+
+static void kattrs(const struct ns_kvma *k, uint64_t at, struct attrs *a)
+{
+	a->prot = k->prot;
+	a->shared = k->flags & NS_VMA_SHARED;
+	a->kind = !k->ino ? 0 : (k->flags & (NS_KVMA_SHMANON << 8)) ? OBJ_SHM : OBJ_FILE;
+	a->dev = k->dev;
+	a->ino = k->ino;
+	a->off = k->ino ? k->off + (at - k->start) : 0;
+}
+
+static void sattrs(uint32_t vi, uint64_t at, struct attrs *a)
+{
+	struct ns_vma *v = vma_of(vi);
+	struct ns_object *o = v->obj ? obj_of(v->obj) : NULL;
+
+	a->prot = v->prot;
+	a->shared = v->flags & NS_VMA_SHARED;
+	a->kind = o ? o->kind : 0;
+	a->dev = o ? o->dev : 0;
+	a->ino = o ? o->ino : 0;
+	a->off = o ? (v->pgoff << NS_PAGE_SHIFT) + (at - v->start) : 0;
+}
+
+static bool attrs_equal(const struct attrs *a, const struct attrs *b)
+{
+	return a->prot == b->prot && a->shared == b->shared &&
+	       a->kind == b->kind && a->dev == b->dev && a->ino == b->ino &&
+	       a->off == b->off;
+}
+
+static int describe(char *buf, size_t n, const struct attrs *a)
+{
+	return ns_fmt(buf, n, "%c%c%c%c %s %lx:%lx %lu @%#lx",
+		      a->prot & PROT_READ ? 'r' : '-',
+		      a->prot & PROT_WRITE ? 'w' : '-',
+		      a->prot & PROT_EXEC ? 'x' : '-', a->shared ? 's' : 'p',
+		      a->kind == OBJ_FILE ? "file" : a->kind == OBJ_SHM ? "shm" : "anon",
+		      (unsigned long)(a->dev >> 32), (unsigned long)(a->dev & 0xffffffff),
+		      (unsigned long)a->ino, (unsigned long)a->off);
+}
+
+struct fix {
+	uint64_t start, end;
+	int k;			/* kernel VMA to copy, -1: unmap */
+};
+
+/* What the root-only checks need of each present anonymous page. */
+struct seen {
+	uint64_t pfn;
+	uint64_t vpn;
+	uint32_t proc, page;
+};
+#define MAX_SEEN (1 << 20)
+static int nseen;
+
+/* Everything the scans write, in one place: the runtime touches these pages
+ * while it reads pagemap, so they are left out of page tracking (like the
+ * arena) instead of racing the scan that would learn them. */
+static struct scratch {
+	char maps[8 << 20];
+	struct ns_kvma kvma[MAX_KVMA];
+	uint32_t svma[MAX_KVMA];
+	struct fix fixes[4096];
+	uint64_t pm[CHUNK];
+	void *addrs[CHUNK];
+	uint32_t pages_q[CHUNK];
+	int status[CHUNK];
+	struct seen seen[MAX_SEEN];
+} __attribute__((aligned(4096))) scr;
+
+
+static inline bool is_scratch(uint64_t addr)
+{
+	return addr >= (uint64_t)&scr && addr < (uint64_t)(&scr + 1);
+}
+
+static int collect_cb(uint32_t idx, void *arg)
+{
+	int *n = arg;
+
+	if (*n == MAX_KVMA)
+		return 1;
+	scr.svma[(*n)++] = idx;
+	return 0;
+}
+
+static bool ours(const struct ns_kvma *k)
+{
+	return !(k->flags & (NS_KVMA_SPECIAL << 8)) && !arena_contains(k->start);
+}
+
+/* The kernel grows the main stack down on its own; so does the shadow. */
+static void follow_stack(uint32_t proc, const struct ns_kvma *k)
+{
+	uint32_t v = vma_find(proc, k->end - 1);
+
+	if (v && (vma_of(v)->flags & NS_VMA_GROWSDOWN) &&
+	    vma_of(v)->end == k->end && k->start < vma_of(v)->start) {
+		uint64_t grow = (vma_of(v)->start - k->start) >> NS_PAGE_SHIFT;
+		if (vma_of(v)->pgoff >= grow) {
+			vma_unmap(proc, k->start, vma_of(v)->start);
+			avc_tree_update(v, false);
+			it_remove(&vma_mm_ops, &proc_of(proc)->mm_root, v);
+			vma_of(v)->start = vma_of(v)->mm.start = k->start;
+			vma_of(v)->pgoff -= grow;
+			it_insert(&vma_mm_ops, &proc_of(proc)->mm_root, v);
+			avc_tree_update(v, true);
+		}
+	}
+}
+
+static int apply_fix(uint32_t proc, const struct fix *f)
+{
+	const struct ns_kvma *k;
+	uint32_t obj = 0;
+	uint64_t pgoff;
+	int ret;
+
+	if (f->k < 0)
+		return vma_unmap(proc, f->start, f->end);
+	k = &scr.kvma[f->k];
+	pgoff = f->start >> NS_PAGE_SHIFT;
+	if (k->ino) {
+		obj = obj_file_get(k->dev, k->ino,
+				   (k->flags & (NS_KVMA_SHMANON << 8)) ? OBJ_SHM : OBJ_FILE);
+		if (!obj)
+			return -ENOMEM;
+		pgoff = (k->off + (f->start - k->start)) >> NS_PAGE_SHIFT;
+	}
+	ret = vma_map(proc, f->start, f->end, (int)k->prot,
+		      k->flags & NS_VMA_SHARED, obj, pgoff);
+	if (obj)
+		obj_put(obj);	/* the VMA holds its own reference */
+	if (!ret && (k->flags & (NS_KVMA_STACK << 8))) {
+		uint32_t v = vma_find(proc, f->start);
+		if (v)
+			vma_of(v)->flags |= NS_VMA_GROWSDOWN;
+	}
+	return ret;
+}
+
+int verify_vmas(uint32_t proc, bool fix)
+{
+	pid_t pid = proc_of(proc)->pid;
+	int nk, ns = 0, i = 0, j = 0, diffs = 0, nfix = 0;
+	uint64_t pos = 0;
+	char kd[96], sd[96], line[256];
+
+	nk = maps_read(pid == ns_rt.pid ? 0 : pid, scr.kvma, MAX_KVMA, scr.maps,
+		       sizeof(scr.maps));
+	if (nk < 0)
+		return 0;	/* cannot see: nothing to say */
+	/* Drop what is not ours to shadow, keep order. */
+	int w = 0;
+	for (int r = 0; r < nk; r++)
+		if (ours(&scr.kvma[r]))
+			scr.kvma[w++] = scr.kvma[r];
+	nk = w;
+	for (int r = 0; r < nk; r++)
+		if (scr.kvma[r].flags & (NS_KVMA_STACK << 8))
+			follow_stack(proc, &scr.kvma[r]);
+	vma_walk(proc, 0, ~0ULL, collect_cb, &ns);
+
+	while (i < nk || j < ns) {
+		struct ns_kvma *k = i < nk ? &scr.kvma[i] : NULL;
+		struct ns_vma *s = j < ns ? vma_of(scr.svma[j]) : NULL;
+		bool kc = k && k->start <= pos, sc = s && s->start <= pos;
+		uint64_t end = ~0ULL;
+
+		if (!kc && !sc) {
+			pos = k && (!s || k->start < s->start) ? k->start : s->start;
+			continue;
+		}
+		if (k)
+			end = kc ? k->end : k->start;
+		if (s && (sc ? s->end : s->start) < end)
+			end = sc ? s->end : s->start;
+
+		struct attrs ka, sa;
+		bool differ = kc != sc;
+		if (kc && sc) {
+			kattrs(k, pos, &ka);
+			sattrs(scr.svma[j], pos, &sa);
+			/* A shared anonymous object learns its inode here, the
+			 * first time the kernel shows it. */
+			if (sa.kind == OBJ_SHM && ka.kind == OBJ_SHM && !sa.ino) {
+				obj_of(s->obj)->dev = ka.dev;
+				obj_of(s->obj)->ino = ka.ino;
+				sattrs(scr.svma[j], pos, &sa);
+			}
+			differ = !attrs_equal(&ka, &sa);
+		}
+		if (differ) {
+			diffs++;
+			if (fix && nfix < 4096)
+				scr.fixes[nfix++] = (struct fix){ pos, end, kc ? i : -1 };
+			if (!fix) {
+				if (kc)
+					describe(kd, sizeof(kd), &ka);
+				if (sc)
+					describe(sd, sizeof(sd), &sa);
+				ns_fmt(line, sizeof(line), "kernel %s, shadow %s",
+				       kc ? kd : "unmapped", sc ? sd : "unmapped");
+				report(pid, pos, end, line);
+			}
+		}
+		pos = end;
+		if (k && k->end <= pos)
+			i++;
+		if (s && s->end <= pos)
+			j++;
+	}
+	for (int f = 0; f < nfix; f++)
+		apply_fix(proc, &scr.fixes[f]);
+	return diffs;
+}
+
+/* ---- pages ---- */
+
+
+
+struct scan {
+	uint32_t proc;
+	pid_t pid;
+	int pm_fd;
+	bool check;		/* report differences, not only learn */
+	int diffs;
+};
+
+uint32_t ns_fork_child;	/* set while the parent catches up after fork */
+
+/* A page the parent learns right after fork that the kernel shows shared
+ * was present at fork (written between our pre-fork sync and the fork):
+ * the child maps it too. */
+static void fork_catch_up(uint32_t vma, uint64_t vpn, uint32_t pg)
+{
+	uint32_t cv = vma_find(ns_fork_child, vpn << NS_PAGE_SHIFT);
+
+	if (!cv)
+		return;
+	if (!vma_of(cv)->anon_vma && anon_vma_fork(cv, vma) < 0)
+		return;
+	pte_set(ns_fork_child, vpn, pg);
+}
+
+static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
+			   bool excl)
+{
+	uint64_t index;
+	uint32_t pg;
+
+	if (anon_vma_prepare(vma) < 0)
+		return 0;
+	index = vma_of(vma)->pgoff +
+		(((vpn << NS_PAGE_SHIFT) - vma_of(vma)->start) >> NS_PAGE_SHIFT);
+	pg = page_new_anon(vma_of(vma)->anon_vma, index);
+	if (pg && pte_set(vma_of(vma)->proc, vpn, pg) < 0)
+		return 0;
+	if (pg)
+		page_of(pg)->pfn = pfn;
+	if (pg && !excl && ns_fork_child && vma_of(vma)->proc == ns_rt.self)
+		fork_catch_up(vma, vpn, pg);
+	return pg;
+}
+
+/* Learns one present page; returns the descriptor now mapped there, or 0. */
+static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
+{
+	struct ns_vma *v = vma_of(vma);
+	uint32_t proc = v->proc, t = pte_lookup(proc, vpn);
+	uint32_t cur = t ? pte_of(t)->page : 0;
+	uint64_t pfn = e & PM_PFN;
+	bool excl = e & PM_EXCL;
+
+	if (e & PM_FILE) {
+		if (!v->obj)
+			return cur;
+		uint64_t index = v->pgoff +
+			(((vpn << NS_PAGE_SHIFT) - v->start) >> NS_PAGE_SHIFT);
+		uint32_t pg = page_cache_get(v->obj, index);
+		if (pg && cur != pg && pte_set(proc, vpn, pg) < 0)
+			return cur;
+		if (pg && pfn)
+			page_of(pg)->pfn = pfn;
+		return pg;
+	}
+	/* The zero page: by PFN when we can read PFNs, else a present
+	 * anonymous page nobody maps exclusively that we never saw. */
+	bool zero = pfn ? pfn == ns_zero_pfn
+			: !excl && (!cur || (page_of(cur)->flags & NS_PG_ZERO));
+	if (zero) {
+		if (cur != page_zero())
+			pte_set(proc, vpn, page_zero());
+		return page_zero();
+	}
+	if (cur && (page_of(cur)->flags & NS_PG_ANON)) {
+		struct ns_page *p = page_of(cur);
+		if (p->mapcount > 1 && excl)
+			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
+		if (pfn && p->pfn != pfn) {
+			p->pfn = pfn;		/* moved: every mapper sees it */
+			p->node = -1;
+		}
+		return cur;
+	}
+	/* First touch, or a write to a file page / the zero page. */
+	return learn_anon(vma, vpn, pfn, excl);
+}
+
+/* Nodes of the batch's pages, straight from the kernel. */
+static void query_nodes(struct scan *s, int n)
+{
+	if (!n || sys_move_pages(s->pid, (unsigned long)n, scr.addrs, NULL, scr.status,
+				 0) < 0)
+		return;
+	for (int k = 0; k < n; k++) {
+		struct ns_page *p = page_of(scr.pages_q[k]);
+		if (scr.status[k] < 0)
+			continue;
+		if (p->node < 0) {
+			p->node = scr.status[k];
+		} else if (s->check && p->node != scr.status[k]) {
+			char line[96];
+			ns_fmt(line, sizeof(line), "page on node %d, shadow says node %d",
+			       scr.status[k], p->node);
+			report(s->pid, (uint64_t)scr.addrs[k], (uint64_t)scr.addrs[k] + NS_PAGE_SIZE,
+			       line);
+			s->diffs++;
+		}
+	}
+}
+
+static int scan_vma(uint32_t vma, void *arg)
+{
+	struct scan *s = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	for (uint64_t a = v->start; a < v->end;) {
+		uint64_t n = (v->end - a) >> NS_PAGE_SHIFT;
+		int q = 0;
+		long r;
+
+		if (n > CHUNK)
+			n = CHUNK;
+		r = sys_pread(s->pm_fd, scr.pm, n * 8, (off_t)((a >> NS_PAGE_SHIFT) * 8));
+		if (r < (long)(n * 8))
+			return 0;
+		for (uint64_t k = 0; k < n; k++) {
+			uint64_t vpn = (a >> NS_PAGE_SHIFT) + k, e = scr.pm[k];
+			uint32_t t, pg;
+
+			if (is_scratch(vpn << NS_PAGE_SHIFT))	/* same address in every member */
+				continue;
+
+			if (!(e & PM_PRESENT)) {
+				t = pte_lookup(s->proc, vpn);
+				if (!t)
+					continue;
+				/* Gone: dropped by MADV_FREE/PAGEOUT, or the
+				 * shadow is wrong.  In flight (swap or migration
+				 * entry): still ours. */
+				if ((pte_of(t)->flags & NS_PTE_LAZY) || (e & PM_SWAP)) {
+					if (!(e & PM_SWAP))
+						pte_clear(t);
+					continue;
+				}
+				if (!s->check)
+					continue;
+				report(s->pid, vpn << NS_PAGE_SHIFT,
+				       (vpn + 1) << NS_PAGE_SHIFT,
+				       "shadow maps a page, the kernel has none");
+				s->diffs++;
+				continue;
+			}
+			pg = sync_one(vma, vpn, e);
+			if (!pg || (page_of(pg)->flags & NS_PG_ZERO))
+				continue;
+			scr.addrs[q] = (void *)(vpn << NS_PAGE_SHIFT);
+			scr.pages_q[q++] = pg;
+			if (!(page_of(pg)->flags & NS_PG_ANON))
+				continue;
+			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL)) {
+				report(s->pid, vpn << NS_PAGE_SHIFT,
+				       (vpn + 1) << NS_PAGE_SHIFT,
+				       "kernel shares this anonymous page, shadow has one mapper");
+				s->diffs++;
+			}
+			if ((e & PM_PFN) && nseen < MAX_SEEN)
+				scr.seen[nseen++] = (struct seen){ e & PM_PFN, vpn,
+							       s->proc, pg };
+		}
+		query_nodes(s, q);
+		a += n << NS_PAGE_SHIFT;
+	}
+	return 0;
+}
+
+/* Learns (and with check, verifies) one proc's pages; returns differences. */
+static int scan_proc(uint32_t proc, bool check)
+{
+	char path[48];
+	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0 };
+	long fd;
+
+	if (s.pid == ns_rt.pid)
+		ns_fmt(path, sizeof(path), "/proc/self/pagemap");
+	else
+		ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)s.pid);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	s.pm_fd = (int)fd;
+	vma_walk(proc, 0, ~0ULL, scan_vma, &s);
+	sys_close((int)fd);
+	return s.diffs;
+}
+
+/* Learns one page at addr; returns its descriptor, 0 when none is
+ * present, or -errno. */
+int page_sync_addr(uint32_t proc, uint64_t addr)
+{
+	uint32_t v = vma_find(proc, addr);
+	uint64_t e = 0;
+	long fd;
+
+	if (!v)
+		return -EFAULT;
+	fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return (int)fd;
+	if (sys_pread((int)fd, &e, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
+		e = 0;
+	sys_close((int)fd);
+	if (!(e & PM_PRESENT))
+		return 0;
+	return (int)sync_one(v, addr >> NS_PAGE_SHIFT, e);
+}
+
+int page_sync(uint32_t proc)
+{
+	int saved = nseen;
+	scan_proc(proc, false);
+	nseen = saved;
+	return 0;
+}
+
+static void sort_seen(int n)
+{
+	/* Shell sort: no allocation, and n is modest. */
+	for (int gap = n / 2; gap > 0; gap /= 2)
+		for (int i = gap; i < n; i++) {
+			struct seen t = scr.seen[i];
+			int j = i;
+			for (; j >= gap && scr.seen[j - gap].pfn > t.pfn; j -= gap)
+				scr.seen[j] = scr.seen[j - gap];
+			scr.seen[j] = t;
+		}
+}
+
+struct set_ctx {
+	int lo, hi;		/* scr.seen[lo..hi) share one PFN */
+	int found, extra;
+};
+
+static int set_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct set_ctx *c = arg;
+
+	(void)vma;
+	for (int i = c->lo; i < c->hi; i++)
+		if (scr.seen[i].proc == proc && scr.seen[i].vpn == addr >> NS_PAGE_SHIFT) {
+			c->found++;
+			return 0;
+		}
+	/* A mapper in a process we did not scan is not evidence. */
+	if (proc_of(proc)->dirty)
+		return 0;
+	c->extra++;
+	return 0;
+}
+
+/* Root only: each PFN's mappers in the kernel against rmap_walk(). */
+static int check_sharing(void)
+{
+	long kc = sys_open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+	long kf = sys_open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	int diffs = 0;
+	char line[160];
+
+	sort_seen(nseen);
+	for (int lo = 0, hi; lo < nseen; lo = hi) {
+		for (hi = lo + 1; hi < nseen && scr.seen[hi].pfn == scr.seen[lo].pfn; hi++)
+			;
+		uint32_t pg = scr.seen[lo].page;
+		pid_t pid = proc_of(scr.seen[lo].proc)->pid;
+		uint64_t a = scr.seen[lo].vpn << NS_PAGE_SHIFT;
+		for (int i = lo + 1; i < hi; i++)
+			if (scr.seen[i].page != pg) {
+				ns_fmt(line, sizeof(line),
+				       "kernel maps one page (pfn %#lx) here and in pid %d at %#lx, shadow has two",
+				       (unsigned long)scr.seen[lo].pfn,
+				       (int)proc_of(scr.seen[i].proc)->pid,
+				       (unsigned long)(scr.seen[i].vpn << NS_PAGE_SHIFT));
+				report(pid, a, a + NS_PAGE_SIZE, line);
+				diffs++;
+			}
+		struct set_ctx c = { lo, hi, 0, 0 };
+		rmap_walk(pg, set_cb, &c);
+		if (c.found != hi - lo || c.extra) {
+			ns_fmt(line, sizeof(line),
+			       "kernel: %d mappers of pfn %#lx, rmap finds %d of them and %d others",
+			       hi - lo, (unsigned long)scr.seen[lo].pfn, c.found, c.extra);
+			report(pid, a, a + NS_PAGE_SIZE, line);
+			diffs++;
+		}
+		uint64_t cnt, flags = 0;
+		if (kc >= 0 && kf >= 0 &&
+		    sys_pread((int)kc, &cnt, 8, (off_t)(scr.seen[lo].pfn * 8)) == 8 &&
+		    sys_pread((int)kf, &flags, 8, (off_t)(scr.seen[lo].pfn * 8)) == 8 &&
+		    !(flags & ((1ULL << 15) | (1ULL << 16) | (1ULL << 22))) &&
+		    cnt != page_of(pg)->mapcount) {
+			ns_fmt(line, sizeof(line),
+			       "kpagecount %lu, shadow mapcount %u",
+			       (unsigned long)cnt, page_of(pg)->mapcount);
+			report(pid, a, a + NS_PAGE_SIZE, line);
+			diffs++;
+		}
+	}
+	if (kc >= 0)
+		sys_close((int)kc);
+	if (kf >= 0)
+		sys_close((int)kf);
+	return diffs;
+}
+
+int verify_pages(bool all)
+{
+	int diffs = 0;
+	uint32_t next;
+
+	nseen = 0;
+	for (uint32_t p = ns_arena->procs; p; p = next) {
+		next = proc_of(p)->next;
+		if (p == ns_rt.self)
+			continue;
+		if (!proc_alive(p)) {
+			proc_release(p);
+			continue;
+		}
+		if (all && !proc_of(p)->dirty)
+			diffs += scan_proc(p, true);
+	}
+	diffs += scan_proc(ns_rt.self, true);
+	/* Sharing can only be judged when every family member was scanned. */
+	if (ns_rt.is_root && all)
+		diffs += check_sharing();
+	return diffs;
+}
+
+/* Test-only: spoil one shadow entry so verify has something to find. */
+int verify_corrupt(const char *what)
+{
+	uint32_t self = ns_rt.self;
+
+	if (!__builtin_strcmp(what, "vma-prot") || !__builtin_strcmp(what, "vma-bounds")) {
+		for (uint32_t v = it_first(&vma_mm_ops, proc_of(self)->mm_root, 0, ~0ULL);
+		     v; v = it_first(&vma_mm_ops, proc_of(self)->mm_root,
+				     vma_of(v)->end, ~0ULL))
+			if (!vma_of(v)->obj && (vma_of(v)->prot & PROT_WRITE) &&
+			    vma_of(v)->end - vma_of(v)->start > NS_PAGE_SIZE) {
+				if (what[4] == 'p') {
+					vma_of(v)->prot ^= PROT_EXEC;
+				} else {
+					uint64_t e = vma_of(v)->end;
+					vma_unmap(self, e - NS_PAGE_SIZE, e);
+				}
+				return 0;
+			}
+		return -ENOENT;
+	}
+	if (!__builtin_strcmp(what, "page-node")) {
+		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next)
+			if (page_of(pte_of(t)->page)->flags & NS_PG_ANON) {
+				page_of(pte_of(t)->page)->node += 7;
+				return 0;
+			}
+		return -ENOENT;
+	}
+	if (!__builtin_strcmp(what, "page-ghost")) {
+		uint32_t v = it_first(&vma_mm_ops, proc_of(self)->mm_root, 0, ~0ULL);
+		for (; v; v = it_first(&vma_mm_ops, proc_of(self)->mm_root,
+				       vma_of(v)->end, ~0ULL)) {
+			if (vma_of(v)->obj || !(vma_of(v)->prot & PROT_READ))
+				continue;
+			for (uint64_t a = vma_of(v)->start; a < vma_of(v)->end; a += NS_PAGE_SIZE) {
+				uint64_t e = 0;
+				long fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+				if (fd < 0)
+					return (int)fd;
+				sys_pread((int)fd, &e, 8, (off_t)((a >> NS_PAGE_SHIFT) * 8));
+				sys_close((int)fd);
+				if (!(e & PM_PRESENT) && !pte_lookup(self, a >> NS_PAGE_SHIFT)) {
+					if (anon_vma_prepare(v) < 0)
+						return -ENOMEM;
+					uint32_t pg = page_new_anon(vma_of(v)->anon_vma,
+								    a >> NS_PAGE_SHIFT);
+					return pg ? pte_set(self, a >> NS_PAGE_SHIFT, pg) : -ENOMEM;
+				}
+			}
+		}
+		return -ENOENT;
+	}
+	if (!__builtin_strcmp(what, "mapper")) {
+		/* Forget this process's mapping of one page it shares. */
+		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next) {
+			struct ns_page *p = page_of(pte_of(t)->page);
+			if ((p->flags & NS_PG_ANON) && p->mapcount > 1) {
+				pte_clear(t);
+				return 0;
+			}
+		}
+		return -ENOENT;
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vma.c - a proc's shadow VMAs, changed the way the kernel changes its own:
+ * munmap and MAP_FIXED split what they cut into, mprotect and madvise split
+ * at the range's ends, mremap grows, shrinks and moves (keeping the page
+ * offset, so the rmap's address formula survives the move), and neighbours
+ * with the same attributes, object, contiguous pgoff and compatible
+ * anon_vma merge.  These functions only model; they make no syscall, which
+ * is what lets the unit tests drive them.  Callers hold the family lock.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include "internal.h"
+
+static inline uint64_t vma_pages(const struct ns_vma *v)
+{
+	return (v->end - v->start) >> NS_PAGE_SHIFT;
+}
+
+static uint32_t vma_new(uint32_t proc, uint64_t start, uint64_t end, int prot,
+			uint32_t flags, uint32_t obj, uint64_t pgoff)
+{
+	uint32_t i = pool_alloc(POOL_VMA);
+	struct ns_vma *v;
+
+	if (!i)
+		return 0;
+	v = vma_of(i);
+	v->start = v->mm.start = start;
+	v->end = end;
+	v->mm.last = end - 1;
+	v->pgoff = pgoff;
+	v->proc = proc;
+	v->obj = obj;
+	v->prot = prot;
+	v->flags = flags;
+	it_insert(&vma_mm_ops, &proc_of(proc)->mm_root, i);
+	if (obj) {
+		obj_get(obj);
+		imap_tree_update(i, true);
+	}
+	proc_of(proc)->nr_vma++;
+	return i;
+}
+
+static void vma_free(uint32_t i)
+{
+	struct ns_vma *v = vma_of(i);
+
+	it_remove(&vma_mm_ops, &proc_of(v->proc)->mm_root, i);
+	if (v->obj) {
+		imap_tree_update(i, false);
+		obj_put(v->obj);
+	}
+	unlink_anon_vmas(i);
+	proc_of(v->proc)->nr_vma--;
+	pool_free(POOL_VMA, i);
+}
+
+/* Moves vma to [start, end) at pgoff, keeping every tree it is in right. */
+static void vma_set_range(uint32_t i, uint64_t start, uint64_t end,
+			  uint64_t pgoff)
+{
+	struct ns_vma *v = vma_of(i);
+
+	avc_tree_update(i, false);
+	imap_tree_update(i, false);
+	it_remove(&vma_mm_ops, &proc_of(v->proc)->mm_root, i);
+	v->start = v->mm.start = start;
+	v->end = end;
+	v->mm.last = end - 1;
+	v->pgoff = pgoff;
+	it_insert(&vma_mm_ops, &proc_of(v->proc)->mm_root, i);
+	imap_tree_update(i, true);
+	avc_tree_update(i, true);
+}
+
+uint32_t vma_find(uint32_t proc, uint64_t addr)
+{
+	return it_first(&vma_mm_ops, proc_of(proc)->mm_root, addr, addr);
+}
+
+int vma_walk(uint32_t proc, uint64_t start, uint64_t end, it_cb cb, void *arg)
+{
+	if (start >= end)
+		return 0;
+	return it_query(&vma_mm_ops, proc_of(proc)->mm_root, start, end - 1, cb,
+			arg);
+}
+
+/* Splits vma at addr (inside it): it keeps [start, addr), a new VMA gets
+ * [addr, end) with the same anon_vmas.  Returns the new index or -errno. */
+int vma_split(uint32_t i, uint64_t addr)
+{
+	struct ns_vma *v = vma_of(i);
+	uint32_t n;
+
+	if (addr <= v->start || addr >= v->end || (addr & (NS_PAGE_SIZE - 1)))
+		return -EINVAL;
+	n = vma_new(v->proc, addr, v->end, v->prot, v->flags, v->obj,
+		    v->pgoff + ((addr - v->start) >> NS_PAGE_SHIFT));
+	if (!n)
+		return -ENOMEM;
+	if (anon_vma_clone(n, i) < 0) {
+		vma_free(n);
+		return -ENOMEM;
+	}
+	vma_set_range(i, v->start, addr, v->pgoff);
+	return (int)n;
+}
+
+/* Can b (right after a) merge into a?  The kernel's is_mergeable_vma and
+ * is_mergeable_anon_vma: same attributes and object, contiguous pgoff, and
+ * the same anon_vma, or one without any while the other's chain is its own
+ * alone (never forked). */
+static bool can_merge(uint32_t ai, uint32_t bi)
+{
+	struct ns_vma *a = vma_of(ai), *b = vma_of(bi);
+
+	if (a->end != b->start || a->prot != b->prot || a->flags != b->flags ||
+	    a->obj != b->obj || a->pgoff + vma_pages(a) != b->pgoff)
+		return false;
+	if (a->flags & NS_VMA_GROWSDOWN)
+		return false;
+	if (a->anon_vma == b->anon_vma)
+		return true;
+	if (!a->anon_vma)
+		return avc_count(bi) == 1;
+	if (!b->anon_vma)
+		return avc_count(ai) == 1;
+	return false;
+}
+
+/* Merges b into a (a right before b). */
+static void merge_into(uint32_t a, uint32_t b)
+{
+	if (!vma_of(a)->anon_vma && vma_of(b)->anon_vma)
+		anon_vma_clone(a, b);	/* b's single AVC; on -ENOMEM a simply
+					 * keeps none, verify finds out */
+	uint64_t end = vma_of(b)->end;
+	vma_free(b);
+	vma_set_range(a, vma_of(a)->start, end, vma_of(a)->pgoff);
+}
+
+/* Merges vma with its neighbours where the kernel would; returns the VMA
+ * now covering its range. */
+static uint32_t vma_try_merge(uint32_t i)
+{
+	uint32_t proc = vma_of(i)->proc, p, n;
+
+	if (vma_of(i)->start && (p = vma_find(proc, vma_of(i)->start - 1)) &&
+	    can_merge(p, i)) {
+		merge_into(p, i);
+		i = p;
+	}
+	n = vma_find(proc, vma_of(i)->end);
+	if (n && can_merge(i, n))
+		merge_into(i, n);
+	return i;
+}
+
+/* Makes [start, end) the exact union of whole VMAs by splitting the ones
+ * that straddle its ends.  Returns 0 or -ENOMEM. */
+static int split_edges(uint32_t proc, uint64_t start, uint64_t end)
+{
+	uint32_t v = vma_find(proc, start);
+
+	if (v && vma_of(v)->start < start && vma_split(v, start) < 0)
+		return -ENOMEM;
+	v = vma_find(proc, end - 1);
+	if (v && vma_of(v)->end > end && vma_split(v, end) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int vma_unmap(uint32_t proc, uint64_t start, uint64_t end)
+{
+	uint32_t v;
+
+	if (start >= end)
+		return 0;
+	if (split_edges(proc, start, end) < 0)
+		return -ENOMEM;
+	while ((v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, start,
+			     end - 1))) {
+		pte_clear_range(proc, vma_of(v)->start, vma_of(v)->end);
+		vma_free(v);
+	}
+	return 0;
+}
+
+/* A new mapping, replacing whatever was in [start, end) (MAP_FIXED, or the
+ * kernel's choice of a free range).  Returns 0 or -ENOMEM. */
+int vma_map(uint32_t proc, uint64_t start, uint64_t end, int prot,
+	    uint32_t flags, uint32_t obj, uint64_t pgoff)
+{
+	uint32_t v;
+
+	if (vma_unmap(proc, start, end) < 0)
+		return -ENOMEM;
+	v = vma_new(proc, start, end, prot, flags, obj, pgoff);
+	if (!v)
+		return -ENOMEM;
+	vma_try_merge(v);
+	return 0;
+}
+
+struct collect {
+	uint32_t *out;
+	int n, max;
+};
+
+static int collect_cb(uint32_t idx, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n == c->max)
+		return 1;
+	c->out[c->n++] = idx;
+	return 0;
+}
+
+/* Applies fn to every VMA in [start, end) after splitting at the ends, then
+ * merges what can merge.  Batches of 64 keep the walk free of tree edits. */
+static int vma_apply(uint32_t proc, uint64_t start, uint64_t end,
+		     void (*fn)(uint32_t vma, long arg), long arg)
+{
+	uint32_t buf[64], v;
+	uint64_t pos = start;
+
+	if (split_edges(proc, start, end) < 0)
+		return -ENOMEM;
+	while (pos < end) {
+		struct collect c = { buf, 0, 64 };
+		vma_walk(proc, pos, end, collect_cb, &c);
+		if (!c.n)
+			break;
+		for (int k = 0; k < c.n; k++)
+			fn(buf[k], arg);
+		pos = vma_of(buf[c.n - 1])->end;
+	}
+	v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, start, end - 1);
+	while (v) {
+		v = vma_try_merge(v);
+		pos = vma_of(v)->end;
+		if (pos >= end)
+			break;
+		v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, pos, end - 1);
+	}
+	return 0;
+}
+
+static void set_prot(uint32_t v, long prot)
+{
+	vma_of(v)->prot = (uint32_t)prot;
+}
+
+int vma_protect(uint32_t proc, uint64_t start, uint64_t end, int prot)
+{
+	return vma_apply(proc, start, end, set_prot, prot);
+}
+
+static void set_flag(uint32_t v, long f)
+{
+	vma_of(v)->flags |= (uint32_t)f;
+}
+
+static void clear_flag(uint32_t v, long f)
+{
+	vma_of(v)->flags &= ~(uint32_t)f;
+}
+
+static void drop_ptes(uint32_t v, long unused)
+{
+	(void)unused;
+	pte_clear_range(vma_of(v)->proc, vma_of(v)->start, vma_of(v)->end);
+}
+
+/* madvise's effect on the shadow: which pages go, which VMA flags change.
+ * Returns 0 or -ENOMEM. */
+int vma_advise(uint32_t proc, uint64_t start, uint64_t end, int advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+	case 24: /* MADV_DONTNEED_LOCKED */
+	case MADV_REMOVE:
+		/* MADV_REMOVE also punches the hole out of the object; other
+		 * mappers lose those pages too, which the next sync of each
+		 * mapper learns. */
+		return vma_apply(proc, start, end, drop_ptes, 0);
+	case MADV_FREE:
+	case MADV_PAGEOUT:
+	case MADV_COLD:
+		for (uint64_t a = start; a < end;) {
+			uint32_t v = vma_find(proc, a);
+			if (!v) {
+				a += NS_PAGE_SIZE;
+				continue;
+			}
+			uint64_t s = vma_of(v)->start > start ? vma_of(v)->start : start;
+			uint64_t e = vma_of(v)->end < end ? vma_of(v)->end : end;
+			for (uint64_t x = s; x < e; x += NS_PAGE_SIZE) {
+				uint32_t p = pte_lookup(proc, x >> NS_PAGE_SHIFT);
+				if (p)
+					pte_of(p)->flags |= NS_PTE_LAZY;
+			}
+			a = e;
+		}
+		return 0;
+	case MADV_DONTFORK:
+		return vma_apply(proc, start, end, set_flag, NS_VMA_DONTCOPY);
+	case MADV_DOFORK:
+		return vma_apply(proc, start, end, clear_flag, NS_VMA_DONTCOPY);
+	case MADV_WIPEONFORK:
+		return vma_apply(proc, start, end, set_flag, NS_VMA_WIPEONFORK);
+	case MADV_KEEPONFORK:
+		return vma_apply(proc, start, end, clear_flag, NS_VMA_WIPEONFORK);
+	default:
+		return 0;
+	}
+}
+
+/* mremap, after the kernel said yes and put the result at newaddr.
+ * Returns 0 or -errno. */
+int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
+	      int flags, uint64_t newaddr)
+{
+	uint32_t v, n;
+	int ret;
+
+	oldlen = NS_PAGE_ALIGN(oldlen);
+	newlen = NS_PAGE_ALIGN(newlen);
+	v = vma_find(proc, old);
+	if (!v)
+		return -EFAULT;
+	if (oldlen == 0) {
+		/* Duplicate a shared mapping; the old one stays. */
+		struct ns_vma *s = vma_of(v);
+		return vma_map(proc, newaddr, newaddr + newlen, s->prot, s->flags,
+			       s->obj,
+			       s->pgoff + ((old - s->start) >> NS_PAGE_SHIFT));
+	}
+	if (newaddr != old && (flags & MREMAP_FIXED) &&
+	    (ret = vma_unmap(proc, newaddr, newaddr + newlen)) < 0)
+		return ret;
+	if (newlen < oldlen) {
+		if ((ret = vma_unmap(proc, old + newlen, old + oldlen)) < 0)
+			return ret;
+		oldlen = newlen;
+	}
+	if (newaddr == old) {
+		if (newlen > oldlen) {
+			v = vma_find(proc, old);
+			struct ns_vma *s = vma_of(v);
+			vma_set_range(v, s->start, old + newlen, s->pgoff);
+			vma_try_merge(v);
+		}
+		return 0;
+	}
+	/* Move [old, old + oldlen) to newaddr, growing to newlen. */
+	if (split_edges(proc, old, old + oldlen) < 0)
+		return -ENOMEM;
+	v = vma_find(proc, old);
+	struct ns_vma *s = vma_of(v);
+	n = vma_new(proc, newaddr, newaddr + newlen, s->prot, s->flags, s->obj,
+		    s->pgoff);
+	if (!n || anon_vma_clone(n, v) < 0)
+		return -ENOMEM;
+	pte_move_range(proc, old, newaddr, oldlen);
+	if (!(flags & 4 /* MREMAP_DONTUNMAP */))
+		vma_free(v);
+	vma_try_merge(n);
+	return 0;
+}
+
+struct fork_ctx {
+	uint32_t child;
+	int err;
+};
+
+static int fork_cb(uint32_t i, void *arg)
+{
+	struct fork_ctx *f = arg;
+	struct ns_vma *v = vma_of(i);
+	uint32_t n;
+
+	if (v->flags & NS_VMA_DONTCOPY)
+		return 0;
+	n = vma_new(f->child, v->start, v->end, v->prot, v->flags, v->obj,
+		    v->pgoff);
+	if (!n) {
+		f->err = -ENOMEM;
+		return 1;
+	}
+	if (v->flags & NS_VMA_WIPEONFORK)
+		return 0;	/* the child starts with fresh anonymous memory */
+	/* Like the kernel's vma_needs_copy(): page tables are copied only
+	 * where anonymous pages may be; the child refaults the rest. */
+	if (v->anon_vma) {
+		if (anon_vma_fork(n, i) < 0 ||
+		    pte_copy_range(v->proc, f->child, v->start, v->end) < 0) {
+			f->err = -ENOMEM;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* dup_mmap(): the child's shadow from the parent's.  Returns 0 or -errno. */
+int mm_fork(uint32_t parent, uint32_t child)
+{
+	struct fork_ctx f = { child, 0 };
+
+	proc_of(child)->start_brk = proc_of(parent)->start_brk;
+	proc_of(child)->brk = proc_of(parent)->brk;
+	vma_walk(parent, 0, ~0ULL, fork_cb, &f);
+	return f.err;
+}
+
+/* Drops a proc's whole shadow address space. */
+void mm_exit(uint32_t proc)
+{
+	uint32_t v;
+
+	while ((v = proc_of(proc)->mm_root)) {
+		pte_clear_range(proc, vma_of(v)->start, vma_of(v)->end);
+		vma_free(v);
+	}
+	while (proc_of(proc)->pte_head)
+		pte_clear(proc_of(proc)->pte_head);
+}
+
+struct valid_ctx {
+	uint32_t proc;
+	uint64_t prev_end;
+	long n;
+	bool bad;
+};
+
+static int valid_cb(uint32_t i, void *arg)
+{
+	struct valid_ctx *c = arg;
+	struct ns_vma *v = vma_of(i);
+
+	if (v->proc != c->proc || v->start >= v->end || v->start < c->prev_end ||
+	    (v->start | v->end) & (NS_PAGE_SIZE - 1) || v->mm.start != v->start ||
+	    v->mm.last != v->end - 1)
+		c->bad = true;
+	if (v->avc_head && !v->anon_vma)
+		c->bad = true;
+	for (uint32_t a = v->avc_head; a; a = avc_of(a)->next)
+		if (avc_of(a)->vma != i || avc_of(a)->rb.start != v->pgoff ||
+		    avc_of(a)->rb.last != v->pgoff + vma_pages(v) - 1)
+			c->bad = true;
+	if (v->obj && (v->imap.start != v->pgoff ||
+		       v->imap.last != v->pgoff + vma_pages(v) - 1))
+		c->bad = true;
+	c->prev_end = v->end;
+	c->n++;
+	return 0;
+}
+
+long mm_is_valid(uint32_t proc)
+{
+	struct valid_ctx c = { proc, 0, 0, false };
+
+	if (it_is_valid(&vma_mm_ops, proc_of(proc)->mm_root) < 0)
+		return -EINVAL;
+	vma_walk(proc, 0, ~0ULL, valid_cb, &c);
+	if (c.bad || c.n != proc_of(proc)->nr_vma)
+		return -EINVAL;
+	return c.n;
+}
