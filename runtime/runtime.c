@@ -28,6 +28,7 @@
 struct ns_runtime ns_rt = { .log_fd = 2 };
 __thread int ns_in_runtime;
 static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
+static char last_call[160];		/* the tracked call verify judges */
 
 /* ---- formatting and logging, without libc's stdio ---- */
 
@@ -113,7 +114,7 @@ int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 /* One line "numashadow: ..." to the log (stderr unless NUMASHADOW_LOG). */
 void ns_log(const char *fmt, ...)
 {
-	char buf[512];
+	char buf[1024];
 	va_list ap;
 	int n = ns_fmt(buf, sizeof(buf), "numashadow: ");
 
@@ -180,6 +181,8 @@ static int options_read(void)
 
 void ns_verify_fail(void)
 {
+	if (last_call[0])
+		ns_log("verify: (after %s)", last_call);
 	ns_log("verify: shadow differs from the kernel; exiting with status %d",
 	       NS_VERIFY_EXIT);
 	sys_exit_group(NS_VERIFY_EXIT);
@@ -334,6 +337,8 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if (!enter())
 		return sys_mmap(addr, len, prot, flags, fd, off);
 	r = sys_mmap(addr, len, prot, flags, fd, off);
+	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
+	       addr, len, prot, flags, fd, (unsigned long)off, r);
 	if (!failed(r))
 		on_mmap((uint64_t)r, len, prot, flags, fd, off);
 	else if (flags & MAP_FIXED)
@@ -349,6 +354,7 @@ long ns_munmap(void *addr, size_t len)
 	if (!enter())
 		return sys_munmap(addr, len);
 	r = sys_munmap(addr, len);
+	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
 	if (!failed(r) && vma_unmap(ns_rt.self, (uint64_t)addr,
 				    (uint64_t)addr + NS_PAGE_ALIGN(len)) < 0)
 		mark_dirty();
@@ -363,6 +369,8 @@ long ns_mprotect(void *addr, size_t len, int prot)
 	if (!enter())
 		return sys_mprotect(addr, len, prot);
 	r = sys_mprotect(addr, len, prot);
+	ns_fmt(last_call, sizeof(last_call), "mprotect(%p, %#lx, %d) = %ld", addr, len,
+	       prot, r);
 	if (failed(r) || (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) ||
 	    vma_protect(ns_rt.self, (uint64_t)addr,
 			(uint64_t)addr + NS_PAGE_ALIGN(len), prot) < 0)
@@ -408,6 +416,8 @@ long ns_madvise(void *addr, size_t len, int advice)
 	if (!enter())
 		return sys_madvise(addr, len, advice);
 	r = sys_madvise(addr, len, advice);
+	ns_fmt(last_call, sizeof(last_call), "madvise(%p, %#lx, %d) = %ld", addr, len,
+	       advice, r);
 	if (!failed(r)) {
 		uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);
 		if (advice == MADV_REMOVE)
@@ -426,6 +436,8 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	if (!enter())
 		return sys_mremap(old, oldlen, newlen, flags, new);
 	r = sys_mremap(old, oldlen, newlen, flags, new);
+	ns_fmt(last_call, sizeof(last_call), "mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
+	       old, oldlen, newlen, flags, new, r);
 	if (failed(r)) {
 		if (flags & MREMAP_FIXED)
 			mark_dirty();
@@ -703,6 +715,7 @@ NS_API int numashadow_page_mappers(const void *addr,
 		else if (!proc_of(p)->dirty)
 			page_sync(p);
 	}
+	page_sync(ns_rt.self);	/* our other mappings of the same page */
 	pg = page_sync_addr(ns_rt.self, (uint64_t)addr & ~(NS_PAGE_SIZE - 1));
 	if (pg > 0 && (page_of((uint32_t)pg)->flags & NS_PG_ZERO))
 		pg = 0;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include "internal.h"
 #include "sys.h"
 
@@ -34,12 +35,13 @@
 #define PM_PFN ((1ULL << 55) - 1)
 
 static int diff_lines;
+static bool quiet;	/* an attempt whose differences may be races */
 
 uint64_t ns_zero_pfn;	/* PFN of the zero page, when readable */
 
 static void report(pid_t pid, uint64_t a, uint64_t b, const char *what)
 {
-	if (diff_lines++ < MAX_DIFF_LINES)
+	if (!quiet && diff_lines++ < MAX_DIFF_LINES)
 		ns_log("verify: pid %d: %#lx-%#lx: %s", (int)pid,
 		       (unsigned long)a, (unsigned long)b, what);
 }
@@ -200,6 +202,10 @@ int verify_vmas(uint32_t proc, bool fix)
 	uint64_t pos = 0;
 	char kd[96], sd[96], line[256];
 
+	if (!fix && mm_is_valid(proc) < 0) {
+		report(pid, 0, 0, "the shadow VMA tree is inconsistent");
+		diffs++;
+	}
 	nk = maps_read(pid == ns_rt.pid ? 0 : pid, scr.kvma, MAX_KVMA, scr.maps,
 		       sizeof(scr.maps));
 	if (nk < 0)
@@ -533,6 +539,28 @@ static int set_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 	return 0;
 }
 
+/* Says where the shadow has page mapped (a slow walk, for reports). */
+static void report_ptes(uint32_t pg)
+{
+	char line[200];
+
+	for (uint32_t p = ns_arena->procs; p; p = proc_of(p)->next)
+		for (uint32_t t = proc_of(p)->pte_head; t; t = pte_of(t)->next)
+			if (pte_of(t)->page == pg) {
+				uint64_t a = pte_of(t)->vpn << NS_PAGE_SHIFT;
+				uint32_t v = vma_find(p, a);
+				struct ns_page *pd = page_of(pg);
+				ns_fmt(line, sizeof(line), "  shadow PTE -> page %u (%s, index %#lx, av %u, vma ino %lu, vma av %u avcs %d)%s%s",
+				       pg, pd->flags & NS_PG_ANON ? "anon" : "file",
+				       (unsigned long)pd->index, pd->obj,
+				       v && vma_of(v)->obj ? (unsigned long)obj_of(vma_of(v)->obj)->ino : 0UL,
+				       v ? vma_of(v)->anon_vma : 0, v ? avc_count(v) : -1,
+				       v ? "" : " outside any VMA",
+				       proc_of(p)->dirty ? " (process dirty)" : "");
+				report(proc_of(p)->pid, a, a + NS_PAGE_SIZE, line);
+			}
+}
+
 /* Root only: each PFN's mappers in the kernel against rmap_walk(). */
 static int check_sharing(void)
 {
@@ -556,6 +584,8 @@ static int check_sharing(void)
 				       (int)proc_of(scr.seen[i].proc)->pid,
 				       (unsigned long)(scr.seen[i].vpn << NS_PAGE_SHIFT));
 				report(pid, a, a + NS_PAGE_SIZE, line);
+				report_ptes(pg);
+				report_ptes(scr.seen[i].page);
 				diffs++;
 			}
 		struct set_ctx c = { lo, hi, 0, 0 };
@@ -577,6 +607,7 @@ static int check_sharing(void)
 			       "kpagecount %lu, shadow mapcount %u",
 			       (unsigned long)cnt, page_of(pg)->mapcount);
 			report(pid, a, a + NS_PAGE_SIZE, line);
+			report_ptes(pg);
 			diffs++;
 		}
 	}
@@ -587,7 +618,7 @@ static int check_sharing(void)
 	return diffs;
 }
 
-int verify_pages(bool all)
+static int verify_pages_once(bool all)
 {
 	int diffs = 0;
 	uint32_t next;
@@ -609,6 +640,27 @@ int verify_pages(bool all)
 	if (ns_rt.is_root && all)
 		diffs += check_sharing();
 	return diffs;
+}
+
+/* Other processes run while we read their pagemaps, and one that is
+ * exiting unmaps its pages between our reads of it and of its relatives.
+ * What such a race shows is gone a moment later, so a difference counts
+ * only when it survives three looks; what the shadow learned on the way it
+ * learned from the kernel. */
+int verify_pages(bool all)
+{
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+	int d = 0;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		quiet = attempt < 2;
+		d = verify_pages_once(all);
+		if (!d)
+			break;
+		sys_call(SYS_nanosleep, &pause, NULL, 0, 0, 0, 0);
+	}
+	quiet = false;
+	return d;
 }
 
 /* Test-only: spoil one shadow entry so verify has something to find. */

@@ -350,26 +350,43 @@ int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	}
 	if (newaddr == old) {
 		if (newlen > oldlen) {
-			v = vma_find(proc, old);
-			struct ns_vma *s = vma_of(v);
-			vma_set_range(v, s->start, old + newlen, s->pgoff);
+			/* The kernel's VMA ended at old + oldlen; ours may be
+			 * split there in pieces it merged: grow the last. */
+			v = vma_find(proc, old + oldlen - 1);
+			if (!v)
+				return -EFAULT;
+			vma_set_range(v, vma_of(v)->start, old + newlen,
+				      vma_of(v)->pgoff);
 			vma_try_merge(v);
 		}
 		return 0;
 	}
-	/* Move [old, old + oldlen) to newaddr, growing to newlen. */
+	/* Move [old, old + oldlen) to newaddr, growing to newlen.  The kernel
+	 * moved one VMA; the shadow may hold it in pieces: move each. */
 	if (split_edges(proc, old, old + oldlen) < 0)
 		return -ENOMEM;
-	v = vma_find(proc, old);
-	struct ns_vma *s = vma_of(v);
-	n = vma_new(proc, newaddr, newaddr + newlen, s->prot, s->flags, s->obj,
-		    s->pgoff);
-	if (!n || anon_vma_clone(n, v) < 0)
-		return -ENOMEM;
-	pte_move_range(proc, old, newaddr, oldlen);
-	if (!(flags & 4 /* MREMAP_DONTUNMAP */))
-		vma_free(v);
-	vma_try_merge(n);
+	uint64_t pos = old, last = 0;
+	while (pos < old + oldlen &&
+	       (v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, pos,
+			     old + oldlen - 1))) {
+		struct ns_vma *s = vma_of(v);
+		uint64_t ns = newaddr + (s->start - old);
+		uint64_t ne = newaddr + (s->end - old);
+		if (s->end == old + oldlen)
+			ne = newaddr + newlen;	/* growth joins the last piece */
+		n = vma_new(proc, ns, ne, s->prot, s->flags, s->obj, s->pgoff);
+		if (!n || anon_vma_clone(n, v) < 0)
+			return -ENOMEM;
+		pte_move_range(proc, s->start, ns, s->end - s->start);
+		pos = s->end;
+		if (flags & 4 /* MREMAP_DONTUNMAP: the source stays, empty */)
+			pos = vma_of(v)->end;
+		else
+			vma_free(v);
+		last = n;
+	}
+	if (last)
+		vma_try_merge(last);
 	return 0;
 }
 
