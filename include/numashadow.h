@@ -10,6 +10,7 @@
 #ifndef NUMASHADOW_H
 #define NUMASHADOW_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -38,6 +39,36 @@ int numashadow_page_mappers(const void *addr, struct numashadow_mapper *out,
  * Returns 0, or the number of differences found (each printed to stderr as
  * "numashadow: verify: ..."). */
 int numashadow_verify(void);
+
+/* numashadow_migrate() flags. */
+#define NUMASHADOW_MIGRATE_SYNC   0x1	/* wait for pages another migration
+					 * holds, instead of skipping them */
+#define NUMASHADOW_MIGRATE_SHARED 0x2	/* also move pages other processes
+					 * map (needs CAP_SYS_NICE; without it
+					 * they are counted as shared) */
+
+/* Moves the present pages of [addr, addr + len) to node, with the kernel's
+ * move_pages(2), keeping the shadow true for every process that maps them.
+ * Returns the number of pages moved, or -errno (-EINVAL: bad node, range
+ * or flags). */
+long numashadow_migrate(void *addr, size_t len, int node, unsigned flags);
+
+/* What this process's migrations did, by outcome. */
+struct numashadow_migrate_stats {
+	unsigned long calls;		/* numashadow_migrate() and policy calls */
+	unsigned long moved;		/* pages moved to their target */
+	unsigned long already;		/* pages already on the target */
+	unsigned long failed_shared;	/* mapped by others, no CAP_SYS_NICE */
+	unsigned long failed_not_present; /* gone before they could move */
+	unsigned long failed_nomem;	/* target node full */
+	unsigned long failed_fault;	/* not movable (e.g. the zero page) */
+	unsigned long failed_busy;	/* still busy after every pass */
+	unsigned long failed_other;	/* any other reason */
+	unsigned long passes;		/* move_pages(2) passes made */
+};
+
+/* Fills *out; returns 0 or -errno. */
+int numashadow_migrate_stats(struct numashadow_migrate_stats *out);
 
 #ifdef __cplusplus
 }

@@ -215,6 +215,7 @@ long mm_is_valid(uint32_t proc);
 
 #define NS_PG_ANON	0x01	/* anonymous (belongs to an anon_vma) */
 #define NS_PG_ZERO	0x02	/* the shared zero page */
+#define NS_PG_MIGRATING	0x04	/* under migration: like a migration entry */
 #define NS_PTE_LAZY	0x01	/* under MADV_FREE: may vanish */
 
 struct ns_page {
@@ -260,6 +261,40 @@ typedef int (*rmap_cb)(uint32_t proc, uint32_t vma, uint64_t addr, void *arg);
 uint64_t vma_address(uint32_t vma, uint64_t index);
 int rmap_walk(uint32_t page, rmap_cb cb, void *arg);
 
+/* ---- numa.c: topology and rights ---- */
+
+uint64_t numa_parse_list(const char *s);
+uint64_t numa_online(void);
+bool numa_node_online(int node);
+bool numa_can_move_all(void);
+
+/* ---- migrate.c: the migration engine ---- */
+
+/* Outcomes of page moves, by reason (one set per proc, in the arena). */
+struct ns_mig_counters {
+	uint64_t calls;		/* migrations asked for */
+	uint64_t moved;		/* pages now on their target node */
+	uint64_t already;	/* pages that were there already */
+	uint64_t shared;	/* -EACCES: mapped by others, no CAP_SYS_NICE */
+	uint64_t not_present;	/* -ENOENT: gone before it could move */
+	uint64_t nomem;		/* -ENOMEM: target node full */
+	uint64_t fault;		/* -EFAULT: not a movable page (zero page) */
+	uint64_t busy;		/* -EBUSY/-EAGAIN after every pass, or locked */
+	uint64_t other;		/* any other error */
+	uint64_t passes;	/* move_pages passes made */
+};
+
+#define NS_MIG_SYNC	0x1	/* wait for pages another migration holds */
+#define NS_MIG_SHARED	0x2	/* move pages others map (needs CAP_SYS_NICE) */
+
+/* Moves the present pages of this process in [start, end) to node; called
+ * WITHOUT the family lock.  Returns pages moved or -errno. */
+long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags);
+/* Moves every page the program maps (not the runtime's own). */
+long mig_move_all(int node, unsigned flags);
+/* Counts this proc's present pages by node into counts[64]; lock held. */
+void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
+
 /* ---- proc.c: the processes of the family ---- */
 
 #define NS_PROC_LIVE	1
@@ -278,6 +313,7 @@ struct ns_proc {
 	uint64_t nr_pte;
 	uint64_t start_brk;	/* heap start, as the kernel's mm->start_brk */
 	uint64_t brk;		/* current break */
+	struct ns_mig_counters mig;	/* this process's migrations */
 };
 
 static inline struct ns_proc *proc_of(uint32_t i)
@@ -318,8 +354,12 @@ int verify_vmas(uint32_t proc, bool fix);
 int verify_pages(bool all);
 /* Learns this proc's present pages (first touch, COW breaks). */
 int page_sync(uint32_t proc);
+void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
 /* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
 int page_sync_addr(uint32_t proc, uint64_t addr);
+/* Leaves a runtime buffer out of page tracking: the runtime writes it while
+ * it scans, so its pages would race the scan. */
+void ns_exclude(const void *start, size_t len);
 /* Test-only corruption of one entry (NUMASHADOW_TEST_CORRUPT). */
 int verify_corrupt(const char *what);
 extern uint64_t ns_zero_pfn;

@@ -14,7 +14,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -127,7 +129,8 @@ void ns_log(const char *fmt, ...)
 
 /* ---- options, read once ---- */
 
-enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, NR_OPTS };
+enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
+       NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -137,7 +140,36 @@ static const struct {
 	[OPT_LOG] = { "NUMASHADOW_LOG", "a writable file path" },
 	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",
 			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
+	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
+				"SECONDS:NODE, e.g. 0.5:1, with NODE an online node" },
+	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0 or 1" },
 };
+
+static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
+static int migrate_after_node = -1;	/* ... and target; -1: none */
+static int report_at_exit;		/* NUMASHADOW_REPORT */
+
+/* "SECONDS:NODE" with SECONDS like 2 or 0.25; returns 0 or -EINVAL. */
+static int parse_migrate_after(const char *v)
+{
+	uint64_t ns = 0, scale = 1000000000ULL;
+	int node = 0, digits = 0;
+
+	for (; *v >= '0' && *v <= '9'; v++, digits++)
+		ns = ns * 10 + (uint64_t)(*v - '0') * 1000000000ULL;
+	if (*v == '.')
+		for (v++; *v >= '0' && *v <= '9'; v++, digits++)
+			ns += (uint64_t)(*v - '0') * (scale /= 10);
+	if (!digits || *v++ != ':' || *v < '0' || *v > '9')
+		return -EINVAL;
+	for (; *v >= '0' && *v <= '9'; v++)
+		node = node * 10 + (*v - '0');
+	if (*v || !numa_node_online(node))
+		return -EINVAL;
+	migrate_after_ns = ns;
+	migrate_after_node = node;
+	return 0;
+}
 
 static int bad_option(int o, const char *val)
 {
@@ -173,6 +205,15 @@ static int options_read(void)
 				corrupt_kind = kinds[i];
 		if (!corrupt_kind)
 			return bad_option(OPT_CORRUPT, v);
+	}
+	v = getenv(options[OPT_MIGRATE_AFTER].env);
+	if (v && *v && parse_migrate_after(v) < 0)
+		return bad_option(OPT_MIGRATE_AFTER, v);
+	v = getenv(options[OPT_REPORT].env);
+	if (v && *v) {
+		if ((v[0] != '0' && v[0] != '1') || v[1])
+			return bad_option(OPT_REPORT, v);
+		report_at_exit = v[0] == '1';
 	}
 	return 0;
 }
@@ -561,6 +602,101 @@ void ns_atfork_child(void)
 		ns_rt.forked_unseen = 1;
 }
 
+/* ---- reports and the timed migration ---- */
+
+static int fmt_nodes(char *buf, size_t n, const uint64_t counts[64])
+{
+	int len = 0;
+
+	for (int i = 0; i < 64; i++)
+		if (numa_node_online(i))
+			len += ns_fmt(buf + len, n - (size_t)len, "%snode %d: %lu",
+				      len ? ", " : "", i, (unsigned long)counts[i]);
+	return len;
+}
+
+/* Pages by node of this process, learned fresh from the kernel. */
+static void pages_by_node(uint64_t counts[64])
+{
+	ns_lock();
+	page_sync(ns_rt.self);
+	mig_pages_by_node(ns_rt.self, counts);
+	ns_unlock();
+}
+
+static void report(const char *when)
+{
+	uint64_t counts[64];
+	char nodes[512];
+	struct ns_mig_counters c = proc_of(ns_rt.self)->mig;
+
+	pages_by_node(counts);
+	fmt_nodes(nodes, sizeof(nodes), counts);
+	ns_log("report: pid %d %s: pages by node: %s", (int)ns_rt.pid, when, nodes);
+	ns_log("report: pid %d migrations: %lu calls, %lu pages moved, %lu already there, failed: %lu shared (needs CAP_SYS_NICE), %lu not present, %lu no memory, %lu not movable, %lu busy, %lu other; %lu passes",
+	       (int)ns_rt.pid, (unsigned long)c.calls, (unsigned long)c.moved,
+	       (unsigned long)c.already, (unsigned long)c.shared,
+	       (unsigned long)c.not_present, (unsigned long)c.nomem,
+	       (unsigned long)c.fault, (unsigned long)c.busy,
+	       (unsigned long)c.other, (unsigned long)c.passes);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	sys_call(SYS_clock_gettime, CLOCK_MONOTONIC, &t, 0, 0, 0, 0);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  Runs on its own
+ * thread, which the program never sees in its results. */
+static void *migrate_after_main(void *unused)
+{
+	struct timespec t = { (time_t)(migrate_after_ns / 1000000000ULL),
+			      (long)(migrate_after_ns % 1000000000ULL) };
+	uint64_t before[64], after[64], t0;
+	char b[512], a[512];
+	long r;
+
+	(void)unused;
+	while (sys_call(SYS_nanosleep, &t, &t, 0, 0, 0, 0) == -EINTR)
+		;
+	if (!ns_rt.ready || sys_getpid() != ns_rt.pid)
+		return NULL;
+	ns_in_runtime = 1;
+	pages_by_node(before);
+	t0 = now_ns();
+	r = mig_move_all(migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
+	t0 = now_ns() - t0;
+	pages_by_node(after);
+	ns_in_runtime = 0;
+	fmt_nodes(b, sizeof(b), before);
+	fmt_nodes(a, sizeof(a), after);
+	if (r < 0)
+		ns_log("migrate-after: pid %d: moving to node %d failed (%ld)",
+		       (int)ns_rt.pid, migrate_after_node, r);
+	else
+		ns_log("migrate-after: pid %d moved %ld pages to node %d in %lu ms; before: %s; after: %s",
+		       (int)ns_rt.pid, r, migrate_after_node,
+		       (unsigned long)(t0 / 1000000), b, a);
+	return NULL;
+}
+
+static void start_policies(void)
+{
+	pthread_t th;
+	pthread_attr_t at;
+
+	if (migrate_after_node < 0)
+		return;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &at, migrate_after_main, NULL))
+		ns_log("cannot start the migrate-after thread; no timed migration");
+	pthread_attr_destroy(&at);
+}
+
 /* ---- start-up and exit ---- */
 
 /* PFN of the zero page, so a read-faulted anonymous page is known as such. */
@@ -616,6 +752,7 @@ int ns_init(void)
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
+	start_policies();
 	return 0;
 out_disable:
 	ns_rt.disabled = 1;
@@ -628,6 +765,8 @@ void ns_exit(void)
 	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime ||
 	    sys_getpid() != ns_rt.pid)
 		return;
+	if (report_at_exit)
+		report("at exit");
 	ns_in_runtime = 1;
 	ns_lock();
 	if (ns_rt.dirty || ns_rt.escapes)
@@ -734,4 +873,43 @@ NS_API int numashadow_verify(void)
 	d = verify_vmas(ns_rt.self, false) + verify_pages(true);
 	api_leave();
 	return d;
+}
+
+NS_API long numashadow_migrate(void *addr, size_t len, int node, unsigned flags)
+{
+	uint64_t s = (uint64_t)addr;
+	long r;
+
+	if (flags & ~(unsigned)(NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED))
+		return -EINVAL;
+	if (s + len < s)
+		return -EINVAL;
+	if (!api_enter())
+		return -ENOSYS;
+	api_leave();
+	ns_in_runtime = 1;
+	r = mig_move_range(s, s + len, node,
+			   ((flags & NUMASHADOW_MIGRATE_SYNC) ? NS_MIG_SYNC : 0) |
+			   ((flags & NUMASHADOW_MIGRATE_SHARED) ? NS_MIG_SHARED : 0));
+	ns_in_runtime = 0;
+	return r;
+}
+
+NS_API int numashadow_migrate_stats(struct numashadow_migrate_stats *out)
+{
+	struct ns_mig_counters c;
+
+	if (!out)
+		return -EINVAL;
+	if (!api_enter())
+		return -ENOSYS;
+	c = proc_of(ns_rt.self)->mig;
+	api_leave();
+	*out = (struct numashadow_migrate_stats){
+		.calls = c.calls, .moved = c.moved, .already = c.already,
+		.failed_shared = c.shared, .failed_not_present = c.not_present,
+		.failed_nomem = c.nomem, .failed_fault = c.fault,
+		.failed_busy = c.busy, .failed_other = c.other,
+		.passes = c.passes };
+	return 0;
 }

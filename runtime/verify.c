@@ -125,9 +125,27 @@ static struct scratch {
 } __attribute__((aligned(4096))) scr;
 
 
+/* Other runtime buffers that are written while the shadow is learned. */
+static struct { uint64_t start, end; } excluded[4];
+
+void ns_exclude(const void *start, size_t len)
+{
+	for (int i = 0; i < 4; i++)
+		if (!excluded[i].end) {
+			excluded[i].start = (uint64_t)start & ~(NS_PAGE_SIZE - 1);
+			excluded[i].end = NS_PAGE_ALIGN((uint64_t)start + len);
+			return;
+		}
+}
+
 static inline bool is_scratch(uint64_t addr)
 {
-	return addr >= (uint64_t)&scr && addr < (uint64_t)(&scr + 1);
+	if (addr >= (uint64_t)&scr && addr < (uint64_t)(&scr + 1))
+		return true;
+	for (int i = 0; i < 4 && excluded[i].end; i++)
+		if (addr >= excluded[i].start && addr < excluded[i].end)
+			return true;
+	return false;
 }
 
 static int collect_cb(uint32_t idx, void *arg)
@@ -285,6 +303,7 @@ struct scan {
 	int pm_fd;
 	bool check;		/* report differences, not only learn */
 	int diffs;
+	uint64_t lo, hi;	/* the part of the address space to scan */
 };
 
 uint32_t ns_fork_child;	/* set while the parent catches up after fork */
@@ -358,8 +377,9 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 		if (p->mapcount > 1 && excl)
 			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
 		if (pfn && p->pfn != pfn) {
-			p->pfn = pfn;		/* moved: every mapper sees it */
-			p->node = -1;
+			if (p->pfn)
+				p->node = -1;	/* moved behind our back: ask */
+			p->pfn = pfn;		/* every mapper sees the move */
 		}
 		return cur;
 	}
@@ -395,8 +415,10 @@ static int scan_vma(uint32_t vma, void *arg)
 	struct scan *s = arg;
 	struct ns_vma *v = vma_of(vma);
 
-	for (uint64_t a = v->start; a < v->end;) {
-		uint64_t n = (v->end - a) >> NS_PAGE_SHIFT;
+	uint64_t end = v->end < s->hi ? v->end : s->hi;
+
+	for (uint64_t a = v->start > s->lo ? v->start : s->lo; a < end;) {
+		uint64_t n = (end - a) >> NS_PAGE_SHIFT;
 		int q = 0;
 		long r;
 
@@ -455,11 +477,12 @@ static int scan_vma(uint32_t vma, void *arg)
 	return 0;
 }
 
-/* Learns (and with check, verifies) one proc's pages; returns differences. */
-static int scan_proc(uint32_t proc, bool check)
+/* Learns (and with check, verifies) one proc's pages in [lo, hi); returns
+ * differences. */
+static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 {
 	char path[48];
-	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0 };
+	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0, lo, hi };
 	long fd;
 
 	if (s.pid == ns_rt.pid)
@@ -470,9 +493,22 @@ static int scan_proc(uint32_t proc, bool check)
 	if (fd < 0)
 		return 0;
 	s.pm_fd = (int)fd;
-	vma_walk(proc, 0, ~0ULL, scan_vma, &s);
+	vma_walk(proc, lo, hi, scan_vma, &s);
 	sys_close((int)fd);
 	return s.diffs;
+}
+
+static int scan_proc(uint32_t proc, bool check)
+{
+	return scan_range(proc, check, 0, ~0ULL);
+}
+
+/* Learns this proc's present pages in [lo, hi). */
+void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi)
+{
+	int saved = nseen;
+	scan_range(proc, false, lo, hi);
+	nseen = saved;
 }
 
 /* Learns one page at addr; returns its descriptor, 0 when none is

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * migrate.c - the migration engine, after the kernel's migrate_pages()
+ * (mm/migrate.c): a list of pages, up to ten passes, -EAGAIN/-EBUSY
+ * retried, every other outcome permanent and counted by reason.
+ *
+ *   collect     under the family lock: learn the range's present pages,
+ *               skip those already on the target node, and mark each
+ *               descriptor NS_PG_MIGRATING - our migration entry: another
+ *               migration that meets it skips it (async) or waits (sync).
+ *   move        without the family lock: move_pages(2) in batches.  The
+ *               kernel copies each page and fixes every PTE of every mapper;
+ *               with NS_MIG_SHARED and CAP_SYS_NICE it also moves pages
+ *               other processes map (MPOL_MF_MOVE_ALL), otherwise those come
+ *               back -EACCES and are reported as shared.
+ *   settle      under the family lock again: each page still mapped where
+ *               it was gets its new node once, in its one descriptor, so
+ *               every mapper's view changes together.
+ *
+ * Lock order: engine lock (one migration per process at a time; it owns
+ * the batch buffers) -> family lock.  The fault path never comes here.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <numaif.h>
+#include "internal.h"
+#include "sys.h"
+
+#define MIG_MAX_PASSES 10
+#define MIG_BATCH 4096
+
+static struct engine {
+	void *addr[MIG_BATCH];		/* pages of the batch */
+	int node[MIG_BATCH];		/* target node, per page */
+	int status[MIG_BATCH];		/* move_pages' answer, per page */
+	uint32_t page[MIG_BATCH];	/* descriptors */
+	void *pend[MIG_BATCH];		/* a pass's pending pages, compacted */
+	int pidx[MIG_BATCH];		/* their places in addr[] */
+	int pst[MIG_BATCH];		/* the pass's answers */
+	uint32_t lock;			/* the engine lock (futex word) */
+} eng;
+
+static void engine_lock(void)
+{
+	static int excluded;
+
+	while (__atomic_exchange_n(&eng.lock, 1, __ATOMIC_ACQUIRE))
+		sys_futex(&eng.lock, FUTEX_WAIT, 1, NULL);
+	if (!excluded) {
+		ns_exclude(&eng, sizeof(eng));
+		excluded = 1;
+	}
+}
+
+static void engine_unlock(void)
+{
+	__atomic_store_n(&eng.lock, 0, __ATOMIC_RELEASE);
+	sys_futex(&eng.lock, FUTEX_WAKE, 1, NULL);
+}
+
+struct collect {
+	uint64_t pos, end;	/* where the walk resumes, where it stops */
+	int node, n;
+	unsigned flags;
+	int waiting;		/* sync: pages another migration holds */
+	struct ns_mig_counters *c;
+};
+
+static int collect_vma(uint32_t vma, void *arg)
+{
+	struct collect *k = arg;
+	struct ns_vma *v = vma_of(vma);
+	uint64_t a = v->start > k->pos ? v->start : k->pos;
+	uint64_t e = v->end < k->end ? v->end : k->end;
+
+	for (; a < e; a += NS_PAGE_SIZE) {
+		uint32_t t = pte_lookup(v->proc, a >> NS_PAGE_SHIFT);
+		struct ns_page *p;
+
+		if (k->n == MIG_BATCH) {
+			k->pos = a;
+			return 1;
+		}
+		if (!t)
+			continue;
+		p = page_of(pte_of(t)->page);
+		if (p->flags & NS_PG_ZERO)
+			continue;
+		if (p->node == k->node) {
+			k->c->already++;
+			continue;
+		}
+		if (p->flags & NS_PG_MIGRATING) {
+			if (k->flags & NS_MIG_SYNC)
+				k->waiting++;
+			else
+				k->c->busy++;
+			continue;
+		}
+		p->flags |= NS_PG_MIGRATING;
+		eng.addr[k->n] = (void *)a;
+		eng.node[k->n] = k->node;
+		eng.page[k->n] = pte_of(t)->page;
+		k->n++;
+	}
+	k->pos = e;
+	return 0;
+}
+
+/* Sorts one page's final status into the counters. */
+static void count(struct ns_mig_counters *c, int st, int node)
+{
+	if (st == node)
+		c->moved++;
+	else if (st == -EACCES || st == -EPERM)
+		c->shared++;
+	else if (st == -ENOENT)
+		c->not_present++;
+	else if (st == -ENOMEM)
+		c->nomem++;
+	else if (st == -EFAULT)
+		c->fault++;
+	else if (st == -EBUSY || st == -EAGAIN)
+		c->busy++;
+	else
+		c->other++;
+}
+
+static inline bool retry(int st)
+{
+	return st == -EAGAIN || st == -EBUSY;
+}
+
+/* The passes over one batch; returns 0 or move_pages' -errno. */
+static long move_batch(int n, int mf, struct ns_mig_counters *c)
+{
+	int left = n;
+
+	for (int i = 0; i < n; i++)
+		eng.status[i] = -EAGAIN;
+	for (int pass = 0; pass < MIG_MAX_PASSES && left; pass++) {
+		/* Retry only what is still pending, compacted to the front. */
+		int m = 0;
+		for (int i = 0; i < n; i++)
+			if (retry(eng.status[i])) {
+				eng.pidx[m] = i;
+				eng.pend[m++] = eng.addr[i];
+			}
+		long r = sys_move_pages(0, (unsigned long)m, eng.pend, eng.node,
+					eng.pst, mf);
+		c->passes++;
+		if (r < 0)
+			return r;
+		left = 0;
+		for (int j = 0; j < m; j++) {
+			eng.status[eng.pidx[j]] = eng.pst[j];
+			left += retry(eng.pst[j]);
+		}
+	}
+	return 0;
+}
+
+long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
+{
+	int mf = MPOL_MF_MOVE;
+	long moved = 0, err = 0;
+	struct ns_mig_counters *c;
+
+	if (!numa_node_online(node))
+		return -EINVAL;
+	if ((flags & NS_MIG_SHARED) && numa_can_move_all())
+		mf = MPOL_MF_MOVE_ALL;
+	start &= ~(NS_PAGE_SIZE - 1);
+	end = NS_PAGE_ALIGN(end);
+	engine_lock();
+	ns_lock();
+	c = &proc_of(ns_rt.self)->mig;
+	c->calls++;
+	page_sync_range(ns_rt.self, start, end);
+	struct collect k = { start, end, node, 0, flags, 0, c };
+	for (int spins = 0;;) {
+		k.n = 0;
+		k.waiting = 0;
+		vma_walk(ns_rt.self, k.pos, end, collect_vma, &k);
+		ns_unlock();
+		if (k.n) {
+			uint64_t before = c->moved;
+			err = move_batch(k.n, mf, c);
+			ns_lock();
+			for (int i = 0; i < k.n; i++) {
+				uint32_t t = pte_lookup(ns_rt.self,
+							(uint64_t)eng.addr[i] >> NS_PAGE_SHIFT);
+				struct ns_page *p = page_of(eng.page[i]);
+				if (!err)
+					count(c, eng.status[i], node);
+				/* Settle only a page still mapped where it was;
+				 * an unmapped one took its descriptor with it. */
+				if (!t || pte_of(t)->page != eng.page[i])
+					continue;
+				p->flags &= ~NS_PG_MIGRATING;
+				if (!err && eng.status[i] >= 0) {
+					p->node = eng.status[i];
+					p->pfn = 0;	/* a new frame: learned later */
+				}
+			}
+			moved += (long)(c->moved - before);
+			if (err)
+				break;
+		} else {
+			ns_lock();
+		}
+		if (k.pos >= end) {
+			if (!k.waiting || ++spins > 1000)
+				break;
+			/* sync: another migration holds some pages; let it
+			 * finish, then look at the range again. */
+			const struct timespec ms = { 0, 1000 * 1000 };
+			ns_unlock();
+			sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
+			ns_lock();
+			k.pos = start;
+			if (spins == 1000)
+				c->busy += (uint64_t)k.waiting;
+		}
+	}
+	ns_unlock();
+	engine_unlock();
+	return err ? err : moved;
+}
+
+struct all_ctx {
+	uint64_t lo[256], hi[256];
+	int n;
+};
+
+static int all_cb(uint32_t vma, void *arg)
+{
+	struct all_ctx *a = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	if (a->n == 256)
+		return 1;
+	if (a->n && a->hi[a->n - 1] == v->start)
+		a->hi[a->n - 1] = v->end;
+	else {
+		a->lo[a->n] = v->start;
+		a->hi[a->n++] = v->end;
+	}
+	return 0;
+}
+
+long mig_move_all(int node, unsigned flags)
+{
+	struct all_ctx a = { .n = 0 };
+	long total = 0, r;
+	uint64_t pos = 0;
+
+	do {
+		a.n = 0;
+		ns_lock();
+		vma_walk(ns_rt.self, pos, ~0ULL, all_cb, &a);
+		ns_unlock();
+		for (int i = 0; i < a.n; i++) {
+			r = mig_move_range(a.lo[i], a.hi[i], node, flags);
+			if (r < 0)
+				return r;
+			total += r;
+		}
+		pos = a.n ? a.hi[a.n - 1] : ~0ULL;
+	} while (a.n == 256);
+	return total;
+}
+
+/* Counts proc's pages by node (the zero page aside); lock held. */
+void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
+{
+	for (int i = 0; i < 64; i++)
+		counts[i] = 0;
+	for (uint32_t t = proc_of(proc)->pte_head; t; t = pte_of(t)->next) {
+		struct ns_page *p = page_of(pte_of(t)->page);
+		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64)
+			counts[p->node]++;
+	}
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * numa.c - what the runtime needs to know of the machine's NUMA layout and
+ * of its own rights, read from the kernel once and kept.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include "internal.h"
+#include "sys.h"
+
+static uint64_t online_mask;	/* bit n: node n is online */
+static int topology_read;
+
+/* Parses a kernel node list ("0", "0-1,3") into a mask of nodes < 64. */
+uint64_t numa_parse_list(const char *s)
+{
+	uint64_t mask = 0;
+
+	while (*s >= '0' && *s <= '9') {
+		unsigned a = 0, b;
+		while (*s >= '0' && *s <= '9')
+			a = a * 10 + (unsigned)(*s++ - '0');
+		b = a;
+		if (*s == '-') {
+			s++;
+			b = 0;
+			while (*s >= '0' && *s <= '9')
+				b = b * 10 + (unsigned)(*s++ - '0');
+		}
+		for (unsigned n = a; n <= b && n < 64; n++)
+			mask |= 1ULL << n;
+		if (*s == ',')
+			s++;
+	}
+	return mask;
+}
+
+/* Returns the mask of online nodes (node 0 alone when sysfs says nothing). */
+uint64_t numa_online(void)
+{
+	char buf[256];
+	long fd, n;
+
+	if (topology_read)
+		return online_mask;
+	online_mask = 1;
+	fd = sys_open("/sys/devices/system/node/online", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = sys_read((int)fd, buf, sizeof(buf) - 1);
+		sys_close((int)fd);
+		if (n > 0) {
+			buf[n] = 0;
+			if (numa_parse_list(buf))
+				online_mask = numa_parse_list(buf);
+		}
+	}
+	topology_read = 1;
+	return online_mask;
+}
+
+bool numa_node_online(int node)
+{
+	return node >= 0 && node < 64 && (numa_online() >> node) & 1;
+}
+
+/* May this process move pages other processes map (MPOL_MF_MOVE_ALL)? */
+bool numa_can_move_all(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (sys_call(SYS_capget, &h, d, 0, 0, 0, 0) < 0)
+		return false;
+	return d[CAP_SYS_NICE / 32].effective & (1U << (CAP_SYS_NICE % 32));
+}
