@@ -365,6 +365,11 @@ int verify_corrupt(const char *what);
 extern uint64_t ns_zero_pfn;
 extern uint32_t ns_fork_child;
 
+/* ---- ctl.c: the control socket ---- */
+
+int ctl_start(void);
+void ctl_stop(void);
+
 /* ---- runtime.c: the per-process runtime and its options ---- */
 
 struct ns_runtime {
@@ -388,6 +393,7 @@ extern struct ns_runtime ns_rt;
 extern __thread int ns_in_runtime;
 
 void ns_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ns_verify_fail(void);

@@ -50,7 +50,7 @@ static char *put_num(char *p, char *end, uint64_t v, int base, bool neg)
 	return p;
 }
 
-static int vfmt(char *buf, size_t size, const char *f, va_list ap)
+int ns_vfmt(char *buf, size_t size, const char *f, va_list ap)
 {
 	char *p = buf, *end = buf + size - 1;
 
@@ -108,7 +108,7 @@ int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	int r;
 
 	va_start(ap, fmt);
-	r = vfmt(buf, n, fmt, ap);
+	r = ns_vfmt(buf, n, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -121,7 +121,7 @@ void ns_log(const char *fmt, ...)
 	int n = ns_fmt(buf, sizeof(buf), "numashadow: ");
 
 	va_start(ap, fmt);
-	n += vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	n += ns_vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	buf[n++] = '\n';
 	sys_write(ns_rt.log_fd, buf, (size_t)n);
@@ -130,7 +130,7 @@ void ns_log(const char *fmt, ...)
 /* ---- options, read once ---- */
 
 enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       NR_OPTS };
+       OPT_CTL, NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -143,7 +143,11 @@ static const struct {
 	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
 				"SECONDS:NODE, e.g. 0.5:1, with NODE an online node" },
 	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0 or 1" },
+	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
 };
+
+static int ctl_on = 1;			/* NUMASHADOW_CTL */
+static void start_ctl(void);
 
 static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
 static int migrate_after_node = -1;	/* ... and target; -1: none */
@@ -214,6 +218,12 @@ static int options_read(void)
 		if ((v[0] != '0' && v[0] != '1') || v[1])
 			return bad_option(OPT_REPORT, v);
 		report_at_exit = v[0] == '1';
+	}
+	v = getenv(options[OPT_CTL].env);
+	if (v && *v) {
+		if ((v[0] != '0' && v[0] != '1') || v[1])
+			return bad_option(OPT_CTL, v);
+		ctl_on = v[0] == '1';
 	}
 	return 0;
 }
@@ -521,12 +531,14 @@ long ns_execve(const char *path, char *const argv[], char *const envp[])
 	if (ns_rt.verify && verify_now(true))
 		ns_verify_fail();
 	mm_exit(ns_rt.self);
+	ctl_stop();
 	ns_unlock();
 	r = sys_execve(path, argv, envp);
 	ns_lock();
 	verify_vmas(ns_rt.self, true);
 	ns_unlock();
 	ns_in_runtime = 0;
+	start_ctl();
 	return r;
 }
 
@@ -593,6 +605,8 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 		ns_verify_fail();
 	ns_unlock();
 	ns_in_runtime = 0;
+	if (!ns_rt.disabled)
+		start_ctl();
 	return 0;
 }
 
@@ -683,6 +697,15 @@ static void *migrate_after_main(void *unused)
 	return NULL;
 }
 
+static void start_ctl(void)
+{
+	int r;
+
+	if (ctl_on && (r = ctl_start()) < 0)
+		ns_log("no control socket for pid %d (%d); numashadow migrate/stat cannot reach it",
+		       (int)ns_rt.pid, r);
+}
+
 static void start_policies(void)
 {
 	pthread_t th;
@@ -752,6 +775,7 @@ int ns_init(void)
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
+	start_ctl();
 	start_policies();
 	return 0;
 out_disable:
@@ -774,6 +798,7 @@ void ns_exit(void)
 	if (ns_rt.verify && verify_now(true))
 		ns_verify_fail();
 	ns_rt.ready = 0;
+	ctl_stop();
 	proc_release(ns_rt.self);
 	ns_unlock();
 	ns_in_runtime = 0;

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl.c - the control socket of a running process.
+ *
+ * Each process under numashadow listens on a unix socket,
+ * $XDG_RUNTIME_DIR/numashadow/PID.sock or /tmp/numashadow-UID/PID.sock
+ * (directory 0700, socket 0600), served by one thread that blocks every
+ * signal so the program's signals go to the program's threads.  A peer
+ * must have our effective uid or be root (SO_PEERCRED).  The protocol is
+ * one request line, answered by lines ending with "ok" or "error: WHY":
+ *
+ *   stat                          pages by node per mapping, shared pages,
+ *                                 migration counters
+ *   migrate NODE all|START-END [sync]
+ *                                 move the pages (hex addresses) to NODE
+ *
+ * See docs/control.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include "internal.h"
+#include "sys.h"
+
+static char sock_path[108];	/* ours, to unlink at exit */
+static int listen_fd = -1;
+static uint64_t listen_ino;	/* to notice the program reusing our fd */
+static char dir_path[96];
+
+static int out_fd;
+static char out_buf[8192];
+static size_t out_len;
+
+static void out_flush(void)
+{
+	size_t off = 0;
+
+	while (off < out_len) {
+		long r = sys_write(out_fd, out_buf + off, out_len - off);
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+	}
+	out_len = 0;
+}
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void out(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = ns_vfmt(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	line[n++] = '\n';
+	if (out_len + (size_t)n > sizeof(out_buf))
+		out_flush();
+	__builtin_memcpy(out_buf + out_len, line, (size_t)n);
+	out_len += (size_t)n;
+}
+
+static uint64_t hex(const char **s)
+{
+	uint64_t v = 0;
+
+	if ((*s)[0] == '0' && ((*s)[1] == 'x' || (*s)[1] == 'X'))
+		*s += 2;
+	for (;; (*s)++) {
+		char c = **s;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uint64_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v = v * 16 + (uint64_t)(c - 'A' + 10);
+		else
+			return v;
+	}
+}
+
+struct stat_ctx {
+	uint64_t counts[64];
+	uint64_t shared, mappers;
+};
+
+static int stat_vma(uint32_t vma, void *arg)
+{
+	struct stat_ctx *st = arg;
+	struct ns_vma *v = vma_of(vma);
+	uint64_t counts[64] = { 0 }, present = 0;
+	char line[400];
+	int len;
+
+	for (uint64_t a = v->start; a < v->end; a += NS_PAGE_SIZE) {
+		uint32_t t = pte_lookup(v->proc, a >> NS_PAGE_SHIFT);
+		struct ns_page *p;
+		if (!t)
+			continue;
+		p = page_of(pte_of(t)->page);
+		if ((p->flags & NS_PG_ZERO) || p->node < 0 || p->node >= 64)
+			continue;
+		counts[p->node]++;
+		st->counts[p->node]++;
+		present++;
+		if (p->mapcount > 1) {
+			st->shared++;
+			st->mappers += p->mapcount;
+		}
+	}
+	if (!present)
+		return 0;
+	len = ns_fmt(line, sizeof(line), "%#lx-%#lx %c%c%c%c %s",
+		     (unsigned long)v->start, (unsigned long)v->end,
+		     v->prot & 1 ? 'r' : '-', v->prot & 2 ? 'w' : '-',
+		     v->prot & 4 ? 'x' : '-', v->flags & NS_VMA_SHARED ? 's' : 'p',
+		     !v->obj ? "anon" : obj_of(v->obj)->kind == OBJ_SHM ? "shm" : "file");
+	for (int n = 0; n < 64; n++)
+		if (counts[n])
+			len += ns_fmt(line + len, sizeof(line) - (size_t)len,
+				      " node%d=%lu", n, (unsigned long)counts[n]);
+	out("%s", line);
+	return 0;
+}
+
+static void do_stat(void)
+{
+	struct stat_ctx st = { { 0 }, 0, 0 };
+	struct ns_mig_counters c;
+
+	ns_lock();
+	page_sync(ns_rt.self);
+	out("pid %d", (int)ns_rt.pid);
+	vma_walk(ns_rt.self, 0, ~0ULL, stat_vma, &st);
+	c = proc_of(ns_rt.self)->mig;
+	ns_unlock();
+	for (int n = 0; n < 64; n++)
+		if (numa_node_online(n))
+			out("node %d: %lu pages", n, (unsigned long)st.counts[n]);
+	out("shared pages: %lu, with %lu mappings in the family",
+	    (unsigned long)st.shared, (unsigned long)st.mappers);
+	out("migrations: calls %lu moved %lu already %lu shared %lu not-present %lu nomem %lu not-movable %lu busy %lu other %lu passes %lu",
+	    (unsigned long)c.calls, (unsigned long)c.moved,
+	    (unsigned long)c.already, (unsigned long)c.shared,
+	    (unsigned long)c.not_present, (unsigned long)c.nomem,
+	    (unsigned long)c.fault, (unsigned long)c.busy,
+	    (unsigned long)c.other, (unsigned long)c.passes);
+	out("ok");
+}
+
+static void do_migrate(const char *s)
+{
+	int node = 0, digits = 0;
+	uint64_t lo = 0, hi = 0;
+	unsigned flags = NS_MIG_SHARED;
+	bool all = false;
+	long r;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		node = node * 10 + (*s - '0');
+	if (!digits || *s++ != ' ') {
+		out("error: usage: migrate NODE all|START-END [sync]");
+		return;
+	}
+	if (!numa_node_online(node)) {
+		out("error: node %d is not online (online: mask %#lx)", node,
+		    (unsigned long)numa_online());
+		return;
+	}
+	if (!__builtin_strncmp(s, "all", 3)) {
+		all = true;
+		s += 3;
+	} else {
+		lo = hex(&s);
+		if (*s++ != '-') {
+			out("error: range must be START-END in hex");
+			return;
+		}
+		hi = hex(&s);
+		if (hi <= lo) {
+			out("error: empty range %#lx-%#lx", (unsigned long)lo,
+			    (unsigned long)hi);
+			return;
+		}
+		ns_lock();
+		bool mapped = it_first(&vma_mm_ops, proc_of(ns_rt.self)->mm_root,
+				       lo, hi - 1) != 0;
+		ns_unlock();
+		if (!mapped) {
+			out("error: nothing is mapped in %#lx-%#lx",
+			    (unsigned long)lo, (unsigned long)hi);
+			return;
+		}
+	}
+	if (!__builtin_strncmp(s, " sync", 5))
+		flags |= NS_MIG_SYNC;
+	r = all ? mig_move_all(node, flags) : mig_move_range(lo, hi, node, flags);
+	if (r < 0)
+		out("error: migration failed (%ld)", r);
+	else
+		out("moved %ld pages to node %d\nok", r, node);
+}
+
+static void serve(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char req[256];
+	long n, got = 0;
+
+	if (sys_call(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cred, &len, 0) < 0 ||
+	    (cred.uid != 0 &&
+	     cred.uid != (uid_t)sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0))) {
+		sys_write(fd, "error: permission denied\n", 25);
+		return;
+	}
+	while (got < (long)sizeof(req) - 1 &&
+	       (n = sys_read(fd, req + got, sizeof(req) - 1 - (size_t)got)) > 0) {
+		got += n;
+		if (req[got - 1] == '\n')
+			break;
+	}
+	if (got <= 0)
+		return;
+	req[got] = 0;
+	if (req[got - 1] == '\n')
+		req[--got] = 0;
+	out_fd = fd;
+	out_len = 0;
+	if (!__builtin_strcmp(req, "stat"))
+		do_stat();
+	else if (!__builtin_strncmp(req, "migrate ", 8))
+		do_migrate(req + 8);
+	else
+		out("error: unknown request '%s' (stat, migrate)", req);
+	out_flush();
+}
+
+static void *ctl_main(void *unused)
+{
+	sigset_t all;
+
+	(void)unused;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		struct stat st;
+		/* The program may have closed our descriptor and reused its
+		 * number: never accept on a socket that is not ours. */
+		if (sys_fstat(listen_fd, &st) < 0 || st.st_ino != listen_ino)
+			return NULL;
+		long fd = sys_call(SYS_accept4, listen_fd, NULL, NULL, SOCK_CLOEXEC, 0, 0);
+		if (fd == -EINTR || fd == -ECONNABORTED)
+			continue;
+		if (fd < 0)
+			return NULL;
+		if (ns_rt.ready && sys_getpid() == ns_rt.pid) {
+			ns_in_runtime = 1;
+			serve((int)fd);
+			ns_in_runtime = 0;
+		}
+		sys_close((int)fd);
+	}
+}
+
+/* Where this user's sockets live; 0 or -errno. */
+static int ctl_dir(void)
+{
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	long uid = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0);
+	struct stat st;
+
+	if (x && *x)
+		ns_fmt(dir_path, sizeof(dir_path), "%s/numashadow", x);
+	else
+		ns_fmt(dir_path, sizeof(dir_path), "/tmp/numashadow-%ld", uid);
+	sys_call(SYS_mkdirat, -100, dir_path, 0700, 0, 0, 0);
+	if (sys_call(SYS_newfstatat, -100, dir_path, &st, AT_SYMLINK_NOFOLLOW, 0, 0) < 0)
+		return -ENOENT;
+	/* Someone else's or a link: not a place to listen. */
+	if (!S_ISDIR(st.st_mode) || st.st_uid != (uid_t)uid || (st.st_mode & 077))
+		return -EPERM;
+	return 0;
+}
+
+/* Opens this process's socket and starts its thread.  Returns 0 or -errno;
+ * the program runs on either way. */
+int ctl_start(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pthread_t th;
+	pthread_attr_t at;
+	long fd;
+	int r;
+
+	if (listen_fd >= 0)
+		sys_close(listen_fd);
+	listen_fd = -1;
+	if ((r = ctl_dir()) < 0)
+		return r;
+	ns_fmt(sock_path, sizeof(sock_path), "%s/%d.sock", dir_path, (int)ns_rt.pid);
+	__builtin_memcpy(sa.sun_path, sock_path, sizeof(sock_path));
+	sys_call(SYS_unlinkat, -100, sock_path, 0, 0, 0, 0);	/* a dead namesake's */
+	fd = sys_call(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, 0, 0, 0);
+	if (fd < 0)
+		return (int)fd;
+	if ((r = (int)sys_call(SYS_bind, fd, &sa, sizeof(sa), 0, 0, 0)) < 0 ||
+	    (r = (int)sys_call(SYS_fchmodat, -100, sock_path, 0600, 0, 0, 0)) < 0 ||
+	    (r = (int)sys_call(SYS_listen, fd, 8, 0, 0, 0, 0)) < 0) {
+		sys_close((int)fd);
+		return r;
+	}
+	/* Out of the way of the low numbers programs dup2() onto. */
+	long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+	if (hi >= 0) {
+		sys_close((int)fd);
+		fd = hi;
+	}
+	struct stat st;
+	if (sys_fstat((int)fd, &st) < 0) {
+		sys_close((int)fd);
+		return -EBADF;
+	}
+	listen_ino = st.st_ino;
+	listen_fd = (int)fd;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 256 * 1024);
+	r = pthread_create(&th, &at, ctl_main, NULL);
+	pthread_attr_destroy(&at);
+	if (r) {
+		ctl_stop();
+		return -r;
+	}
+	return 0;
+}
+
+/* Removes the socket (at exit, and before exec). */
+void ctl_stop(void)
+{
+	if (listen_fd < 0)
+		return;
+	sys_call(SYS_unlinkat, -100, sock_path, 0, 0, 0, 0);
+	sys_close(listen_fd);
+	listen_fd = -1;
+}
