@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * numashadow - the command.
+ *
+ *   numashadow run [--verify[=LEVEL]] [--log FILE] [--] CMD [ARGS...]
+ *   numashadow vm [--nodes 2|4] [--mem MIB] [--cpus N] [--file PATH]...
+ *                 [--timeout SECONDS] [--] CMD [ARGS...]
+ *
+ * Every subcommand is one entry of subcommands[] (name, synopsis, summary,
+ * option help, handler), so adding one is one entry and one function.
+ *
+ * Exit status: the command's own when we exec it; 2 for usage errors;
+ * 125 when numashadow cannot do its own job (missing library or helper);
+ * 126 when the command is found but cannot run, 127 when it is not found,
+ * as env(1) does.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef NS_VERSION
+#define NS_VERSION "unknown"
+#endif
+#ifndef NS_PREFIX
+#define NS_PREFIX "/usr/local"
+#endif
+
+#define EXIT_USAGE	2
+#define EXIT_SELF	125	/* numashadow itself failed, as env(1) */
+#define EXIT_CANNOT_RUN	126
+#define EXIT_NOT_FOUND	127
+
+#define LIB_NAME	"libnumashadow.so"
+#define VM_HELPER	"numashadow-vm"
+
+struct subcommand {
+	const char *name;	/* as typed after "numashadow" */
+	const char *synopsis;	/* arguments, for the usage lines */
+	const char *summary;	/* one line: what it does */
+	const char *options;	/* option lines for `numashadow help NAME` */
+	int (*main)(int argc, char **argv);	/* argv[0] is the name; returns the exit status */
+};
+
+static int cmd_run(int argc, char **argv);
+static int cmd_vm(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct subcommand subcommands[] = {
+	{
+		"run", "[OPTIONS] [--] CMD [ARGS...]",
+		"run CMD with libnumashadow.so preloaded",
+		"  --verify[=LEVEL]    check the shadow against the kernel: sets\n"
+		"                      NUMASHADOW_VERIFY to LEVEL 0, 1 or 2 (default 1)\n"
+		"  --log FILE          write diagnostics to FILE (NUMASHADOW_LOG)\n",
+		cmd_run,
+	},
+	{
+		"vm", "[OPTIONS] [--] CMD [ARGS...]",
+		"boot a QEMU guest with NUMA nodes and run CMD inside",
+		"  --nodes 2|4         NUMA nodes in the guest (default 2)\n"
+		"  --mem MIB           guest memory in MiB, split evenly over the\n"
+		"                      nodes, 256 to 65536 (default 1024)\n"
+		"  --cpus N            virtual CPUs, 1 to 64, spread over the nodes\n"
+		"                      (default: one per node)\n"
+		"  --file PATH         also copy PATH into the guest (repeatable)\n"
+		"  --timeout SECONDS   stop the guest after SECONDS, 1 to 86400,\n"
+		"                      and exit 124 (default 600)\n",
+		cmd_vm,
+	},
+	{
+		"help", "[COMMAND]",
+		"show this help, or one command's",
+		NULL,
+		cmd_help,
+	},
+};
+
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+/* Usage errors are one line: what is wrong and where to read more. */
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("numashadow: ", stderr);
+	if (cmd)
+		fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'numashadow help%s%s')\n",
+		cmd ? " " : "", cmd ? cmd : "");
+	return EXIT_USAGE;
+}
+
+/* A bad option value: the option, what it accepts, what it got. */
+static int value_error(const char *cmd, const char *opt, const char *accepts,
+		       const char *got)
+{
+	if (!got)
+		return usage_error(cmd, "%s: expected %s", opt, accepts);
+	return usage_error(cmd, "%s: expected %s, got '%s'", opt, accepts, got);
+}
+
+static const struct subcommand *subcommand_find(const char *name)
+{
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	return NULL;
+}
+
+static void usage_print(FILE *f)
+{
+	fprintf(f, "Usage: numashadow COMMAND [OPTIONS] [--] [ARGS...]\n"
+		   "       numashadow --help | --version\n\nCommands:\n");
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		fprintf(f, "  %-6s %s\n", subcommands[i].name,
+			subcommands[i].summary);
+	fprintf(f, "\nOptions of each command:\n");
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
+		const struct subcommand *sc = &subcommands[i];
+		fprintf(f, "\n  numashadow %s %s\n", sc->name, sc->synopsis);
+		if (sc->options)
+			fputs(sc->options, f);
+	}
+	fprintf(f, "\nGlobal options:\n"
+		   "  -h, --help     show this help\n"
+		   "  -V, --version  show the version\n"
+		   "\nEnvironment: NUMASHADOW_VERIFY, NUMASHADOW_LOG, "
+		   "NUMASHADOW_VM_ACCEL.\nSee numashadow(1).\n");
+}
+
+/* Usage of one subcommand on stdout: 0, or a usage error if unknown. */
+static int subcommand_help(const char *name)
+{
+	const struct subcommand *sc = subcommand_find(name);
+
+	if (!sc)
+		return usage_error(NULL, "unknown command '%s'", name);
+	printf("Usage: numashadow %s %s\n%c%s.\n\nOptions:\n%s", sc->name,
+	       sc->synopsis, toupper((unsigned char)sc->summary[0]),
+	       sc->summary + 1, sc->options ? sc->options : "");
+	printf("  -h, --help          show this help\n");
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_print(stdout);
+		return 0;
+	}
+	if (argc > 2)
+		return usage_error("help", "too many arguments");
+	return subcommand_help(argv[1]);
+}
+
+/*
+ * Option parsing shared by the subcommands: "--name VALUE" and
+ * "--name=VALUE".  Returns 1 and sets *val when arg is option name (taking
+ * the next argument as needed), 0 when arg is another option, -1 when the
+ * value is missing.
+ */
+static int option_match(const char *name, int argc, char **argv, int *i,
+			const char **val)
+{
+	const char *arg = argv[*i];
+	size_t n = strlen(name);
+
+	if (strncmp(arg, name, n) != 0)
+		return 0;
+	if (arg[n] == '=') {
+		*val = arg + n + 1;
+		return 1;
+	}
+	if (arg[n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+/* Parses a whole decimal number in [min, max]; returns 0 or -EINVAL. */
+static int number_parse(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Our own executable, symlinks resolved: helpers are looked for beside it
+ * so that a build tree works uninstalled.  Returns 0 or -ENOENT. */
+static int self_path(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+
+	if (n <= 0 || (size_t)n >= size - 1)
+		return -ENOENT;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The directory of our own executable.  Returns 0 or -ENOENT. */
+static int self_dir(char *buf, size_t size)
+{
+	char *slash;
+	int err = self_path(buf, size);
+
+	if (err)
+		return err;
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -ENOENT;
+	if (slash == buf)
+		slash[1] = '\0';	/* the root directory */
+	else
+		*slash = '\0';
+	return 0;
+}
+
+/* dir/name into out (PATH_MAX); 0, or -ENAMETOOLONG. */
+static int path_join(char *out, const char *dir, const char *name)
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * Finds NAME next to our executable, else as PREFIX/SUBDIR/NAME.  Fills
+ * out (PATH_MAX) and returns 0, or returns -ENOENT after filling dirs with
+ * the directories looked in.
+ */
+static int helper_find(const char *name, const char *subdir, int mode,
+		       char *out, char *dirs, size_t dirs_size)
+{
+	char here[PATH_MAX], there[PATH_MAX];
+
+	if (self_dir(here, sizeof(here)) == 0) {
+		if (path_join(out, here, name) == 0 && access(out, mode) == 0)
+			return 0;
+	} else {
+		snprintf(here, sizeof(here), "/proc/self/exe (unreadable)");
+	}
+	if (path_join(there, NS_PREFIX, subdir) == 0 &&
+	    path_join(out, there, name) == 0 && access(out, mode) == 0)
+		return 0;
+	snprintf(dirs, dirs_size, "%s, %s", here, there);
+	return -ENOENT;
+}
+
+/* A path made absolute against the current directory, without resolving
+ * symlinks: the file may not exist yet.  Returns 0 or -errno. */
+static int path_absolute(const char *path, char *out, size_t size)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/') {
+		if ((size_t)snprintf(out, size, "%s", path) >= size)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	if ((size_t)snprintf(out, size, "%s/%s", cwd, path) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * LD_PRELOAD with lib first, keeping every other entry in order.  ld.so
+ * splits the list on spaces and colons; an entry equal to lib is dropped
+ * so the runtime is named once.  Returns 0 or -ENOMEM.
+ */
+static int preload_set(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	size_t cap = strlen(lib) + (old ? strlen(old) : 0) + 2;
+	char *list = malloc(cap), *copy, *tok, *save;
+	int err = 0;
+
+	if (!list)
+		return -ENOMEM;
+	strcpy(list, lib);
+	if (old && *old) {
+		copy = strdup(old);
+		if (!copy) {
+			free(list);
+			return -ENOMEM;
+		}
+		for (tok = strtok_r(copy, " :", &save); tok;
+		     tok = strtok_r(NULL, " :", &save)) {
+			if (strcmp(tok, lib) == 0)
+				continue;
+			strcat(list, ":");
+			strcat(list, tok);
+		}
+		free(copy);
+	}
+	if (setenv("LD_PRELOAD", list, 1))
+		err = -errno;
+	free(list);
+	return err;
+}
+
+/* execvp, and on failure the status env(1) would give. */
+static int command_exec(char **argv)
+{
+	int err;
+
+	execvp(argv[0], argv);
+	err = errno;
+	fprintf(stderr, "numashadow: %s: %s\n", argv[0], strerror(err));
+	return err == ENOENT || err == ENOTDIR ? EXIT_NOT_FOUND
+					       : EXIT_CANNOT_RUN;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX];
+	const char *verify = NULL, *logarg = NULL, *val;
+	int i, m, err;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-')
+			break;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return subcommand_help("run");
+		if (strcmp(a, "--verify") == 0) {
+			verify = "1";
+			continue;
+		}
+		if (strncmp(a, "--verify=", 9) == 0) {
+			verify = a + 9;
+			if (strcmp(verify, "0") && strcmp(verify, "1") &&
+			    strcmp(verify, "2"))
+				return value_error("run", "--verify",
+						   "level 0, 1 or 2", verify);
+			continue;
+		}
+		m = option_match("--log", argc, argv, &i, &val);
+		if (m < 0 || (m > 0 && !*val))
+			return value_error("run", "--log", "a file name", NULL);
+		if (m > 0) {
+			logarg = val;
+			continue;
+		}
+		return usage_error("run", "unknown option '%s'", a);
+	}
+	if (i >= argc)
+		return usage_error("run", "no command given");
+
+	if (helper_find(LIB_NAME, "lib", R_OK, lib, dirs, sizeof(dirs))) {
+		fprintf(stderr, "numashadow: cannot find " LIB_NAME
+			" (looked in %s)\n", dirs);
+		return EXIT_SELF;
+	}
+	err = preload_set(lib);
+	if (!err && verify && setenv("NUMASHADOW_VERIFY", verify, 1))
+		err = -errno;
+	if (!err && logarg) {
+		/* Absolute, because the program may change directory. */
+		err = path_absolute(logarg, log, sizeof(log));
+		if (!err && setenv("NUMASHADOW_LOG", log, 1))
+			err = -errno;
+	}
+	if (err) {
+		fprintf(stderr, "numashadow: run: %s\n", strerror(-err));
+		return EXIT_SELF;
+	}
+	return command_exec(argv + i);
+}
+
+static int cmd_vm(int argc, char **argv)
+{
+	char script[PATH_MAX], self[PATH_MAX], dirs[2 * PATH_MAX + 8];
+	char nodes_s[16], mem_s[16], cpus_s[16], timeout_s[16];
+	long nodes = 2, mem = 1024, cpus = 0, timeout = 600;
+	const char *val;
+	char **files, **nv;
+	int nfiles = 0, i, m, k;
+	struct stat st;
+
+	files = calloc(argc + 1, sizeof(*files));
+	if (!files)
+		return EXIT_SELF;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-')
+			break;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return subcommand_help("vm");
+		if ((m = option_match("--nodes", argc, argv, &i, &val))) {
+			if (m < 0 || number_parse(val, 2, 4, &nodes) ||
+			    nodes == 3)
+				return value_error("vm", "--nodes", "2 or 4",
+						   m < 0 ? NULL : val);
+		} else if ((m = option_match("--mem", argc, argv, &i, &val))) {
+			if (m < 0 || number_parse(val, 256, 65536, &mem))
+				return value_error("vm", "--mem",
+						   "MiB from 256 to 65536",
+						   m < 0 ? NULL : val);
+		} else if ((m = option_match("--cpus", argc, argv, &i, &val))) {
+			if (m < 0 || number_parse(val, 1, 64, &cpus))
+				return value_error("vm", "--cpus", "1 to 64",
+						   m < 0 ? NULL : val);
+		} else if ((m = option_match("--timeout", argc, argv, &i,
+					     &val))) {
+			if (m < 0 || number_parse(val, 1, 86400, &timeout))
+				return value_error("vm", "--timeout",
+						   "seconds from 1 to 86400",
+						   m < 0 ? NULL : val);
+		} else if ((m = option_match("--file", argc, argv, &i, &val))) {
+			if (m < 0 || stat(val, &st))
+				return value_error("vm", "--file",
+						   "an existing file or directory",
+						   m < 0 ? NULL : val);
+			files[nfiles++] = (char *)val;
+		} else {
+			return usage_error("vm", "unknown option '%s'", a);
+		}
+	}
+	if (i >= argc)
+		return usage_error("vm", "no command given");
+	if (!cpus)
+		cpus = nodes;
+
+	if (helper_find(VM_HELPER, "lib/numashadow", X_OK, script, dirs,
+			sizeof(dirs))) {
+		fprintf(stderr, "numashadow: cannot find " VM_HELPER
+			" (looked in %s)\n", dirs);
+		return EXIT_SELF;
+	}
+	/* The helper packs this binary and the library next to it when the
+	 * command may need them; tell it which ones we are. */
+	if (self_path(self, sizeof(self)))
+		self[0] = '\0';
+
+	nv = calloc(14 + 2 * nfiles + (argc - i) + 1, sizeof(*nv));
+	if (!nv)
+		return EXIT_SELF;
+	snprintf(nodes_s, sizeof(nodes_s), "%ld", nodes);
+	snprintf(mem_s, sizeof(mem_s), "%ld", mem);
+	snprintf(cpus_s, sizeof(cpus_s), "%ld", cpus);
+	snprintf(timeout_s, sizeof(timeout_s), "%ld", timeout);
+	k = 0;
+	nv[k++] = script;
+	nv[k++] = "--nodes";	nv[k++] = nodes_s;
+	nv[k++] = "--mem";	nv[k++] = mem_s;
+	nv[k++] = "--cpus";	nv[k++] = cpus_s;
+	nv[k++] = "--timeout";	nv[k++] = timeout_s;
+	if (self[0]) {
+		nv[k++] = "--numashadow";
+		nv[k++] = self;
+	}
+	for (m = 0; m < nfiles; m++) {
+		nv[k++] = "--file";
+		nv[k++] = files[m];
+	}
+	nv[k++] = "--";
+	while (i < argc)
+		nv[k++] = argv[i++];
+	nv[k] = NULL;
+	execv(script, nv);
+	fprintf(stderr, "numashadow: cannot run %s: %s\n", script,
+		strerror(errno));
+	return EXIT_SELF;
+}
+
+int main(int argc, char **argv)
+{
+	const struct subcommand *sc;
+	const char *a;
+
+	if (argc < 2) {
+		usage_print(stderr);
+		return EXIT_USAGE;
+	}
+	a = argv[1];
+	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		usage_print(stdout);
+		return 0;
+	}
+	if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+		printf("numashadow " NS_VERSION "\n");
+		return 0;
+	}
+	if (a[0] == '-')
+		return usage_error(NULL, "unknown option '%s'", a);
+	sc = subcommand_find(a);
+	if (!sc)
+		return usage_error(NULL, "unknown command '%s'", a);
+	return sc->main(argc - 1, argv + 1);
+}
