@@ -54,7 +54,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 TESTFLAGS := $(BASEFLAGS) -Itests -DNS_BUILD_DIR=\"$(CURDIR)/$(B)\"
 
-.PHONY: all deps test vmtest unit bench bench-vm install clean check-tests
+.PHONY: all deps test vmtest unit bench bench-vm install clean check-tests demo
 all: $(B)/libnumashadow.so $(B)/numashadow $(B)/numashadow-vm
 
 $(B)/numashadow-vm: tools/numashadow-vm
@@ -101,6 +101,12 @@ $(B)/tests/progs/%: tests/progs/%.c $(wildcard tests/*.h include/*.h)
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
+
+# The quick start's main job: a NUMA workload in a 2-node guest, moved from
+# node 0 to node 1 half a second in, verified, with before/after counts.
+demo: all $(B)/tests/progs/workload
+	$(B)/numashadow vm --nodes 2 -- $(B)/numashadow run --verify --report \
+	  --migrate-after 0.5:1 -- $(B)/tests/progs/workload 32 2
 
 check-tests: all $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(PROG_BIN)
 

@@ -171,8 +171,13 @@ static void do_migrate(const char *s)
 		return;
 	}
 	if (!numa_node_online(node)) {
-		out("error: node %d is not online (online: mask %#lx)", node,
-		    (unsigned long)numa_online());
+		char list[200];
+		int len = 0;
+		for (int n = 0; n < 64; n++)
+			if (numa_node_online(n))
+				len += ns_fmt(list + len, sizeof(list) - (size_t)len,
+					      "%s%d", len ? "," : "", n);
+		out("error: node %d is not online (online nodes: %s)", node, list);
 		return;
 	}
 	if (!__builtin_strncmp(s, "all", 3)) {

@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifndef NS_VERSION
@@ -49,6 +52,8 @@ struct subcommand {
 
 static int cmd_run(int argc, char **argv);
 static int cmd_vm(int argc, char **argv);
+static int cmd_migrate(int argc, char **argv);
+static int cmd_stat(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
@@ -57,8 +62,30 @@ static const struct subcommand subcommands[] = {
 		"run CMD with libnumashadow.so preloaded",
 		"  --verify[=LEVEL]    check the shadow against the kernel: sets\n"
 		"                      NUMASHADOW_VERIFY to LEVEL 0, 1 or 2 (default 1)\n"
-		"  --log FILE          write diagnostics to FILE (NUMASHADOW_LOG)\n",
+		"  --log FILE          write diagnostics to FILE (NUMASHADOW_LOG)\n"
+		"  --migrate-after SECONDS:NODE\n"
+		"                      after SECONDS (e.g. 0.5), move every page of the\n"
+		"                      program to NODE (NUMASHADOW_MIGRATE_AFTER)\n"
+		"  --report            at exit, report pages by node and migrations\n"
+		"                      (NUMASHADOW_REPORT=1)\n"
+		"  --no-ctl            no control socket (NUMASHADOW_CTL=0)\n",
 		cmd_run,
+	},
+	{
+		"migrate", "--pid PID --to NODE [--range START-END | --all] [--sync]",
+		"move a running program's pages to another node",
+		"  --pid PID           the process (it must run under numashadow)\n"
+		"  --to NODE           the target node\n"
+		"  --range START-END   only pages in [START, END), hexadecimal\n"
+		"  --all               every page of the program (the default)\n"
+		"  --sync              wait for pages another migration holds\n",
+		cmd_migrate,
+	},
+	{
+		"stat", "--pid PID",
+		"show a running program's pages by node and its migrations",
+		"  --pid PID           the process (it must run under numashadow)\n",
+		cmd_stat,
 	},
 	{
 		"vm", "[OPTIONS] [--] CMD [ARGS...]",
@@ -331,11 +358,28 @@ static int command_exec(char **argv)
 					       : EXIT_CANNOT_RUN;
 }
 
+/* SECONDS:NODE, SECONDS a decimal number; the runtime checks the node. */
+static int migrate_after_valid(const char *v)
+{
+	int digits = 0;
+
+	for (; isdigit((unsigned char)*v); v++)
+		digits++;
+	if (*v == '.')
+		for (v++; isdigit((unsigned char)*v); v++)
+			digits++;
+	if (!digits || *v++ != ':' || !isdigit((unsigned char)*v))
+		return 0;
+	while (isdigit((unsigned char)*v))
+		v++;
+	return *v == '\0';
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX];
-	const char *verify = NULL, *logarg = NULL, *val;
-	int i, m, err;
+	const char *verify = NULL, *logarg = NULL, *after = NULL, *val;
+	int i, m, err, report = 0, noctl = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -367,6 +411,23 @@ static int cmd_run(int argc, char **argv)
 			logarg = val;
 			continue;
 		}
+		m = option_match("--migrate-after", argc, argv, &i, &val);
+		if (m < 0 || (m > 0 && !migrate_after_valid(val)))
+			return value_error("run", "--migrate-after",
+					   "SECONDS:NODE such as 0.5:1",
+					   m < 0 ? NULL : val);
+		if (m > 0) {
+			after = val;
+			continue;
+		}
+		if (strcmp(a, "--report") == 0) {
+			report = 1;
+			continue;
+		}
+		if (strcmp(a, "--no-ctl") == 0) {
+			noctl = 1;
+			continue;
+		}
 		return usage_error("run", "unknown option '%s'", a);
 	}
 	if (i >= argc)
@@ -379,6 +440,12 @@ static int cmd_run(int argc, char **argv)
 	}
 	err = preload_set(lib);
 	if (!err && verify && setenv("NUMASHADOW_VERIFY", verify, 1))
+		err = -errno;
+	if (!err && after && setenv("NUMASHADOW_MIGRATE_AFTER", after, 1))
+		err = -errno;
+	if (!err && report && setenv("NUMASHADOW_REPORT", "1", 1))
+		err = -errno;
+	if (!err && noctl && setenv("NUMASHADOW_CTL", "0", 1))
 		err = -errno;
 	if (!err && logarg) {
 		/* Absolute, because the program may change directory. */
@@ -518,4 +585,140 @@ int main(int argc, char **argv)
 	if (!sc)
 		return usage_error(NULL, "unknown command '%s'", a);
 	return sc->main(argc - 1, argv + 1);
+}
+
+/* ---- migrate, stat: requests to a running program's control socket ---- */
+
+/* Sends one request to pid's control socket and copies the answer to
+ * stdout; returns 0, or 1 after saying why (no process, not running
+ * numashadow, or the runtime's "error: ..."). */
+static int ctl_request(const char *cmd, long pid, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char buf[4096], last[512] = "";
+	size_t lastlen = 0;
+	ssize_t n;
+	int fd, ok = 0;
+
+	if (kill((pid_t)pid, 0) && errno == ESRCH) {
+		fprintf(stderr, "numashadow: %s: no process %ld\n", cmd, pid);
+		return 1;
+	}
+	if (xdg && *xdg)
+		snprintf(sa.sun_path, sizeof(sa.sun_path),
+			 "%s/numashadow/%ld.sock", xdg, pid);
+	else
+		snprintf(sa.sun_path, sizeof(sa.sun_path),
+			 "/tmp/numashadow-%ld/%ld.sock", (long)geteuid(), pid);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr,
+			"numashadow: %s: process %ld is not running numashadow "
+			"(no control socket at %s: %s)\n",
+			cmd, pid, sa.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (write(fd, req, strlen(req)) < 0 || write(fd, "\n", 1) < 0) {
+		fprintf(stderr, "numashadow: %s: %s\n", cmd, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	/* Pass the answer through, remembering its last line. */
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t k = 0; k < n; k++) {
+			if (buf[k] == '\n') {
+				last[lastlen] = '\0';
+				ok = strcmp(last, "ok") == 0;
+				if (!ok && strncmp(last, "error: ", 7) == 0)
+					fprintf(stderr, "numashadow: %s: %s\n",
+						cmd, last + 7);
+				else if (!ok)
+					printf("%s\n", last);
+				lastlen = 0;
+			} else if (lastlen < sizeof(last) - 1) {
+				last[lastlen++] = buf[k];
+			}
+		}
+	}
+	close(fd);
+	return ok ? 0 : 1;
+}
+
+/* --pid PID, shared by migrate and stat. */
+static int pid_parse(const char *cmd, const char *val, long *pid)
+{
+	if (!val || number_parse(val, 1, 4194304, pid))
+		return value_error(cmd, "--pid", "a process id", val);
+	return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+	const char *val, *range = NULL;
+	long pid = 0, node = -1;
+	int i, m, sync = 0, all = 0;
+	char req[128];
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return subcommand_help("migrate");
+		if ((m = option_match("--pid", argc, argv, &i, &val))) {
+			if (pid_parse("migrate", m < 0 ? NULL : val, &pid))
+				return EXIT_USAGE;
+		} else if ((m = option_match("--to", argc, argv, &i, &val))) {
+			if (m < 0 || number_parse(val, 0, 63, &node))
+				return value_error("migrate", "--to",
+						   "a node number", m < 0 ? NULL : val);
+		} else if ((m = option_match("--range", argc, argv, &i, &val))) {
+			unsigned long lo, hi;
+			char end;
+			if (m < 0 || sscanf(val, "%lx-%lx%c", &lo, &hi, &end) != 2 ||
+			    hi <= lo)
+				return value_error("migrate", "--range",
+						   "START-END in hexadecimal, START < END",
+						   m < 0 ? NULL : val);
+			range = val;
+		} else if (strcmp(a, "--all") == 0) {
+			all = 1;
+		} else if (strcmp(a, "--sync") == 0) {
+			sync = 1;
+		} else {
+			return usage_error("migrate", "unknown argument '%s'", a);
+		}
+	}
+	if (!pid)
+		return usage_error("migrate", "--pid is required");
+	if (node < 0)
+		return usage_error("migrate", "--to is required");
+	if (range && all)
+		return usage_error("migrate", "--range and --all exclude each other");
+	snprintf(req, sizeof(req), "migrate %ld %s%s", node, range ? range : "all",
+		 sync ? " sync" : "");
+	return ctl_request("migrate", pid, req);
+}
+
+static int cmd_stat(int argc, char **argv)
+{
+	const char *val;
+	long pid = 0;
+	int i, m;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return subcommand_help("stat");
+		if ((m = option_match("--pid", argc, argv, &i, &val))) {
+			if (pid_parse("stat", m < 0 ? NULL : val, &pid))
+				return EXIT_USAGE;
+		} else {
+			return usage_error("stat", "unknown argument '%s'", argv[i]);
+		}
+	}
+	if (!pid)
+		return usage_error("stat", "--pid is required");
+	return ctl_request("stat", pid, "stat");
 }
