@@ -54,6 +54,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 TESTFLAGS := $(BASEFLAGS) -Itests -DNS_BUILD_DIR=\"$(CURDIR)/$(B)\"
 
+.SECONDARY:
 .PHONY: all deps test vmtest unit bench bench-vm install clean check-tests demo
 all: $(B)/libnumashadow.so $(B)/numashadow $(B)/numashadow-vm
 

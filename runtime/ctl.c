@@ -338,7 +338,6 @@ int ctl_start(void)
 	listen_fd = (int)fd;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 256 * 1024);
 	r = pthread_create(&th, &at, ctl_main, NULL);
 	pthread_attr_destroy(&at);
 	if (r) {

@@ -299,6 +299,7 @@ void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
 
 #define NS_PROC_LIVE	1
 #define NS_PROC_GONE	2
+#define NS_PROC_EXEC	3	/* inside execve: shadow dropped, hooks pass */
 
 struct ns_proc {
 	uint32_t next;		/* family list */

@@ -11,6 +11,7 @@
  * map it.  All callers hold the family lock.
  */
 #include <errno.h>
+#include <stddef.h>
 #include "internal.h"
 
 static inline uint32_t file_hash(uint64_t dev, uint64_t ino)
@@ -118,12 +119,41 @@ static int avc_link(uint32_t vma, uint32_t anon_vma)
 
 /* Gives vma its own anon_vma (on first anonymous page), as the kernel does
  * at the first write fault.  Returns 0 or -ENOMEM. */
+/* find_mergeable_anon_vma(): a neighbour that differs only in protection,
+ * continues our pgoff and holds an anon_vma of its own alone lends it, so
+ * the two can merge again when their protections meet. */
+static uint32_t anon_vma_borrow(uint32_t vma)
+{
+	struct ns_vma *v = vma_of(vma);
+	uint32_t n[2] = { v->start ? vma_find(v->proc, v->start - 1) : 0,
+			  vma_find(v->proc, v->end) };
+
+	for (int i = 0; i < 2; i++) {
+		struct ns_vma *o = n[i] ? vma_of(n[i]) : NULL;
+		struct ns_vma *a = i ? v : o, *b = i ? o : v;
+		if (!o || !o->anon_vma || o->obj != v->obj || o->flags != v->flags ||
+		    a->end != b->start ||
+		    b->pgoff != a->pgoff + ((a->end - a->start) >> NS_PAGE_SHIFT) ||
+		    avc_count(n[i]) != 1)
+			continue;
+		return o->anon_vma;
+	}
+	return 0;
+}
+
 int anon_vma_prepare(uint32_t vma)
 {
 	uint32_t av;
 
 	if (vma_of(vma)->anon_vma)
 		return 0;
+	av = anon_vma_borrow(vma);
+	if (av) {
+		if (avc_link(vma, av) < 0)
+			return -ENOMEM;
+		vma_of(vma)->anon_vma = av;
+		return 0;
+	}
 	av = anon_vma_alloc(0);
 	if (!av)
 		return -ENOMEM;

@@ -309,7 +309,9 @@ static bool enter(void)
 	ns_lock();
 	if (ns_rt.forked_unseen)
 		adopt();
-	if (ns_rt.disabled) {
+	if (ns_rt.disabled || proc_of(ns_rt.self)->state != NS_PROC_LIVE) {
+		/* Another thread is in execve: the image is going away. */
+		ns_rt.dirty = 1;
 		ns_unlock();
 		ns_in_runtime = 0;
 		return false;
@@ -530,12 +532,18 @@ long ns_execve(const char *path, char *const argv[], char *const envp[])
 		return sys_execve(path, argv, envp);
 	if (ns_rt.verify && verify_now(true))
 		ns_verify_fail();
+	/* Other threads may run until the kernel stops them; with the
+	 * record marked, their hooks pass straight to the kernel. */
 	mm_exit(ns_rt.self);
+	proc_of(ns_rt.self)->state = NS_PROC_EXEC;
 	ctl_stop();
 	ns_unlock();
 	r = sys_execve(path, argv, envp);
 	ns_lock();
+	proc_of(ns_rt.self)->state = NS_PROC_LIVE;
+	ns_rt.dirty = 0;
 	verify_vmas(ns_rt.self, true);
+	page_sync(ns_rt.self);
 	ns_unlock();
 	ns_in_runtime = 0;
 	start_ctl();
@@ -876,7 +884,7 @@ NS_API int numashadow_page_mappers(const void *addr,
 			continue;
 		if (!proc_alive(p))
 			proc_release(p);
-		else if (!proc_of(p)->dirty)
+		else if (!proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE)
 			page_sync(p);
 	}
 	page_sync(ns_rt.self);	/* our other mappings of the same page */

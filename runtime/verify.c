@@ -519,6 +519,16 @@ int page_sync_addr(uint32_t proc, uint64_t addr)
 	uint64_t e = 0;
 	long fd;
 
+	if (!v) {
+		/* Below the main stack, perhaps: the kernel may have grown it
+		 * since we last looked. */
+		int nk = maps_read(0, scr.kvma, MAX_KVMA, scr.maps, sizeof(scr.maps));
+		for (int i = 0; i < nk; i++)
+			if ((scr.kvma[i].flags & (NS_KVMA_STACK << 8)) &&
+			    addr >= scr.kvma[i].start && addr < scr.kvma[i].end)
+				follow_stack(proc, &scr.kvma[i]);
+		v = vma_find(proc, addr);
+	}
 	if (!v)
 		return -EFAULT;
 	fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -668,7 +678,7 @@ static int verify_pages_once(bool all)
 			proc_release(p);
 			continue;
 		}
-		if (all && !proc_of(p)->dirty)
+		if (all && !proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE)
 			diffs += scan_proc(p, true);
 	}
 	diffs += scan_proc(ns_rt.self, true);

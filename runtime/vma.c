@@ -109,13 +109,15 @@ int vma_split(uint32_t i, uint64_t addr)
 	return (int)n;
 }
 
-/* Can b (right after a) merge into a?  The kernel's is_mergeable_vma and
+/* Can b (right after a) merge with a, where `moved` is the one whose
+ * range or attributes just changed?  The kernel's is_mergeable_vma and
  * is_mergeable_anon_vma: same attributes and object, contiguous pgoff, and
- * the same anon_vma, or one without any while the other's chain is its own
- * alone (never forked). */
-static bool can_merge(uint32_t ai, uint32_t bi)
+ * the same anon_vma - or the changed one has none while the one it joins
+ * has an anon_vma of its own alone (a chain of one: never forked). */
+static bool can_merge(uint32_t ai, uint32_t bi, uint32_t moved)
 {
 	struct ns_vma *a = vma_of(ai), *b = vma_of(bi);
+	uint32_t other = moved == ai ? bi : ai;
 
 	if (a->end != b->start || a->prot != b->prot || a->flags != b->flags ||
 	    a->obj != b->obj || a->pgoff + vma_pages(a) != b->pgoff)
@@ -124,11 +126,7 @@ static bool can_merge(uint32_t ai, uint32_t bi)
 		return false;
 	if (a->anon_vma == b->anon_vma)
 		return true;
-	if (!a->anon_vma)
-		return avc_count(bi) == 1;
-	if (!b->anon_vma)
-		return avc_count(ai) == 1;
-	return false;
+	return !vma_of(moved)->anon_vma && avc_count(other) == 1;
 }
 
 /* Merges b into a (a right before b). */
@@ -149,14 +147,29 @@ static uint32_t vma_try_merge(uint32_t i)
 	uint32_t proc = vma_of(i)->proc, p, n;
 
 	if (vma_of(i)->start && (p = vma_find(proc, vma_of(i)->start - 1)) &&
-	    can_merge(p, i)) {
+	    can_merge(p, i, i)) {
 		merge_into(p, i);
 		i = p;
 	}
 	n = vma_find(proc, vma_of(i)->end);
-	if (n && can_merge(i, n))
+	if (n && can_merge(i, n, i))
 		merge_into(i, n);
 	return i;
+}
+
+/* Merges what can merge among the VMAs in [start, end) and their outer
+ * neighbours. */
+static void merge_range(uint32_t proc, uint64_t start, uint64_t end)
+{
+	uint32_t v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, start, end - 1);
+
+	while (v) {
+		v = vma_try_merge(v);
+		if (vma_of(v)->end >= end)
+			break;
+		v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, vma_of(v)->end,
+			     end - 1);
+	}
 }
 
 /* Makes [start, end) the exact union of whole VMAs by splitting the ones
@@ -225,9 +238,11 @@ static int collect_cb(uint32_t idx, void *arg)
 static int vma_apply(uint32_t proc, uint64_t start, uint64_t end,
 		     void (*fn)(uint32_t vma, long arg), long arg)
 {
-	uint32_t buf[64], v;
+	uint32_t buf[64];
 	uint64_t pos = start;
 
+	if (start >= end)
+		return 0;	/* the kernel changes nothing either */
 	if (split_edges(proc, start, end) < 0)
 		return -ENOMEM;
 	while (pos < end) {
@@ -239,14 +254,7 @@ static int vma_apply(uint32_t proc, uint64_t start, uint64_t end,
 			fn(buf[k], arg);
 		pos = vma_of(buf[c.n - 1])->end;
 	}
-	v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, start, end - 1);
-	while (v) {
-		v = vma_try_merge(v);
-		pos = vma_of(v)->end;
-		if (pos >= end)
-			break;
-		v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, pos, end - 1);
-	}
+	merge_range(proc, start, end);
 	return 0;
 }
 
@@ -379,14 +387,16 @@ int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 			return -ENOMEM;
 		pte_move_range(proc, s->start, ns, s->end - s->start);
 		pos = s->end;
-		if (flags & 4 /* MREMAP_DONTUNMAP: the source stays, empty */)
-			pos = vma_of(v)->end;
+		/* MREMAP_DONTUNMAP: the source stays, empty, and like the
+		 * kernel's move_vma() it lets go of its anon_vmas. */
+		if (flags & 4)
+			unlink_anon_vmas(v);
 		else
 			vma_free(v);
 		last = n;
 	}
 	if (last)
-		vma_try_merge(last);
+		merge_range(proc, newaddr, newaddr + newlen);
 	return 0;
 }
 
