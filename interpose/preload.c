@@ -176,6 +176,9 @@ EXPORT long syscall(long n, ...)
 		return ns_brk((void *)a[0]);	/* the raw call never fails */
 	case SYS_fork:
 		return ret_errno(ns_fork(raw_fork));
+	case SYS_set_mempolicy:
+		return ret_errno(ns_set_mempolicy((int)a[0], (const unsigned long *)a[1],
+						  (unsigned long)a[2]));
 	case SYS_execve:
 		return ret_errno(ns_execve((const char *)a[0], (char *const *)a[1],
 					   (char *const *)a[2]));

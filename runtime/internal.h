@@ -188,6 +188,8 @@ struct ns_vma {
 	uint32_t avc_head;	/* same_vma list of AVCs */
 	uint32_t prot;		/* PROT_* */
 	uint32_t flags;		/* NS_VMA_* */
+	int32_t policy;		/* placement: 0 none, else policy_get(policy - 1) */
+	uint32_t pad;
 };
 
 static inline struct ns_vma *vma_of(uint32_t i)
@@ -202,6 +204,7 @@ int vma_protect(uint32_t proc, uint64_t start, uint64_t end, int prot);
 int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	      int flags, uint64_t newaddr);
 int vma_advise(uint32_t proc, uint64_t start, uint64_t end, int advice);
+int vma_set_policy(uint32_t proc, uint64_t start, uint64_t end, int idx);
 int vma_split(uint32_t vma, uint64_t addr);
 int mm_fork(uint32_t parent, uint32_t child);
 void mm_exit(uint32_t proc);
@@ -365,6 +368,73 @@ void ns_exclude(const void *start, size_t len);
 int verify_corrupt(const char *what);
 extern uint64_t ns_zero_pfn;
 extern uint32_t ns_fork_child;
+
+/* ---- policy.c: first-touch placement policies and rules ---- */
+
+enum ns_pol_mode { POL_NONE, POL_LOCAL, POL_BIND, POL_PREFERRED, POL_INTERLEAVE,
+		   POL_WEIGHTED };
+
+struct ns_policy {
+	uint8_t mode;		/* enum ns_pol_mode */
+	uint8_t nnodes;		/* entries in nodes[] */
+	uint16_t total;		/* sum of weight[] */
+	uint8_t nodes[64];	/* in order */
+	uint8_t weight[64];	/* pages per turn (1 but for weighted) */
+};
+
+enum { RULE_SIZE_GE = 1, RULE_SIZE_LT, RULE_SITE };
+#define NS_MAX_RULES 16
+
+struct ns_rule {
+	int kind;		/* RULE_* */
+	uint64_t size;		/* bytes, for the size rules */
+	char object[64];	/* site rules: file name (or its tail) */
+	char function[64];	/* ... and function */
+	struct ns_policy policy;
+};
+
+struct ns_policies {
+	struct ns_policy def;	/* NUMASHADOW_POLICY */
+	int nrules;
+	struct ns_rule rule[NS_MAX_RULES];	/* NUMASHADOW_RULES, in order */
+};
+
+/* One frame of an allocation's call stack, resolved. */
+struct ns_site {
+	const char *object;	/* file of the code */
+	const char *function;	/* nearest symbol, or NULL */
+};
+
+extern struct ns_policies ns_pol;
+int policy_parse_default(const char *s);
+int policy_parse_rules(const char *s);
+bool policy_any(void);
+bool policy_has_site_rules(void);
+int policy_pick(uint64_t len, const struct ns_site *sites, int nsites);
+const struct ns_policy *policy_get(int idx);
+int policy_node(const struct ns_policy *p, uint64_t vpn, int thread_node);
+
+/* ---- uffd.c: the userfaultfd monitor ---- */
+
+int uffd_start(void);
+void uffd_stop(void);
+void uffd_after_fork(void);
+bool uffd_active(void);
+/* A new anonymous region to place by policy idx; 0 or -errno. */
+int uffd_region_add(uint64_t start, uint64_t end, int idx);
+void uffd_region_del(uint64_t start, uint64_t end);
+/* The calling thread's own task policy (set_mempolicy), to honour. */
+void uffd_thread_policy(int tid, int mode, uint64_t mask);
+/* Fault statistics, for reports. */
+struct ns_fault_stats {
+	uint64_t faults;	/* MISSING faults served */
+	uint64_t pages;		/* pages filled */
+	uint64_t wakes;		/* faults already served by someone else */
+	uint64_t sleeps;	/* times the monitor blocked */
+	uint64_t errors;	/* fills that failed */
+	uint64_t by_node[64];	/* pages filled per node */
+};
+void uffd_stats(struct ns_fault_stats *out);
 
 /* ---- ctl.c: the control socket ---- */
 

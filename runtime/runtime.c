@@ -12,8 +12,11 @@
  * marks the address space dirty: the next hook reconciles the VMAs with
  * /proc/self/maps before doing anything else.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libunwind.h>
+#include <numaif.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <time.h>
@@ -26,6 +29,7 @@
 #include "sys.h"
 
 #define NS_API __attribute__((visibility("default")))
+#define NS_SITE_DEPTH 8
 
 struct ns_runtime ns_rt = { .log_fd = 2 };
 __thread int ns_in_runtime;
@@ -130,7 +134,7 @@ void ns_log(const char *fmt, ...)
 /* ---- options, read once ---- */
 
 enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       OPT_CTL, NR_OPTS };
+       OPT_CTL, OPT_POLICY, OPT_RULES, NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -144,9 +148,18 @@ static const struct {
 				"SECONDS:NODE, e.g. 0.5:1, with NODE an online node" },
 	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0 or 1" },
 	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
+	[OPT_POLICY] = { "NUMASHADOW_POLICY",
+			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
+			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
+	[OPT_RULES] = { "NUMASHADOW_RULES",
+			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
+			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M" },
 };
 
 static int ctl_on = 1;			/* NUMASHADOW_CTL */
+static int reregister_cb(uint32_t vma, void *arg);
+static int site_rules;			/* some rule names a call site */
+static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_ctl(void);
 
 static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
@@ -219,6 +232,23 @@ static int options_read(void)
 			return bad_option(OPT_REPORT, v);
 		report_at_exit = v[0] == '1';
 	}
+	/* A placement setting that does not parse is refused whole: the
+	 * program runs with the shadow but without numashadow's placement. */
+	v = getenv(options[OPT_POLICY].env);
+	if (v && *v && policy_parse_default(v) < 0) {
+		ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
+		       options[OPT_POLICY].env, v, options[OPT_POLICY].accepted);
+		__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
+		return 0;
+	}
+	v = getenv(options[OPT_RULES].env);
+	if (v && *v && policy_parse_rules(v) < 0) {
+		ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
+		       options[OPT_RULES].env, v, options[OPT_RULES].accepted);
+		__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
+		return 0;
+	}
+	site_rules = policy_has_site_rules();
 	v = getenv(options[OPT_CTL].env);
 	if (v && *v) {
 		if ((v[0] != '0' && v[0] != '1') || v[1])
@@ -344,8 +374,55 @@ static uint64_t dev_split(uint64_t d)
 	return maj << 32 | min;
 }
 
+/* ---- placement ---- */
+
+/* Without userfaultfd the kernel places first touches itself, by the VMA
+ * policy we give the region: the same nodes, no fault tracking. */
+static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy *p)
+{
+	static const int kmode[] = { [POL_LOCAL] = 4 /* MPOL_LOCAL */,
+		[POL_BIND] = MPOL_BIND, [POL_PREFERRED] = MPOL_PREFERRED,
+		[POL_INTERLEAVE] = MPOL_INTERLEAVE, [POL_WEIGHTED] = 6 };
+	uint64_t mask = 0;
+
+	for (int i = 0; i < p->nnodes; i++)
+		mask |= 1ULL << p->nodes[i];
+	long r = sys_call(SYS_mbind, start, end - start, kmode[p->mode],
+			  p->mode == POL_LOCAL ? NULL : &mask, 65, 0);
+	if (r == -EINVAL && p->mode == POL_WEIGHTED)	/* before Linux 6.9 */
+		sys_call(SYS_mbind, start, end - start, MPOL_INTERLEAVE, &mask, 65, 0);
+}
+
+/* A new anonymous region: placed by policy idx (policy_pick()). */
+static void place(uint64_t start, uint64_t end, int idx)
+{
+	const struct ns_policy *p = policy_get(idx);
+
+	if (p->mode == POL_NONE)
+		return;
+	vma_set_policy(ns_rt.self, start, end, idx + 1);
+	if (placement_by_mbind || uffd_region_add(start, end, idx) < 0)
+		place_by_mbind(start, end, p);
+}
+
+/* The allocation's call stack as (object, function) pairs. */
+static int site_capture(struct ns_site *out, int max)
+{
+	void *ip[NS_SITE_DEPTH + 2];
+	int n, k = 0;
+	Dl_info info;
+
+	ns_in_runtime = 1;	/* unwinding may map memory: let it through */
+	n = unw_backtrace(ip, NS_SITE_DEPTH + 2);
+	for (int i = 2; i < n && k < max; i++)	/* skip ns_mmap and the wrapper */
+		if (dladdr(ip[i], &info) && info.dli_fname)
+			out[k++] = (struct ns_site){ info.dli_fname, info.dli_sname };
+	ns_in_runtime = 0;
+	return k;
+}
+
 static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
-		    off_t off)
+		    off_t off, const struct ns_site *sites, int nsites)
 {
 	uint64_t end = start + NS_PAGE_ALIGN(len);
 	bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
@@ -378,6 +455,11 @@ static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
 		mark_dirty();
 	if (obj)
 		obj_put(obj);
+	/* Thread stacks stay out: the runtime runs on them, and a fault there
+	 * must never wait for the monitor. */
+	if (!shared && (flags & MAP_ANONYMOUS) &&
+	    !(flags & (MAP_STACK | MAP_GROWSDOWN)) && policy_any())
+		place(start, end, policy_pick(end - start, sites, nsites));
 	return;
 nomem:
 	mark_dirty();
@@ -385,15 +467,20 @@ nomem:
 
 long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+	struct ns_site sites[NS_SITE_DEPTH];
+	int nsites = 0;
 	long r;
 
+	/* The call site, before the lock: resolving it may take ld.so's. */
+	if (ns_rt.ready && !ns_in_runtime && site_rules)
+		nsites = site_capture(sites, NS_SITE_DEPTH);
 	if (!enter())
 		return sys_mmap(addr, len, prot, flags, fd, off);
 	r = sys_mmap(addr, len, prot, flags, fd, off);
 	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
 	       addr, len, prot, flags, fd, (unsigned long)off, r);
 	if (!failed(r))
-		on_mmap((uint64_t)r, len, prot, flags, fd, off);
+		on_mmap((uint64_t)r, len, prot, flags, fd, off, sites, nsites);
 	else if (flags & MAP_FIXED)
 		mark_dirty();	/* the old mapping may be gone already */
 	leave();
@@ -408,9 +495,12 @@ long ns_munmap(void *addr, size_t len)
 		return sys_munmap(addr, len);
 	r = sys_munmap(addr, len);
 	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
-	if (!failed(r) && vma_unmap(ns_rt.self, (uint64_t)addr,
-				    (uint64_t)addr + NS_PAGE_ALIGN(len)) < 0)
-		mark_dirty();
+	if (!failed(r)) {
+		uffd_region_del((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
+		if (vma_unmap(ns_rt.self, (uint64_t)addr,
+			      (uint64_t)addr + NS_PAGE_ALIGN(len)) < 0)
+			mark_dirty();
+	}
 	leave();
 	return r;
 }
@@ -494,9 +584,20 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	if (failed(r)) {
 		if (flags & MREMAP_FIXED)
 			mark_dirty();
-	} else if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
-			     (uint64_t)r) < 0) {
-		mark_dirty();
+	} else {
+		uint32_t v = vma_find(ns_rt.self, (uint64_t)old);
+		int pol = v ? vma_of(v)->policy : 0;
+		if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
+			      (uint64_t)r) < 0)
+			mark_dirty();
+		/* The kernel drops a moved range's registration; register the
+		 * new place again and tell the monitor. */
+		if (pol && uffd_active()) {
+			if ((uint64_t)r != (uint64_t)old)
+				uffd_region_del((uint64_t)old, (uint64_t)old + NS_PAGE_ALIGN(oldlen));
+			uffd_region_add((uint64_t)r, (uint64_t)r + NS_PAGE_ALIGN(newlen),
+					pol - 1);
+		}
 	}
 	leave();
 	return r;
@@ -611,6 +712,12 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 		verify_corrupt(corrupt_kind);
 	if (!ns_rt.disabled && ns_rt.verify && verify_now(true))
 		ns_verify_fail();
+	/* Our monitor stayed with the parent, and without EVENT_FORK the
+	 * kernel unregistered our copies: start again. */
+	uffd_after_fork();
+	if (!ns_rt.disabled && policy_any() && !placement_by_mbind &&
+	    uffd_start() == 0)
+		vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
 	ns_unlock();
 	ns_in_runtime = 0;
 	if (!ns_rt.disabled)
@@ -655,6 +762,15 @@ static void report(const char *when)
 	pages_by_node(counts);
 	fmt_nodes(nodes, sizeof(nodes), counts);
 	ns_log("report: pid %d %s: pages by node: %s", (int)ns_rt.pid, when, nodes);
+	if (uffd_active()) {
+		struct ns_fault_stats f;
+		uffd_stats(&f);
+		fmt_nodes(nodes, sizeof(nodes), f.by_node);
+		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu already served, %lu monitor sleeps, %lu errors",
+		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,
+		       nodes, (unsigned long)f.wakes, (unsigned long)f.sleeps,
+		       (unsigned long)f.errors);
+	}
 	ns_log("report: pid %d migrations: %lu calls, %lu pages moved, %lu already there, failed: %lu shared (needs CAP_SYS_NICE), %lu not present, %lu no memory, %lu not movable, %lu busy, %lu other; %lu passes",
 	       (int)ns_rt.pid, (unsigned long)c.calls, (unsigned long)c.moved,
 	       (unsigned long)c.already, (unsigned long)c.shared,
@@ -712,6 +828,31 @@ static void start_ctl(void)
 	if (ctl_on && (r = ctl_start()) < 0)
 		ns_log("no control socket for pid %d (%d); numashadow migrate/stat cannot reach it",
 		       (int)ns_rt.pid, r);
+}
+
+/* The monitor, when a policy asks for placement; without userfaultfd the
+ * regions get VMA policies instead, said once. */
+static void start_placement(void)
+{
+	int r;
+
+	if (!policy_any())
+		return;
+	r = uffd_start();
+	if (r < 0) {
+		placement_by_mbind = 1;
+		ns_log("userfaultfd unavailable (%d); placing pages by VMA policy (mbind) instead, without fault tracking",
+		       r);
+	}
+}
+
+static int reregister_cb(uint32_t vma, void *arg)
+{
+	(void)arg;
+	if (vma_of(vma)->policy)
+		uffd_region_add(vma_of(vma)->start, vma_of(vma)->end,
+				vma_of(vma)->policy - 1);
+	return 0;
 }
 
 static void start_policies(void)
@@ -784,6 +925,7 @@ int ns_init(void)
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
 	start_ctl();
+	start_placement();
 	start_policies();
 	return 0;
 out_disable:
@@ -807,6 +949,7 @@ void ns_exit(void)
 		ns_verify_fail();
 	ns_rt.ready = 0;
 	ctl_stop();
+	uffd_stop();
 	proc_release(ns_rt.self);
 	ns_unlock();
 	ns_in_runtime = 0;
@@ -945,4 +1088,16 @@ NS_API int numashadow_migrate_stats(struct numashadow_migrate_stats *out)
 		.failed_busy = c.busy, .failed_other = c.other,
 		.passes = c.passes };
 	return 0;
+}
+
+/* The program's own set_mempolicy(): passed to the kernel untouched, and
+ * remembered so the monitor fills this thread's faults the same way. */
+long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode)
+{
+	long r = sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0);
+
+	if (r == 0 && uffd_active())
+		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
+				   mask && maxnode ? mask[0] : 0);
+	return r;
 }

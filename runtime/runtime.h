@@ -28,5 +28,7 @@ void ns_atfork_child(void);
 void ns_escape(int delta);
 /* glibc-internal calls cannot be seen: reconcile at every hook. */
 void ns_reconcile_always(void);
+/* set_mempolicy(2), remembered for the fault handler. */
+long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode);
 
 #endif

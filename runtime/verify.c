@@ -342,6 +342,45 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 	return pg;
 }
 
+struct elsewhere {
+	uint32_t self;
+	uint64_t pfn;
+	bool found;
+};
+
+static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct elsewhere *e = arg;
+	char path[48];
+	uint64_t ent = 0;
+	long fd;
+
+	(void)vma;
+	if (proc == e->self)
+		return 0;
+	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)proc_of(proc)->pid);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (sys_pread((int)fd, &ent, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) == 8 &&
+	    (ent & PM_PRESENT) && (ent & PM_PFN) == e->pfn)
+		e->found = true;
+	sys_close((int)fd);
+	return e->found;
+}
+
+/* A shared page's frame changed under one mapper: a migration moves it for
+ * all, a COW break (the writer raced our last look, as our own writes do
+ * between the pre-fork sync and the fork) for this one alone.  Does
+ * another mapper still see the old frame? */
+static bool still_mapped_elsewhere(uint32_t page, uint32_t self, uint64_t old)
+{
+	struct elsewhere e = { self, old, false };
+
+	rmap_walk(page, elsewhere_cb, &e);
+	return e.found;
+}
+
 /* Learns one present page; returns the descriptor now mapped there, or 0. */
 static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 {
@@ -375,6 +414,9 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 	if (cur && (page_of(cur)->flags & NS_PG_ANON)) {
 		struct ns_page *p = page_of(cur);
 		if (p->mapcount > 1 && excl)
+			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
+		if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
+		    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))
 			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
 		if (pfn && p->pfn != pfn) {
 			if (p->pfn)

@@ -105,6 +105,7 @@ int vma_split(uint32_t i, uint64_t addr)
 		vma_free(n);
 		return -ENOMEM;
 	}
+	vma_of(n)->policy = v->policy;
 	vma_set_range(i, v->start, addr, v->pgoff);
 	return (int)n;
 }
@@ -120,7 +121,8 @@ static bool can_merge(uint32_t ai, uint32_t bi, uint32_t moved)
 	uint32_t other = moved == ai ? bi : ai;
 
 	if (a->end != b->start || a->prot != b->prot || a->flags != b->flags ||
-	    a->obj != b->obj || a->pgoff + vma_pages(a) != b->pgoff)
+	    a->obj != b->obj || a->pgoff + vma_pages(a) != b->pgoff ||
+	    a->policy != b->policy)
 		return false;
 	if (a->flags & NS_VMA_GROWSDOWN)
 		return false;
@@ -263,6 +265,17 @@ static void set_prot(uint32_t v, long prot)
 	vma_of(v)->prot = (uint32_t)prot;
 }
 
+static void set_policy(uint32_t v, long idx)
+{
+	vma_of(v)->policy = (int32_t)idx;
+}
+
+/* Marks [start, end) as placed by policy idx (0: not placed). */
+int vma_set_policy(uint32_t proc, uint64_t start, uint64_t end, int idx)
+{
+	return vma_apply(proc, start, end, set_policy, idx);
+}
+
 int vma_protect(uint32_t proc, uint64_t start, uint64_t end, int prot)
 {
 	return vma_apply(proc, start, end, set_prot, prot);
@@ -385,6 +398,7 @@ int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		n = vma_new(proc, ns, ne, s->prot, s->flags, s->obj, s->pgoff);
 		if (!n || anon_vma_clone(n, v) < 0)
 			return -ENOMEM;
+		vma_of(n)->policy = vma_of(v)->policy;
 		pte_move_range(proc, s->start, ns, s->end - s->start);
 		pos = s->end;
 		/* MREMAP_DONTUNMAP: the source stays, empty, and like the
@@ -419,6 +433,7 @@ static int fork_cb(uint32_t i, void *arg)
 		f->err = -ENOMEM;
 		return 1;
 	}
+	vma_of(n)->policy = v->policy;
 	if (v->flags & NS_VMA_WIPEONFORK)
 		return 0;	/* the child starts with fresh anonymous memory */
 	/* Like the kernel's vma_needs_copy(): page tables are copied only

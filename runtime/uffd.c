@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uffd.c - the userfaultfd monitor: first-touch placement by policy.
+ *
+ * Regions the program maps after start-up (anonymous, private, not thread
+ * stacks) and that a policy covers are registered for MISSING faults.  One
+ * monitor thread per process reads fault messages in batches, sorts and
+ * de-duplicates them, and fills each fault with UFFDIO_COPY from a zeroed
+ * buffer, a window of pages at a time (fault-around: within the region,
+ * never over present pages).  UFFDIO_COPY allocates under the filling
+ * thread's mempolicy - the monitor's - unless the region has a VMA policy
+ * of its own (the program's mbind), which the kernel applies first.  So the
+ * monitor binds itself to the chosen node before each run of pages, and a
+ * faulting thread's own set_mempolicy(), recorded by the syscall wrapper,
+ * replaces numashadow's choice for that thread.  Order: the program's VMA
+ * policy, then the faulting thread's policy, then numashadow's rule, then
+ * numashadow's default.
+ *
+ * The monitor never calls malloc and never takes the family lock (a
+ * faulting thread may hold it): the hooks tell it about regions through a
+ * single-producer ring it drains before each batch, and it keeps its own
+ * sorted table.  The hooks produce under the family lock, so there is one
+ * producer at a time.
+ *
+ * Errors, as CRIU sorts them: harmless (EEXIST: someone filled it; EAGAIN:
+ * the mm is changing, retry; ENOENT: the region went away), gone (ESRCH),
+ * fatal (anything else: say so once, stop placing, keep waking faults).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/userfaultfd.h>
+#include <numaif.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include "internal.h"
+#include "sys.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#define RING 4096		/* region events in flight */
+#define MAX_REGIONS 65536
+#define BATCH 64		/* messages per read */
+#define MAX_WINDOW 512		/* pages per fault, at most */
+#define TID_CACHE 256
+
+struct region_ev {
+	uint64_t start, end;	/* [start, end) */
+	int32_t policy;		/* index for policy_get(), or -1: delete */
+	uint32_t pad;
+};
+
+struct region {
+	uint64_t start, end;
+	int policy;
+};
+
+static struct monitor {
+	int fd;			/* the userfaultfd, -1 when off */
+	int stop_fd;		/* eventfd that ends the thread */
+	uint64_t features;	/* what UFFDIO_API gave us */
+	uint64_t ino;		/* the userfaultfd's inode, to know it again */
+	unsigned window;	/* pages per fault (fault-around) */
+	/* The ring: the hooks write at head, the monitor reads at tail. */
+	struct region_ev ring[RING];
+	uint32_t head, tail;
+	/* Monitor-private from here. */
+	struct region reg[MAX_REGIONS];
+	int nreg;
+	struct uffd_msg msg[BATCH];
+	int cur_node;		/* what the monitor's mempolicy binds to */
+	int cur_mode;
+	uint64_t cur_mask;
+	int cpu_node[1024];	/* node of each CPU, -1 unknown */
+	struct { int tid, node, mode; uint64_t mask; } tids[TID_CACHE];
+	uint64_t spin_ns;	/* adaptive spin before sleeping */
+	int fatal;		/* stopped placing after a fatal error */
+	struct ns_fault_stats st;
+	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
+} mon = { .fd = -1, .stop_fd = -1 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	sys_call(SYS_clock_gettime, CLOCK_MONOTONIC, &t, 0, 0, 0, 0);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* ---- the regions ---- */
+
+static int region_search(uint64_t addr)
+{
+	int lo = 0, hi = mon.nreg;
+
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (mon.reg[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;	/* first region ending after addr */
+}
+
+static void region_apply(const struct region_ev *ev)
+{
+	int i = region_search(ev->start);
+
+	/* Remove (or trim) whatever overlaps [start, end). */
+	while (i < mon.nreg && mon.reg[i].start < ev->end) {
+		struct region *r = &mon.reg[i];
+		if (r->start < ev->start && r->end > ev->end) {
+			if (mon.nreg == MAX_REGIONS)
+				return;
+			__builtin_memmove(r + 1, r, (size_t)(mon.nreg - i) * sizeof(*r));
+			mon.nreg++;
+			r->end = ev->start;
+			r[1].start = ev->end;
+			i++;
+			break;
+		}
+		if (r->start < ev->start) {
+			r->end = ev->start;
+			i++;
+		} else if (r->end > ev->end) {
+			r->start = ev->end;
+			break;
+		} else {
+			__builtin_memmove(r, r + 1, (size_t)(mon.nreg - i - 1) * sizeof(*r));
+			mon.nreg--;
+		}
+	}
+	if (ev->policy < 0 || mon.nreg == MAX_REGIONS)
+		return;
+	i = region_search(ev->start);
+	__builtin_memmove(&mon.reg[i + 1], &mon.reg[i],
+			  (size_t)(mon.nreg - i) * sizeof(mon.reg[0]));
+	mon.reg[i] = (struct region){ ev->start, ev->end, ev->policy };
+	mon.nreg++;
+}
+
+static void ring_push(uint64_t start, uint64_t end, int policy)
+{
+	uint32_t h = mon.head;
+
+	/* Full: wait for the monitor, which never waits for us. */
+	while (h - __atomic_load_n(&mon.tail, __ATOMIC_ACQUIRE) >= RING)
+		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	mon.ring[h % RING] = (struct region_ev){ start, end, policy, 0 };
+	__atomic_store_n(&mon.head, h + 1, __ATOMIC_RELEASE);
+}
+
+static void ring_drain(void)
+{
+	uint32_t t = mon.tail, h = __atomic_load_n(&mon.head, __ATOMIC_ACQUIRE);
+
+	for (; t != h; t++)
+		region_apply(&mon.ring[t % RING]);
+	__atomic_store_n(&mon.tail, t, __ATOMIC_RELEASE);
+}
+
+int uffd_region_add(uint64_t start, uint64_t end, int idx)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	long r;
+
+	if (mon.fd < 0)
+		return -ENODEV;
+	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	ring_push(start, end, idx);
+	return 0;
+}
+
+void uffd_region_del(uint64_t start, uint64_t end)
+{
+	if (mon.fd >= 0)
+		ring_push(start, end, -1);
+}
+
+/* ---- where threads run ---- */
+
+static void cpu_nodes_read(void)
+{
+	char path[64], buf[512];
+
+	for (int c = 0; c < 1024; c++)
+		mon.cpu_node[c] = -1;
+	for (int n = 0; n < 64; n++) {
+		if (!numa_node_online(n))
+			continue;
+		ns_fmt(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
+		long fd = sys_open(path, O_RDONLY | O_CLOEXEC), len;
+		if (fd < 0)
+			continue;
+		len = sys_read((int)fd, buf, sizeof(buf) - 1);
+		sys_close((int)fd);
+		if (len <= 0)
+			continue;
+		buf[len] = 0;
+		/* cpulist is a node list in form: reuse the parser. */
+		for (const char *s = buf; *s;) {
+			unsigned a = 0, b;
+			while (*s >= '0' && *s <= '9')
+				a = a * 10 + (unsigned)(*s++ - '0');
+			b = a;
+			if (*s == '-') {
+				s++;
+				b = 0;
+				while (*s >= '0' && *s <= '9')
+					b = b * 10 + (unsigned)(*s++ - '0');
+			}
+			for (unsigned c = a; c <= b && c < 1024; c++)
+				mon.cpu_node[c] = n;
+			if (*s != ',')
+				break;
+			s++;
+		}
+	}
+}
+
+/* The node of thread tid: the one node its affinity allows, else the node
+ * of the CPU it last ran on.  -1 when unknown. */
+static int thread_node(int tid)
+{
+	uint64_t mask[16] = { 0 };
+	long n = sys_call(SYS_sched_getaffinity, tid, sizeof(mask), mask, 0, 0, 0);
+	int node = -2;
+
+	for (long w = 0; n > 0 && w < n / 8; w++)
+		for (int b = 0; b < 64; b++)
+			if (mask[w] >> b & 1) {
+				int c = (int)(w * 64 + b), cn = c < 1024 ? mon.cpu_node[c] : -1;
+				if (node == -2)
+					node = cn;
+				else if (node != cn)
+					node = -1;
+			}
+	if (node >= 0)
+		return node;
+	/* Free to roam: where it is now, from field 39 of its stat. */
+	char path[64], buf[512];
+	ns_fmt(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	long fd = sys_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = sys_read((int)fd, buf, sizeof(buf) - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	const char *p = __builtin_strrchr(buf, ')');
+	int field = 2;
+	for (; p && *p && field < 39; p++)
+		if (*p == ' ')
+			field++;
+	int cpu = 0;
+	while (p && *p >= '0' && *p <= '9')
+		cpu = cpu * 10 + (*p++ - '0');
+	return cpu < 1024 ? mon.cpu_node[cpu] : -1;
+}
+
+void uffd_thread_policy(int tid, int mode, uint64_t mask)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < TID_CACHE; i++) {
+		int t = __atomic_load_n(&mon.tids[i].tid, __ATOMIC_ACQUIRE);
+		if (t == tid || (t == 0 && free_slot < 0)) {
+			free_slot = i;
+			if (t == tid)
+				break;
+		}
+	}
+	if (free_slot < 0)
+		return;
+	/* Written by the thread itself, read by the monitor: a torn read
+	 * only ever mixes a thread's old and new policy. */
+	mon.tids[free_slot].mode = mode;
+	mon.tids[free_slot].mask = mask;
+	__atomic_store_n(&mon.tids[free_slot].tid, mode ? tid : 0, __ATOMIC_RELEASE);
+}
+
+static bool thread_has_policy(int tid, int *mode, uint64_t *mask)
+{
+	for (int i = 0; i < TID_CACHE; i++)
+		if (__atomic_load_n(&mon.tids[i].tid, __ATOMIC_ACQUIRE) == tid) {
+			*mode = mon.tids[i].mode;
+			*mask = mon.tids[i].mask;
+			return *mode != 0;
+		}
+	return false;
+}
+
+/* ---- filling ---- */
+
+/* Makes the monitor allocate as (mode, mask) asks; 0 or -errno. */
+static int bind_self(int mode, uint64_t mask)
+{
+	long r;
+
+	if (mode == mon.cur_mode && mask == mon.cur_mask)
+		return 0;
+	r = sys_call(SYS_set_mempolicy, mode, mode == MPOL_DEFAULT ? NULL : &mask,
+		     mode == MPOL_DEFAULT ? 0 : 65, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	mon.cur_mode = mode;
+	mon.cur_mask = mask;
+	return 0;
+}
+
+/* UFFDIO_COPY of pages [a, a + n*4K): returns pages filled (>= 0) or
+ * -errno for the first page. */
+static long copy_pages(uint64_t a, uint64_t n)
+{
+	struct uffdio_copy c = { .dst = a, .src = (uint64_t)mon.zero,
+				 .len = n * NS_PAGE_SIZE, .mode = 0 };
+	long r;
+
+	for (int tries = 0;; tries++) {
+		r = sys_call(SYS_ioctl, mon.fd, UFFDIO_COPY, &c, 0, 0, 0);
+		if (c.copy > 0)
+			return c.copy / (long)NS_PAGE_SIZE;
+		if (r == 0)
+			return (long)n;
+		if (c.copy == -EAGAIN && tries < 100)
+			continue;	/* the mm is changing under us */
+		return c.copy < 0 ? c.copy : r;
+	}
+}
+
+static void wake(uint64_t addr)
+{
+	struct uffdio_range w = { addr & ~(NS_PAGE_SIZE - 1), NS_PAGE_SIZE };
+
+	sys_call(SYS_ioctl, mon.fd, UFFDIO_WAKE, &w, 0, 0, 0);
+	mon.st.wakes++;
+}
+
+static void fatal(long err)
+{
+	if (!mon.fatal)
+		ns_log("userfaultfd: filling a page failed (%ld); placement stops, faults are still served",
+		       err);
+	mon.fatal = 1;
+}
+
+static void handle_fault(uint64_t addr, int tid)
+{
+	uint64_t page = addr & ~(NS_PAGE_SIZE - 1), end;
+	int i = region_search(page), tnode = -1, mode = 0, node;
+	const struct ns_policy *p = NULL;
+	uint64_t mask = 0;
+	bool own = false;
+
+	mon.st.faults++;
+	if (i < mon.nreg && mon.reg[i].start <= page && !mon.fatal) {
+		p = policy_get(mon.reg[i].policy);
+		end = mon.reg[i].end;
+		if (end - page > (uint64_t)mon.window * NS_PAGE_SIZE)
+			end = page + (uint64_t)mon.window * NS_PAGE_SIZE;
+	} else {
+		end = page + NS_PAGE_SIZE;	/* unknown: one page, no policy */
+	}
+	own = thread_has_policy(tid, &mode, &mask);
+	if (p && !own && (p->mode == POL_LOCAL || p->mode == POL_BIND))
+		tnode = thread_node(tid);
+
+	for (uint64_t a = page; a < end;) {
+		uint64_t run = 1;
+		if (own) {
+			run = (end - a) >> NS_PAGE_SHIFT;
+			node = bind_self(mode, mask) < 0 ? -1 : 0;
+		} else {
+			node = p ? policy_node(p, a >> NS_PAGE_SHIFT, tnode) : -1;
+			while (a + run * NS_PAGE_SIZE < end &&
+			       (p ? policy_node(p, (a >> NS_PAGE_SHIFT) + run, tnode) : -1) == node)
+				run++;
+			if (node < 0)
+				bind_self(MPOL_DEFAULT, 0);
+			else
+				bind_self(p->mode == POL_PREFERRED ? MPOL_PREFERRED : MPOL_BIND,
+					  1ULL << node);
+		}
+		long r = copy_pages(a, run);
+		if (r > 0) {
+			mon.st.pages += (uint64_t)r;
+			if (node >= 0 && !own)
+				mon.st.by_node[node] += (uint64_t)r;
+			a += (uint64_t)r << NS_PAGE_SHIFT;
+			continue;
+		}
+		if (r == -EEXIST) {
+			if (a == page)
+				wake(page);	/* filled by someone else */
+			a += NS_PAGE_SIZE;	/* fault-around stops short of it */
+			if (a != page + NS_PAGE_SIZE)
+				break;
+			continue;
+		}
+		if (r == -ENOENT || r == -ESRCH) {
+			wake(page);
+			break;
+		}
+		mon.st.errors++;
+		fatal(r);
+		wake(page);
+		break;
+	}
+}
+
+static int msg_cmp_sort(struct uffd_msg *m, int n)
+{
+	/* Insertion sort by address, then drop repeats: a batch is small. */
+	for (int i = 1; i < n; i++) {
+		struct uffd_msg t = m[i];
+		int j = i;
+		for (; j > 0 && m[j - 1].arg.pagefault.address > t.arg.pagefault.address; j--)
+			m[j] = m[j - 1];
+		m[j] = t;
+	}
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (!k || (m[i].arg.pagefault.address & ~(NS_PAGE_SIZE - 1)) !=
+			  (m[k - 1].arg.pagefault.address & ~(NS_PAGE_SIZE - 1)))
+			m[k++] = m[i];
+	return k;
+}
+
+/* Is mon.fd still our userfaultfd?  A program that closed it and reused
+ * the number must never have its descriptor read by us. */
+static bool ours(void)
+{
+	struct { uint64_t dev, ino; uint64_t rest[16]; } st;
+
+	return sys_fstat(mon.fd, &st) == 0 && st.ino == mon.ino;
+}
+
+static void *monitor_main(void *unused)
+{
+	sigset_t all;
+
+	(void)unused;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	ns_in_runtime = 1;	/* our own mmaps pass straight through */
+	for (;;) {
+		long n = sys_read(mon.fd, mon.msg, sizeof(mon.msg));
+
+		if (n == -EAGAIN) {
+			/* Spin a little before sleeping: waking a sleeping
+			 * monitor costs more than the fault itself. */
+			uint64_t until = now_ns() + mon.spin_ns;
+			while (n == -EAGAIN && now_ns() < until) {
+				__builtin_ia32_pause();
+				n = sys_read(mon.fd, mon.msg, sizeof(mon.msg));
+			}
+			if (n == -EAGAIN) {
+				if (mon.spin_ns > 1000)
+					mon.spin_ns /= 2;
+				struct pollfd pf[2] = { { mon.fd, POLLIN, 0 },
+							{ mon.stop_fd, POLLIN, 0 } };
+				mon.st.sleeps++;
+				sys_call(SYS_poll, pf, 2, -1, 0, 0, 0);
+				if (pf[1].revents || !ours())
+					break;
+				continue;
+			}
+			if (mon.spin_ns < 100000)
+				mon.spin_ns = mon.spin_ns * 2 + 1000;
+		}
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ring_drain();
+		int k = msg_cmp_sort(mon.msg, (int)(n / (long)sizeof(mon.msg[0])));
+		for (int i = 0; i < k; i++)
+			if (mon.msg[i].event == UFFD_EVENT_PAGEFAULT)
+				handle_fault(mon.msg[i].arg.pagefault.address,
+					     (int)mon.msg[i].arg.pagefault.feat.ptid);
+	}
+	sys_close(mon.fd);
+	sys_close(mon.stop_fd);
+	mon.fd = mon.stop_fd = -1;
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+/* A userfaultfd that also serves faults the kernel takes on the program's
+ * behalf (read(2) into fresh memory): UFFD_USER_MODE_ONLY would make those
+ * fail with EFAULT, so it is never used. */
+static long uffd_open(void)
+{
+	long fd = sys_call(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
+
+	if (fd >= 0)
+		return fd;
+	long dev = sys_open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return fd;
+	fd = sys_call(SYS_ioctl, dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK, 0, 0, 0);
+	sys_close((int)dev);
+	return fd;
+}
+
+bool uffd_active(void)
+{
+	return mon.fd >= 0;
+}
+
+/* Opens the userfaultfd and starts the monitor; 0 or -errno (the caller
+ * then falls back to VMA policies). */
+int uffd_start(void)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_THREAD_ID };
+	pthread_attr_t at;
+	pthread_t th;
+	const char *w = getenv("NUMASHADOW_FAULT_AROUND");
+	long fd, r;
+
+	fd = uffd_open();
+	if (fd < 0)
+		return (int)fd;
+	r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
+	if (r < 0) {
+		sys_close((int)fd);
+		return (int)r;
+	}
+	mon.features = api.features;
+	mon.window = 16;
+	if (w && *w) {
+		unsigned v = 0;
+		for (; *w >= '0' && *w <= '9'; w++)
+			v = v * 10 + (unsigned)(*w - '0');
+		if (v >= 1 && v <= MAX_WINDOW)
+			mon.window = v;
+	}
+	/* Out of the way of the low numbers programs dup2() onto. */
+	long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+	if (hi >= 0) {
+		sys_close((int)fd);
+		fd = hi;
+	}
+	mon.fd = (int)fd;
+	mon.ino = 0;
+	struct { uint64_t dev, ino; uint64_t rest[16]; } st;
+	if (sys_fstat(mon.fd, &st) == 0)
+		mon.ino = st.ino;
+	mon.stop_fd = (int)sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0);
+	hi = sys_call(SYS_fcntl, mon.stop_fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+	if (hi >= 0) {
+		sys_close(mon.stop_fd);
+		mon.stop_fd = (int)hi;
+	}
+	mon.nreg = 0;
+	mon.head = mon.tail = 0;
+	mon.cur_mode = -1;
+	mon.fatal = 0;
+	mon.spin_ns = 20000;
+	__builtin_memset(&mon.st, 0, sizeof(mon.st));
+	cpu_nodes_read();
+	ns_exclude(&mon, sizeof(mon));
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&th, &at, monitor_main, NULL);
+	pthread_attr_destroy(&at);
+	if (r) {
+		uffd_stop();
+		return (int)-r;
+	}
+	return 0;
+}
+
+/* Stops serving: the monitor sees the event, closes the userfaultfd (which
+ * unregisters every range and wakes any waiter) and ends. */
+void uffd_stop(void)
+{
+	uint64_t one = 1;
+
+	if (mon.stop_fd >= 0)
+		sys_write(mon.stop_fd, &one, 8);
+}
+
+/* In the child of fork: the descriptors came along, the thread did not. */
+void uffd_after_fork(void)
+{
+	if (mon.stop_fd >= 0)
+		sys_close(mon.stop_fd);
+	if (mon.fd >= 0)
+		sys_close(mon.fd);
+	mon.stop_fd = mon.fd = -1;
+}
+
+void uffd_stats(struct ns_fault_stats *out)
+{
+	*out = mon.st;
+}
