@@ -55,7 +55,8 @@ long numashadow_migrate(void *addr, size_t len, int node, unsigned flags);
 
 /* What this process's migrations did, by outcome. */
 struct numashadow_migrate_stats {
-	unsigned long calls;		/* numashadow_migrate() and policy calls */
+	unsigned long calls;		/* engine runs: one per numashadow_migrate()
+					 * call or contiguous range a policy moves */
 	unsigned long moved;		/* pages moved to their target */
 	unsigned long already;		/* pages already on the target */
 	unsigned long failed_shared;	/* mapped by others, no CAP_SYS_NICE */

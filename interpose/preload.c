@@ -16,6 +16,8 @@
  * reconciliation with /proc/self/maps.  See docs/interposition.md.
  */
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -196,8 +198,11 @@ EXPORT long syscall(long n, ...)
 	}
 }
 
-/* Mappings made where we do not redirect: learned from /proc/self/maps. */
-#define ESCAPE(ret, name, params, args)                                    \
+/* Mappings made where we do not redirect: learned from /proc/self/maps.
+ * (dlopen is not wrapped: it judges RUNPATH and $ORIGIN by its caller's
+ * address.  ld.so's own mmap, munmap and mprotect are redirected instead,
+ * and _dl_debug_state() announces the window in which it works.) */
+#define ESCAPE(ret, name, params, args, fail)                              \
 	EXPORT ret name params                                             \
 	{                                                                  \
 		static ret(*real) params;                                  \
@@ -205,7 +210,7 @@ EXPORT long syscall(long n, ...)
 			real = (ret(*) params)dlsym(RTLD_NEXT, #name);     \
 		if (!real) {                                               \
 			errno = ENOSYS;                                    \
-			return (ret)0;                                     \
+			return fail;                                       \
 		}                                                          \
 		ns_escape(1);                                              \
 		ret r = real args;                                         \
@@ -213,12 +218,9 @@ EXPORT long syscall(long n, ...)
 		return r;                                                  \
 	}
 
-ESCAPE(void *, dlopen, (const char *f, int m), (f, m))
-ESCAPE(void *, dlmopen, (Lmid_t l, const char *f, int m), (l, f, m))
-ESCAPE(int, dlclose, (void *h), (h))
-ESCAPE(void *, shmat, (int id, const void *a, int f), (id, a, f))
-ESCAPE(int, shmdt, (const void *a), (a))
-ESCAPE(int, pkey_mprotect, (void *a, size_t l, int p, int k), (a, l, p, k))
+ESCAPE(void *, shmat, (int id, const void *a, int f), (id, a, f), (void *)-1)
+ESCAPE(int, shmdt, (const void *a), (a), -1)
+ESCAPE(int, pkey_mprotect, (void *a, size_t l, int p, int k), (a, l, p, k), -1)
 
 /* Makes libc's function at target jump to dest.  Returns 0 or -errno. */
 static int redirect(void *target, void *dest)
@@ -278,11 +280,109 @@ static void redirect_libc(void)
 	}
 }
 
+/*
+ * ld.so maps, unmaps and protects libraries for dlopen with its own copies
+ * of the mmap, munmap and mprotect stubs, which nothing exports.  They have the same shape
+ * as libc's; find each by its bytes in ld.so's text (exactly one match, at
+ * a function's alignment, or we leave it) and redirect it like libc's.
+ */
+static const struct {
+	const char *name;
+	unsigned char code[19];	/* bytes to match */
+	unsigned char mask[19];	/* 0xff: must match, 0: any */
+	void *wrapper;
+} ldso_stubs[] = {
+	{ "mmap", { 0x41, 0x89, 0xca, 0x41, 0xf7, 0xc1, 0xff, 0x0f, 0x00, 0x00,
+		    0x75, 0x00, 0xb8, 0x09, 0x00, 0x00, 0x00, 0x0f, 0x05 },
+	  { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, (void *)w_mmap },
+	{ "munmap", { 0xb8, 0x0b, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x3d, 0x01,
+		      0xf0, 0xff, 0xff, 0x73, 0x01, 0xc3 },
+	  { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, (void *)w_munmap },
+	{ "mprotect", { 0xb8, 0x0a, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x3d, 0x01,
+			0xf0, 0xff, 0xff, 0x73, 0x01, 0xc3 },
+	  { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, (void *)w_mprotect },
+};
+
+/* ld.so calls _dl_debug_state() when it starts changing the list of
+ * loaded objects (r_state RT_ADD or RT_DELETE) and when it is done
+ * (RT_CONSISTENT) - the debuggers' rendezvous.  In between, its inlined
+ * munmaps happen: the runtime reconciles instead of judging. */
+static struct r_debug *rdebug;
+
+static void w_dl_debug_state(void)
+{
+	if (rdebug)
+		ns_escape(rdebug->r_state == RT_CONSISTENT ? -1 : 1);
+}
+
+static int redirect_debug_state(void *fn)
+{
+	/* "ret" and the padding to the next function: room for our jump. */
+	static const unsigned char shape[16] = { 0xc3, 0x66, 0x66, 0x2e, 0x0f, 0x1f,
+		0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x40, 0x00 };
+
+	rdebug = dlsym(RTLD_DEFAULT, "_r_debug");
+	if (!fn || !rdebug || memcmp(fn, shape, sizeof(shape)))
+		return -ENOENT;
+	return redirect(fn, (void *)w_dl_debug_state);
+}
+
+static int redirect_ldso(void)
+{
+	void *anchor = dlsym(RTLD_DEFAULT, "_dl_debug_state");
+	Dl_info info;
+	const Elf64_Ehdr *eh;
+	const Elf64_Phdr *ph;
+	int done = 0;
+
+	if (!anchor || !dladdr(anchor, &info) || !info.dli_fbase)
+		return -ENOENT;
+	eh = info.dli_fbase;
+	ph = (const Elf64_Phdr *)((const char *)eh + eh->e_phoff);
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+			continue;
+		const unsigned char *lo = (const unsigned char *)eh + ph[i].p_vaddr;
+		size_t len = ph[i].p_memsz;
+		for (size_t k = 0; k < sizeof(ldso_stubs) / sizeof(*ldso_stubs); k++) {
+			const unsigned char *hit = NULL;
+			int hits = 0;
+			/* Functions start 16-byte aligned in this build. */
+			for (size_t off = (16 - (uintptr_t)lo % 16) % 16;
+			     off + sizeof(ldso_stubs[k].code) <= len; off += 16) {
+				size_t j = 0;
+				for (; j < sizeof(ldso_stubs[k].code); j++)
+					if ((lo[off + j] ^ ldso_stubs[k].code[j]) &
+					    ldso_stubs[k].mask[j])
+						break;
+				if (j == sizeof(ldso_stubs[k].code)) {
+					hit = lo + off;
+					hits++;
+				}
+			}
+			if (hits == 1 && redirect((void *)hit, ldso_stubs[k].wrapper) == 0)
+				done++;
+		}
+	}
+	if (done != (int)(sizeof(ldso_stubs) / sizeof(*ldso_stubs)))
+		return -ENOENT;
+	return redirect_debug_state(anchor);
+}
+
 __attribute__((constructor(101))) static void preload_init(void)
 {
 	real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
 	curbrk = (void **)dlsym(RTLD_NEXT, "__curbrk");
 	redirect_libc();
+	if (redirect_ldso() < 0) {
+		static const char msg[] = "numashadow: cannot redirect ld.so's mmap/mprotect; "
+			"libraries loaded by dlopen are found by reconciling with /proc/self/maps\n";
+		sys_write(2, msg, sizeof(msg) - 1);
+		ns_reconcile_always();
+	}
 	if (ns_init() == 0)
 		pthread_atfork(NULL, NULL, ns_atfork_child);
 }

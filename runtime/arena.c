@@ -13,6 +13,7 @@
  * copies the shadow for the child; the child waits for it like anyone else.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -25,7 +26,7 @@
 struct ns_arena *ns_arena;
 struct it_ops vma_mm_ops, vma_imap_ops, avc_ops;
 
-/* Capacities scale with NUMASHADOW_ARENA_SCALE (1 = default). */
+/* Capacities, multiplied by arena_create()'s scale. */
 static const struct { uint32_t size, cap; } pool_geom[NR_POOLS] = {
 	[POOL_PROC] = { sizeof(struct ns_proc), 4096 },
 	[POOL_OBJ] = { sizeof(struct ns_object), 1 << 18 },
@@ -133,6 +134,28 @@ void pool_free(enum ns_pool_id id, uint32_t idx)
 	pl->live--;
 }
 
+/* Has the thread that holds the lock ended?  kill(tid, 0) still answers
+ * for a zombie that has not been reaped, so look at its state too. */
+static bool owner_dead(uint32_t tid)
+{
+	char path[40], buf[128];
+	long fd, n;
+
+	if (sys_kill((pid_t)tid, 0) == -ESRCH)
+		return true;
+	ns_fmt(path, sizeof(path), "/proc/%u/stat", tid);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = sys_read((int)fd, buf, sizeof(buf) - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	const char *p = __builtin_strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X' || p[2] == 'x');
+}
+
 /* tid of this thread; the kernel's answer, never a cached copy, so it is
  * right in the child of a fork too. */
 static inline uint32_t my_tid(void)
@@ -163,7 +186,7 @@ void ns_lock(void)
 		 * thread killed inside the runtime must not wedge the family. */
 		if (r == -ETIMEDOUT &&
 		    __atomic_load_n(&l->owner, __ATOMIC_RELAXED) == cur &&
-		    sys_kill((pid_t)cur, 0) == -ESRCH &&
+		    owner_dead(cur) &&
 		    __atomic_compare_exchange_n(&l->owner, &cur, me, false,
 						__ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED)) {
@@ -171,6 +194,44 @@ void ns_lock(void)
 			return;
 		}
 	}
+}
+
+/* ns_lock(), unless *bail turns non-zero while we wait (the holder is
+ * forking: a thread blocked here may hold a lock fork needs).  Returns
+ * true with the lock held, false without it. */
+bool ns_lock_unless(const volatile int *bail)
+{
+	struct ns_lock *l = &ns_arena->lock;
+	uint32_t me = my_tid(), cur;
+	const struct timespec ts = { 0, 1000 * 1000 };
+
+	for (;;) {
+		cur = 0;
+		if (__atomic_compare_exchange_n(&l->owner, &cur, me, false,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return true;
+		if (*bail)
+			return false;
+		__atomic_fetch_add(&l->waiters, 1, __ATOMIC_SEQ_CST);
+		long r = sys_futex(&l->owner, FUTEX_WAIT, cur, &ts);
+		__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_SEQ_CST);
+		if (r == -ETIMEDOUT &&
+		    __atomic_load_n(&l->owner, __ATOMIC_RELAXED) == cur &&
+		    owner_dead(cur) &&
+		    __atomic_compare_exchange_n(&l->owner, &cur, me, false,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			ns_arena->tainted = 1;
+			return true;
+		}
+	}
+}
+
+/* Wakes every waiter, so ns_lock_unless() callers look at their flag. */
+void ns_lock_kick(void)
+{
+	sys_futex(&ns_arena->lock.owner, FUTEX_WAKE, 0x7fffffff, NULL);
 }
 
 void ns_unlock(void)
@@ -182,8 +243,11 @@ void ns_unlock(void)
 		sys_futex(&l->owner, FUTEX_WAKE, 1, NULL);
 }
 
-bool ns_lock_is_held_by_me(void)
+
+/* Lets go of the lock if this thread holds it (before exiting). */
+void ns_unlock_if_mine(void)
 {
-	return __atomic_load_n(&ns_arena->lock.owner, __ATOMIC_RELAXED) ==
-	       my_tid();
+	if (ns_arena && __atomic_load_n(&ns_arena->lock.owner, __ATOMIC_RELAXED) ==
+			my_tid())
+		ns_unlock();
 }

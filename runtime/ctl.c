@@ -14,7 +14,7 @@
  *   migrate NODE all|START-END [sync]
  *                                 move the pages (hex addresses) to NODE
  *
- * See docs/control.md.
+ * See docs/migration.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include "internal.h"
 #include "sys.h"
@@ -34,7 +35,7 @@ static uint64_t listen_ino;	/* to notice the program reusing our fd */
 static char dir_path[96];
 
 static int out_fd;
-static char out_buf[8192];
+static char out_buf[256 * 1024];	/* a whole answer, sent after unlocking */
 static size_t out_len;
 
 static void out_flush(void)
@@ -63,7 +64,7 @@ static void out(const char *fmt, ...)
 	va_end(ap);
 	line[n++] = '\n';
 	if (out_len + (size_t)n > sizeof(out_buf))
-		out_flush();
+		return;	/* cut short rather than write under the lock */
 	__builtin_memcpy(out_buf + out_len, line, (size_t)n);
 	out_len += (size_t)n;
 }
@@ -267,6 +268,10 @@ static void *ctl_main(void *unused)
 			continue;
 		if (fd < 0)
 			return NULL;
+		/* A client that never reads must not hold us forever. */
+		struct timeval tv = { 2, 0 };
+		sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv), 0);
+		sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv), 0);
 		if (ns_rt.ready && sys_getpid() == ns_rt.pid) {
 			ns_in_runtime = 1;
 			serve((int)fd);

@@ -125,7 +125,9 @@ static inline void *pool_rec(enum ns_pool_id id, uint32_t idx)
 }
 void ns_lock(void);
 void ns_unlock(void);
-bool ns_lock_is_held_by_me(void);
+bool ns_lock_unless(const volatile int *bail);
+void ns_lock_kick(void);
+void ns_unlock_if_mine(void);
 
 /* ---- object.c: address_space, anon_vma and anon_vma_chain ---- */
 
@@ -175,7 +177,6 @@ int avc_count(uint32_t vma);
 #define NS_VMA_DONTCOPY	0x02	/* MADV_DONTFORK */
 #define NS_VMA_WIPEONFORK 0x04	/* MADV_WIPEONFORK */
 #define NS_VMA_GROWSDOWN 0x08	/* the main stack: the kernel extends it */
-#define NS_VMA_LAZYFREE	0x10	/* MADV_FREE was applied: pages may vanish */
 
 struct ns_vma {
 	struct it_node mm;	/* in proc->mm_root, [start, end - 1] */
@@ -293,6 +294,7 @@ struct ns_mig_counters {
 /* Moves the present pages of this process in [start, end) to node; called
  * WITHOUT the family lock.  Returns pages moved or -errno. */
 long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags);
+void mig_after_fork(void);
 /* Moves every page the program maps (not the runtime's own). */
 long mig_move_all(int node, unsigned flags);
 /* Counts this proc's present pages by node into counts[64]; lock held. */
@@ -301,7 +303,6 @@ void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
 /* ---- proc.c: the processes of the family ---- */
 
 #define NS_PROC_LIVE	1
-#define NS_PROC_GONE	2
 #define NS_PROC_EXEC	3	/* inside execve: shadow dropped, hooks pass */
 
 struct ns_proc {
@@ -367,6 +368,7 @@ void ns_exclude(const void *start, size_t len);
 /* Test-only corruption of one entry (NUMASHADOW_TEST_CORRUPT). */
 int verify_corrupt(const char *what);
 extern uint64_t ns_zero_pfn;
+extern uint64_t ns_devzero_dev, ns_devzero_ino;
 extern uint32_t ns_fork_child;
 
 /* ---- policy.c: first-touch placement policies and rules ---- */
@@ -451,7 +453,7 @@ struct ns_runtime {
 	int verify;		/* NUMASHADOW_VERIFY level */
 	int log_fd;		/* diagnostics, stderr by default */
 	int is_root;		/* PFNs and kpagecount are readable */
-	int in_fork;		/* inside our fork wrapper */
+	volatile int in_fork;	/* a thread is inside our fork wrapper */
 	int forked_unseen;	/* set by the atfork child handler */
 	volatile int dirty;	/* untracked changes in this address space */
 	int escapes;		/* untracked changes under way (dlopen) */

@@ -63,6 +63,7 @@ struct collect {
 	int node, n;
 	unsigned flags;
 	int waiting;		/* sync: pages another migration holds */
+	int again;		/* a later round over the same range */
 	struct ns_mig_counters *c;
 };
 
@@ -87,7 +88,8 @@ static int collect_vma(uint32_t vma, void *arg)
 		if (p->flags & NS_PG_ZERO)
 			continue;
 		if (p->node == k->node) {
-			k->c->already++;
+			if (!k->again)
+				k->c->already++;	/* once, not per round */
 			continue;
 		}
 		if (p->flags & NS_PG_MIGRATING) {
@@ -146,6 +148,10 @@ static long move_batch(int n, int mf, struct ns_mig_counters *c)
 				eng.pidx[m] = i;
 				eng.pend[m++] = eng.addr[i];
 			}
+		/* The kernel leaves a page's status unwritten when it stops
+		 * early: such a page counts as busy and goes round again. */
+		for (int j = 0; j < m; j++)
+			eng.pst[j] = -EBUSY;
 		long r = sys_move_pages(0, (unsigned long)m, eng.pend, eng.node,
 					eng.pst, mf);
 		c->passes++;
@@ -177,7 +183,7 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	c = &proc_of(ns_rt.self)->mig;
 	c->calls++;
 	page_sync_range(ns_rt.self, start, end);
-	struct collect k = { start, end, node, 0, flags, 0, c };
+	struct collect k = { start, end, node, 0, flags, 0, 0, c };
 	for (int spins = 0;;) {
 		k.n = 0;
 		k.waiting = 0;
@@ -193,11 +199,14 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 				struct ns_page *p = page_of(eng.page[i]);
 				if (!err)
 					count(c, eng.status[i], node);
-				/* Settle only a page still mapped where it was;
-				 * an unmapped one took its descriptor with it. */
+				/* The mark goes in any case: a descriptor that
+				 * lives on elsewhere (mremap, another mapper)
+				 * must not stay marked. */
+				if (p->mapcount)
+					p->flags &= ~NS_PG_MIGRATING;
+				/* The node only where it was moved from. */
 				if (!t || pte_of(t)->page != eng.page[i])
 					continue;
-				p->flags &= ~NS_PG_MIGRATING;
 				if (!err && eng.status[i] >= 0) {
 					p->node = eng.status[i];
 					p->pfn = 0;	/* a new frame: learned later */
@@ -219,6 +228,7 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 			sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
 			ns_lock();
 			k.pos = start;
+			k.again = 1;
 			if (spins == 1000)
 				c->busy += (uint64_t)k.waiting;
 		}
@@ -281,4 +291,11 @@ void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
 		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64)
 			counts[p->node]++;
 	}
+}
+
+/* In the child of fork: a migration running in another thread of the
+ * parent left the engine lock taken in our copy. */
+void mig_after_fork(void)
+{
+	eng.lock = 0;
 }

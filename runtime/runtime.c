@@ -158,6 +158,8 @@ static const struct {
 
 static int ctl_on = 1;			/* NUMASHADOW_CTL */
 static int reregister_cb(uint32_t vma, void *arg);
+static void reconcile(void);
+static int need_ctl;			/* an adopted child wants its socket */
 static int site_rules;			/* some rule names a call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_ctl(void);
@@ -199,11 +201,25 @@ static int options_read(void)
 {
 	const char *v;
 
+	/* Our own copy of stderr, high and close-on-exec: programs close or
+	 * reopen fd 2 (coreutils close it at exit), and our lines must still
+	 * go where stderr went. */
+	long dup = sys_call(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+	if (dup >= 0)
+		ns_rt.log_fd = (int)dup;
 	v = getenv(options[OPT_LOG].env);
 	if (v && *v) {
 		long fd = sys_open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
-		if (fd >= 0 && sys_call(SYS_fchmod, fd, 0644, 0, 0, 0, 0) >= 0)
+		if (fd >= 0 && sys_call(SYS_fchmod, fd, 0644, 0, 0, 0, 0) >= 0) {
+			long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+			if (hi >= 0) {
+				sys_close((int)fd);
+				fd = hi;
+			}
+			if (ns_rt.log_fd != 2)
+				sys_close(ns_rt.log_fd);
 			ns_rt.log_fd = (int)fd;
+		}
 		else
 			return bad_option(OPT_LOG, v);
 	}
@@ -266,6 +282,7 @@ void ns_verify_fail(void)
 		ns_log("verify: (after %s)", last_call);
 	ns_log("verify: shadow differs from the kernel; exiting with status %d",
 	       NS_VERIFY_EXIT);
+	ns_unlock_if_mine();	/* the rest of the family goes on */
 	sys_exit_group(NS_VERIFY_EXIT);
 }
 
@@ -276,6 +293,12 @@ static int verify_now(bool full)
 
 	if (ns_rt.escapes)
 		return 0;	/* ld.so is mapping right now: nothing to judge */
+	if (ns_rt.dirty)
+		reconcile();
+	if (ns_arena->tainted == 1) {
+		ns_arena->tainted = 2;	/* said once per family */
+		ns_log("verify: a process died holding the family lock; what it was changing may be missing from the shadow");
+	}
 	d = verify_vmas(ns_rt.self, false);
 	if (full || ns_rt.verify >= 2)
 		d += verify_pages(true);
@@ -318,6 +341,7 @@ static void adopt(void)
 		mm_fork(parent, self);
 	ns_rt.self = self;
 	verify_vmas(self, true);
+	need_ctl = 1;	/* started outside the lock, in leave() */
 }
 
 /* Returns true when the caller may use the model (lock held). */
@@ -336,7 +360,14 @@ static bool enter(void)
 		return false;
 	}
 	ns_in_runtime = 1;
-	ns_lock();
+	/* While another thread forks, waiting could deadlock: we may hold a
+	 * malloc lock its fork needs.  Go to the kernel directly; the shadow
+	 * catches up by reconciling, in the parent and in the child. */
+	if (!ns_lock_unless(&ns_rt.in_fork)) {
+		ns_rt.dirty = 1;
+		ns_in_runtime = 0;
+		return false;
+	}
 	if (ns_rt.forked_unseen)
 		adopt();
 	if (ns_rt.disabled || proc_of(ns_rt.self)->state != NS_PROC_LIVE) {
@@ -353,10 +384,16 @@ static bool enter(void)
 
 static void leave(void)
 {
+	if (ns_rt.dirty)
+		reconcile();	/* what passed us by is known, not wrong */
 	if (ns_rt.verify && verify_now(false))
 		ns_verify_fail();
 	ns_unlock();
 	ns_in_runtime = 0;
+	if (need_ctl) {
+		need_ctl = 0;
+		start_ctl();
+	}
 }
 
 static inline bool failed(long r)
@@ -654,6 +691,10 @@ long ns_execve(const char *path, char *const argv[], char *const envp[])
 /* Something ld.so maps on its own (dlopen) is starting (+1) or done (-1). */
 void ns_escape(int delta)
 {
+	/* ld.so announces its window once per dlopen/dlclose, but may end it
+	 * without having opened it (at start-up): never below zero. */
+	if (delta < 0 && __atomic_load_n(&ns_rt.escapes, __ATOMIC_SEQ_CST) <= 0)
+		delta = 0;
 	__atomic_add_fetch(&ns_rt.escapes, delta, __ATOMIC_SEQ_CST);
 	mark_dirty();
 }
@@ -674,6 +715,7 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	/* The kernel copies the pages present now: learn them first. */
 	page_sync(ns_rt.self);
 	ns_rt.in_fork = 1;
+	ns_lock_kick();
 	pid = real_fork();
 	if (pid > 0) {
 		uint32_t c = proc_new(pid, ns_rt.self);
@@ -687,6 +729,8 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 			ns_fork_child = 0;
 		}
 		ns_rt.in_fork = 0;
+		if (ns_rt.dirty)
+			reconcile();
 		if (ns_rt.verify && verify_now(true))
 			ns_verify_fail();
 		ns_unlock();
@@ -707,7 +751,11 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	if (!ns_rt.self) {
 		ns_rt.forked_unseen = 1;
 		adopt();
+	} else if (ns_rt.dirty) {
+		/* Another thread changed the parent around the fork. */
+		reconcile();
 	}
+	mig_after_fork();
 	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
 		verify_corrupt(corrupt_kind);
 	if (!ns_rt.disabled && ns_rt.verify && verify_now(true))
@@ -913,6 +961,15 @@ int ns_init(void)
 	ns_rt.pid = (pid_t)sys_getpid();
 	ns_rt.is_root = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0) == 0;
 	find_zero_pfn();
+	struct stat zst;
+	long zfd = sys_open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	if (zfd >= 0) {
+		if (sys_fstat((int)zfd, &zst) == 0) {
+			ns_devzero_dev = dev_split(zst.st_dev);
+			ns_devzero_ino = zst.st_ino;
+		}
+		sys_close((int)zfd);
+	}
 	ns_lock();
 	ns_rt.self = proc_new(ns_rt.pid, 0);
 	proc_of(ns_rt.self)->brk = (uint64_t)sys_brk(NULL);

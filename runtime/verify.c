@@ -77,8 +77,15 @@ static void sattrs(uint32_t vi, uint64_t at, struct attrs *a)
 	a->off = o ? (v->pgoff << NS_PAGE_SHIFT) + (at - v->start) : 0;
 }
 
+uint64_t ns_devzero_dev, ns_devzero_ino;	/* /dev/zero, as maps prints it */
+
 static bool attrs_equal(const struct attrs *a, const struct attrs *b)
 {
+	/* A private /dev/zero mapping is anonymous memory; newer kernels
+	 * still show the file in maps. */
+	if (a->kind == OBJ_FILE && !a->shared && a->dev == ns_devzero_dev &&
+	    a->ino == ns_devzero_ino && b->kind == 0 && !b->shared)
+		return a->prot == b->prot;
 	return a->prot == b->prot && a->shared == b->shared &&
 	       a->kind == b->kind && a->dev == b->dev && a->ino == b->ino &&
 	       a->off == b->off;
@@ -459,6 +466,11 @@ static int scan_vma(uint32_t vma, void *arg)
 
 	uint64_t end = v->end < s->hi ? v->end : s->hi;
 
+	/* Reservations (PROT_NONE) hold no pages worth a look: malloc keeps
+	 * tens of MiB of them per arena. */
+	if (v->prot == PROT_NONE)
+		return 0;
+
 	for (uint64_t a = v->start > s->lo ? v->start : s->lo; a < end;) {
 		uint64_t n = (end - a) >> NS_PAGE_SHIFT;
 		int q = 0;
@@ -773,8 +785,12 @@ int verify_corrupt(const char *what)
 		return -ENOENT;
 	}
 	if (!__builtin_strcmp(what, "page-node")) {
+		/* A page of the main stack: it stays mapped to the end. */
 		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next)
-			if (page_of(pte_of(t)->page)->flags & NS_PG_ANON) {
+			if ((page_of(pte_of(t)->page)->flags & NS_PG_ANON) &&
+			    vma_find(self, pte_of(t)->vpn << NS_PAGE_SHIFT) &&
+			    (vma_of(vma_find(self, pte_of(t)->vpn << NS_PAGE_SHIFT))->flags &
+			     NS_VMA_GROWSDOWN)) {
 				page_of(pte_of(t)->page)->node += 7;
 				return 0;
 			}

@@ -1,0 +1,66 @@
+#!/bin/sh
+# verify_can_fail: verify mode is able to fail.  The runtime's test-only
+# NUMASHADOW_TEST_CORRUPT setting damages one shadow entry right after
+# start-up; for each kind (vma-prot, vma-bounds, page-node, page-ghost,
+# mapper) the
+# small program touch_and_fork (private and shared pages, an mprotect'ed
+# range, a child sharing pages after fork, numashadow_verify() in both
+# processes) must exit 86 under `numashadow run --verify` and under
+# --verify=2, with at least one `numashadow: verify:` line on stderr naming
+# an address, and nothing on stdout.  Without corruption the same runs exit
+# 0 with no verify line.  Run from the project root.
+set -u
+NS=${NUMASHADOW_BIN:-build/numashadow}
+PROG=build/tests/progs/touch_and_fork
+tmp=$(mktemp -d /tmp/numashadow-vfail.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
+fails=0
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+[ -x "$NS" ] || { echo "FAIL: $NS not built"; exit 1; }
+[ -x "$PROG" ] || { echo "FAIL: $PROG not built"; exit 1; }
+
+# run LABEL VERIFY_OPTION [CORRUPT_KIND]: one run; leaves rc, $tmp/out, $tmp/err
+run() {
+	if [ -n "${3:-}" ]; then
+		env -u NUMASHADOW_VERIFY NUMASHADOW_TEST_CORRUPT="$3" \
+			"$NS" run "$2" -- "$PROG" >"$tmp/out" 2>"$tmp/err"
+	else
+		env -u NUMASHADOW_VERIFY -u NUMASHADOW_TEST_CORRUPT \
+			"$NS" run "$2" -- "$PROG" >"$tmp/out" 2>"$tmp/err"
+	fi
+	rc=$?
+	[ -s "$tmp/out" ] && fail "$1: wrote to stdout: $(head -c 200 "$tmp/out")"
+}
+
+show() {
+	head -n 10 "$tmp/err" | sed 's/^/    /'
+}
+
+for level in --verify --verify=2; do
+	run "clean $level" "$level"
+	if [ "$rc" != 0 ] || grep -a -q '^numashadow: verify:' "$tmp/err"; then
+		fail "clean run $level: exit $rc"
+		show
+	fi
+	for kind in vma-prot vma-bounds page-node page-ghost mapper; do
+		run "$kind $level" "$level" "$kind"
+		n=$(grep -a -c '^numashadow: verify:' "$tmp/err")
+		addr=$(grep -a '^numashadow: verify:' "$tmp/err" | grep -a -c -E '0x[0-9a-fA-F]{4,}')
+		if [ "$rc" != 86 ] || [ "$n" -eq 0 ] || [ "$addr" -eq 0 ]; then
+			fail "$kind $level: exit $rc (want 86), $n verify lines, $addr naming an address"
+			show
+		else
+			echo "$kind $level: exit 86, $n verify lines"
+			grep -a -m1 '^numashadow: verify:' "$tmp/err" | sed 's/^/    /'
+		fi
+	done
+done
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+exit 0
