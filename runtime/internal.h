@@ -360,6 +360,8 @@ int verify_pages(bool all);
 /* Learns this proc's present pages (first touch, COW breaks). */
 int page_sync(uint32_t proc);
 void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
+/* The same, letting pages the kernel no longer has go from the shadow. */
+void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
 /* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
 int page_sync_addr(uint32_t proc, uint64_t addr);
 /* Leaves a runtime buffer out of page tracking: the runtime writes it while
@@ -425,6 +427,8 @@ bool uffd_active(void);
 /* A new anonymous region to place by policy idx; 0 or -errno. */
 int uffd_region_add(uint64_t start, uint64_t end, int idx);
 void uffd_region_del(uint64_t start, uint64_t end);
+/* Pops a range whose pages the kernel dropped (EVENT_REMOVE); 1 or 0. */
+int uffd_vanished(uint64_t *start, uint64_t *end);
 /* The calling thread's own task policy (set_mempolicy), to honour. */
 void uffd_thread_policy(int tid, int mode, uint64_t mask);
 /* Fault statistics, for reports. */
@@ -470,5 +474,7 @@ int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ns_verify_fail(void);
+/* From a thread that must not take the family lock (the monitor). */
+void ns_mark_dirty_async(void);
 
 #endif

@@ -305,6 +305,13 @@ static int verify_now(bool full)
 	return d;
 }
 
+void ns_mark_dirty_async(void)
+{
+	ns_rt.dirty = 1;
+	if (ns_rt.ready && ns_arena && ns_rt.self)
+		__atomic_store_n(&proc_of(ns_rt.self)->dirty, 1, __ATOMIC_RELAXED);
+}
+
 static void mark_dirty(void)
 {
 	ns_rt.dirty = 1;
@@ -379,6 +386,9 @@ static bool enter(void)
 	}
 	if (ns_rt.dirty || ns_rt.escapes || ns_rt.always_reconcile)
 		reconcile();
+	uint64_t vs, ve;
+	while (uffd_vanished(&vs, &ve))
+		page_drop_vanished(ns_rt.self, vs, ve);
 	return true;
 }
 

@@ -72,6 +72,10 @@ static struct monitor {
 	/* The ring: the hooks write at head, the monitor reads at tail. */
 	struct region_ev ring[RING];
 	uint32_t head, tail;
+	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE):
+	 * the monitor writes at vhead, the hooks read at vtail. */
+	struct region_ev vanish[RING];
+	uint32_t vhead, vtail;
 	/* Monitor-private from here. */
 	struct region reg[MAX_REGIONS];
 	int nreg;
@@ -421,6 +425,68 @@ static void handle_fault(uint64_t addr, int tid)
 	}
 }
 
+/* Non-cooperative events: the address space changed, by our hooks or by
+ * something that bypassed them (an inlined syscall).  The thread that made
+ * the change waits until we have read the event, and may hold the family
+ * lock, so nothing here takes it: the monitor's own table follows at once;
+ * the shadow is told to reconcile its VMAs with /proc/self/maps (UNMAP,
+ * REMAP) or to let the dropped pages go (REMOVE; the range stays
+ * registered) at the next hook - both idempotent, so events for changes
+ * the hooks made themselves cost nothing. */
+static void handle_event(const struct uffd_msg *m)
+{
+	struct region_ev ev;
+
+	switch (m->event) {
+	case UFFD_EVENT_UNMAP:
+		ev = (struct region_ev){ m->arg.remove.start, m->arg.remove.end, -1, 0 };
+		region_apply(&ev);
+		ns_mark_dirty_async();
+		break;
+	case UFFD_EVENT_REMAP: {
+		uint64_t from = m->arg.remap.from, to = m->arg.remap.to;
+		uint64_t len = m->arg.remap.len;
+		int i = region_search(from), pol = -1;
+		if (i < mon.nreg && mon.reg[i].start <= from)
+			pol = mon.reg[i].policy;
+		ev = (struct region_ev){ from, from + len, -1, 0 };
+		region_apply(&ev);
+		if (pol >= 0) {
+			ev = (struct region_ev){ to, to + len, pol, 0 };
+			region_apply(&ev);
+		}
+		ns_mark_dirty_async();
+		break;
+	}
+	case UFFD_EVENT_REMOVE: {
+		uint32_t h = mon.vhead;
+		if (h - __atomic_load_n(&mon.vtail, __ATOMIC_ACQUIRE) < RING) {
+			mon.vanish[h % RING] = (struct region_ev){ m->arg.remove.start,
+								   m->arg.remove.end, 0, 0 };
+			__atomic_store_n(&mon.vhead, h + 1, __ATOMIC_RELEASE);
+		} else {
+			ns_mark_dirty_async();
+		}
+		break;
+	}
+	default:
+		break;	/* FORK is not asked for: children start their own */
+	}
+}
+
+/* Called by the hooks with the family lock: ranges whose pages went. */
+int uffd_vanished(uint64_t *start, uint64_t *end)
+{
+	uint32_t t = mon.vtail;
+
+	if (t == __atomic_load_n(&mon.vhead, __ATOMIC_ACQUIRE))
+		return 0;
+	*start = mon.vanish[t % RING].start;
+	*end = mon.vanish[t % RING].end;
+	__atomic_store_n(&mon.vtail, t + 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
 static int msg_cmp_sort(struct uffd_msg *m, int n)
 {
 	/* Insertion sort by address, then drop repeats: a batch is small. */
@@ -486,11 +552,18 @@ static void *monitor_main(void *unused)
 		if (n <= 0)
 			break;
 		ring_drain();
-		int k = msg_cmp_sort(mon.msg, (int)(n / (long)sizeof(mon.msg[0])));
-		for (int i = 0; i < k; i++)
+		int total = (int)(n / (long)sizeof(mon.msg[0])), nf = 0;
+		/* Events first, in order, and out of the batch; then the
+		 * faults, sorted and de-duplicated. */
+		for (int i = 0; i < total; i++)
 			if (mon.msg[i].event == UFFD_EVENT_PAGEFAULT)
-				handle_fault(mon.msg[i].arg.pagefault.address,
-					     (int)mon.msg[i].arg.pagefault.feat.ptid);
+				mon.msg[nf++] = mon.msg[i];
+			else
+				handle_event(&mon.msg[i]);
+		int k = msg_cmp_sort(mon.msg, nf);
+		for (int i = 0; i < k; i++)
+			handle_fault(mon.msg[i].arg.pagefault.address,
+				     (int)mon.msg[i].arg.pagefault.feat.ptid);
 	}
 	sys_close(mon.fd);
 	sys_close(mon.stop_fd);
@@ -536,7 +609,15 @@ int uffd_start(void)
 	fd = uffd_open();
 	if (fd < 0)
 		return (int)fd;
+	/* Events too where the kernel has them; else faults alone. */
+	api.features |= UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |
+			UFFD_FEATURE_EVENT_UNMAP;
 	r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
+	if (r < 0) {
+		api = (struct uffdio_api){ .api = UFFD_API,
+					   .features = UFFD_FEATURE_THREAD_ID };
+		r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
+	}
 	if (r < 0) {
 		sys_close((int)fd);
 		return (int)r;
@@ -569,6 +650,7 @@ int uffd_start(void)
 	}
 	mon.nreg = 0;
 	mon.head = mon.tail = 0;
+	mon.vhead = mon.vtail = 0;
 	mon.cur_mode = -1;
 	mon.fatal = 0;
 	mon.spin_ns = 20000;

@@ -36,6 +36,7 @@
 
 static int diff_lines;
 static bool quiet;	/* an attempt whose differences may be races */
+static bool vanish_ok;	/* the kernel said these pages went (REMOVE) */
 
 uint64_t ns_zero_pfn;	/* PFN of the zero page, when readable */
 
@@ -495,7 +496,8 @@ static int scan_vma(uint32_t vma, void *arg)
 				/* Gone: dropped by MADV_FREE/PAGEOUT, or the
 				 * shadow is wrong.  In flight (swap or migration
 				 * entry): still ours. */
-				if ((pte_of(t)->flags & NS_PTE_LAZY) || (e & PM_SWAP)) {
+				if ((pte_of(t)->flags & NS_PTE_LAZY) || (e & PM_SWAP) ||
+				    vanish_ok) {
 					if (!(e & PM_SWAP))
 						pte_clear(t);
 					continue;
@@ -555,6 +557,13 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 static int scan_proc(uint32_t proc, bool check)
 {
 	return scan_range(proc, check, 0, ~0ULL);
+}
+
+void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi)
+{
+	vanish_ok = true;
+	page_sync_range(proc, lo, hi);
+	vanish_ok = false;
 }
 
 /* Learns this proc's present pages in [lo, hi). */

@@ -68,7 +68,18 @@ static const struct subcommand subcommands[] = {
 		"                      program to NODE (NUMASHADOW_MIGRATE_AFTER)\n"
 		"  --report            at exit, report pages by node and migrations\n"
 		"                      (NUMASHADOW_REPORT=1)\n"
-		"  --no-ctl            no control socket (NUMASHADOW_CTL=0)\n",
+		"  --no-ctl            no control socket (NUMASHADOW_CTL=0)\n"
+		"First-touch placement (NUMASHADOW_POLICY, one of):\n"
+		"  --localalloc        on the node of the thread that touches first\n"
+		"  --membind=NODES     on NODES (numactl lists: 0-3,5 or all)\n"
+		"  --preferred=NODE    on NODE while it has memory\n"
+		"  --interleave=NODES  page by page over NODES\n"
+		"  --weighted-interleave=NODE:W,...\n"
+		"                      W pages per turn on each NODE\n"
+		"  --rule RULE         per region, first match wins (NUMASHADOW_RULES):\n"
+		"                      size>=SIZE:POLICY, size<SIZE:POLICY or\n"
+		"                      site=OBJECT:FUNCTION:POLICY (SIZE like 64M)\n"
+		"  --fault-around=N    pages filled per fault, 1 to 512 (default 16)\n",
 		cmd_run,
 	},
 	{
@@ -379,6 +390,9 @@ static int cmd_run(int argc, char **argv)
 {
 	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX];
 	const char *verify = NULL, *logarg = NULL, *after = NULL, *val;
+	const char *policy = NULL;
+	char *rules = NULL, fa[16];
+	long fault_around = 0;
 	int i, m, err, report = 0, noctl = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -428,6 +442,44 @@ static int cmd_run(int argc, char **argv)
 			noctl = 1;
 			continue;
 		}
+		/* Placement: the runtime parses and refuses bad values with a
+		 * line naming the setting; here only the shape is checked. */
+		if (strcmp(a, "--localalloc") == 0) {
+			policy = "localalloc";
+			continue;
+		}
+		static const char *const pol_opts[] = { "--membind=", "--preferred=",
+			"--interleave=", "--weighted-interleave=" };
+		int matched = 0;
+		for (size_t k = 0; k < sizeof(pol_opts) / sizeof(*pol_opts); k++)
+			if (strncmp(a, pol_opts[k], strlen(pol_opts[k])) == 0) {
+				if (!a[strlen(pol_opts[k])])
+					return value_error("run", pol_opts[k], "a node list", NULL);
+				policy = a + 2;	/* "membind=..." as the runtime reads it */
+				matched = 1;
+			}
+		if (matched)
+			continue;
+		m = option_match("--rule", argc, argv, &i, &val);
+		if (m < 0 || (m > 0 && !*val))
+			return value_error("run", "--rule", "a rule such as size>=64M:interleave=all", NULL);
+		if (m > 0) {
+			size_t have = rules ? strlen(rules) : 0;
+			char *n = realloc(rules, have + strlen(val) + 2);
+			if (!n)
+				return EXIT_SELF;
+			if (have)
+				n[have++] = ';';
+			strcpy(n + have, val);
+			rules = n;
+			continue;
+		}
+		m = option_match("--fault-around", argc, argv, &i, &val);
+		if (m < 0 || (m > 0 && number_parse(val, 1, 512, &fault_around)))
+			return value_error("run", "--fault-around", "pages from 1 to 512",
+					   m < 0 ? NULL : val);
+		if (m > 0)
+			continue;
 		return usage_error("run", "unknown option '%s'", a);
 	}
 	if (i >= argc)
@@ -447,6 +499,14 @@ static int cmd_run(int argc, char **argv)
 		err = -errno;
 	if (!err && noctl && setenv("NUMASHADOW_CTL", "0", 1))
 		err = -errno;
+	if (!err && policy && setenv("NUMASHADOW_POLICY", policy, 1))
+		err = -errno;
+	if (!err && rules && setenv("NUMASHADOW_RULES", rules, 1))
+		err = -errno;
+	snprintf(fa, sizeof(fa), "%ld", fault_around);
+	if (!err && fault_around && setenv("NUMASHADOW_FAULT_AROUND", fa, 1))
+		err = -errno;
+	free(rules);
 	if (!err && logarg) {
 		/* Absolute, because the program may change directory. */
 		err = path_absolute(logarg, log, sizeof(log));
