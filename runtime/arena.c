@@ -163,56 +163,29 @@ static inline uint32_t my_tid(void)
 	return (uint32_t)sys_gettid();
 }
 
-void ns_lock(void)
+/* Takes the family lock unless *bail (when given) turns non-zero while we
+ * wait - the holder is forking, and a thread blocked here may hold a lock
+ * fork needs.  Returns true with the lock held, false without it.  A
+ * waiter that times out checks whether the owner still lives: a thread
+ * killed inside the runtime must not wedge the family. */
+bool ns_lock_unless(const volatile int *bail)
 {
 	struct ns_lock *l = &ns_arena->lock;
 	uint32_t me = my_tid(), cur;
-	const struct timespec ts = { 0, 20 * 1000 * 1000 };
+	const struct timespec ts = { 0, 2 * 1000 * 1000 };
 
 	for (int spins = 0;; spins++) {
 		cur = 0;
 		if (__atomic_compare_exchange_n(&l->owner, &cur, me, false,
 						__ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
-			return;
+			return true;
+		if (bail && *bail)
+			return false;
 		if (spins < 64) {
 			__builtin_ia32_pause();
 			continue;
 		}
-		__atomic_fetch_add(&l->waiters, 1, __ATOMIC_SEQ_CST);
-		long r = sys_futex(&l->owner, FUTEX_WAIT, cur, &ts);
-		__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_RELAXED);
-		/* Still the same owner after a full timeout: is it alive?  A
-		 * thread killed inside the runtime must not wedge the family. */
-		if (r == -ETIMEDOUT &&
-		    __atomic_load_n(&l->owner, __ATOMIC_RELAXED) == cur &&
-		    owner_dead(cur) &&
-		    __atomic_compare_exchange_n(&l->owner, &cur, me, false,
-						__ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
-			ns_arena->tainted = 1;
-			return;
-		}
-	}
-}
-
-/* ns_lock(), unless *bail turns non-zero while we wait (the holder is
- * forking: a thread blocked here may hold a lock fork needs).  Returns
- * true with the lock held, false without it. */
-bool ns_lock_unless(const volatile int *bail)
-{
-	struct ns_lock *l = &ns_arena->lock;
-	uint32_t me = my_tid(), cur;
-	const struct timespec ts = { 0, 1000 * 1000 };
-
-	for (;;) {
-		cur = 0;
-		if (__atomic_compare_exchange_n(&l->owner, &cur, me, false,
-						__ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
-			return true;
-		if (*bail)
-			return false;
 		__atomic_fetch_add(&l->waiters, 1, __ATOMIC_SEQ_CST);
 		long r = sys_futex(&l->owner, FUTEX_WAIT, cur, &ts);
 		__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_SEQ_CST);
@@ -226,6 +199,11 @@ bool ns_lock_unless(const volatile int *bail)
 			return true;
 		}
 	}
+}
+
+void ns_lock(void)
+{
+	ns_lock_unless(NULL);
 }
 
 /* Wakes every waiter, so ns_lock_unless() callers look at their flag. */

@@ -69,25 +69,6 @@ static void out(const char *fmt, ...)
 	out_len += (size_t)n;
 }
 
-static uint64_t hex(const char **s)
-{
-	uint64_t v = 0;
-
-	if ((*s)[0] == '0' && ((*s)[1] == 'x' || (*s)[1] == 'X'))
-		*s += 2;
-	for (;; (*s)++) {
-		char c = **s;
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (uint64_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v = v * 16 + (uint64_t)(c - 'A' + 10);
-		else
-			return v;
-	}
-}
-
 struct stat_ctx {
 	uint64_t counts[64];
 	uint64_t shared, mappers;
@@ -185,12 +166,12 @@ static void do_migrate(const char *s)
 		all = true;
 		s += 3;
 	} else {
-		lo = hex(&s);
+		lo = ns_hex(&s);
 		if (*s++ != '-') {
 			out("error: range must be START-END in hex");
 			return;
 		}
-		hi = hex(&s);
+		hi = ns_hex(&s);
 		if (hi <= lo) {
 			out("error: empty range %#lx-%#lx", (unsigned long)lo,
 			    (unsigned long)hi);

@@ -267,6 +267,8 @@ int rmap_walk(uint32_t page, rmap_cb cb, void *arg);
 
 /* ---- numa.c: topology and rights ---- */
 
+int numa_parse_ranges(const char *s, void (*set)(unsigned n, void *arg),
+		      void *arg);
 uint64_t numa_parse_list(const char *s);
 uint64_t numa_online(void);
 bool numa_node_online(int node);
@@ -348,6 +350,8 @@ struct ns_kvma {
 /* Reads /proc/PID/maps (pid 0: self) into out, using buf for the text;
  * returns the count or -errno. */
 int maps_read(pid_t pid, struct ns_kvma *out, int max, char *buf, size_t n);
+/* Reads hexadecimal digits (an optional 0x first) at *s, advancing it. */
+uint64_t ns_hex(const char **s);
 
 /* ---- verify.c: the kernel as oracle ---- */
 

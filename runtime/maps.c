@@ -11,16 +11,20 @@
 #include "internal.h"
 #include "sys.h"
 
-static uint64_t hex(const char **s)
+uint64_t ns_hex(const char **s)
 {
 	uint64_t v = 0;
 
+	if ((*s)[0] == '0' && ((*s)[1] == 'x' || (*s)[1] == 'X'))
+		*s += 2;
 	for (;; (*s)++) {
 		char c = **s;
 		if (c >= '0' && c <= '9')
 			v = v * 16 + (uint64_t)(c - '0');
 		else if (c >= 'a' && c <= 'f')
 			v = v * 16 + (uint64_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v = v * 16 + (uint64_t)(c - 'A' + 10);
 		else
 			return v;
 	}
@@ -73,9 +77,9 @@ int maps_read(pid_t pid, struct ns_kvma *out, int max, char *maps_buf,
 
 		if (count == max)
 			return -E2BIG;
-		k.start = hex(&s);
+		k.start = ns_hex(&s);
 		s++;
-		k.end = hex(&s);
+		k.end = ns_hex(&s);
 		s++;
 		k.prot = (s[0] == 'r' ? PROT_READ : 0) |
 			 (s[1] == 'w' ? PROT_WRITE : 0) |
@@ -83,11 +87,11 @@ int maps_read(pid_t pid, struct ns_kvma *out, int max, char *maps_buf,
 		if (s[3] == 's')
 			k.flags |= NS_VMA_SHARED;
 		s += 5;
-		k.off = hex(&s);
+		k.off = ns_hex(&s);
 		s++;
-		maj = hex(&s);
+		maj = ns_hex(&s);
 		s++;
-		min = hex(&s);
+		min = ns_hex(&s);
 		s++;
 		k.ino = dec(&s);
 		k.dev = k.ino ? (maj << 32 | min) : 0;

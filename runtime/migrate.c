@@ -37,6 +37,8 @@ static struct engine {
 	void *pend[MIG_BATCH];		/* a pass's pending pages, compacted */
 	int pidx[MIG_BATCH];		/* their places in addr[] */
 	int pst[MIG_BATCH];		/* the pass's answers */
+	void *qaddr[MIG_BATCH];		/* pages whose answer never came */
+	int qst[MIG_BATCH];		/* ... and where they are */
 	uint32_t lock;			/* the engine lock (futex word) */
 } eng;
 
@@ -133,35 +135,61 @@ static inline bool retry(int st)
 	return st == -EAGAIN || st == -EBUSY;
 }
 
-/* The passes over one batch; returns 0 or move_pages' -errno. */
+#define UNWRITTEN 0x40000000	/* a status the kernel never writes */
+
+/* The passes over one batch; returns 0 or move_pages' -errno.
+ *
+ * When a page cannot move, move_pages(2) returns how many did not and
+ * leaves the statuses of the rest of that batch unwritten, so a pass can
+ * stop at the same page every time.  Unwritten statuses are asked of the
+ * kernel (where is the page now?), and a pass that made no progress makes
+ * the next ones go page by page, so one stuck page holds up only itself. */
 static long move_batch(int n, int mf, struct ns_mig_counters *c)
 {
-	int left = n;
+	int left = n, one_by_one = 0;
 
 	for (int i = 0; i < n; i++)
 		eng.status[i] = -EAGAIN;
 	for (int pass = 0; pass < MIG_MAX_PASSES && left; pass++) {
 		/* Retry only what is still pending, compacted to the front. */
-		int m = 0;
+		int m = 0, progress = 0;
 		for (int i = 0; i < n; i++)
 			if (retry(eng.status[i])) {
 				eng.pidx[m] = i;
 				eng.pend[m++] = eng.addr[i];
 			}
-		/* The kernel leaves a page's status unwritten when it stops
-		 * early: such a page counts as busy and goes round again. */
 		for (int j = 0; j < m; j++)
-			eng.pst[j] = -EBUSY;
-		long r = sys_move_pages(0, (unsigned long)m, eng.pend, eng.node,
-					eng.pst, mf);
-		c->passes++;
-		if (r < 0)
-			return r;
+			eng.pst[j] = UNWRITTEN;
+		for (int j = 0; j < m; j += one_by_one ? 1 : m) {
+			int cnt = one_by_one ? 1 : m;
+			long r = sys_move_pages(0, (unsigned long)cnt, eng.pend + j,
+						eng.node, eng.pst + j, mf);
+			c->passes++;
+			if (r < 0)
+				return r;
+		}
+		int q = 0;
+		for (int j = 0; j < m; j++)
+			if (eng.pst[j] == UNWRITTEN)
+				eng.qaddr[q++] = eng.pend[j];
+		if (q && sys_move_pages(0, (unsigned long)q, eng.qaddr, NULL,
+					eng.qst, 0) >= 0) {
+			for (int j = 0, k = 0; j < m; j++)
+				if (eng.pst[j] == UNWRITTEN) {
+					int where = eng.qst[k++];
+					eng.pst[j] = where == eng.node[0] ? where : -EAGAIN;
+				}
+		}
 		left = 0;
 		for (int j = 0; j < m; j++) {
+			if (eng.pst[j] == UNWRITTEN)
+				eng.pst[j] = -EAGAIN;
 			eng.status[eng.pidx[j]] = eng.pst[j];
 			left += retry(eng.pst[j]);
+			progress += !retry(eng.pst[j]);
 		}
+		if (!progress)
+			one_by_one = 1;
 	}
 	return 0;
 }

@@ -12,10 +12,12 @@
 static uint64_t online_mask;	/* bit n: node n is online */
 static int topology_read;
 
-/* Parses a kernel node list ("0", "0-1,3") into a mask of nodes < 64. */
-uint64_t numa_parse_list(const char *s)
+/* Calls set(n, arg) for each number of a kernel list ("0", "0-3,5");
+ * returns the number of characters read. */
+int numa_parse_ranges(const char *s, void (*set)(unsigned n, void *arg),
+		      void *arg)
 {
-	uint64_t mask = 0;
+	const char *start = s;
 
 	while (*s >= '0' && *s <= '9') {
 		unsigned a = 0, b;
@@ -28,11 +30,26 @@ uint64_t numa_parse_list(const char *s)
 			while (*s >= '0' && *s <= '9')
 				b = b * 10 + (unsigned)(*s++ - '0');
 		}
-		for (unsigned n = a; n <= b && n < 64; n++)
-			mask |= 1ULL << n;
+		for (unsigned n = a; n <= b && n < 4096; n++)
+			set(n, arg);
 		if (*s == ',')
 			s++;
 	}
+	return (int)(s - start);
+}
+
+static void set_bit(unsigned n, void *arg)
+{
+	if (n < 64)
+		*(uint64_t *)arg |= 1ULL << n;
+}
+
+/* Parses a kernel node list ("0", "0-1,3") into a mask of nodes < 64. */
+uint64_t numa_parse_list(const char *s)
+{
+	uint64_t mask = 0;
+
+	numa_parse_ranges(s, set_bit, &mask);
 	return mask;
 }
 

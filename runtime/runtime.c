@@ -985,6 +985,12 @@ int ns_init(void)
 	proc_of(ns_rt.self)->brk = (uint64_t)sys_brk(NULL);
 	proc_of(ns_rt.self)->start_brk = proc_of(ns_rt.self)->brk;
 	verify_vmas(ns_rt.self, true);
+	/* Our own writable memory shared after fork must not sit in huge
+	 * pages, whose sharing pagemap reports only roughly. */
+	uint32_t bv = vma_find(ns_rt.self, (uint64_t)&ns_fork_child);
+	if (bv)
+		sys_madvise((void *)vma_of(bv)->start, vma_of(bv)->end - vma_of(bv)->start,
+			    MADV_NOHUGEPAGE);
 	page_sync(ns_rt.self);
 	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper"))
 		verify_corrupt(corrupt_kind);

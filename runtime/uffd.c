@@ -195,6 +195,15 @@ void uffd_region_del(uint64_t start, uint64_t end)
 
 /* ---- where threads run ---- */
 
+static int cpu_node_of;	/* the node whose cpulist is being read */
+
+static void set_cpu_node(unsigned cpu, void *unused)
+{
+	(void)unused;
+	if (cpu < 1024)
+		mon.cpu_node[cpu] = cpu_node_of;
+}
+
 static void cpu_nodes_read(void)
 {
 	char path[64], buf[512];
@@ -213,24 +222,8 @@ static void cpu_nodes_read(void)
 		if (len <= 0)
 			continue;
 		buf[len] = 0;
-		/* cpulist is a node list in form: reuse the parser. */
-		for (const char *s = buf; *s;) {
-			unsigned a = 0, b;
-			while (*s >= '0' && *s <= '9')
-				a = a * 10 + (unsigned)(*s++ - '0');
-			b = a;
-			if (*s == '-') {
-				s++;
-				b = 0;
-				while (*s >= '0' && *s <= '9')
-					b = b * 10 + (unsigned)(*s++ - '0');
-			}
-			for (unsigned c = a; c <= b && c < 1024; c++)
-				mon.cpu_node[c] = n;
-			if (*s != ',')
-				break;
-			s++;
-		}
+		cpu_node_of = n;
+		numa_parse_ranges(buf, set_cpu_node, NULL);
 	}
 }
 

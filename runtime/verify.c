@@ -460,6 +460,33 @@ static void query_nodes(struct scan *s, int n)
 	}
 }
 
+/* Pagemap's "exclusively mapped" is imprecise inside a transparent huge
+ * page: after a partial COW every subpage may read "shared".  As root,
+ * /proc/kpageflags says whether the frame is part of one (and then
+ * /proc/kpagecount, which is exact per page, decides); otherwise any VMA
+ * large enough to hold one is taken as possibly huge. */
+static bool excl_unreliable(const struct ns_vma *v, uint64_t pfn)
+{
+	uint64_t flags = 0, cnt = 0;
+	long fd;
+
+	if (!pfn)
+		return v->end - v->start >= (2UL << 20);
+	fd = sys_open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	sys_pread((int)fd, &flags, 8, (off_t)(pfn * 8));
+	sys_close((int)fd);
+	if (!(flags & ((1ULL << 15) | (1ULL << 16) | (1ULL << 22))))
+		return false;
+	fd = sys_open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	sys_pread((int)fd, &cnt, 8, (off_t)(pfn * 8));
+	sys_close((int)fd);
+	return cnt <= 1;	/* one mapper after all: nothing to report */
+}
+
 static int scan_vma(uint32_t vma, void *arg)
 {
 	struct scan *s = arg;
@@ -517,7 +544,8 @@ static int scan_vma(uint32_t vma, void *arg)
 			scr.pages_q[q++] = pg;
 			if (!(page_of(pg)->flags & NS_PG_ANON))
 				continue;
-			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL)) {
+			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
+			    !excl_unreliable(v, e & PM_PFN)) {
 				report(s->pid, vpn << NS_PAGE_SHIFT,
 				       (vpn + 1) << NS_PAGE_SHIFT,
 				       "kernel shares this anonymous page, shadow has one mapper");

@@ -1,0 +1,23 @@
+#!/bin/sh
+# tests/vm/fork_thp.sh - after fork, a write by the parent to one 4 KiB page
+# of a transparent huge page leaves the reverse map and verify true in both
+# processes (tests/progs/vm_fork_thp.c says what is checked).  It runs in
+# the guest because the Debian guest kernel (6.1, root) forms huge pages and
+# lets the program read /proc/kpageflags.  Run from the project root after
+# `make check-tests`; skips only when qemu is missing.
+PROG=build/tests/progs/vm_fork_thp
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
+	exit 77
+fi
+fail() { echo "FAIL: $*"; exit 1; }
+[ -x $PROG ] && [ -x build/numashadow ] || fail "$PROG or build/numashadow missing; run make check-tests"
+
+out=$(build/numashadow vm --nodes 2 -- build/numashadow run --verify -- $PROG 2>&1)
+rc=$?
+echo "$out"
+[ $rc -eq 0 ] || fail "exit status $rc"
+echo "$out" | grep -q "^vm_fork_thp: PASS" ||
+	fail "the program did not report its checks done"
+echo "PASS: a huge page split by a write after fork stays true in the shadow"

@@ -1,0 +1,73 @@
+#!/bin/sh
+# tests/vm/place_no_uffd.sh - without userfaultfd the runtime says so once
+# and places pages by VMA policies (mbind) instead: the program runs as
+# before and its pages land where the policy says.  In one boot of a
+# 2-node guest, vm_place runs under `numashadow run --verify` inside
+# vm_place_nouffd, whose seccomp filter makes userfaultfd(2) and
+# /dev/userfaultfd's USERFAULTFD_IOC_NEW fail with ENOSYS, once per case:
+# membind, preferred, interleave, localalloc, own-mbind, thread-policy and
+# fork (tests/progs/vm_place.c says what each checks).  Each case must exit
+# 0 and its stderr must hold exactly one line starting "numashadow:
+# userfaultfd unavailable", forks included.  weighted is left out: the
+# kernel's weighted interleave VMA policy is Linux 6.9's, and the guest
+# runs 6.1, where the runtime falls back to plain interleave.  The script
+# runs itself in the guest with --guest, which prints "case NAME POLICY:
+# PASS" or "... FAIL (why)" per case.  Run from the project root after
+# `make check-tests`; skips only when qemu is missing.
+PROG=build/tests/progs/vm_place
+WRAP=build/tests/progs/vm_place_nouffd
+CASES="membind:membind=1
+preferred:preferred=1
+interleave:interleave=0-1
+localalloc:localalloc
+own-mbind:membind=1
+thread-policy:membind=1
+fork:membind=1"
+
+if [ "${1-}" = --guest ]; then
+	f=/proc/sys/kernel/numa_balancing
+	[ ! -e $f ] || echo 0 >$f || exit 125
+	unset NUMASHADOW_POLICY NUMASHADOW_RULES NUMASHADOW_FAULT_AROUND
+	bad=0
+	for c in $CASES; do
+		name=${c%%:*} pol=${c#*:}
+		NUMASHADOW_POLICY=$pol $WRAP build/numashadow run --verify -- \
+			$PROG "$name" >/tmp/out 2>/tmp/err
+		rc=$?
+		cat /tmp/out /tmp/err
+		n=$(grep -c '^numashadow: userfaultfd unavailable' /tmp/err)
+		if [ $rc -ne 0 ]; then
+			echo "case $name $pol: FAIL (exit $rc)"
+			bad=$((bad + 1))
+		elif [ "$n" -ne 1 ]; then
+			echo "case $name $pol: FAIL ($n 'userfaultfd unavailable' lines, want 1)"
+			bad=$((bad + 1))
+		else
+			echo "case $name $pol: PASS"
+		fi
+	done
+	[ $bad -eq 0 ]
+	exit
+fi
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
+	exit 77
+fi
+fail() { echo "FAIL: $*"; exit 1; }
+for f in $PROG $WRAP build/numashadow; do
+	[ -x $f ] || fail "$f missing; run make check-tests"
+done
+
+out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG --file $WRAP -- \
+	/bin/sh "$0" --guest 2>&1)
+rc=$?
+echo "$out"
+bad=""
+for c in $CASES; do
+	name=${c%%:*} pol=${c#*:}
+	echo "$out" | grep -qxF "case $name $pol: PASS" || bad="$bad $name"
+done
+[ -z "$bad" ] || fail "cases failed or did not report:$bad"
+[ $rc -eq 0 ] || fail "exit status $rc"
+echo "PASS: without userfaultfd, said once, pages placed by VMA policy"

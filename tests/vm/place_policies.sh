@@ -1,0 +1,62 @@
+#!/bin/sh
+# tests/vm/place_policies.sh - first touches land where NUMASHADOW_POLICY
+# says, for each policy, in one boot of a 2-node guest: interleave=0-1
+# (page by page, by vpn % 2), weighted-interleave=0:3,1:1 (vpn % 4 < 3 on
+# node 0, totals 3:1), membind=1, preferred=1 (all on node 1), localalloc
+# (two threads pinned to CPUs of nodes 0 and 1, each page on its writer's
+# node), and under membind=1 the program's own mbind() and a thread's own
+# set_mempolicy() (raw syscall and libnuma) winning over numashadow's
+# policy.  tests/progs/vm_place.c says what each case checks; every case
+# runs under `numashadow run --verify`.  The script runs itself in the
+# guest with --guest, which prints "case NAME POLICY: PASS" or "... FAIL
+# (exit N)" per case.  Run from the project root after `make check-tests`;
+# skips only when qemu is missing.
+PROG=build/tests/progs/vm_place
+CASES="interleave:interleave=0-1
+weighted:weighted-interleave=0:3,1:1
+membind:membind=1
+preferred:preferred=1
+localalloc:localalloc
+own-mbind:membind=1
+thread-policy:membind=1"
+
+if [ "${1-}" = --guest ]; then
+	f=/proc/sys/kernel/numa_balancing
+	[ ! -e $f ] || echo 0 >$f || exit 125
+	# Only the policy each case names may apply.
+	unset NUMASHADOW_POLICY NUMASHADOW_RULES NUMASHADOW_FAULT_AROUND
+	bad=0
+	for c in $CASES; do
+		name=${c%%:*} pol=${c#*:}
+		NUMASHADOW_POLICY=$pol build/numashadow run --verify -- $PROG "$name" 2>&1
+		rc=$?
+		if [ $rc -eq 0 ]; then
+			echo "case $name $pol: PASS"
+		else
+			echo "case $name $pol: FAIL (exit $rc)"
+			bad=$((bad + 1))
+		fi
+	done
+	[ $bad -eq 0 ]
+	exit
+fi
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
+	exit 77
+fi
+fail() { echo "FAIL: $*"; exit 1; }
+[ -x $PROG ] && [ -x build/numashadow ] || fail "$PROG or build/numashadow missing; run make check-tests"
+
+out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
+	/bin/sh "$0" --guest 2>&1)
+rc=$?
+echo "$out"
+bad=""
+for c in $CASES; do
+	name=${c%%:*} pol=${c#*:}
+	echo "$out" | grep -qxF "case $name $pol: PASS" || bad="$bad $name"
+done
+[ -z "$bad" ] || fail "cases failed or did not report:$bad"
+[ $rc -eq 0 ] || fail "exit status $rc"
+echo "PASS: every policy placed every page where it says"

@@ -1,0 +1,58 @@
+#!/bin/sh
+# tests/vm/place_rules.sh - NUMASHADOW_RULES place regions by size and by
+# call site, first match first, NUMASHADOW_POLICY the rest, in one boot of
+# a 2-node guest (tests/progs/vm_place_rules.c says what each case checks):
+#   size   size>=8M:membind=1 over membind=0: 16 MiB and 8 MiB on node 1,
+#          8 MiB - 4 KiB and 1 MiB on node 0;
+#   site   site=vm_place_rules:alloc_here:membind=1 over membind=0: what
+#          alloc_here() maps on node 1, what other functions map on node 0;
+#   order  size<2M:membind=0 before the site rule, over interleave=0-1.
+# The site rules need alloc_here in the program's dynamic symbol table
+# (tests/progs linked with -rdynamic); the program says so when it is not.
+# The script runs itself in the guest with --guest, which prints "case NAME:
+# PASS" or "case NAME: FAIL (exit N)" per case.  Run from the project root
+# after `make check-tests`; skips only when qemu is missing.
+PROG=build/tests/progs/vm_place_rules
+SITE=site=vm_place_rules:alloc_here:membind=1
+
+if [ "${1-}" = --guest ]; then
+	f=/proc/sys/kernel/numa_balancing
+	[ ! -e $f ] || echo 0 >$f || exit 125
+	unset NUMASHADOW_FAULT_AROUND
+	bad=0
+	run_case() {	# NAME POLICY RULES
+		NUMASHADOW_POLICY=$2 NUMASHADOW_RULES=$3 \
+			build/numashadow run --verify -- $PROG "$1" 2>&1
+		rc=$?
+		if [ $rc -eq 0 ]; then
+			echo "case $1: PASS"
+		else
+			echo "case $1: FAIL (exit $rc)"
+			bad=$((bad + 1))
+		fi
+	}
+	run_case size membind=0 'size>=8M:membind=1'
+	run_case site membind=0 "$SITE"
+	run_case order interleave=0-1 "size<2M:membind=0;$SITE"
+	[ $bad -eq 0 ]
+	exit
+fi
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
+	exit 77
+fi
+fail() { echo "FAIL: $*"; exit 1; }
+[ -x $PROG ] && [ -x build/numashadow ] || fail "$PROG or build/numashadow missing; run make check-tests"
+
+out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
+	/bin/sh "$0" --guest 2>&1)
+rc=$?
+echo "$out"
+bad=""
+for c in size site order; do
+	echo "$out" | grep -qxF "case $c: PASS" || bad="$bad $c"
+done
+[ -z "$bad" ] || fail "cases failed or did not report:$bad"
+[ $rc -eq 0 ] || fail "exit status $rc"
+echo "PASS: rules placed regions by size and by call site, first match first"
