@@ -96,9 +96,10 @@ $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 $(B)/tests/integration/%: tests/integration/%.c $(wildcard tests/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
+# -rdynamic: site rules name the programs' own functions, found by dladdr().
 $(B)/tests/progs/%: tests/progs/%.c $(wildcard tests/*.h include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
+	$(CC) $(CFLAGS) $(TESTFLAGS) -rdynamic -o $@ $< -ldl -lpthread -lnuma
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma

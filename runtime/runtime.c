@@ -434,6 +434,10 @@ static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy 
 
 	for (int i = 0; i < p->nnodes; i++)
 		mask |= 1ULL << p->nodes[i];
+	/* The kernel interleaves a huge page as one: page-by-page policies
+	 * need small pages. */
+	if (p->mode == POL_INTERLEAVE || p->mode == POL_WEIGHTED)
+		sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
 	long r = sys_call(SYS_mbind, start, end - start, kmode[p->mode],
 			  p->mode == POL_LOCAL ? NULL : &mask, 65, 0);
 	if (r == -EINVAL && p->mode == POL_WEIGHTED)	/* before Linux 6.9 */

@@ -318,7 +318,7 @@ static int bind_self(int mode, uint64_t mask)
 	return 0;
 }
 
-/* UFFDIO_COPY of pages [a, a + n*4K): returns pages filled (>= 0) or
+/* UFFDIO_COPY of pages [a, a + n*4K): returns pages filled (> 0) or
  * -errno for the first page. */
 static long copy_pages(uint64_t a, uint64_t n)
 {
@@ -326,16 +326,12 @@ static long copy_pages(uint64_t a, uint64_t n)
 				 .len = n * NS_PAGE_SIZE, .mode = 0 };
 	long r;
 
-	for (int tries = 0;; tries++) {
-		r = sys_call(SYS_ioctl, mon.fd, UFFDIO_COPY, &c, 0, 0, 0);
-		if (c.copy > 0)
-			return c.copy / (long)NS_PAGE_SIZE;
-		if (r == 0)
-			return (long)n;
-		if (c.copy == -EAGAIN && tries < 100)
-			continue;	/* the mm is changing under us */
-		return c.copy < 0 ? c.copy : r;
-	}
+	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_COPY, &c, 0, 0, 0);
+	if (c.copy > 0)
+		return c.copy / (long)NS_PAGE_SIZE;
+	if (r == 0)
+		return (long)n;
+	return c.copy < 0 ? c.copy : r;
 }
 
 static void wake(uint64_t addr)
@@ -407,7 +403,10 @@ static void handle_fault(uint64_t addr, int tid)
 				break;
 			continue;
 		}
-		if (r == -ENOENT || r == -ESRCH) {
+		/* EAGAIN: the address space is changing and the event that
+		 * says how is still unread - by us.  Wake the thread: it
+		 * faults again after we have read the event. */
+		if (r == -EAGAIN || r == -ENOENT || r == -ESRCH) {
 			wake(page);
 			break;
 		}
