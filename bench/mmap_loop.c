@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mmap_loop: what the preload adds to address-space calls, as the ratio of
+ * a loop's ns/op under LD_PRELOAD=libnumashadow.so to the same loop run
+ * plainly in the same invocation, so both sides share the machine's state.
+ *
+ * With no arguments the program drives itself: for each case and each of
+ * REPS repetitions it runs `mmap_loop --child CASE ITER` once plainly and
+ * once preloaded (NUMASHADOW_VERIFY=0), alternating which goes first so
+ * drift in the machine falls on both sides alike, and reports medians.
+ * It prints one JSON line per case, then a table.  Times are reported,
+ * never judged: exit 0, or 1 when the library is missing or a child fails.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPS		7
+#define LIB		NS_BUILD_DIR "/libnumashadow.so"
+#define MALLOC_SIZE	(256 << 10)	/* above the 128 KiB mmap threshold */
+#define FORK_SIZE	(64 << 20)
+#define PROT_REGION	64		/* pages */
+#define PROT_PAGE	32		/* middle: each call splits or merges */
+
+static long pg;
+
+/* Keeps the compiler from dropping a malloc/free pair or a store. */
+static inline void escape(void *p)
+{
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the cases: each runs op() iters times; returns 0 or -errno ---- */
+
+static int op_mmap_1p(void *unused)
+{
+	(void)unused;
+	void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	return munmap(p, pg) ? -errno : 0;
+}
+
+static int op_mmap_touch16(void *unused)
+{
+	(void)unused;
+	char *p = mmap(NULL, 16 * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	for (int i = 0; i < 16; i++)
+		p[i * pg] = 1;
+	escape(p);
+	return munmap(p, 16 * pg) ? -errno : 0;
+}
+
+/* One op is one mprotect call; two ops make a round trip. */
+static int op_mprotect(void *region)
+{
+	static int ro;
+	char *p = (char *)region + PROT_PAGE * pg;
+
+	ro = !ro;
+	return mprotect(p, pg, ro ? PROT_READ : PROT_READ | PROT_WRITE) ?
+	       -errno : 0;
+}
+
+static int op_malloc(void *unused)
+{
+	(void)unused;
+	void *p = malloc(MALLOC_SIZE);
+	if (!p)
+		return -ENOMEM;
+	escape(p);
+	free(p);
+	return 0;
+}
+
+static int op_fork(void *unused)
+{
+	int st;
+	(void)unused;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(0);
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
+}
+
+/* A private anonymous region, every page written; NULL on failure. */
+static void *touched_region(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	for (size_t off = 0; off < len; off += (size_t)pg)
+		p[off] = 1;
+	return p;
+}
+
+static void *setup_mprotect(void)
+{
+	return touched_region(PROT_REGION * (size_t)pg);
+}
+
+static void *setup_malloc(void)
+{
+	/* Setting the threshold turns off glibc's sliding threshold, which
+	 * after the first free would move 256 KiB blocks onto the heap. */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	return (void *)1;
+}
+
+static void *setup_fork(void)
+{
+	return touched_region(FORK_SIZE);
+}
+
+struct bench_case {
+	const char *name;	/* as given to --child and printed */
+	long iters;		/* per measurement: ~0.2-0.5 s on a small host */
+	void *(*setup)(void);	/* untimed; NULL result means it failed */
+	int (*op)(void *);	/* one timed operation */
+};
+
+static const struct bench_case cases[] = {
+	{ "mmap_munmap_1p",	 180000, NULL,		 op_mmap_1p },
+	{ "mmap_touch16_munmap", 18000,	 NULL,		 op_mmap_touch16 },
+	{ "mprotect_toggle",	 160000, setup_mprotect, op_mprotect },
+	{ "malloc_free_256k",	 70000,	 setup_malloc,	 op_malloc },
+	/* Few: each fork copies 64 MiB of page tables, and the preloaded
+	 * side runs several times slower than native. */
+	{ "fork_wait_64m",	 60,	 setup_fork,	 op_fork },
+};
+#define NR_CASES (sizeof(cases) / sizeof(*cases))
+
+static const struct bench_case *case_find(const char *name)
+{
+	for (size_t i = 0; i < NR_CASES; i++)
+		if (!strcmp(cases[i].name, name))
+			return &cases[i];
+	return NULL;
+}
+
+/* --child: run one case, print ns/op; returns the exit status. */
+static int child_main(const char *name, const char *iters_s)
+{
+	const struct bench_case *c = case_find(name);
+	char *end;
+	long iters = strtol(iters_s, &end, 10);
+	void *arg = NULL;
+	int err = 0;
+
+	if (!c || *end || iters <= 0) {
+		fprintf(stderr, "mmap_loop: --child %s %s: unknown case or bad count\n",
+			name, iters_s);
+		return 1;
+	}
+	if (c->setup && !(arg = c->setup())) {
+		fprintf(stderr, "mmap_loop: %s: setup failed\n", name);
+		return 1;
+	}
+	/* Untimed warm-up: first-use costs (page tables, the runtime's pools)
+	 * belong to no steady-state op. */
+	for (long i = 0; i < iters / 20 + 1 && !err; i++)
+		err = c->op(arg);
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < iters && !err; i++)
+		err = c->op(arg);
+	uint64_t t1 = now_ns();
+	if (err) {
+		fprintf(stderr, "mmap_loop: %s: %s\n", name, strerror(-err));
+		return 1;
+	}
+	printf("%.1f\n", (double)(t1 - t0) / (double)iters);
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+/* The caller's environment without the preload or any runtime option, so
+ * the plain run is plain and the preloaded one uses defaults only. */
+static char **env_clean(int preload)
+{
+	extern char **environ;
+	size_t n = 0, k = 0;
+
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 3, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) &&
+		    strncmp(environ[i], "NUMASHADOW_", 11))
+			env[k++] = environ[i];
+	if (preload) {
+		env[k++] = "LD_PRELOAD=" LIB;
+		env[k++] = "NUMASHADOW_VERIFY=0";
+	}
+	return env;
+}
+
+/* Run one child; returns 0 with *ns set, or -1 (reason on stderr). */
+static int run_child(const char *self, char **env, int preload,
+		     const struct bench_case *c, double *ns)
+{
+	char iters[32], out[64];
+	int fds[2], st;
+	size_t got = 0;
+	ssize_t r;
+
+	snprintf(iters, sizeof(iters), "%ld", c->iters);
+	if (pipe(fds))
+		return perror("mmap_loop: pipe"), -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return perror("mmap_loop: fork"), -1;
+	if (pid == 0) {
+		char *argv[] = { (char *)self, "--child", (char *)c->name,
+				 iters, NULL };
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execve(self, argv, env);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (got < sizeof(out) - 1 &&
+	       (r = read(fds[0], out + got, sizeof(out) - 1 - got)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		got += (size_t)r;
+	}
+	out[got] = 0;
+	close(fds[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || sscanf(out, "%lf", ns) != 1) {
+		fprintf(stderr, "mmap_loop: %s%s: child failed (%s %d)\n",
+			c->name, preload ? " (preloaded)" : "",
+			WIFEXITED(st) ? "exit" : "signal",
+			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		return -1;
+	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct result {
+	double native;	/* median ns/op without the preload */
+	double preload;	/* median ns/op with it */
+	int ok;		/* every child of the case succeeded */
+};
+
+int main(int argc, char **argv)
+{
+	struct result res[NR_CASES];
+	char self[4096];
+	int failed = 0;
+
+	pg = sysconf(_SC_PAGESIZE);
+	if (argc == 4 && !strcmp(argv[1], "--child"))
+		return child_main(argv[2], argv[3]);
+	if (argc != 1) {
+		fprintf(stderr, "usage: %s [--child CASE ITERATIONS]\n", argv[0]);
+		return 1;
+	}
+	if (access(LIB, R_OK)) {
+		fprintf(stderr, "mmap_loop: %s: %s (build it with `make`)\n",
+			LIB, strerror(errno));
+		return 1;
+	}
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return perror("mmap_loop: /proc/self/exe"), 1;
+	self[n] = 0;
+	char **env[2] = { env_clean(0), env_clean(1) };
+	if (!env[0] || !env[1])
+		return perror("mmap_loop"), 1;
+
+	for (size_t i = 0; i < NR_CASES; i++) {
+		double t[2][REPS];
+		res[i].ok = 1;
+		for (int rep = 0; rep < REPS && res[i].ok; rep++)
+			for (int k = 0; k < 2 && res[i].ok; k++) {
+				int pre = k ^ (rep & 1);
+				if (run_child(self, env[pre], pre, &cases[i],
+					      &t[pre][rep]))
+					res[i].ok = 0;
+			}
+		if (!res[i].ok) {
+			failed = 1;
+			continue;
+		}
+		res[i].native = median(t[0], REPS);
+		res[i].preload = median(t[1], REPS);
+	}
+
+	for (size_t i = 0; i < NR_CASES; i++)
+		if (res[i].ok)
+			printf("{\"bench\":\"mmap_loop\",\"case\":\"%s\",\"value\":%.1f,"
+			       "\"unit\":\"ns/op\",\"baseline\":%.1f,\"ratio\":%.3f}\n",
+			       cases[i].name, res[i].preload, res[i].native,
+			       res[i].preload / res[i].native);
+	printf("\n%-22s %14s %14s %8s %5s\n", "case", "native ns/op",
+	       "preload ns/op", "ratio", "reps");
+	for (size_t i = 0; i < NR_CASES; i++) {
+		if (res[i].ok)
+			printf("%-22s %14.1f %14.1f %8.2f %5d\n", cases[i].name,
+			       res[i].native, res[i].preload,
+			       res[i].preload / res[i].native, REPS);
+		else
+			printf("%-22s %14s %14s %8s %5d\n", cases[i].name,
+			       "-", "-", "failed", REPS);
+	}
+	return failed;
+}
