@@ -253,6 +253,7 @@ void pte_clear(uint32_t pte);
 void pte_clear_range(uint32_t proc, uint64_t start, uint64_t end);
 void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len);
 int pte_copy_range(uint32_t from, uint32_t to, uint64_t start, uint64_t end);
+int pte_copy_one(uint32_t pte, uint32_t to);
 uint32_t page_new_anon(uint32_t anon_vma, uint64_t index);
 uint32_t page_cache_get(uint32_t obj, uint64_t index);
 uint32_t page_zero(void);

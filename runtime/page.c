@@ -15,20 +15,23 @@
 #include <stddef.h>
 #include "internal.h"
 
+/* Neighbouring pages of one proc (or object) land in neighbouring buckets:
+ * the scans walk pages in order, and this keeps them in cache.  The owner
+ * spreads different procs' copies of an address apart. */
 static inline uint32_t *pte_bucket(uint32_t proc, uint64_t vpn)
 {
-	uint64_t h = (vpn ^ ((uint64_t)proc << 40)) * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = vpn + (uint64_t)proc * 0x9e3779b97f4a7c15ULL;
 	uint32_t *tab = (uint32_t *)((char *)ns_arena + ns_arena->pte_hash_off);
 
-	return &tab[(h >> 40) & (NS_PTE_HASH - 1)];
+	return &tab[h & (NS_PTE_HASH - 1)];
 }
 
 static inline uint32_t *pc_bucket(uint32_t obj, uint64_t index)
 {
-	uint64_t h = (index ^ ((uint64_t)obj << 36)) * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = index + (uint64_t)obj * 0x9e3779b97f4a7c15ULL;
 	uint32_t *tab = (uint32_t *)((char *)ns_arena + ns_arena->pc_hash_off);
 
-	return &tab[(h >> 40) & (NS_PC_HASH - 1)];
+	return &tab[h & (NS_PC_HASH - 1)];
 }
 
 /* Returns the PTE of (proc, vpn), or 0. */
@@ -221,6 +224,16 @@ static int copy_fn(uint32_t pte, void *arg)
 	}
 	pte_of((uint32_t)i)->flags = pte_of(pte)->flags;
 	return 0;
+}
+
+/* One PTE of fork's copy_page_range() (anonymous pages only: see
+ * copy_fn); returns 0 or -ENOMEM. */
+int pte_copy_one(uint32_t pte, uint32_t to)
+{
+	struct copy_ctx c = { to, 0 };
+
+	copy_fn(pte, &c);
+	return c.err;
 }
 
 /* fork's copy_page_range(): the child maps the same pages.  Returns 0 or

@@ -517,6 +517,10 @@ static int scan_vma(uint32_t vma, void *arg)
 				continue;
 
 			if (!(e & PM_PRESENT)) {
+				/* Learning needs only what is present; a check
+				 * (or a REMOVE event) also wants what went. */
+				if (!s->check && !vanish_ok)
+					continue;
 				t = pte_lookup(s->proc, vpn);
 				if (!t)
 					continue;
@@ -540,8 +544,12 @@ static int scan_vma(uint32_t vma, void *arg)
 			pg = sync_one(vma, vpn, e);
 			if (!pg || (page_of(pg)->flags & NS_PG_ZERO))
 				continue;
-			scr.addrs[q] = (void *)(vpn << NS_PAGE_SHIFT);
-			scr.pages_q[q++] = pg;
+			/* Ask the kernel for nodes we do not know, and, when
+			 * checking, for all of them. */
+			if (s->check || page_of(pg)->node < 0) {
+				scr.addrs[q] = (void *)(vpn << NS_PAGE_SHIFT);
+				scr.pages_q[q++] = pg;
+			}
 			if (!(page_of(pg)->flags & NS_PG_ANON))
 				continue;
 			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&

@@ -436,14 +436,9 @@ static int fork_cb(uint32_t i, void *arg)
 	vma_of(n)->policy = v->policy;
 	if (v->flags & NS_VMA_WIPEONFORK)
 		return 0;	/* the child starts with fresh anonymous memory */
-	/* Like the kernel's vma_needs_copy(): page tables are copied only
-	 * where anonymous pages may be; the child refaults the rest. */
-	if (v->anon_vma) {
-		if (anon_vma_fork(n, i) < 0 ||
-		    pte_copy_range(v->proc, f->child, v->start, v->end) < 0) {
-			f->err = -ENOMEM;
-			return 1;
-		}
+	if (v->anon_vma && anon_vma_fork(n, i) < 0) {
+		f->err = -ENOMEM;
+		return 1;
 	}
 	return 0;
 }
@@ -456,7 +451,22 @@ int mm_fork(uint32_t parent, uint32_t child)
 	proc_of(child)->start_brk = proc_of(parent)->start_brk;
 	proc_of(child)->brk = proc_of(parent)->brk;
 	vma_walk(parent, 0, ~0ULL, fork_cb, &f);
-	return f.err;
+	if (f.err)
+		return f.err;
+	/* Like the kernel's vma_needs_copy(): page tables are copied only
+	 * where anonymous pages may be (the VMA has an anon_vma); the child
+	 * refaults the rest.  One pass over the parent's PTEs, not over
+	 * every page of every VMA. */
+	for (uint32_t t = proc_of(parent)->pte_head; t; t = pte_of(t)->next) {
+		uint64_t a = pte_of(t)->vpn << NS_PAGE_SHIFT;
+		uint32_t v = vma_find(parent, a);
+		if (!v || !vma_of(v)->anon_vma ||
+		    (vma_of(v)->flags & (NS_VMA_DONTCOPY | NS_VMA_WIPEONFORK)))
+			continue;
+		if (pte_copy_one(t, child) < 0)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Drops a proc's whole shadow address space. */
@@ -464,12 +474,12 @@ void mm_exit(uint32_t proc)
 {
 	uint32_t v;
 
-	while ((v = proc_of(proc)->mm_root)) {
-		pte_clear_range(proc, vma_of(v)->start, vma_of(v)->end);
-		vma_free(v);
-	}
+	/* PTEs first, along the proc's own list: no lookups over the
+	 * unpopulated stretches of its VMAs. */
 	while (proc_of(proc)->pte_head)
 		pte_clear(proc_of(proc)->pte_head);
+	while ((v = proc_of(proc)->mm_root))
+		vma_free(v);
 }
 
 struct valid_ctx {
