@@ -9,8 +9,9 @@
 #   order  size<2M:membind=0 before the site rule, over interleave=0-1.
 # The site rules need alloc_here in the program's dynamic symbol table
 # (tests/progs linked with -rdynamic); the program says so when it is not.
-# The script runs itself in the guest with --guest, which prints "case NAME:
-# PASS" or "case NAME: FAIL (exit N)" per case.  Run from the project root
+# Each case must exit 0 and leave no "numashadow:" line on stderr.  The
+# script runs itself in the guest with --guest, which prints "case NAME:
+# PASS" or "case NAME: FAIL (why)" per case.  Run from the project root
 # after `make check-tests`; skips only when qemu is missing.
 PROG=build/tests/progs/vm_place_rules
 SITE=site=vm_place_rules:alloc_here:membind=1
@@ -22,13 +23,18 @@ if [ "${1-}" = --guest ]; then
 	bad=0
 	run_case() {	# NAME POLICY RULES
 		NUMASHADOW_POLICY=$2 NUMASHADOW_RULES=$3 \
-			build/numashadow run --verify -- $PROG "$1" 2>&1
+			build/numashadow run --verify -- $PROG "$1" >/tmp/out 2>/tmp/err
 		rc=$?
-		if [ $rc -eq 0 ]; then
-			echo "case $1: PASS"
-		else
+		cat /tmp/out /tmp/err
+		n=$(grep -c '^numashadow:' /tmp/err)
+		if [ $rc -ne 0 ]; then
 			echo "case $1: FAIL (exit $rc)"
 			bad=$((bad + 1))
+		elif [ "$n" -ne 0 ]; then
+			echo "case $1: FAIL (the runtime complained: $n lines)"
+			bad=$((bad + 1))
+		else
+			echo "case $1: PASS"
 		fi
 	}
 	run_case size membind=0 'size>=8M:membind=1'
