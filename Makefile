@@ -108,7 +108,7 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h include/*.h)
 # node 0 to node 1 half a second in, verified, with before/after counts.
 demo: all $(B)/tests/progs/workload
 	$(B)/numashadow vm --nodes 2 -- $(B)/numashadow run --verify --report \
-	  --migrate-after 0.5:1 -- $(B)/tests/progs/workload 32 2
+	  --migrate-after 0.5:1 -- $(B)/tests/progs/workload 32 4
 
 check-tests: all $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(PROG_BIN)
 

@@ -177,6 +177,7 @@ int avc_count(uint32_t vma);
 #define NS_VMA_DONTCOPY	0x02	/* MADV_DONTFORK */
 #define NS_VMA_WIPEONFORK 0x04	/* MADV_WIPEONFORK */
 #define NS_VMA_GROWSDOWN 0x08	/* the main stack: the kernel extends it */
+#define NS_VMA_STACK	0x10	/* a thread stack (MAP_STACK) */
 
 struct ns_vma {
 	struct it_node mm;	/* in proc->mm_root, [start, end - 1] */
@@ -434,6 +435,9 @@ int uffd_region_add(uint64_t start, uint64_t end, int idx);
 void uffd_region_del(uint64_t start, uint64_t end);
 /* Pops a range whose pages the kernel dropped (EVENT_REMOVE); 1 or 0. */
 int uffd_vanished(uint64_t *start, uint64_t *end);
+/* Write protection of pages in flight (the engine's migration entries). */
+int uffd_hold(uint64_t start, uint64_t end, bool placed);
+void uffd_release(uint64_t start, uint64_t end, bool placed);
 /* The calling thread's own task policy (set_mempolicy), to honour. */
 void uffd_thread_policy(int tid, int mode, uint64_t mask);
 /* Fault statistics, for reports. */
@@ -443,6 +447,7 @@ struct ns_fault_stats {
 	uint64_t wakes;		/* faults already served by someone else */
 	uint64_t sleeps;	/* times the monitor blocked */
 	uint64_t errors;	/* fills that failed */
+	uint64_t held;		/* writes that waited for a page in flight */
 	uint64_t by_node[64];	/* pages filled per node */
 };
 void uffd_stats(struct ns_fault_stats *out);

@@ -8,11 +8,15 @@
  *               skip those already on the target node, and mark each
  *               descriptor NS_PG_MIGRATING - our migration entry: another
  *               migration that meets it skips it (async) or waits (sync).
+ *   hold        where userfaultfd write-protect works (anonymous and shmem
+ *               pages), the batch is write-protected: writers wait in a WP
+ *               fault until the move is done, as at a migration entry.
  *   move        without the family lock: move_pages(2) in batches.  The
  *               kernel copies each page and fixes every PTE of every mapper;
  *               with NS_MIG_SHARED and CAP_SYS_NICE it also moves pages
  *               other processes map (MPOL_MF_MOVE_ALL), otherwise those come
- *               back -EACCES and are reported as shared.
+ *               back -EACCES and are reported as shared.  Then the write
+ *               protection goes and the writers wake.
  *   settle      under the family lock again: each page still mapped where
  *               it was gets its new node once, in its one descriptor, so
  *               every mapper's view changes together.
@@ -28,12 +32,16 @@
 
 #define MIG_MAX_PASSES 10
 #define MIG_BATCH 4096
+#define STUCK (-1000)		/* gave up on this page: counted busy */
 
 static struct engine {
 	void *addr[MIG_BATCH];		/* pages of the batch */
 	int node[MIG_BATCH];		/* target node, per page */
 	int status[MIG_BATCH];		/* move_pages' answer, per page */
 	uint32_t page[MIG_BATCH];	/* descriptors */
+	uint8_t placed[MIG_BATCH];	/* its region is registered for placement */
+	uint8_t nohold[MIG_BATCH];	/* a stack: never write-protected */
+	struct { uint64_t start, end; uint8_t placed, held; } run[MIG_BATCH];
 	void *pend[MIG_BATCH];		/* a pass's pending pages, compacted */
 	int pidx[MIG_BATCH];		/* their places in addr[] */
 	int pst[MIG_BATCH];		/* the pass's answers */
@@ -105,10 +113,47 @@ static int collect_vma(uint32_t vma, void *arg)
 		eng.addr[k->n] = (void *)a;
 		eng.node[k->n] = k->node;
 		eng.page[k->n] = pte_of(t)->page;
+		eng.placed[k->n] = v->policy > 0;
+		/* Stacks move unprotected: the thread that must end the hold
+		 * (us, or the monitor) may be writing on one. */
+		eng.nohold[k->n] = !!(v->flags & (NS_VMA_STACK | NS_VMA_GROWSDOWN));
 		k->n++;
 	}
 	k->pos = e;
 	return 0;
+}
+
+/* Write-protects the batch in runs of adjacent pages, so writers wait
+ * for the move like the kernel's migration entries make them; returns the
+ * number of runs. */
+static int hold_batch(int n)
+{
+	int runs = 0;
+
+	for (int i = 0; i < n;) {
+		uint64_t s = (uint64_t)eng.addr[i], e = s + NS_PAGE_SIZE;
+		int j = i + 1;
+		while (j < n && (uint64_t)eng.addr[j] == e && eng.placed[j] == eng.placed[i] &&
+		       eng.nohold[j] == eng.nohold[i]) {
+			e += NS_PAGE_SIZE;
+			j++;
+		}
+		eng.run[runs].start = s;
+		eng.run[runs].end = e;
+		eng.run[runs].placed = eng.placed[i];
+		eng.run[runs].held = eng.nohold[i] ? 0 :
+				     (uint8_t)uffd_hold(s, e, eng.placed[i]);
+		runs++;
+		i = j;
+	}
+	return runs;
+}
+
+static void release_batch(int runs)
+{
+	for (int r = 0; r < runs; r++)
+		if (eng.run[r].held)
+			uffd_release(eng.run[r].start, eng.run[r].end, eng.run[r].placed);
 }
 
 /* Sorts one page's final status into the counters. */
@@ -124,7 +169,7 @@ static void count(struct ns_mig_counters *c, int st, int node)
 		c->nomem++;
 	else if (st == -EFAULT)
 		c->fault++;
-	else if (st == -EBUSY || st == -EAGAIN)
+	else if (st == -EBUSY || st == -EAGAIN || st == STUCK)
 		c->busy++;
 	else
 		c->other++;
@@ -137,16 +182,18 @@ static inline bool retry(int st)
 
 #define UNWRITTEN 0x40000000	/* a status the kernel never writes */
 
+
 /* The passes over one batch; returns 0 or move_pages' -errno.
  *
  * When a page cannot move, move_pages(2) returns how many did not and
- * leaves the statuses of the rest of that batch unwritten, so a pass can
- * stop at the same page every time.  Unwritten statuses are asked of the
- * kernel (where is the page now?), and a pass that made no progress makes
- * the next ones go page by page, so one stuck page holds up only itself. */
+ * leaves the statuses of the rest of that batch unwritten, so every pass
+ * would stop at the same page.  Unwritten statuses are asked of the kernel
+ * (where is the page now?); a pass that made no progress at all gives up
+ * on its first page - the one the kernel stopped at - so one stuck page
+ * holds up only itself. */
 static long move_batch(int n, int mf, struct ns_mig_counters *c)
 {
-	int left = n, one_by_one = 0;
+	int left = n;
 
 	for (int i = 0; i < n; i++)
 		eng.status[i] = -EAGAIN;
@@ -160,14 +207,11 @@ static long move_batch(int n, int mf, struct ns_mig_counters *c)
 			}
 		for (int j = 0; j < m; j++)
 			eng.pst[j] = UNWRITTEN;
-		for (int j = 0; j < m; j += one_by_one ? 1 : m) {
-			int cnt = one_by_one ? 1 : m;
-			long r = sys_move_pages(0, (unsigned long)cnt, eng.pend + j,
-						eng.node, eng.pst + j, mf);
-			c->passes++;
-			if (r < 0)
-				return r;
-		}
+		long r = sys_move_pages(0, (unsigned long)m, eng.pend, eng.node,
+					eng.pst, mf);
+		c->passes++;
+		if (r < 0)
+			return r;
 		int q = 0;
 		for (int j = 0; j < m; j++)
 			if (eng.pst[j] == UNWRITTEN)
@@ -185,11 +229,12 @@ static long move_batch(int n, int mf, struct ns_mig_counters *c)
 			if (eng.pst[j] == UNWRITTEN)
 				eng.pst[j] = -EAGAIN;
 			eng.status[eng.pidx[j]] = eng.pst[j];
-			left += retry(eng.pst[j]);
 			progress += !retry(eng.pst[j]);
 		}
-		if (!progress)
-			one_by_one = 1;
+		if (!progress && m)
+			eng.status[eng.pidx[0]] = STUCK;
+		for (int j = 0; j < m; j++)
+			left += retry(eng.status[eng.pidx[j]]);
 	}
 	return 0;
 }
@@ -206,6 +251,10 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 		mf = MPOL_MF_MOVE_ALL;
 	start &= ~(NS_PAGE_SIZE - 1);
 	end = NS_PAGE_ALIGN(end);
+	/* The monitor serves the write-protect faults of pages in flight;
+	 * start it before the lock (starting a thread may wait for malloc). */
+	if (!uffd_active())
+		uffd_start();
 	engine_lock();
 	ns_lock();
 	c = &proc_of(ns_rt.self)->mig;
@@ -219,7 +268,9 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 		ns_unlock();
 		if (k.n) {
 			uint64_t before = c->moved;
+			int runs = hold_batch(k.n);
 			err = move_batch(k.n, mf, c);
+			release_batch(runs);
 			ns_lock();
 			for (int i = 0; i < k.n; i++) {
 				uint32_t t = pte_lookup(ns_rt.self,

@@ -502,6 +502,8 @@ static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
 	}
 	if (flags & MAP_GROWSDOWN)
 		vflags |= NS_VMA_GROWSDOWN;
+	if (flags & MAP_STACK)
+		vflags |= NS_VMA_STACK;
 	if (vma_map(ns_rt.self, start, end, prot, vflags, obj, pgoff) < 0)
 		mark_dirty();
 	if (obj)
@@ -828,10 +830,10 @@ static void report(const char *when)
 		struct ns_fault_stats f;
 		uffd_stats(&f);
 		fmt_nodes(nodes, sizeof(nodes), f.by_node);
-		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu already served, %lu monitor sleeps, %lu errors",
+		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight",
 		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,
 		       nodes, (unsigned long)f.wakes, (unsigned long)f.sleeps,
-		       (unsigned long)f.errors);
+		       (unsigned long)f.errors, (unsigned long)f.held);
 	}
 	ns_log("report: pid %d migrations: %lu calls, %lu pages moved, %lu already there, failed: %lu shared (needs CAP_SYS_NICE), %lu not present, %lu no memory, %lu not movable, %lu busy, %lu other; %lu passes",
 	       (int)ns_rt.pid, (unsigned long)c.calls, (unsigned long)c.moved,

@@ -86,6 +86,8 @@ static struct monitor {
 	int cpu_node[1024];	/* node of each CPU, -1 unknown */
 	struct { int tid, node, mode; uint64_t mask; } tids[TID_CACHE];
 	uint64_t spin_ns;	/* adaptive spin before sleeping */
+	uint64_t sp;		/* the monitor's stack, roughly (see uffd_hold) */
+	struct { uint64_t start, end; } held[8];	/* ranges in flight */
 	int fatal;		/* stopped placing after a fatal error */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -479,6 +481,8 @@ int uffd_vanished(uint64_t *start, uint64_t *end)
 	return 1;
 }
 
+static void handle_wp(uint64_t addr);
+
 static int msg_cmp_sort(struct uffd_msg *m, int n)
 {
 	/* Insertion sort by address, then drop repeats: a batch is small. */
@@ -511,6 +515,7 @@ static void *monitor_main(void *unused)
 	sigset_t all;
 
 	(void)unused;
+	mon.sp = (uint64_t)__builtin_frame_address(0);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
@@ -553,14 +558,112 @@ static void *monitor_main(void *unused)
 			else
 				handle_event(&mon.msg[i]);
 		int k = msg_cmp_sort(mon.msg, nf);
-		for (int i = 0; i < k; i++)
-			handle_fault(mon.msg[i].arg.pagefault.address,
-				     (int)mon.msg[i].arg.pagefault.feat.ptid);
+		for (int i = 0; i < k; i++) {
+			if (mon.msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
+				handle_wp(mon.msg[i].arg.pagefault.address);
+			else
+				handle_fault(mon.msg[i].arg.pagefault.address,
+					     (int)mon.msg[i].arg.pagefault.feat.ptid);
+		}
 	}
 	sys_close(mon.fd);
 	sys_close(mon.stop_fd);
 	mon.fd = mon.stop_fd = -1;
 	return NULL;
+}
+
+/* ---- write protection around migrations ---- */
+
+/*
+ * While the engine moves pages, it write-protects them (our migration
+ * entry): a writer blocks in a WP fault until the move is done.  The
+ * engine publishes what it holds; the monitor leaves WP faults in held
+ * ranges alone (the engine's unprotect wakes the writer) and releases any
+ * other at once.  The kernel keeps the WP bit across the move.
+ */
+#define MAX_HELD 8
+#define held mon.held
+
+static bool is_held(uint64_t a)
+{
+	for (int i = 0; i < MAX_HELD; i++)
+		if (a >= __atomic_load_n(&held[i].start, __ATOMIC_ACQUIRE) &&
+		    a < __atomic_load_n(&held[i].end, __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+static long wp(uint64_t start, uint64_t end, bool on)
+{
+	struct uffdio_writeprotect w = { .range = { start, end - start },
+					 .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
+
+	return sys_call(SYS_ioctl, mon.fd, UFFDIO_WRITEPROTECT, &w, 0, 0, 0);
+}
+
+static void handle_wp(uint64_t addr)
+{
+	uint64_t page = addr & ~(NS_PAGE_SIZE - 1);
+
+	if (is_held(page))
+		mon.st.held++;	/* it waits; the engine's release wakes it */
+	else
+		wp(page, page + NS_PAGE_SIZE, false);	/* stale: let it write */
+}
+
+/* Write-protects [start, end) for a move; placed says whether the range is
+ * registered for first-touch placement already.  Returns 1 when held (to
+ * be released with uffd_release()), 0 when it cannot be (not anonymous or
+ * shmem, no write-protect support, no monitor). */
+int uffd_hold(uint64_t start, uint64_t end, bool placed)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	int slot = -1;
+
+	uint64_t me = (uint64_t)__builtin_frame_address(0);
+
+	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return 0;
+	/* Never the stack of a thread that must keep running for the hold
+	 * to end - ours (we release it) or the monitor's (it serves the
+	 * faults): a write there would wait for itself.  Both touch a few
+	 * KiB around their stack pointer. */
+	if ((start < me + (64 << 10) && end > me - (256 << 10)) ||
+	    (mon.sp && start < mon.sp + (64 << 10) && end > mon.sp - (256 << 10)))
+		return 0;
+	for (int i = 0; i < MAX_HELD && slot < 0; i++)
+		if (!__atomic_load_n(&held[i].end, __ATOMIC_ACQUIRE))
+			slot = i;
+	if (slot < 0)
+		return 0;
+	if (placed)
+		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
+	if (sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0) < 0)
+		return 0;
+	held[slot].start = start;
+	__atomic_store_n(&held[slot].end, end, __ATOMIC_RELEASE);
+	if (wp(start, end, true) < 0) {
+		uffd_release(start, end, placed);
+		return 0;
+	}
+	return 1;
+}
+
+/* Ends a hold: protection off (which wakes the writers), and the range
+ * registered as it was before. */
+void uffd_release(uint64_t start, uint64_t end, bool placed)
+{
+	struct uffdio_range r = { start, end - start };
+
+	wp(start, end, false);
+	for (int i = 0; i < MAX_HELD; i++)
+		if (held[i].start == start && held[i].end == end) {
+			__atomic_store_n(&held[i].end, 0, __ATOMIC_RELEASE);
+			held[i].start = 0;
+		}
+	if (!placed)
+		sys_call(SYS_ioctl, mon.fd, UFFDIO_UNREGISTER, &r, 0, 0, 0);
 }
 
 /* ---- start and stop ---- */
@@ -603,7 +706,7 @@ int uffd_start(void)
 		return (int)fd;
 	/* Events too where the kernel has them; else faults alone. */
 	api.features |= UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |
-			UFFD_FEATURE_EVENT_UNMAP;
+			UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP;
 	r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
 	if (r < 0) {
 		api = (struct uffdio_api){ .api = UFFD_API,

@@ -2,9 +2,9 @@
 # tests/vm/demo.sh - the demo, in one 2-node guest, twice:
 #   env      NUMASHADOW_MIGRATE_AFTER=0.5:1 NUMASHADOW_REPORT=1 set on the
 #            host (they reach the guest), `numashadow run --verify --
-#            workload 16 2`;
+#            workload 16 4`;
 #   options  the README's `numashadow run --verify --report --migrate-after
-#            0.5:1 -- workload 32 2` (what `make demo` runs).
+#            0.5:1 -- workload 32 4` (what `make demo` runs).
 # Half a second in, every page of the workload moves to node 1 while it
 # keeps sweeping its buffer.  Each run must exit 0 (verify included) and
 # print "checksum ok"; its migrate-after line must report pages moved to
@@ -28,11 +28,11 @@ out=$(NUMASHADOW_MIGRATE_AFTER=0.5:1 NUMASHADOW_REPORT=1 \
 	build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
 	/bin/sh -c 'echo 0 > /proc/sys/kernel/numa_balancing
 		echo "== env"
-		build/numashadow run --verify -- "$0" 16 2 || exit
+		build/numashadow run --verify -- "$0" 16 4 || exit
 		unset NUMASHADOW_MIGRATE_AFTER NUMASHADOW_REPORT
 		echo "== options"
 		exec build/numashadow run --verify --report --migrate-after 0.5:1 \
-			-- "$0" 32 2' $PROG 2>&1)
+			-- "$0" 32 4' $PROG 2>&1)
 rc=$?
 echo "$out"
 [ $rc -eq 0 ] || fail "exit status $rc"
