@@ -447,7 +447,7 @@ struct ns_fault_stats {
 	uint64_t wakes;		/* faults already served by someone else */
 	uint64_t sleeps;	/* times the monitor blocked */
 	uint64_t errors;	/* fills that failed */
-	uint64_t held;		/* writes that waited for a page in flight */
+	uint64_t waited;	/* writes that waited for a page in flight */
 	uint64_t by_node[64];	/* pages filled per node */
 };
 void uffd_stats(struct ns_fault_stats *out);

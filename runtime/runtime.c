@@ -833,7 +833,7 @@ static void report(const char *when)
 		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight",
 		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,
 		       nodes, (unsigned long)f.wakes, (unsigned long)f.sleeps,
-		       (unsigned long)f.errors, (unsigned long)f.held);
+		       (unsigned long)f.errors, (unsigned long)f.waited);
 	}
 	ns_log("report: pid %d migrations: %lu calls, %lu pages moved, %lu already there, failed: %lu shared (needs CAP_SYS_NICE), %lu not present, %lu no memory, %lu not movable, %lu busy, %lu other; %lu passes",
 	       (int)ns_rt.pid, (unsigned long)c.calls, (unsigned long)c.moved,

@@ -606,7 +606,7 @@ static void handle_wp(uint64_t addr)
 	uint64_t page = addr & ~(NS_PAGE_SIZE - 1);
 
 	if (is_held(page))
-		mon.st.held++;	/* it waits; the engine's release wakes it */
+		mon.st.waited++;	/* it waits; the engine's release wakes it */
 	else
 		wp(page, page + NS_PAGE_SIZE, false);	/* stale: let it write */
 }
