@@ -71,6 +71,12 @@ struct numashadow_migrate_stats {
 /* Fills *out; returns 0 or -errno. */
 int numashadow_migrate_stats(struct numashadow_migrate_stats *out);
 
+/* Next-touch: the next write to each present page of the range's
+ * anonymous memory (stacks excepted) moves the page to the node of the
+ * thread that writes it.  Reads are not seen.  Returns 0, or -errno
+ * (-EOPNOTSUPP without userfaultfd write-protect). */
+int numashadow_next_touch(void *addr, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -438,6 +438,9 @@ int uffd_vanished(uint64_t *start, uint64_t *end);
 /* Write protection of pages in flight (the engine's migration entries). */
 int uffd_hold(uint64_t start, uint64_t end, bool placed);
 void uffd_release(uint64_t start, uint64_t end, bool placed);
+/* Next-touch: arm a range; pop pages it moved (1 or 0). */
+int uffd_next_touch(uint64_t start, uint64_t end, bool placed);
+int uffd_moved(uint64_t *addr, int *node);
 /* The calling thread's own task policy (set_mempolicy), to honour. */
 void uffd_thread_policy(int tid, int mode, uint64_t mask);
 /* Fault statistics, for reports. */
@@ -448,6 +451,7 @@ struct ns_fault_stats {
 	uint64_t sleeps;	/* times the monitor blocked */
 	uint64_t errors;	/* fills that failed */
 	uint64_t waited;	/* writes that waited for a page in flight */
+	uint64_t next_touch;	/* pages next-touch moved to their writer */
 	uint64_t by_node[64];	/* pages filled per node */
 };
 void uffd_stats(struct ns_fault_stats *out);

@@ -134,7 +134,7 @@ void ns_log(const char *fmt, ...)
 /* ---- options, read once ---- */
 
 enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       OPT_CTL, OPT_POLICY, OPT_RULES, NR_OPTS };
+       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -151,6 +151,7 @@ static const struct {
 	[OPT_POLICY] = { "NUMASHADOW_POLICY",
 			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
 			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
+	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5" },
 	[OPT_RULES] = { "NUMASHADOW_RULES",
 			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
 			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M" },
@@ -165,27 +166,37 @@ static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_ctl(void);
 
 static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
+static int64_t next_touch_ns = -1;	/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
 static int migrate_after_node = -1;	/* ... and target; -1: none */
 static int report_at_exit;		/* NUMASHADOW_REPORT */
 
-/* "SECONDS:NODE" with SECONDS like 2 or 0.25; returns 0 or -EINVAL. */
-static int parse_migrate_after(const char *v)
+/* SECONDS like 2 or 0.25 at *v, advancing it; -1 when there are none. */
+static int64_t parse_seconds(const char **v)
 {
 	uint64_t ns = 0, scale = 1000000000ULL;
-	int node = 0, digits = 0;
+	int digits = 0;
 
-	for (; *v >= '0' && *v <= '9'; v++, digits++)
-		ns = ns * 10 + (uint64_t)(*v - '0') * 1000000000ULL;
-	if (*v == '.')
-		for (v++; *v >= '0' && *v <= '9'; v++, digits++)
-			ns += (uint64_t)(*v - '0') * (scale /= 10);
-	if (!digits || *v++ != ':' || *v < '0' || *v > '9')
+	for (; **v >= '0' && **v <= '9'; (*v)++, digits++)
+		ns = ns * 10 + (uint64_t)(**v - '0') * 1000000000ULL;
+	if (**v == '.')
+		for ((*v)++; **v >= '0' && **v <= '9'; (*v)++, digits++)
+			ns += (uint64_t)(**v - '0') * (scale /= 10);
+	return digits && ns < (1ULL << 62) ? (int64_t)ns : -1;
+}
+
+/* "SECONDS:NODE"; returns 0 or -EINVAL. */
+static int parse_migrate_after(const char *v)
+{
+	int64_t ns = parse_seconds(&v);
+	int node = 0;
+
+	if (ns < 0 || *v++ != ':' || *v < '0' || *v > '9')
 		return -EINVAL;
 	for (; *v >= '0' && *v <= '9'; v++)
 		node = node * 10 + (*v - '0');
 	if (*v || !numa_node_online(node))
 		return -EINVAL;
-	migrate_after_ns = ns;
+	migrate_after_ns = (uint64_t)ns;
 	migrate_after_node = node;
 	return 0;
 }
@@ -242,6 +253,13 @@ static int options_read(void)
 	v = getenv(options[OPT_MIGRATE_AFTER].env);
 	if (v && *v && parse_migrate_after(v) < 0)
 		return bad_option(OPT_MIGRATE_AFTER, v);
+	v = getenv(options[OPT_NEXT_TOUCH_AT].env);
+	if (v && *v) {
+		const char *p = v;
+		next_touch_ns = parse_seconds(&p);
+		if (next_touch_ns < 0 || *p)
+			return bad_option(OPT_NEXT_TOUCH_AT, v);
+	}
 	v = getenv(options[OPT_REPORT].env);
 	if (v && *v) {
 		if ((v[0] != '0' && v[0] != '1') || v[1])
@@ -387,8 +405,16 @@ static bool enter(void)
 	if (ns_rt.dirty || ns_rt.escapes || ns_rt.always_reconcile)
 		reconcile();
 	uint64_t vs, ve;
+	int mn;
 	while (uffd_vanished(&vs, &ve))
 		page_drop_vanished(ns_rt.self, vs, ve);
+	while (uffd_moved(&vs, &mn)) {
+		uint32_t t = pte_lookup(ns_rt.self, vs >> NS_PAGE_SHIFT);
+		if (t) {
+			page_of(pte_of(t)->page)->node = mn;
+			page_of(pte_of(t)->page)->pfn = 0;
+		}
+	}
 	return true;
 }
 
@@ -830,10 +856,11 @@ static void report(const char *when)
 		struct ns_fault_stats f;
 		uffd_stats(&f);
 		fmt_nodes(nodes, sizeof(nodes), f.by_node);
-		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight",
+		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch",
 		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,
 		       nodes, (unsigned long)f.wakes, (unsigned long)f.sleeps,
-		       (unsigned long)f.errors, (unsigned long)f.waited);
+		       (unsigned long)f.errors, (unsigned long)f.waited,
+		       (unsigned long)f.next_touch);
 	}
 	ns_log("report: pid %d migrations: %lu calls, %lu pages moved, %lu already there, failed: %lu shared (needs CAP_SYS_NICE), %lu not present, %lu no memory, %lu not movable, %lu busy, %lu other; %lu passes",
 	       (int)ns_rt.pid, (unsigned long)c.calls, (unsigned long)c.moved,
@@ -919,18 +946,47 @@ static int reregister_cb(uint32_t vma, void *arg)
 	return 0;
 }
 
-static void start_policies(void)
+static long next_touch(uint64_t lo, uint64_t hi);
+
+/* NUMASHADOW_NEXT_TOUCH_AT: from then on, each page's next write moves it
+ * to the writer's node. */
+static void *next_touch_main(void *unused)
+{
+	struct timespec t = { (time_t)(next_touch_ns / 1000000000LL),
+			      (long)(next_touch_ns % 1000000000LL) };
+	long r;
+
+	(void)unused;
+	while (sys_call(SYS_nanosleep, &t, &t, 0, 0, 0, 0) == -EINTR)
+		;
+	if (!ns_rt.ready || sys_getpid() != ns_rt.pid)
+		return NULL;
+	ns_in_runtime = 1;
+	r = next_touch(0, ~0ULL >> 1);
+	ns_in_runtime = 0;
+	if (r < 0)
+		ns_log("next-touch: pid %d: cannot arm it (%ld)", (int)ns_rt.pid, r);
+	return NULL;
+}
+
+static void start_thread(void *(*fn)(void *), const char *what)
 {
 	pthread_t th;
 	pthread_attr_t at;
 
-	if (migrate_after_node < 0)
-		return;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &at, migrate_after_main, NULL))
-		ns_log("cannot start the migrate-after thread; no timed migration");
+	if (pthread_create(&th, &at, fn, NULL))
+		ns_log("cannot start the %s thread; it will not happen", what);
 	pthread_attr_destroy(&at);
+}
+
+static void start_policies(void)
+{
+	if (migrate_after_node >= 0)
+		start_thread(migrate_after_main, "migrate-after");
+	if (next_touch_ns >= 0)
+		start_thread(next_touch_main, "next-touch");
 }
 
 /* ---- start-up and exit ---- */
@@ -1179,4 +1235,59 @@ long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
 				   mask && maxnode ? mask[0] : 0);
 	return r;
+}
+
+struct nt_ctx {
+	uint64_t lo, hi;
+	struct { uint64_t s, e; bool placed; } piece[64];
+	int n;
+};
+
+static int nt_cb(uint32_t vma, void *arg)
+{
+	struct nt_ctx *c = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	/* Anonymous private memory, stacks aside (see the engine's holds). */
+	if (v->obj || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
+	    c->n == 64)
+		return 0;
+	c->piece[c->n].s = v->start > c->lo ? v->start : c->lo;
+	c->piece[c->n].e = v->end < c->hi ? v->end : c->hi;
+	c->piece[c->n].placed = v->policy > 0;
+	c->n++;
+	return 0;
+}
+
+/* Arms next-touch over the program's anonymous memory in [lo, hi). */
+static long next_touch(uint64_t lo, uint64_t hi)
+{
+	struct nt_ctx c = { .lo = lo, .hi = hi, .n = 0 };
+	long r = 0;
+
+	if (!uffd_active() && uffd_start() < 0)
+		return -EOPNOTSUPP;
+	ns_lock();
+	vma_walk(ns_rt.self, lo, hi, nt_cb, &c);
+	ns_unlock();
+	for (int i = 0; i < c.n && r >= 0; i++)
+		r = uffd_next_touch(c.piece[i].s, c.piece[i].e, c.piece[i].placed);
+	return r < 0 ? r : 0;
+}
+
+NS_API int numashadow_next_touch(void *addr, size_t len)
+{
+	uint64_t s = (uint64_t)addr & ~(NS_PAGE_SIZE - 1);
+	uint64_t e = NS_PAGE_ALIGN((uint64_t)addr + len);
+	long r;
+
+	if (e < s)
+		return -EINVAL;
+	if (!api_enter())
+		return -ENOSYS;
+	api_leave();
+	ns_in_runtime = 1;
+	r = next_touch(s, e);
+	ns_in_runtime = 0;
+	return (int)r;
 }

@@ -88,6 +88,11 @@ static struct monitor {
 	uint64_t spin_ns;	/* adaptive spin before sleeping */
 	uint64_t sp;		/* the monitor's stack, roughly (see uffd_hold) */
 	struct { uint64_t start, end; } held[8];	/* ranges in flight */
+	struct { uint64_t start, end; } nt[64];		/* next-touch ranges */
+	/* Pages next-touch moved: the monitor writes at mhead, the hooks
+	 * read at mtail and give the shadow the new node. */
+	struct region_ev moved[RING];
+	uint32_t mhead, mtail;
 	int fatal;		/* stopped placing after a fatal error */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -481,7 +486,7 @@ int uffd_vanished(uint64_t *start, uint64_t *end)
 	return 1;
 }
 
-static void handle_wp(uint64_t addr);
+static void handle_wp(uint64_t addr, int tid);
 
 static int msg_cmp_sort(struct uffd_msg *m, int n)
 {
@@ -560,7 +565,8 @@ static void *monitor_main(void *unused)
 		int k = msg_cmp_sort(mon.msg, nf);
 		for (int i = 0; i < k; i++) {
 			if (mon.msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
-				handle_wp(mon.msg[i].arg.pagefault.address);
+				handle_wp(mon.msg[i].arg.pagefault.address,
+					  (int)mon.msg[i].arg.pagefault.feat.ptid);
 			else
 				handle_fault(mon.msg[i].arg.pagefault.address,
 					     (int)mon.msg[i].arg.pagefault.feat.ptid);
@@ -582,6 +588,7 @@ static void *monitor_main(void *unused)
  * other at once.  The kernel keeps the WP bit across the move.
  */
 #define MAX_HELD 8
+#define MAX_NT 64
 #define held mon.held
 
 static bool is_held(uint64_t a)
@@ -601,14 +608,83 @@ static long wp(uint64_t start, uint64_t end, bool on)
 	return sys_call(SYS_ioctl, mon.fd, UFFDIO_WRITEPROTECT, &w, 0, 0, 0);
 }
 
-static void handle_wp(uint64_t addr)
+static bool is_next_touch(uint64_t a)
+{
+	for (int i = 0; i < MAX_NT; i++)
+		if (a >= mon.nt[i].start && a < mon.nt[i].end)
+			return true;
+	return false;
+}
+
+/* A write to a write-protected page: a page in flight (wait for the
+ * engine), a next-touch page (move it to the writer's node, then let the
+ * write go on), or a leftover (let it go). */
+static void handle_wp(uint64_t addr, int tid)
 {
 	uint64_t page = addr & ~(NS_PAGE_SIZE - 1);
 
-	if (is_held(page))
+	if (is_held(page)) {
 		mon.st.waited++;	/* it waits; the engine's release wakes it */
-	else
-		wp(page, page + NS_PAGE_SIZE, false);	/* stale: let it write */
+		return;
+	}
+	if (is_next_touch(page)) {
+		int node = thread_node(tid), st = -1;
+		void *pp = (void *)page;
+		/* move_pages(2) itself: the engine needs the family lock,
+		 * which the writer may hold.  The shadow hears of the move
+		 * through the moved ring. */
+		if (node >= 0 &&
+		    sys_move_pages(0, 1, &pp, &node, &st, MPOL_MF_MOVE) >= 0 &&
+		    st == node) {
+			uint32_t h = mon.mhead;
+			mon.st.next_touch++;
+			if (h - __atomic_load_n(&mon.mtail, __ATOMIC_ACQUIRE) < RING) {
+				mon.moved[h % RING] = (struct region_ev){ page,
+					page + NS_PAGE_SIZE, node, 0 };
+				__atomic_store_n(&mon.mhead, h + 1, __ATOMIC_RELEASE);
+			}
+		}
+	}
+	wp(page, page + NS_PAGE_SIZE, false);	/* and wake the writer */
+}
+
+/* Arms [start, end) for next-touch: each page's next write moves it to
+ * the writer's node.  Returns 0 or -errno. */
+int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	int slot = -1;
+	long r;
+
+	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return -EOPNOTSUPP;
+	for (int i = 0; i < MAX_NT && slot < 0; i++)
+		if (!mon.nt[i].end || (mon.nt[i].start == start && mon.nt[i].end == end))
+			slot = i;
+	if (slot < 0)
+		return -ENOSPC;
+	if (placed)
+		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
+	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	mon.nt[slot].start = start;
+	mon.nt[slot].end = end;
+	return (int)wp(start, end, true);
+}
+
+/* Called by the hooks with the family lock: a page next-touch moved. */
+int uffd_moved(uint64_t *addr, int *node)
+{
+	uint32_t t = mon.mtail;
+
+	if (t == __atomic_load_n(&mon.mhead, __ATOMIC_ACQUIRE))
+		return 0;
+	*addr = mon.moved[t % RING].start;
+	*node = mon.moved[t % RING].policy;
+	__atomic_store_n(&mon.mtail, t + 1, __ATOMIC_RELEASE);
+	return 1;
 }
 
 /* Write-protects [start, end) for a move; placed says whether the range is
@@ -746,6 +822,8 @@ int uffd_start(void)
 	mon.nreg = 0;
 	mon.head = mon.tail = 0;
 	mon.vhead = mon.vtail = 0;
+	mon.mhead = mon.mtail = 0;
+	__builtin_memset(mon.nt, 0, sizeof(mon.nt));
 	mon.cur_mode = -1;
 	mon.fatal = 0;
 	mon.spin_ns = 20000;

@@ -68,6 +68,9 @@ static const struct subcommand subcommands[] = {
 		"                      program to NODE (NUMASHADOW_MIGRATE_AFTER)\n"
 		"  --report            at exit, report pages by node and migrations\n"
 		"                      (NUMASHADOW_REPORT=1)\n"
+		"  --next-touch-at SECONDS\n"
+		"                      from then on, each page's next write moves it\n"
+		"                      to the writer's node (NUMASHADOW_NEXT_TOUCH_AT)\n"
 		"  --no-ctl            no control socket (NUMASHADOW_CTL=0)\n"
 		"First-touch placement (NUMASHADOW_POLICY, one of):\n"
 		"  --localalloc        on the node of the thread that touches first\n"
@@ -369,6 +372,19 @@ static int command_exec(char **argv)
 					       : EXIT_CANNOT_RUN;
 }
 
+/* SECONDS, a decimal number. */
+static int seconds_valid(const char *v)
+{
+	int digits = 0;
+
+	for (; isdigit((unsigned char)*v); v++)
+		digits++;
+	if (*v == '.')
+		for (v++; isdigit((unsigned char)*v); v++)
+			digits++;
+	return digits && !*v;
+}
+
 /* SECONDS:NODE, SECONDS a decimal number; the runtime checks the node. */
 static int migrate_after_valid(const char *v)
 {
@@ -390,7 +406,7 @@ static int cmd_run(int argc, char **argv)
 {
 	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX];
 	const char *verify = NULL, *logarg = NULL, *after = NULL, *val;
-	const char *policy = NULL;
+	const char *policy = NULL, *nextat = NULL;
 	char *rules = NULL, fa[16];
 	long fault_around = 0;
 	int i, m, err, report = 0, noctl = 0;
@@ -432,6 +448,14 @@ static int cmd_run(int argc, char **argv)
 					   m < 0 ? NULL : val);
 		if (m > 0) {
 			after = val;
+			continue;
+		}
+		m = option_match("--next-touch-at", argc, argv, &i, &val);
+		if (m < 0 || (m > 0 && !seconds_valid(val)))
+			return value_error("run", "--next-touch-at", "SECONDS such as 1.5",
+					   m < 0 ? NULL : val);
+		if (m > 0) {
+			nextat = val;
 			continue;
 		}
 		if (strcmp(a, "--report") == 0) {
@@ -494,6 +518,8 @@ static int cmd_run(int argc, char **argv)
 	if (!err && verify && setenv("NUMASHADOW_VERIFY", verify, 1))
 		err = -errno;
 	if (!err && after && setenv("NUMASHADOW_MIGRATE_AFTER", after, 1))
+		err = -errno;
+	if (!err && nextat && setenv("NUMASHADOW_NEXT_TOUCH_AT", nextat, 1))
 		err = -errno;
 	if (!err && report && setenv("NUMASHADOW_REPORT", "1", 1))
 		err = -errno;
