@@ -441,6 +441,10 @@ void uffd_release(uint64_t start, uint64_t end, bool placed);
 /* Next-touch: arm a range; pop pages it moved (1 or 0). */
 int uffd_next_touch(uint64_t start, uint64_t end, bool placed);
 int uffd_moved(uint64_t *addr, int *node);
+/* Write sampling for the balancer. */
+int uffd_sample_arm(uint64_t start, uint64_t end, bool placed);
+void uffd_sample_disarm(void);
+int uffd_sampled(uint64_t *page, int *node);
 /* The calling thread's own task policy (set_mempolicy), to honour. */
 void uffd_thread_policy(int tid, int mode, uint64_t mask);
 /* Fault statistics, for reports. */
@@ -455,6 +459,20 @@ struct ns_fault_stats {
 	uint64_t by_node[64];	/* pages filled per node */
 };
 void uffd_stats(struct ns_fault_stats *out);
+
+/* ---- balance.c: hot-page balancing ---- */
+
+struct ns_balance_stats {
+	uint64_t samples;	/* sampled writes seen */
+	uint64_t moves;		/* pages moved to their writers' node */
+	uint64_t pingpong;	/* moves declined: the page moved too recently */
+	uint64_t budget;	/* moves declined: over the MiB/s budget */
+};
+
+/* Starts the balancer thread, moving at most mibps MiB/s; 0 or -errno. */
+int balance_start(unsigned mibps);
+void balance_stats(struct ns_balance_stats *out);
+bool balance_active(void);
 
 /* ---- ctl.c: the control socket ---- */
 

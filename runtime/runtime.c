@@ -134,7 +134,7 @@ void ns_log(const char *fmt, ...)
 /* ---- options, read once ---- */
 
 enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, NR_OPTS };
+       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE, NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -152,6 +152,7 @@ static const struct {
 			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
 			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
 	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5" },
+	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
 	[OPT_RULES] = { "NUMASHADOW_RULES",
 			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
 			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M" },
@@ -167,6 +168,7 @@ static void start_ctl(void);
 
 static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
 static int64_t next_touch_ns = -1;	/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
+static unsigned balance_mibps;		/* NUMASHADOW_BALANCE, 0: off */
 static int migrate_after_node = -1;	/* ... and target; -1: none */
 static int report_at_exit;		/* NUMASHADOW_REPORT */
 
@@ -259,6 +261,16 @@ static int options_read(void)
 		next_touch_ns = parse_seconds(&p);
 		if (next_touch_ns < 0 || *p)
 			return bad_option(OPT_NEXT_TOUCH_AT, v);
+	}
+	v = getenv(options[OPT_BALANCE].env);
+	if (v && *v) {
+		unsigned r = 0;
+		const char *p = v;
+		while (*p >= '0' && *p <= '9' && r <= 100000)
+			r = r * 10 + (unsigned)(*p++ - '0');
+		if (*p || r < 1 || r > 100000)
+			return bad_option(OPT_BALANCE, v);
+		balance_mibps = r;
 	}
 	v = getenv(options[OPT_REPORT].env);
 	if (v && *v) {
@@ -810,8 +822,11 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 		vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
 	ns_unlock();
 	ns_in_runtime = 0;
-	if (!ns_rt.disabled)
+	if (!ns_rt.disabled) {
 		start_ctl();
+		if (balance_mibps)
+			balance_start(balance_mibps);	/* it stayed with the parent */
+	}
 	return 0;
 }
 
@@ -861,6 +876,13 @@ static void report(const char *when)
 		       nodes, (unsigned long)f.wakes, (unsigned long)f.sleeps,
 		       (unsigned long)f.errors, (unsigned long)f.waited,
 		       (unsigned long)f.next_touch);
+	}
+	if (balance_active()) {
+		struct ns_balance_stats b;
+		balance_stats(&b);
+		ns_log("report: pid %d balance: %lu samples, %lu moves, %lu ping-pongs avoided, %lu moves over budget",
+		       (int)ns_rt.pid, (unsigned long)b.samples, (unsigned long)b.moves,
+		       (unsigned long)b.pingpong, (unsigned long)b.budget);
 	}
 	ns_log("report: pid %d migrations: %lu calls, %lu pages moved, %lu already there, failed: %lu shared (needs CAP_SYS_NICE), %lu not present, %lu no memory, %lu not movable, %lu busy, %lu other; %lu passes",
 	       (int)ns_rt.pid, (unsigned long)c.calls, (unsigned long)c.moved,
@@ -987,6 +1009,8 @@ static void start_policies(void)
 		start_thread(migrate_after_main, "migrate-after");
 	if (next_touch_ns >= 0)
 		start_thread(next_touch_main, "next-touch");
+	if (balance_mibps && balance_start(balance_mibps) < 0)
+		ns_log("balancing unavailable (no userfaultfd write-protect); running without it");
 }
 
 /* ---- start-up and exit ---- */

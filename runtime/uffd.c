@@ -93,6 +93,11 @@ static struct monitor {
 	 * read at mtail and give the shadow the new node. */
 	struct region_ev moved[RING];
 	uint32_t mhead, mtail;
+	/* Write sampling for the balancer: the range armed now, and what
+	 * was seen (page, writer's node), monitor to balancer. */
+	struct { uint64_t start, end; } sample;
+	struct region_ev samples[RING];
+	uint32_t shead, stail;
 	int fatal;		/* stopped placing after a fatal error */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -627,6 +632,17 @@ static void handle_wp(uint64_t addr, int tid)
 		mon.st.waited++;	/* it waits; the engine's release wakes it */
 		return;
 	}
+	if (page >= mon.sample.start && page < mon.sample.end) {
+		/* A sampled write: who wrote it is all the balancer needs. */
+		uint32_t h = mon.shead;
+		if (h - __atomic_load_n(&mon.stail, __ATOMIC_ACQUIRE) < RING) {
+			mon.samples[h % RING] = (struct region_ev){ page, 0,
+				thread_node(tid), 0 };
+			__atomic_store_n(&mon.shead, h + 1, __ATOMIC_RELEASE);
+		}
+		wp(page, page + NS_PAGE_SIZE, false);
+		return;
+	}
 	if (is_next_touch(page)) {
 		int node = thread_node(tid), st = -1;
 		void *pp = (void *)page;
@@ -672,6 +688,52 @@ int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
 	mon.nt[slot].start = start;
 	mon.nt[slot].end = end;
 	return (int)wp(start, end, true);
+}
+
+/* Write sampling: arm [start, end) so the next write of each page is seen
+ * (0 or -errno); disarm what is left; pop what was seen (1 or 0). */
+int uffd_sample_arm(uint64_t start, uint64_t end, bool placed)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	long r;
+
+	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return -EOPNOTSUPP;
+	for (int i = 0; i < MAX_NT; i++)
+		if (start < mon.nt[i].end && end > mon.nt[i].start)
+			return -EBUSY;	/* next-touch owns those pages */
+	if (placed)
+		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
+	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	mon.sample.start = start;
+	__atomic_store_n(&mon.sample.end, end, __ATOMIC_RELEASE);
+	return (int)wp(start, end, true);
+}
+
+void uffd_sample_disarm(void)
+{
+	uint64_t s = mon.sample.start, e = mon.sample.end;
+
+	if (!e)
+		return;
+	__atomic_store_n(&mon.sample.end, 0, __ATOMIC_RELEASE);
+	mon.sample.start = 0;
+	wp(s, e, false);
+}
+
+int uffd_sampled(uint64_t *page, int *node)
+{
+	uint32_t t = mon.stail;
+
+	if (t == __atomic_load_n(&mon.shead, __ATOMIC_ACQUIRE))
+		return 0;
+	*page = mon.samples[t % RING].start;
+	*node = mon.samples[t % RING].policy;
+	__atomic_store_n(&mon.stail, t + 1, __ATOMIC_RELEASE);
+	return 1;
 }
 
 /* Called by the hooks with the family lock: a page next-touch moved. */
@@ -823,6 +885,8 @@ int uffd_start(void)
 	mon.head = mon.tail = 0;
 	mon.vhead = mon.vtail = 0;
 	mon.mhead = mon.mtail = 0;
+	mon.shead = mon.stail = 0;
+	mon.sample.start = mon.sample.end = 0;
 	__builtin_memset(mon.nt, 0, sizeof(mon.nt));
 	mon.cur_mode = -1;
 	mon.fatal = 0;

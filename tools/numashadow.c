@@ -68,6 +68,8 @@ static const struct subcommand subcommands[] = {
 		"                      program to NODE (NUMASHADOW_MIGRATE_AFTER)\n"
 		"  --report            at exit, report pages by node and migrations\n"
 		"                      (NUMASHADOW_REPORT=1)\n"
+		"  --balance[=MIBPS]   move pages to the node whose threads write them,\n"
+		"                      at most MIBPS MiB/s (default 64) (NUMASHADOW_BALANCE)\n"
 		"  --next-touch-at SECONDS\n"
 		"                      from then on, each page's next write moves it\n"
 		"                      to the writer's node (NUMASHADOW_NEXT_TOUCH_AT)\n"
@@ -407,6 +409,7 @@ static int cmd_run(int argc, char **argv)
 	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX];
 	const char *verify = NULL, *logarg = NULL, *after = NULL, *val;
 	const char *policy = NULL, *nextat = NULL;
+	char balance[16] = "";
 	char *rules = NULL, fa[16];
 	long fault_around = 0;
 	int i, m, err, report = 0, noctl = 0;
@@ -456,6 +459,14 @@ static int cmd_run(int argc, char **argv)
 					   m < 0 ? NULL : val);
 		if (m > 0) {
 			nextat = val;
+			continue;
+		}
+		if (strcmp(a, "--balance") == 0 || strncmp(a, "--balance=", 10) == 0) {
+			long rate = 64;
+			if (a[9] == '=' && number_parse(a + 10, 1, 100000, &rate))
+				return value_error("run", "--balance", "MiB/s from 1 to 100000",
+						   a + 10);
+			snprintf(balance, sizeof(balance), "%ld", rate);
 			continue;
 		}
 		if (strcmp(a, "--report") == 0) {
@@ -518,6 +529,8 @@ static int cmd_run(int argc, char **argv)
 	if (!err && verify && setenv("NUMASHADOW_VERIFY", verify, 1))
 		err = -errno;
 	if (!err && after && setenv("NUMASHADOW_MIGRATE_AFTER", after, 1))
+		err = -errno;
+	if (!err && balance[0] && setenv("NUMASHADOW_BALANCE", balance, 1))
 		err = -errno;
 	if (!err && nextat && setenv("NUMASHADOW_NEXT_TOUCH_AT", nextat, 1))
 		err = -errno;

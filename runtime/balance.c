@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * balance.c - hot-page balancing (--balance): pages move to the node whose
+ * threads write them.
+ *
+ * Every period the balancer write-protects the next slice of the program's
+ * anonymous memory (a cursor sweeps it round), and the monitor reports
+ * each sampled write with the writer's node and lets it go on at once.  A
+ * page seen written from one other node HYSTERESIS times in a row moves
+ * there through the migration engine, within a MiB/s budget; a page moved
+ * less than COOLDOWN ago stays put (counted: a ping-pong avoided).  The
+ * cost is bounded by the slice size: at most SLICE write faults a period.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include "internal.h"
+#include "sys.h"
+
+#define PERIOD_NS (100 * 1000 * 1000ULL)
+#define SLICE 256		/* pages sampled per period */
+#define HYSTERESIS 2		/* same other node this many times running */
+#define COOLDOWN_NS (2 * 1000 * 1000 * 1000ULL)
+#define TABLE 16384		/* pages remembered (open addressing) */
+
+static struct {
+	unsigned mibps;
+	int running;
+	uint64_t cursor;	/* where the next slice starts */
+	struct { uint64_t vpn, moved_at; int8_t node; uint8_t streak; } tab[TABLE];
+	struct ns_balance_stats st;
+} bal;
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	sys_call(SYS_clock_gettime, CLOCK_MONOTONIC, &t, 0, 0, 0, 0);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static int slot(uint64_t vpn)
+{
+	uint32_t h = (uint32_t)((vpn * 0x9e3779b97f4a7c15ULL) >> 50) % TABLE;
+
+	for (int i = 0; i < 8; i++, h = (h + 1) % TABLE)
+		if (bal.tab[h].vpn == vpn || !bal.tab[h].vpn)
+			return (int)h;
+	return (int)h;	/* full neighbourhood: reuse the last one */
+}
+
+static int kernel_node(uint64_t page)
+{
+	void *p = (void *)page;
+	int st = -1;
+
+	return sys_move_pages(0, 1, &p, NULL, &st, 0) < 0 ? -1 : st;
+}
+
+/* One sampled write of page by a thread on node. */
+static void consider(uint64_t page, int node, uint64_t now, long *budget)
+{
+	int i = slot(page >> NS_PAGE_SHIFT), where;
+
+	bal.st.samples++;
+	if (node < 0)
+		return;
+	if (bal.tab[i].vpn != page >> NS_PAGE_SHIFT) {
+		bal.tab[i].vpn = page >> NS_PAGE_SHIFT;
+		bal.tab[i].streak = 0;
+		bal.tab[i].moved_at = 0;
+		bal.tab[i].node = -1;
+	}
+	bal.tab[i].streak = bal.tab[i].node == node ? bal.tab[i].streak + 1 : 1;
+	bal.tab[i].node = (int8_t)node;
+	where = kernel_node(page);
+	if (where < 0 || where == node || bal.tab[i].streak < HYSTERESIS)
+		return;
+	if (bal.tab[i].moved_at && now - bal.tab[i].moved_at < COOLDOWN_NS) {
+		bal.st.pingpong++;
+		return;
+	}
+	if (*budget <= 0) {
+		bal.st.budget++;
+		return;
+	}
+	if (mig_move_range(page, page + NS_PAGE_SIZE, node, NS_MIG_SYNC) > 0) {
+		bal.st.moves++;
+		bal.tab[i].moved_at = now;
+		(*budget)--;
+	}
+}
+
+struct pick {
+	uint64_t from, start, end;
+	bool placed;
+};
+
+static int pick_cb(uint32_t vma, void *arg)
+{
+	struct pick *p = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	if (v->obj || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
+	    !(v->prot & 2 /* PROT_WRITE */))
+		return 0;
+	p->start = v->start > p->from ? v->start : p->from;
+	p->end = p->start + SLICE * NS_PAGE_SIZE < v->end ? p->start + SLICE * NS_PAGE_SIZE
+							    : v->end;
+	p->placed = v->policy > 0;
+	return 1;
+}
+
+/* The next slice of anonymous, writable, non-stack memory. */
+static bool next_slice(struct pick *p)
+{
+	for (int round = 0; round < 2; round++) {
+		p->from = bal.cursor;
+		p->start = p->end = 0;
+		ns_lock();
+		vma_walk(ns_rt.self, p->from, ~0ULL >> 1, pick_cb, p);
+		ns_unlock();
+		if (p->end) {
+			bal.cursor = p->end;
+			return true;
+		}
+		bal.cursor = 0;	/* wrap round */
+	}
+	return false;
+}
+
+static void *balance_main(void *unused)
+{
+	sigset_t all;
+
+	(void)unused;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		const struct timespec t = { 0, (long)PERIOD_NS };
+		long budget = (long)((uint64_t)bal.mibps * (1 << 20) / NS_PAGE_SIZE *
+				     PERIOD_NS / 1000000000ULL);
+		struct pick p;
+		uint64_t page, now;
+		int node;
+
+		sys_call(SYS_nanosleep, &t, NULL, 0, 0, 0, 0);
+		if (!ns_rt.ready || sys_getpid() != ns_rt.pid)
+			return NULL;
+		ns_in_runtime = 1;
+		uffd_sample_disarm();
+		now = now_ns();
+		while (uffd_sampled(&page, &node))
+			consider(page, node, now, &budget);
+		if (next_slice(&p))
+			uffd_sample_arm(p.start, p.end, p.placed);
+		ns_in_runtime = 0;
+	}
+}
+
+int balance_start(unsigned mibps)
+{
+	pthread_attr_t at;
+	pthread_t th;
+	int r;
+
+	if (!uffd_active() && (r = uffd_start()) < 0)
+		return r;
+	ns_exclude(&bal, sizeof(bal));	/* our own table is not sampled */
+	bal.mibps = mibps ? mibps : 64;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&th, &at, balance_main, NULL);
+	pthread_attr_destroy(&at);
+	if (r)
+		return -r;
+	bal.running = 1;
+	return 0;
+}
+
+bool balance_active(void)
+{
+	return bal.running;
+}
+
+void balance_stats(struct ns_balance_stats *out)
+{
+	*out = bal.st;
+}
