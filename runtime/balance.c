@@ -161,20 +161,15 @@ static void *balance_main(void *unused)
 
 int balance_start(unsigned mibps)
 {
-	pthread_attr_t at;
-	pthread_t th;
 	int r;
 
 	if (!uffd_active() && (r = uffd_start()) < 0)
 		return r;
 	ns_exclude(&bal, sizeof(bal));	/* our own table is not sampled */
 	bal.mibps = mibps ? mibps : 64;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&th, &at, balance_main, NULL);
-	pthread_attr_destroy(&at);
-	if (r)
-		return -r;
+	r = ns_thread_start(balance_main);
+	if (r < 0)
+		return r;
 	bal.running = 1;
 	return 0;
 }

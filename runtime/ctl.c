@@ -287,8 +287,6 @@ static int ctl_dir(void)
 int ctl_start(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	pthread_t th;
-	pthread_attr_t at;
 	long fd;
 	int r;
 
@@ -322,13 +320,10 @@ int ctl_start(void)
 	}
 	listen_ino = st.st_ino;
 	listen_fd = (int)fd;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&th, &at, ctl_main, NULL);
-	pthread_attr_destroy(&at);
-	if (r) {
+	r = ns_thread_start(ctl_main);
+	if (r < 0) {
 		ctl_stop();
-		return -r;
+		return r;
 	}
 	return 0;
 }

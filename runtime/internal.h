@@ -494,6 +494,7 @@ struct ns_runtime {
 	volatile int dirty;	/* untracked changes in this address space */
 	int escapes;		/* untracked changes under way (dlopen) */
 	int always_reconcile;	/* libc's entry points could not be redirected */
+	int threads;		/* the runtime's own threads now running */
 	uint64_t arena_start, arena_end;
 	uint64_t verify_failures;
 };
@@ -502,6 +503,8 @@ extern struct ns_runtime ns_rt;
 extern __thread int ns_in_runtime;
 
 void ns_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ns_thread_start(void *(*fn)(void *));
+int ns_program_threads(void);
 int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

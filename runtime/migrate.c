@@ -251,9 +251,12 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 		mf = MPOL_MF_MOVE_ALL;
 	start &= ~(NS_PAGE_SIZE - 1);
 	end = NS_PAGE_ALIGN(end);
-	/* The monitor serves the write-protect faults of pages in flight;
-	 * start it before the lock (starting a thread may wait for malloc). */
-	if (!uffd_active())
+	/* Pages in flight are write-protected only when another thread of
+	 * the program could write them meanwhile; the monitor, which serves
+	 * those faults, starts before the lock (a thread start may wait for
+	 * malloc). */
+	bool hold = ns_program_threads() > 1;
+	if (hold && !uffd_active())
 		uffd_start();
 	engine_lock();
 	ns_lock();
@@ -268,7 +271,7 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 		ns_unlock();
 		if (k.n) {
 			uint64_t before = c->moved;
-			int runs = hold_batch(k.n);
+			int runs = hold ? hold_batch(k.n) : 0;
 			err = move_batch(k.n, mf, c);
 			release_batch(runs);
 			ns_lock();

@@ -991,16 +991,59 @@ static void *next_touch_main(void *unused)
 	return NULL;
 }
 
-static void start_thread(void *(*fn)(void *), const char *what)
+static void *thread_trampoline(void *fn)
+{
+	void *r = ((void *(*)(void *))fn)(NULL);
+
+	__atomic_sub_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+/* Starts one of the runtime's own threads, detached and counted (so the
+ * engine knows how many threads are the program's).  Returns 0 or -errno. */
+int ns_thread_start(void *(*fn)(void *))
 {
 	pthread_t th;
 	pthread_attr_t at;
+	int r;
 
+	__atomic_add_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &at, fn, NULL))
-		ns_log("cannot start the %s thread; it will not happen", what);
+	r = pthread_create(&th, &at, thread_trampoline, (void *)fn);
 	pthread_attr_destroy(&at);
+	if (r)
+		__atomic_sub_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
+	return -r;
+}
+
+/* How many of this process's threads are the program's own. */
+int ns_program_threads(void)
+{
+	char buf[512];
+	long fd = sys_open("/proc/self/stat", O_RDONLY | O_CLOEXEC), n;
+	int field = 2, threads = 0;
+
+	if (fd < 0)
+		return -1;
+	n = sys_read((int)fd, buf, sizeof(buf) - 1);
+	sys_close((int)fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	const char *p = __builtin_strrchr(buf, ')');
+	for (; p && *p && field < 20; p++)
+		if (*p == ' ')
+			field++;
+	while (p && *p >= '0' && *p <= '9')
+		threads = threads * 10 + (*p++ - '0');
+	return threads - __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED);
+}
+
+static void start_thread(void *(*fn)(void *), const char *what)
+{
+	if (ns_thread_start(fn) < 0)
+		ns_log("cannot start the %s thread; it will not happen", what);
 }
 
 static void start_policies(void)

@@ -834,8 +834,6 @@ int uffd_start(void)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_THREAD_ID };
-	pthread_attr_t at;
-	pthread_t th;
 	const char *w = getenv("NUMASHADOW_FAULT_AROUND");
 	long fd, r;
 
@@ -894,13 +892,10 @@ int uffd_start(void)
 	__builtin_memset(&mon.st, 0, sizeof(mon.st));
 	cpu_nodes_read();
 	ns_exclude(&mon, sizeof(mon));
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&th, &at, monitor_main, NULL);
-	pthread_attr_destroy(&at);
-	if (r) {
+	r = ns_thread_start(monitor_main);
+	if (r < 0) {
 		uffd_stop();
-		return (int)-r;
+		return (int)r;
 	}
 	return 0;
 }
