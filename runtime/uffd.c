@@ -86,6 +86,8 @@ static struct monitor {
 	int cpu_node[1024];	/* node of each CPU, -1 unknown */
 	struct { int tid, node, mode; uint64_t mask; } tids[TID_CACHE];
 	uint64_t spin_ns;	/* adaptive spin before sleeping */
+	uint64_t last_batch;	/* when the last batch arrived (ns) */
+	uint64_t gap;		/* running mean of the gap between batches */
 	uint64_t sp;		/* the monitor's stack, roughly (see uffd_hold) */
 	struct { uint64_t start, end; } held[8];	/* ranges in flight */
 	struct { uint64_t start, end; } nt[64];		/* next-touch ranges */
@@ -541,8 +543,6 @@ static void *monitor_main(void *unused)
 				n = sys_read(mon.fd, mon.msg, sizeof(mon.msg));
 			}
 			if (n == -EAGAIN) {
-				if (mon.spin_ns > 1000)
-					mon.spin_ns /= 2;
 				struct pollfd pf[2] = { { mon.fd, POLLIN, 0 },
 							{ mon.stop_fd, POLLIN, 0 } };
 				mon.st.sleeps++;
@@ -551,13 +551,19 @@ static void *monitor_main(void *unused)
 					break;
 				continue;
 			}
-			if (mon.spin_ns < 100000)
-				mon.spin_ns = mon.spin_ns * 2 + 1000;
 		}
 		if (n == -EINTR)
 			continue;
 		if (n <= 0)
 			break;
+		/* Spin for about twice the usual gap between batches while
+		 * faults come in a stream (a sleeping monitor makes each gap
+		 * a wake-up long, so the stream shows), briefly otherwise. */
+		uint64_t t = now_ns(), gap = t - mon.last_batch;
+		mon.last_batch = t;
+		mon.gap = (mon.gap * 7 + gap) / 8;
+		mon.spin_ns = mon.gap < 500000 ? (mon.gap * 2 < 200000 ? mon.gap * 2 : 200000)
+					       : 2000;
 		ring_drain();
 		int total = (int)(n / (long)sizeof(mon.msg[0])), nf = 0;
 		/* Events first, in order, and out of the batch; then the
@@ -889,6 +895,8 @@ int uffd_start(void)
 	mon.cur_mode = -1;
 	mon.fatal = 0;
 	mon.spin_ns = 20000;
+	mon.gap = 1000000;
+	mon.last_batch = now_ns();
 	__builtin_memset(&mon.st, 0, sizeof(mon.st));
 	cpu_nodes_read();
 	ns_exclude(&mon, sizeof(mon));
