@@ -11,9 +11,11 @@
  * slightly longer one), so at start-up, before the program's threads exist,
  * each one's first 12 bytes become an absolute jump to our wrapper, which
  * performs the syscall itself.  The exported symbols cover callers that
- * bind to us first; syscall() is wrapped for raw SYS_mmap & co.; dlopen and
- * shmat, which map through paths we do not redirect, mark the shadow for
- * reconciliation with /proc/self/maps.  See docs/interposition.md.
+ * bind to us first; syscall() is wrapped for raw SYS_mmap & co.; ld.so's
+ * own stubs are redirected too and its _dl_debug_state() tells us when it
+ * is at work; shmat and friends, which map through paths we do not
+ * redirect, mark the shadow for reconciliation with /proc/self/maps.  See
+ * docs/interposition.md.
  */
 #include <dlfcn.h>
 #include <elf.h>

@@ -163,8 +163,10 @@ int balance_start(unsigned mibps)
 {
 	int r;
 
-	if (!uffd_active() && (r = uffd_start()) < 0)
+	if ((r = uffd_start()) < 0)
 		return r;
+	if (!uffd_has_wp())
+		return -EOPNOTSUPP;
 	ns_exclude(&bal, sizeof(bal));	/* our own table is not sampled */
 	bal.mibps = mibps ? mibps : 64;
 	r = ns_thread_start(balance_main);

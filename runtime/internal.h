@@ -24,9 +24,13 @@
  * Locking: one family lock (arena.c) guards every record in the arena.  The
  * runtime takes it around "syscall + shadow update" so the kernel and the
  * shadow agree whenever it is free.  Lock order:
- *   family lock (ns_lock)
- *     -> nothing else: the runtime holds no other lock, and never calls libc
- *        while holding it.
+ *   engine lock (migrate.c: one migration per process)
+ *     -> family lock (ns_lock)
+ *          -> region-table spinlock (uffd.c: an edit or a lookup, no waits)
+ * Under the family lock the runtime calls into libc only in fork (glibc's
+ * fork itself: other threads' hooks stop waiting for the lock while a fork
+ * is in progress, see ns_lock_unless) and in the fork child before it
+ * drops the lock; threads are started after it is dropped.
  * A thread already inside the runtime (the per-thread ns_in_runtime flag)
  * never takes the lock again: re-entrant and signal-handler calls pass
  * straight to the kernel and mark the shadow for reconciliation.
@@ -428,6 +432,8 @@ int policy_node(const struct ns_policy *p, uint64_t vpn, int thread_node);
 
 int uffd_start(void);
 void uffd_stop(void);
+int uffd_set_window(const char *v);
+bool uffd_has_wp(void);
 void uffd_after_fork(void);
 bool uffd_active(void);
 /* A new anonymous region to place by policy idx; 0 or -errno. */
@@ -454,6 +460,7 @@ struct ns_fault_stats {
 	uint64_t wakes;		/* faults already served by someone else */
 	uint64_t sleeps;	/* times the monitor blocked */
 	uint64_t errors;	/* fills that failed */
+	uint64_t fallbacks;	/* fills the chosen node had no room for */
 	uint64_t waited;	/* writes that waited for a page in flight */
 	uint64_t next_touch;	/* pages next-touch moved to their writer */
 	uint64_t by_node[64];	/* pages filled per node */

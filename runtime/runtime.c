@@ -134,7 +134,8 @@ void ns_log(const char *fmt, ...)
 /* ---- options, read once ---- */
 
 enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE, NR_OPTS };
+       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE,
+       OPT_FAULT_AROUND, NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -153,6 +154,7 @@ static const struct {
 			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
 	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5" },
 	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
+	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
 	[OPT_RULES] = { "NUMASHADOW_RULES",
 			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
 			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M" },
@@ -280,19 +282,21 @@ static int options_read(void)
 	}
 	/* A placement setting that does not parse is refused whole: the
 	 * program runs with the shadow but without numashadow's placement. */
-	v = getenv(options[OPT_POLICY].env);
-	if (v && *v && policy_parse_default(v) < 0) {
-		ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
-		       options[OPT_POLICY].env, v, options[OPT_POLICY].accepted);
-		__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
-		return 0;
-	}
-	v = getenv(options[OPT_RULES].env);
-	if (v && *v && policy_parse_rules(v) < 0) {
-		ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
-		       options[OPT_RULES].env, v, options[OPT_RULES].accepted);
-		__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
-		return 0;
+	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND };
+	for (unsigned k = 0; k < sizeof(placement_opts) / sizeof(*placement_opts); k++) {
+		int o = placement_opts[k];
+		v = getenv(options[o].env);
+		if (!v || !*v)
+			continue;
+		int bad = o == OPT_POLICY ? policy_parse_default(v) < 0
+			: o == OPT_RULES ? policy_parse_rules(v) < 0
+			: uffd_set_window(v) < 0;
+		if (bad) {
+			ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
+			       options[o].env, v, options[o].accepted);
+			__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
+			break;
+		}
 	}
 	site_rules = policy_has_site_rules();
 	v = getenv(options[OPT_CTL].env);
@@ -378,7 +382,10 @@ static void adopt(void)
 		mm_fork(parent, self);
 	ns_rt.self = self;
 	verify_vmas(self, true);
-	need_ctl = 1;	/* started outside the lock, in leave() */
+	/* The parent's monitor and engine stayed with the parent. */
+	uffd_after_fork();
+	mig_after_fork();
+	need_ctl = 1;	/* threads start outside the lock, in leave() */
 }
 
 /* Returns true when the caller may use the model (lock held). */
@@ -441,12 +448,27 @@ static void leave(void)
 	if (need_ctl) {
 		need_ctl = 0;
 		start_ctl();
+		if (policy_any() && !placement_by_mbind && uffd_start() == 0) {
+			ns_lock();
+			vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
+			ns_unlock();
+		}
 	}
 }
 
 static inline bool failed(long r)
 {
 	return r < 0 && r > -4096;
+}
+
+/* After a call went straight to the kernel: the dirty mark enter() set
+ * before it may have been cleared by another thread's reconcile that ran
+ * before our change did; mark again, now that the change is in. */
+static inline long passed(long r)
+{
+	if (ns_rt.ready && !ns_rt.disabled)
+		ns_rt.dirty = 1;
+	return r;
 }
 
 /* ---- the hooks ---- */
@@ -566,7 +588,7 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if (ns_rt.ready && !ns_in_runtime && site_rules)
 		nsites = site_capture(sites, NS_SITE_DEPTH);
 	if (!enter())
-		return sys_mmap(addr, len, prot, flags, fd, off);
+		return passed(sys_mmap(addr, len, prot, flags, fd, off));
 	r = sys_mmap(addr, len, prot, flags, fd, off);
 	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
 	       addr, len, prot, flags, fd, (unsigned long)off, r);
@@ -583,7 +605,7 @@ long ns_munmap(void *addr, size_t len)
 	long r;
 
 	if (!enter())
-		return sys_munmap(addr, len);
+		return passed(sys_munmap(addr, len));
 	r = sys_munmap(addr, len);
 	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
 	if (!failed(r)) {
@@ -601,7 +623,7 @@ long ns_mprotect(void *addr, size_t len, int prot)
 	long r;
 
 	if (!enter())
-		return sys_mprotect(addr, len, prot);
+		return passed(sys_mprotect(addr, len, prot));
 	r = sys_mprotect(addr, len, prot);
 	ns_fmt(last_call, sizeof(last_call), "mprotect(%p, %#lx, %d) = %ld", addr, len,
 	       prot, r);
@@ -648,7 +670,7 @@ long ns_madvise(void *addr, size_t len, int advice)
 	long r;
 
 	if (!enter())
-		return sys_madvise(addr, len, advice);
+		return passed(sys_madvise(addr, len, advice));
 	r = sys_madvise(addr, len, advice);
 	ns_fmt(last_call, sizeof(last_call), "madvise(%p, %#lx, %d) = %ld", addr, len,
 	       advice, r);
@@ -668,7 +690,7 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	long r;
 
 	if (!enter())
-		return sys_mremap(old, oldlen, newlen, flags, new);
+		return passed(sys_mremap(old, oldlen, newlen, flags, new));
 	r = sys_mremap(old, oldlen, newlen, flags, new);
 	ns_fmt(last_call, sizeof(last_call), "mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
 	       old, oldlen, newlen, flags, new, r);
@@ -681,8 +703,8 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 		if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
 			      (uint64_t)r) < 0)
 			mark_dirty();
-		/* The kernel drops a moved range's registration; register the
-		 * new place again and tell the monitor. */
+		/* Register the new place (the kernel keeps a moved range's
+		 * registration only with EVENT_REMAP) and tell the monitor. */
 		if (pol && uffd_active()) {
 			if ((uint64_t)r != (uint64_t)old)
 				uffd_region_del((uint64_t)old, (uint64_t)old + NS_PAGE_ALIGN(oldlen));
@@ -700,7 +722,7 @@ long ns_brk(void *addr)
 	long r;
 
 	if (!enter())
-		return sys_brk(addr);
+		return passed(sys_brk(addr));
 	r = sys_brk(addr);
 	struct ns_proc *p = proc_of(ns_rt.self);
 	uint64_t o = NS_PAGE_ALIGN(p->brk), n = NS_PAGE_ALIGN((uint64_t)r);
@@ -1052,8 +1074,10 @@ static void start_policies(void)
 		start_thread(migrate_after_main, "migrate-after");
 	if (next_touch_ns >= 0)
 		start_thread(next_touch_main, "next-touch");
-	if (balance_mibps && balance_start(balance_mibps) < 0)
-		ns_log("balancing unavailable (no userfaultfd write-protect); running without it");
+	int br;
+	if (balance_mibps && (br = balance_start(balance_mibps)) < 0)
+		ns_log("balancing unavailable (%s); running without it",
+		       br == -EOPNOTSUPP ? "no userfaultfd write-protect" : "no userfaultfd");
 }
 
 /* ---- start-up and exit ---- */

@@ -17,14 +17,15 @@
  * numashadow's default.
  *
  * The monitor never calls malloc and never takes the family lock (a
- * faulting thread may hold it): the hooks tell it about regions through a
- * single-producer ring it drains before each batch, and it keeps its own
- * sorted table.  The hooks produce under the family lock, so there is one
- * producer at a time.
+ * faulting thread may hold it): the hooks keep the sorted region table it
+ * reads under a spinlock of its own, held for an edit or a lookup only.
  *
  * Errors, as CRIU sorts them: harmless (EEXIST: someone filled it; EAGAIN:
- * the mm is changing, retry; ENOENT: the region went away), gone (ESRCH),
- * fatal (anything else: say so once, stop placing, keep waking faults).
+ * the mm is changing - wake the thread to fault again once we have read
+ * the event; ENOENT: the region went away or the window crossed a VMA
+ * edge - fill the one page), a full node (ENOMEM: fill where the kernel
+ * likes), gone (ESRCH), fatal (anything else: say so once, stop placing,
+ * keep waking faults).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,9 +70,7 @@ static struct monitor {
 	uint64_t features;	/* what UFFDIO_API gave us */
 	uint64_t ino;		/* the userfaultfd's inode, to know it again */
 	unsigned window;	/* pages per fault (fault-around) */
-	/* The ring: the hooks write at head, the monitor reads at tail. */
-	struct region_ev ring[RING];
-	uint32_t head, tail;
+	uint32_t table_busy;	/* spinlock of reg[]/nreg (see table_lock) */
 	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE):
 	 * the monitor writes at vhead, the hooks read at vtail. */
 	struct region_ev vanish[RING];
@@ -104,6 +103,9 @@ static struct monitor {
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
 } mon = { .fd = -1, .stop_fd = -1 };
+
+static uint32_t starting;	/* one uffd_start() at a time */
+static int uffd_start_locked(void);
 
 static uint64_t now_ns(void)
 {
@@ -166,24 +168,29 @@ static void region_apply(const struct region_ev *ev)
 	mon.nreg++;
 }
 
-static void ring_push(uint64_t start, uint64_t end, int policy)
+/* The region table is shared by the hooks (which change it) and the
+ * monitor (which reads it) under a spinlock held for a table edit or a
+ * lookup only: no holder ever faults or waits with it (the table lives in
+ * our own memory, never registered), so neither side can stall the
+ * other. */
+static void table_lock(void)
 {
-	uint32_t h = mon.head;
-
-	/* Full: wait for the monitor, which never waits for us. */
-	while (h - __atomic_load_n(&mon.tail, __ATOMIC_ACQUIRE) >= RING)
-		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
-	mon.ring[h % RING] = (struct region_ev){ start, end, policy, 0 };
-	__atomic_store_n(&mon.head, h + 1, __ATOMIC_RELEASE);
+	while (__atomic_exchange_n(&mon.table_busy, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
 }
 
-static void ring_drain(void)
+static void table_unlock(void)
 {
-	uint32_t t = mon.tail, h = __atomic_load_n(&mon.head, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&mon.table_busy, 0, __ATOMIC_RELEASE);
+}
 
-	for (; t != h; t++)
-		region_apply(&mon.ring[t % RING]);
-	__atomic_store_n(&mon.tail, t, __ATOMIC_RELEASE);
+static void table_apply(uint64_t start, uint64_t end, int policy)
+{
+	struct region_ev ev = { start, end, policy, 0 };
+
+	table_lock();
+	region_apply(&ev);
+	table_unlock();
 }
 
 int uffd_region_add(uint64_t start, uint64_t end, int idx)
@@ -197,14 +204,14 @@ int uffd_region_add(uint64_t start, uint64_t end, int idx)
 	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 	if (r < 0)
 		return (int)r;
-	ring_push(start, end, idx);
+	table_apply(start, end, idx);
 	return 0;
 }
 
 void uffd_region_del(uint64_t start, uint64_t end)
 {
 	if (mon.fd >= 0)
-		ring_push(start, end, -1);
+		table_apply(start, end, -1);
 }
 
 /* ---- where threads run ---- */
@@ -353,7 +360,6 @@ static void wake(uint64_t addr)
 	struct uffdio_range w = { addr & ~(NS_PAGE_SIZE - 1), NS_PAGE_SIZE };
 
 	sys_call(SYS_ioctl, mon.fd, UFFDIO_WAKE, &w, 0, 0, 0);
-	mon.st.wakes++;
 }
 
 static void fatal(long err)
@@ -367,12 +373,14 @@ static void fatal(long err)
 static void handle_fault(uint64_t addr, int tid)
 {
 	uint64_t page = addr & ~(NS_PAGE_SIZE - 1), end;
-	int i = region_search(page), tnode = -1, mode = 0, node;
+	int i, tnode = -1, mode = 0, node;
 	const struct ns_policy *p = NULL;
 	uint64_t mask = 0;
 	bool own = false;
 
 	mon.st.faults++;
+	table_lock();
+	i = region_search(page);
 	if (i < mon.nreg && mon.reg[i].start <= page && !mon.fatal) {
 		p = policy_get(mon.reg[i].policy);
 		end = mon.reg[i].end;
@@ -381,6 +389,7 @@ static void handle_fault(uint64_t addr, int tid)
 	} else {
 		end = page + NS_PAGE_SIZE;	/* unknown: one page, no policy */
 	}
+	table_unlock();
 	own = thread_has_policy(tid, &mode, &mask);
 	if (p && !own && (p->mode == POL_LOCAL || p->mode == POL_BIND))
 		tnode = thread_node(tid);
@@ -389,7 +398,14 @@ static void handle_fault(uint64_t addr, int tid)
 		uint64_t run = 1;
 		if (own) {
 			run = (end - a) >> NS_PAGE_SHIFT;
-			node = bind_self(mode, mask) < 0 ? -1 : 0;
+			/* "Local" means the faulting thread's node, not ours. */
+			if (mode == 4 /* MPOL_LOCAL */ ||
+			    (mode == MPOL_PREFERRED && !mask)) {
+				int tn = thread_node(tid);
+				node = tn < 0 ? -1 : bind_self(MPOL_BIND, 1ULL << tn);
+			} else {
+				node = bind_self(mode, mask) < 0 ? -1 : 0;
+			}
 		} else {
 			node = p ? policy_node(p, a >> NS_PAGE_SHIFT, tnode) : -1;
 			while (a + run * NS_PAGE_SIZE < end &&
@@ -402,6 +418,20 @@ static void handle_fault(uint64_t addr, int tid)
 					  1ULL << node);
 		}
 		long r = copy_pages(a, run);
+		/* The window may cross a VMA edge our table does not show
+		 * (mprotect splits): the faulting page alone, then. */
+		if ((r == -ENOENT || r == -EINVAL) && a == page && run > 1) {
+			end = page + NS_PAGE_SIZE;
+			run = 1;
+			r = copy_pages(a, run);
+		}
+		/* A full node: let the kernel choose, as its own policies
+		 * fall back. */
+		if (r == -ENOMEM && node >= 0) {
+			bind_self(MPOL_DEFAULT, 0);
+			r = copy_pages(a, run);
+			mon.st.fallbacks++;
+		}
 		if (r > 0) {
 			mon.st.pages += (uint64_t)r;
 			if (node >= 0 && !own)
@@ -410,8 +440,10 @@ static void handle_fault(uint64_t addr, int tid)
 			continue;
 		}
 		if (r == -EEXIST) {
-			if (a == page)
+			if (a == page) {
 				wake(page);	/* filled by someone else */
+				mon.st.wakes++;
+			}
 			a += NS_PAGE_SIZE;	/* fault-around stops short of it */
 			if (a != page + NS_PAGE_SIZE)
 				break;
@@ -438,20 +470,20 @@ static void handle_fault(uint64_t addr, int tid)
  * the shadow is told to reconcile its VMAs with /proc/self/maps (UNMAP,
  * REMAP) or to let the dropped pages go (REMOVE; the range stays
  * registered) at the next hook - both idempotent, so events for changes
- * the hooks made themselves cost nothing. */
+ * the hooks made themselves cost one reconcile and change nothing. */
 static void handle_event(const struct uffd_msg *m)
 {
 	struct region_ev ev;
 
 	switch (m->event) {
 	case UFFD_EVENT_UNMAP:
-		ev = (struct region_ev){ m->arg.remove.start, m->arg.remove.end, -1, 0 };
-		region_apply(&ev);
+		table_apply(m->arg.remove.start, m->arg.remove.end, -1);
 		ns_mark_dirty_async();
 		break;
 	case UFFD_EVENT_REMAP: {
 		uint64_t from = m->arg.remap.from, to = m->arg.remap.to;
 		uint64_t len = m->arg.remap.len;
+		table_lock();
 		int i = region_search(from), pol = -1;
 		if (i < mon.nreg && mon.reg[i].start <= from)
 			pol = mon.reg[i].policy;
@@ -461,6 +493,7 @@ static void handle_event(const struct uffd_msg *m)
 			ev = (struct region_ev){ to, to + len, pol, 0 };
 			region_apply(&ev);
 		}
+		table_unlock();
 		ns_mark_dirty_async();
 		break;
 	}
@@ -564,7 +597,6 @@ static void *monitor_main(void *unused)
 		mon.gap = (mon.gap * 7 + gap) / 8;
 		mon.spin_ns = mon.gap < 500000 ? (mon.gap * 2 < 200000 ? mon.gap * 2 : 200000)
 					       : 2000;
-		ring_drain();
 		int total = (int)(n / (long)sizeof(mon.msg[0])), nf = 0;
 		/* Events first, in order, and out of the batch; then the
 		 * faults, sorted and de-duplicated. */
@@ -583,8 +615,12 @@ static void *monitor_main(void *unused)
 					     (int)mon.msg[i].arg.pagefault.feat.ptid);
 		}
 	}
-	sys_close(mon.fd);
-	sys_close(mon.stop_fd);
+	/* Close them only while they are still ours: the program may have
+	 * closed them and reused the numbers. */
+	if (ours()) {
+		sys_close(mon.fd);
+		sys_close(mon.stop_fd);
+	}
 	mon.fd = mon.stop_fd = -1;
 	return NULL;
 }
@@ -836,11 +872,23 @@ bool uffd_active(void)
 
 /* Opens the userfaultfd and starts the monitor; 0 or -errno (the caller
  * then falls back to VMA policies). */
+
+
 int uffd_start(void)
+{
+	int r;
+
+	while (__atomic_exchange_n(&starting, 1, __ATOMIC_ACQUIRE))
+		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	r = mon.fd >= 0 ? 0 : uffd_start_locked();
+	__atomic_store_n(&starting, 0, __ATOMIC_RELEASE);
+	return r;
+}
+
+static int uffd_start_locked(void)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_THREAD_ID };
-	const char *w = getenv("NUMASHADOW_FAULT_AROUND");
 	long fd, r;
 
 	fd = uffd_open();
@@ -860,14 +908,8 @@ int uffd_start(void)
 		return (int)r;
 	}
 	mon.features = api.features;
-	mon.window = 16;
-	if (w && *w) {
-		unsigned v = 0;
-		for (; *w >= '0' && *w <= '9'; w++)
-			v = v * 10 + (unsigned)(*w - '0');
-		if (v >= 1 && v <= MAX_WINDOW)
-			mon.window = v;
-	}
+	if (!mon.window)
+		mon.window = 16;	/* bench/fault: the smallest below native */
 	/* Out of the way of the low numbers programs dup2() onto. */
 	long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
 	if (hi >= 0) {
@@ -886,7 +928,7 @@ int uffd_start(void)
 		mon.stop_fd = (int)hi;
 	}
 	mon.nreg = 0;
-	mon.head = mon.tail = 0;
+	mon.table_busy = 0;
 	mon.vhead = mon.vtail = 0;
 	mon.mhead = mon.mtail = 0;
 	mon.shead = mon.stail = 0;
@@ -902,7 +944,7 @@ int uffd_start(void)
 	ns_exclude(&mon, sizeof(mon));
 	r = ns_thread_start(monitor_main);
 	if (r < 0) {
-		uffd_stop();
+		uffd_after_fork();	/* no thread to close them: we do */
 		return (int)r;
 	}
 	return 0;
@@ -921,6 +963,9 @@ void uffd_stop(void)
 /* In the child of fork: the descriptors came along, the thread did not. */
 void uffd_after_fork(void)
 {
+	/* Locks another thread of the parent may have held at the fork. */
+	__atomic_store_n(&starting, 0, __ATOMIC_RELAXED);
+	mon.table_busy = 0;
 	if (mon.stop_fd >= 0)
 		sys_close(mon.stop_fd);
 	if (mon.fd >= 0)
@@ -931,4 +976,22 @@ void uffd_after_fork(void)
 void uffd_stats(struct ns_fault_stats *out)
 {
 	*out = mon.st;
+}
+
+/* NUMASHADOW_FAULT_AROUND: pages filled per fault; 0 or -EINVAL. */
+int uffd_set_window(const char *v)
+{
+	unsigned n = 0;
+
+	for (; *v >= '0' && *v <= '9' && n <= MAX_WINDOW; v++)
+		n = n * 10 + (unsigned)(*v - '0');
+	if (*v || n < 1 || n > MAX_WINDOW)
+		return -EINVAL;
+	mon.window = n;
+	return 0;
+}
+
+bool uffd_has_wp(void)
+{
+	return mon.fd >= 0 && (mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP);
 }
