@@ -84,7 +84,7 @@ static const struct subcommand subcommands[] = {
 		"  --rule RULE         per region, first match wins (NUMASHADOW_RULES):\n"
 		"                      size>=SIZE:POLICY, size<SIZE:POLICY or\n"
 		"                      site=OBJECT:FUNCTION:POLICY (SIZE like 64M)\n"
-		"  --fault-around=N    pages filled per fault, 1 to 512 (default 16)\n",
+		"  --fault-around=N    pages filled per fault, 1 to 512 (default 512)\n",
 		cmd_run,
 	},
 	{
