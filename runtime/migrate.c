@@ -25,6 +25,7 @@
  * the batch buffers) -> family lock.  The fault path never comes here.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/futex.h>
 #include <numaif.h>
 #include "internal.h"
@@ -74,8 +75,23 @@ struct collect {
 	unsigned flags;
 	int waiting;		/* sync: pages another migration holds */
 	int again;		/* a later round over the same range */
+	bool move_all;		/* MPOL_MF_MOVE_ALL: shared pages move too */
 	struct ns_mig_counters *c;
 };
+
+static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	(void)vma;
+	(void)addr;
+	(void)arg;
+	return proc != ns_rt.self;	/* stop at the first other process */
+}
+
+/* Does another process of the family map this page? */
+static bool mapped_elsewhere(uint32_t page)
+{
+	return rmap_walk(page, elsewhere_cb, NULL) != 0;
+}
 
 static int collect_vma(uint32_t vma, void *arg)
 {
@@ -100,6 +116,14 @@ static int collect_vma(uint32_t vma, void *arg)
 		if (p->node == k->node) {
 			if (!k->again)
 				k->c->already++;	/* once, not per round */
+			continue;
+		}
+		/* Shared in the family: the rmap names the other mappers.
+		 * Without MPOL_MF_MOVE_ALL the kernel would refuse the page
+		 * (-EACCES); say so without asking it. */
+		if (p->mapcount > 1 && !k->move_all && mapped_elsewhere(pte_of(t)->page)) {
+			if (!k->again)
+				k->c->shared++;
 			continue;
 		}
 		if (p->flags & NS_PG_MIGRATING) {
@@ -263,7 +287,7 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	c = &proc_of(ns_rt.self)->mig;
 	c->calls++;
 	page_sync_range(ns_rt.self, start, end);
-	struct collect k = { start, end, node, 0, flags, 0, 0, c };
+	struct collect k = { start, end, node, 0, flags, 0, 0, mf == MPOL_MF_MOVE_ALL, c };
 	for (int spins = 0;;) {
 		k.n = 0;
 		k.waiting = 0;

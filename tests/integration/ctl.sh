@@ -1,0 +1,59 @@
+#!/bin/sh
+# ctl: `numashadow stat --pid` and `numashadow migrate --pid` against a
+# running program (build/tests/progs/workload under `numashadow run`), and
+# every error case: no such process, a process not running numashadow, a
+# node that is not online, a malformed or empty range, a missing --pid or
+# --to.  On this one-node host the migration moves nothing (every page is
+# already on node 0) but must say so and succeed; tests/vm/ctl_migrate.sh
+# moves pages for real.
+NS=build/numashadow
+PROG=build/tests/progs/workload
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+[ -x $NS ] && [ -x $PROG ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
+
+$NS run -- $PROG 8 20 >/dev/null 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+# The socket appears once the runtime is up.
+for i in $(seq 50); do
+	out=$($NS stat --pid $pid 2>&1) && break
+	sleep 0.1
+done
+
+out=$($NS stat --pid $pid 2>&1); rc=$?
+[ $rc -eq 0 ] || fail "stat: exit $rc: $out"
+echo "$out" | grep -q "^pid $pid$" || fail "stat: no 'pid $pid' line: $out"
+echo "$out" | grep -Eq "^node 0: [1-9][0-9]* pages$" || fail "stat: no pages on node 0: $out"
+echo "$out" | grep -q "anon node0=" || fail "stat: no per-mapping line: $out"
+echo "$out" | grep -q "^migrations: calls 0 " || fail "stat: counters: $out"
+
+out=$($NS migrate --pid $pid --to 0 --sync 2>&1); rc=$?
+[ $rc -eq 0 ] || fail "migrate --to 0: exit $rc: $out"
+echo "$out" | grep -q "^moved 0 pages to node 0$" || fail "migrate --to 0: $out"
+out=$($NS stat --pid $pid 2>&1)
+echo "$out" | grep -Eq "^migrations: calls [1-9].* already [1-9]" ||
+	fail "stat after migrate: the pages already on node 0 not counted: $out"
+
+expect() {	# expect STATUS PATTERN -- ARGS...: a refused request
+	want=$1 pat=$2
+	shift 3
+	out=$($NS "$@" 2>&1); rc=$?
+	[ $rc -eq $want ] || fail "$*: exit $rc, want $want: $out"
+	echo "$out" | grep -q "$pat" || fail "$*: message '$out' lacks '$pat'"
+	[ "$(echo "$out" | wc -l)" -eq 1 ] || fail "$*: more than one line: $out"
+}
+expect 1 "not online" -- migrate --pid $pid --to 5
+expect 1 "nothing is mapped" -- migrate --pid $pid --to 0 --range 1000-2000
+expect 2 "range" -- migrate --pid $pid --to 0 --range zz
+expect 2 "range" -- migrate --pid $pid --to 0 --range 2000-1000
+expect 2 "exclude each other" -- migrate --pid $pid --to 0 --all --range 1000-2000
+expect 2 "\-\-to is required" -- migrate --pid $pid
+expect 2 "\-\-pid is required" -- migrate --to 0
+expect 2 "process id" -- stat --pid nope
+expect 1 "no process 4000000" -- stat --pid 4000000
+expect 1 "not running numashadow" -- stat --pid 1
+expect 1 "not running numashadow" -- migrate --pid 1 --to 0
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "ctl: ok"
