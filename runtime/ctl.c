@@ -331,9 +331,13 @@ int ctl_start(void)
 /* Removes the socket (at exit, and before exec). */
 void ctl_stop(void)
 {
+	struct stat st;
+
 	if (listen_fd < 0)
 		return;
 	sys_call(SYS_unlinkat, -100, sock_path, 0, 0, 0, 0);
-	sys_close(listen_fd);
+	/* Only while the number is still our socket's. */
+	if (sys_fstat(listen_fd, &st) == 0 && st.st_ino == listen_ino)
+		sys_close(listen_fd);
 	listen_fd = -1;
 }

@@ -29,8 +29,9 @@
  *          -> region-table spinlock (uffd.c: an edit or a lookup, no waits)
  * Under the family lock the runtime calls into libc only in fork (glibc's
  * fork itself: other threads' hooks stop waiting for the lock while a fork
- * is in progress, see ns_lock_unless) and in the fork child before it
- * drops the lock; threads are started after it is dropped.
+ * is in progress, see ns_lock_unless) and in the fork child, which is
+ * alone then (it restarts its monitor before dropping the lock); other
+ * threads are started after the lock is dropped.
  * A thread already inside the runtime (the per-thread ns_in_runtime flag)
  * never takes the lock again: re-entrant and signal-handler calls pass
  * straight to the kernel and mark the shadow for reconciliation.
@@ -312,6 +313,9 @@ void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
 
 #define NS_PROC_LIVE	1
 #define NS_PROC_EXEC	3	/* inside execve: shadow dropped, hooks pass */
+#define NS_PROC_EXITING	4	/* past our exit code, its mm maybe not yet
+				 * gone: its mappings stand until it is
+				 * found dead (proc_alive) and released */
 
 struct ns_proc {
 	uint32_t next;		/* family list */

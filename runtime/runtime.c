@@ -449,9 +449,11 @@ static void leave(void)
 		need_ctl = 0;
 		start_ctl();
 		if (policy_any() && !placement_by_mbind && uffd_start() == 0) {
+			ns_in_runtime = 1;	/* a signal handler must not wait */
 			ns_lock();
 			vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
 			ns_unlock();
+			ns_in_runtime = 0;
 		}
 	}
 }
@@ -893,11 +895,11 @@ static void report(const char *when)
 		struct ns_fault_stats f;
 		uffd_stats(&f);
 		fmt_nodes(nodes, sizeof(nodes), f.by_node);
-		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch",
+		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu on another node for want of room, %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch",
 		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,
-		       nodes, (unsigned long)f.wakes, (unsigned long)f.sleeps,
-		       (unsigned long)f.errors, (unsigned long)f.waited,
-		       (unsigned long)f.next_touch);
+		       nodes, (unsigned long)f.fallbacks, (unsigned long)f.wakes,
+		       (unsigned long)f.sleeps, (unsigned long)f.errors,
+		       (unsigned long)f.waited, (unsigned long)f.next_touch);
 	}
 	if (balance_active()) {
 		struct ns_balance_stats b;
@@ -1176,7 +1178,11 @@ void ns_exit(void)
 	ns_rt.ready = 0;
 	ctl_stop();
 	uffd_stop();
-	proc_release(ns_rt.self);
+	/* Our pages stay mapped until the kernel tears the mm down, after
+	 * this code: the record stays, marked, and whoever finds us dead
+	 * releases it.  Releasing it now would make the family's shadow say
+	 * "one mapper" of pages the kernel still shows shared. */
+	proc_of(ns_rt.self)->state = NS_PROC_EXITING;
 	ns_unlock();
 	ns_in_runtime = 0;
 }

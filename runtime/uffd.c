@@ -406,6 +406,8 @@ static void handle_fault(uint64_t addr, int tid)
 			} else {
 				node = bind_self(mode, mask) < 0 ? -1 : 0;
 			}
+			if (node < 0)
+				bind_self(MPOL_DEFAULT, 0);	/* not a stale binding */
 		} else {
 			node = p ? policy_node(p, a >> NS_PAGE_SHIFT, tnode) : -1;
 			while (a + run * NS_PAGE_SIZE < end &&
@@ -430,7 +432,9 @@ static void handle_fault(uint64_t addr, int tid)
 		if (r == -ENOMEM && node >= 0) {
 			bind_self(MPOL_DEFAULT, 0);
 			r = copy_pages(a, run);
-			mon.st.fallbacks++;
+			if (r > 0)
+				mon.st.fallbacks += (uint64_t)r;
+			node = -1;	/* not where it was asked */
 		}
 		if (r > 0) {
 			mon.st.pages += (uint64_t)r;
@@ -456,6 +460,9 @@ static void handle_fault(uint64_t addr, int tid)
 			wake(page);
 			break;
 		}
+		/* Past the faulting page, any failure just ends the window. */
+		if (a != page)
+			break;
 		mon.st.errors++;
 		fatal(r);
 		wake(page);

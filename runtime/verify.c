@@ -665,6 +665,7 @@ static void sort_seen(int n)
 struct set_ctx {
 	int lo, hi;		/* scr.seen[lo..hi) share one PFN */
 	int found, extra;
+	int unscanned;		/* mappers in processes not scanned */
 };
 
 static int set_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
@@ -678,8 +679,10 @@ static int set_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 			return 0;
 		}
 	/* A mapper in a process we did not scan is not evidence. */
-	if (proc_of(proc)->dirty)
+	if (proc_of(proc)->dirty || proc_of(proc)->state != NS_PROC_LIVE) {
+		c->unscanned++;
 		return 0;
+	}
 	c->extra++;
 	return 0;
 }
@@ -733,7 +736,7 @@ static int check_sharing(void)
 				report_ptes(scr.seen[i].page);
 				diffs++;
 			}
-		struct set_ctx c = { lo, hi, 0, 0 };
+		struct set_ctx c = { lo, hi, 0, 0, 0 };
 		rmap_walk(pg, set_cb, &c);
 		if (c.found != hi - lo || c.extra) {
 			ns_fmt(line, sizeof(line),
@@ -743,7 +746,7 @@ static int check_sharing(void)
 			diffs++;
 		}
 		uint64_t cnt, flags = 0;
-		if (kc >= 0 && kf >= 0 &&
+		if (kc >= 0 && kf >= 0 && !c.unscanned &&
 		    sys_pread((int)kc, &cnt, 8, (off_t)(scr.seen[lo].pfn * 8)) == 8 &&
 		    sys_pread((int)kf, &flags, 8, (off_t)(scr.seen[lo].pfn * 8)) == 8 &&
 		    !(flags & ((1ULL << 15) | (1ULL << 16) | (1ULL << 22))) &&
