@@ -34,6 +34,7 @@ static const struct { uint32_t size, cap; } pool_geom[NR_POOLS] = {
 	[POOL_AVC] = { sizeof(struct ns_avc), 1 << 19 },
 	[POOL_PAGE] = { sizeof(struct ns_page), 1 << 22 },
 	[POOL_PTE] = { sizeof(struct ns_pte), 1 << 23 },
+	[POOL_SITE] = { sizeof(struct ns_site_rec), 1 << 14 },
 };
 
 /* Returns 0 or -errno; the arena is then ns_arena. */

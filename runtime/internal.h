@@ -86,7 +86,7 @@ struct ns_lock {
 };
 
 enum ns_pool_id { POOL_PROC, POOL_OBJ, POOL_VMA, POOL_AVC, POOL_PAGE,
-		  POOL_PTE, NR_POOLS };
+		  POOL_PTE, POOL_SITE, NR_POOLS };
 
 struct ns_pool {
 	uint64_t off;		/* byte offset of record 0 in the arena */
@@ -101,6 +101,16 @@ struct ns_pool {
 #define NS_PTE_HASH (1u << 20)	/* shadow PTE hash buckets */
 #define NS_PC_HASH (1u << 18)	/* page-cache (object, index) buckets */
 #define NS_FILE_HASH (1u << 12)	/* dev+inode -> object buckets */
+#define NS_SITE_HASH (1u << 10)	/* call site -> record buckets */
+
+/* One allocation call site, kept once per family. */
+struct ns_site_rec {
+	uint32_t hash_next;	/* bucket chain */
+	uint32_t pad;
+	uint64_t hash;		/* of object and function */
+	char object[64];	/* file name of the code */
+	char function[64];	/* nearest symbol, "" when none */
+};
 
 struct ns_arena {
 	uint32_t magic;
@@ -114,6 +124,7 @@ struct ns_arena {
 	uint64_t pte_hash_off;	/* uint32_t[NS_PTE_HASH] */
 	uint64_t pc_hash_off;	/* uint32_t[NS_PC_HASH] */
 	uint32_t file_hash[NS_FILE_HASH];
+	uint32_t site_hash[NS_SITE_HASH];
 };
 
 extern struct ns_arena *ns_arena;	/* this process's mapping of it */
@@ -196,7 +207,7 @@ struct ns_vma {
 	uint32_t prot;		/* PROT_* */
 	uint32_t flags;		/* NS_VMA_* */
 	int32_t policy;		/* placement: 0 none, else policy_get(policy - 1) */
-	uint32_t pad;
+	uint32_t site;		/* where it was mapped from (site_intern), 0 unknown */
 };
 
 static inline struct ns_vma *vma_of(uint32_t i)
@@ -212,6 +223,7 @@ int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	      int flags, uint64_t newaddr);
 int vma_advise(uint32_t proc, uint64_t start, uint64_t end, int advice);
 int vma_set_policy(uint32_t proc, uint64_t start, uint64_t end, int idx);
+int vma_set_site(uint32_t proc, uint64_t start, uint64_t end, uint32_t site);
 int vma_split(uint32_t vma, uint64_t addr);
 int mm_fork(uint32_t parent, uint32_t child);
 void mm_exit(uint32_t proc);
@@ -236,6 +248,8 @@ struct ns_page {
 	int32_t node;		/* NUMA node, -1 unknown */
 	uint32_t flags;		/* NS_PG_* */
 	uint32_t hash_next;	/* page-cache chain (file/shm pages) */
+	int32_t toucher;	/* thread whose fault brought it in, 0 unknown */
+	uint32_t site;		/* allocation call site (site_intern), 0 unknown */
 	uint32_t pad;
 };
 
@@ -263,6 +277,10 @@ int pte_copy_one(uint32_t pte, uint32_t to);
 uint32_t page_new_anon(uint32_t anon_vma, uint64_t index);
 uint32_t page_cache_get(uint32_t obj, uint64_t index);
 uint32_t page_zero(void);
+/* The record of (object, function), created on first sight; 0 if full. */
+uint32_t site_intern(const char *object, const char *function);
+static inline struct ns_site_rec *site_of(uint32_t i)
+{ return pool_rec(POOL_SITE, i); }
 
 /* ---- rmap.c: the reverse map ---- */
 
@@ -448,6 +466,8 @@ int uffd_vanished(uint64_t *start, uint64_t *end);
 /* Write protection of pages in flight (the engine's migration entries). */
 int uffd_hold(uint64_t start, uint64_t end, bool placed);
 void uffd_release(uint64_t start, uint64_t end, bool placed);
+/* Pages the monitor filled: pop (start, end, thread) (1 or 0). */
+int uffd_touched(uint64_t *start, uint64_t *end, int *tid);
 /* Next-touch: arm a range; pop pages it moved (1 or 0). */
 int uffd_next_touch(uint64_t start, uint64_t end, bool placed);
 int uffd_moved(uint64_t *addr, int *node);

@@ -293,3 +293,32 @@ uint32_t page_zero(void)
 	}
 	return i;
 }
+
+static uint64_t str_hash(uint64_t h, const char *s)
+{
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+uint32_t site_intern(const char *object, const char *function)
+{
+	uint64_t h = str_hash(str_hash(0xcbf29ce484222325ULL, object), function ? function : "");
+	uint32_t *b = &ns_arena->site_hash[h & (NS_SITE_HASH - 1)], i;
+
+	for (i = *b; i; i = site_of(i)->hash_next)
+		if (site_of(i)->hash == h)
+			return i;
+	i = pool_alloc(POOL_SITE);
+	if (!i)
+		return 0;
+	struct ns_site_rec *r = site_of(i);
+	r->hash = h;
+	for (size_t k = 0; object[k] && k < sizeof(r->object) - 1; k++)
+		r->object[k] = object[k];
+	for (size_t k = 0; function && function[k] && k < sizeof(r->function) - 1; k++)
+		r->function[k] = function[k];
+	r->hash_next = *b;
+	*b = i;
+	return i;
+}

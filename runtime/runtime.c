@@ -427,6 +427,16 @@ static bool enter(void)
 	int mn;
 	while (uffd_vanished(&vs, &ve))
 		page_drop_vanished(ns_rt.self, vs, ve);
+	int tid;
+	while (uffd_touched(&vs, &ve, &tid)) {
+		/* Learn the pages the monitor filled, and who asked. */
+		page_sync_range(ns_rt.self, vs, ve);
+		for (uint64_t a = vs; a < ve; a += NS_PAGE_SIZE) {
+			uint32_t t = pte_lookup(ns_rt.self, a >> NS_PAGE_SHIFT);
+			if (t && !page_of(pte_of(t)->page)->toucher)
+				page_of(pte_of(t)->page)->toucher = tid;
+		}
+	}
 	while (uffd_moved(&vs, &mn)) {
 		uint32_t t = pte_lookup(ns_rt.self, vs >> NS_PAGE_SHIFT);
 		if (t) {
@@ -518,6 +528,20 @@ static void place(uint64_t start, uint64_t end, int idx)
 		place_by_mbind(start, end, p);
 }
 
+/* The frame that names an allocation: the first outside libc and the
+ * runtime, as a site record. */
+static uint32_t site_record(const struct ns_site *sites, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *o = sites[i].object, *b = __builtin_strrchr(o, '/');
+		b = b ? b + 1 : o;
+		if (__builtin_strncmp(b, "libc.so", 7) &&
+		    __builtin_strncmp(b, "libnumashadow.so", 16))
+			return site_intern(o, sites[i].function);
+	}
+	return n ? site_intern(sites[0].object, sites[0].function) : 0;
+}
+
 /* The allocation's call stack as (object, function) pairs. */
 static int site_capture(struct ns_site *out, int max)
 {
@@ -573,8 +597,12 @@ static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
 	/* Thread stacks stay out: the runtime runs on them, and a fault there
 	 * must never wait for the monitor. */
 	if (!shared && (flags & MAP_ANONYMOUS) &&
-	    !(flags & (MAP_STACK | MAP_GROWSDOWN)) && policy_any())
+	    !(flags & (MAP_STACK | MAP_GROWSDOWN)) && policy_any()) {
 		place(start, end, policy_pick(end - start, sites, nsites));
+		uint32_t site = site_record(sites, nsites);
+		if (site)
+			vma_set_site(ns_rt.self, start, end, site);
+	}
 	return;
 nomem:
 	mark_dirty();
@@ -586,8 +614,9 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	int nsites = 0;
 	long r;
 
-	/* The call site, before the lock: resolving it may take ld.so's. */
-	if (ns_rt.ready && !ns_in_runtime && site_rules)
+	/* The call site, before the lock: resolving it may take ld.so's.
+	 * Wanted by site rules, and by the descriptors of placed pages. */
+	if (ns_rt.ready && !ns_in_runtime && (site_rules || policy_any()))
 		nsites = site_capture(sites, NS_SITE_DEPTH);
 	if (!enter())
 		return passed(sys_mmap(addr, len, prot, flags, fd, off));
@@ -882,6 +911,56 @@ static void pages_by_node(uint64_t counts[64])
 	ns_unlock();
 }
 
+/* First touches by thread and pages by call site, the largest few. */
+static void report_touches(void)
+{
+	struct { uint32_t key, n; } tid[8] = { { 0, 0 } }, site[8] = { { 0, 0 } };
+	char line[512];
+	int len;
+
+	ns_lock();
+	for (uint32_t t = proc_of(ns_rt.self)->pte_head; t; t = pte_of(t)->next) {
+		struct ns_page *p = page_of(pte_of(t)->page);
+		uint32_t keys[2] = { (uint32_t)p->toucher, p->site };
+		for (int w = 0; w < 2; w++) {
+			__typeof__(tid) *tab = w ? &site : &tid;
+			if (!keys[w])
+				continue;
+			int k = 0, least = 0;
+			for (; k < 8 && (*tab)[k].key != keys[w]; k++)
+				if ((*tab)[k].n < (*tab)[least].n)
+					least = k;
+			if (k == 8) {
+				k = least;	/* keep the larger ones, roughly */
+				if ((*tab)[k].n > 1)
+					continue;
+				(*tab)[k].key = keys[w];
+				(*tab)[k].n = 0;
+			}
+			(*tab)[k].n++;
+		}
+	}
+	len = 0;
+	for (int k = 0; k < 8; k++)
+		if (tid[k].n)
+			len += ns_fmt(line + len, sizeof(line) - (size_t)len, "%sthread %u: %u",
+				      len ? ", " : "", tid[k].key, tid[k].n);
+	if (len)
+		ns_log("report: pid %d first touches by thread: %s", (int)ns_rt.pid, line);
+	len = 0;
+	for (int k = 0; k < 8; k++)
+		if (site[k].n) {
+			struct ns_site_rec *r = site_of(site[k].key);
+			const char *b = __builtin_strrchr(r->object, '/');
+			len += ns_fmt(line + len, sizeof(line) - (size_t)len, "%s%s:%s: %u",
+				      len ? ", " : "", b ? b + 1 : r->object,
+				      r->function[0] ? r->function : "?", site[k].n);
+		}
+	if (len)
+		ns_log("report: pid %d pages by call site: %s", (int)ns_rt.pid, line);
+	ns_unlock();
+}
+
 static void report(const char *when)
 {
 	uint64_t counts[64];
@@ -901,6 +980,7 @@ static void report(const char *when)
 		       (unsigned long)f.sleeps, (unsigned long)f.errors,
 		       (unsigned long)f.waited, (unsigned long)f.next_touch);
 	}
+	report_touches();
 	if (balance_active()) {
 		struct ns_balance_stats b;
 		balance_stats(&b);

@@ -99,6 +99,9 @@ static struct monitor {
 	struct { uint64_t start, end; } sample;
 	struct region_ev samples[RING];
 	uint32_t shead, stail;
+	/* Pages filled, with the thread that faulted: monitor to hooks. */
+	struct region_ev touched[RING];
+	uint32_t thead, ttail;
 	int fatal;		/* stopped placing after a fatal error */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -437,6 +440,13 @@ static void handle_fault(uint64_t addr, int tid)
 			node = -1;	/* not where it was asked */
 		}
 		if (r > 0) {
+			/* Who brought these pages in: for their descriptors. */
+			uint32_t h = mon.thead;
+			if (h - __atomic_load_n(&mon.ttail, __ATOMIC_ACQUIRE) < RING) {
+				mon.touched[h % RING] = (struct region_ev){ a,
+					a + ((uint64_t)r << NS_PAGE_SHIFT), tid, 0 };
+				__atomic_store_n(&mon.thead, h + 1, __ATOMIC_RELEASE);
+			}
 			mon.st.pages += (uint64_t)r;
 			if (node >= 0 && !own)
 				mon.st.by_node[node] += (uint64_t)r;
@@ -785,6 +795,19 @@ int uffd_sampled(uint64_t *page, int *node)
 	return 1;
 }
 
+int uffd_touched(uint64_t *start, uint64_t *end, int *tid)
+{
+	uint32_t t = mon.ttail;
+
+	if (t == __atomic_load_n(&mon.thead, __ATOMIC_ACQUIRE))
+		return 0;
+	*start = mon.touched[t % RING].start;
+	*end = mon.touched[t % RING].end;
+	*tid = mon.touched[t % RING].policy;
+	__atomic_store_n(&mon.ttail, t + 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
 /* Called by the hooks with the family lock: a page next-touch moved. */
 int uffd_moved(uint64_t *addr, int *node)
 {
@@ -940,6 +963,7 @@ static int uffd_start_locked(void)
 	mon.vhead = mon.vtail = 0;
 	mon.mhead = mon.mtail = 0;
 	mon.shead = mon.stail = 0;
+	mon.thead = mon.ttail = 0;
 	mon.sample.start = mon.sample.end = 0;
 	__builtin_memset(mon.nt, 0, sizeof(mon.nt));
 	mon.cur_mode = -1;

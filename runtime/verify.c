@@ -343,8 +343,10 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 	pg = page_new_anon(vma_of(vma)->anon_vma, index);
 	if (pg && pte_set(vma_of(vma)->proc, vpn, pg) < 0)
 		return 0;
-	if (pg)
+	if (pg) {
 		page_of(pg)->pfn = pfn;
+		page_of(pg)->site = vma_of(vma)->site;
+	}
 	if (pg && !excl && ns_fork_child && vma_of(vma)->proc == ns_rt.self)
 		fork_catch_up(vma, vpn, pg);
 	return pg;
@@ -408,6 +410,8 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 			return cur;
 		if (pg && pfn)
 			page_of(pg)->pfn = pfn;
+		if (pg && !page_of(pg)->site)
+			page_of(pg)->site = v->site;
 		return pg;
 	}
 	/* The zero page: by PFN when we can read PFNs, else a present

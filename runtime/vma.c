@@ -106,6 +106,7 @@ int vma_split(uint32_t i, uint64_t addr)
 		return -ENOMEM;
 	}
 	vma_of(n)->policy = v->policy;
+	vma_of(n)->site = v->site;
 	vma_set_range(i, v->start, addr, v->pgoff);
 	return (int)n;
 }
@@ -122,7 +123,7 @@ static bool can_merge(uint32_t ai, uint32_t bi, uint32_t moved)
 
 	if (a->end != b->start || a->prot != b->prot || a->flags != b->flags ||
 	    a->obj != b->obj || a->pgoff + vma_pages(a) != b->pgoff ||
-	    a->policy != b->policy)
+	    a->policy != b->policy || a->site != b->site)
 		return false;
 	if (a->flags & NS_VMA_GROWSDOWN)
 		return false;
@@ -270,6 +271,17 @@ static void set_policy(uint32_t v, long idx)
 	vma_of(v)->policy = (int32_t)idx;
 }
 
+static void set_site(uint32_t v, long site)
+{
+	vma_of(v)->site = (uint32_t)site;
+}
+
+/* Records where [start, end) was mapped from. */
+int vma_set_site(uint32_t proc, uint64_t start, uint64_t end, uint32_t site)
+{
+	return vma_apply(proc, start, end, set_site, site);
+}
+
 /* Marks [start, end) as placed by policy idx (0: not placed). */
 int vma_set_policy(uint32_t proc, uint64_t start, uint64_t end, int idx)
 {
@@ -399,6 +411,7 @@ int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		if (!n || anon_vma_clone(n, v) < 0)
 			return -ENOMEM;
 		vma_of(n)->policy = vma_of(v)->policy;
+		vma_of(n)->site = vma_of(v)->site;
 		pte_move_range(proc, s->start, ns, s->end - s->start);
 		pos = s->end;
 		/* MREMAP_DONTUNMAP: the source stays, empty, and like the
@@ -434,6 +447,7 @@ static int fork_cb(uint32_t i, void *arg)
 		return 1;
 	}
 	vma_of(n)->policy = v->policy;
+	vma_of(n)->site = v->site;
 	if (v->flags & NS_VMA_WIPEONFORK)
 		return 0;	/* the child starts with fresh anonymous memory */
 	if (v->anon_vma && anon_vma_fork(n, i) < 0) {
