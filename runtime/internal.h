@@ -386,6 +386,7 @@ uint64_t ns_hex(const char **s);
 /* Compares (fix = false) or reconciles (fix = true) a proc's VMAs with the
  * kernel's; returns the number of differences. */
 int verify_vmas(uint32_t proc, bool fix);
+int verify_vmas_quiet(uint32_t proc);
 /* Learns present pages from pagemap and checks every page claim of the
  * family; returns the number of differences. */
 int verify_pages(bool all);

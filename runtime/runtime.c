@@ -333,7 +333,17 @@ static int verify_now(bool full)
 		ns_arena->tainted = 2;	/* said once per family */
 		ns_log("verify: a process died holding the family lock; what it was changing may be missing from the shadow");
 	}
-	d = verify_vmas(ns_rt.self, false);
+	/* Another thread's call may have gone straight to the kernel while
+	 * we held the lock (a signal handler, a vfork child): it marked the
+	 * shadow dirty.  Count quietly first; reconcile and look again
+	 * before reporting. */
+	d = verify_vmas_quiet(ns_rt.self);
+	if (d && ns_rt.dirty) {
+		reconcile();
+		d = verify_vmas_quiet(ns_rt.self);
+	}
+	if (d)
+		d = verify_vmas(ns_rt.self, false);
 	if (full || ns_rt.verify >= 2)
 		d += verify_pages(true);
 	return d;
@@ -543,18 +553,25 @@ static uint32_t site_record(const struct ns_site *sites, int n)
 }
 
 /* The allocation's call stack as (object, function) pairs. */
+static __thread int in_capture;
+
 static int site_capture(struct ns_site *out, int max)
 {
 	void *ip[NS_SITE_DEPTH + 2];
 	int n, k = 0;
 	Dl_info info;
 
-	ns_in_runtime = 1;	/* unwinding may map memory: let it through */
+	/* Unwinding maps memory of its own: those mmaps are tracked like any
+	 * other (only their own call sites are not captured), never passed
+	 * through unseen while another thread verifies. */
+	if (in_capture)
+		return 0;
+	in_capture = 1;
 	n = unw_backtrace(ip, NS_SITE_DEPTH + 2);
 	for (int i = 2; i < n && k < max; i++)	/* skip ns_mmap and the wrapper */
 		if (dladdr(ip[i], &info) && info.dli_fname)
 			out[k++] = (struct ns_site){ info.dli_fname, info.dli_sname };
-	ns_in_runtime = 0;
+	in_capture = 0;
 	return k;
 }
 

@@ -301,6 +301,18 @@ int verify_vmas(uint32_t proc, bool fix)
 	return diffs;
 }
 
+/* verify_vmas() without a word: how many differences. */
+int verify_vmas_quiet(uint32_t proc)
+{
+	bool was = quiet;
+	int d;
+
+	quiet = true;
+	d = verify_vmas(proc, false);
+	quiet = was;
+	return d;
+}
+
 /* ---- pages ---- */
 
 
