@@ -103,7 +103,7 @@ static int pick_cb(uint32_t vma, void *arg)
 	struct ns_vma *v = vma_of(vma);
 
 	if (v->obj || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
-	    !(v->prot & 2 /* PROT_WRITE */))
+	    !(v->prot & 2 /* PROT_WRITE */) || ns_own_overlaps(v->start, v->end))
 		return 0;
 	p->start = v->start > p->from ? v->start : p->from;
 	p->end = p->start + SLICE * NS_PAGE_SIZE < v->end ? p->start + SLICE * NS_PAGE_SIZE

@@ -400,6 +400,9 @@ int page_sync_addr(uint32_t proc, uint64_t addr);
 /* Leaves a runtime buffer out of page tracking: the runtime writes it while
  * it scans, so its pages would race the scan. */
 void ns_exclude(const void *start, size_t len);
+/* The runtime's own writable memory: never write-protected by us. */
+void ns_own_add(uint64_t start, uint64_t end);
+bool ns_own_overlaps(uint64_t start, uint64_t end);
 /* Test-only corruption of one entry (NUMASHADOW_TEST_CORRUPT). */
 int verify_corrupt(const char *what);
 extern uint64_t ns_zero_pfn;
@@ -471,6 +474,7 @@ void uffd_release(uint64_t start, uint64_t end, bool placed);
 int uffd_touched(uint64_t *start, uint64_t *end, int *tid);
 /* Next-touch: arm a range; pop pages it moved (1 or 0). */
 int uffd_next_touch(uint64_t start, uint64_t end, bool placed);
+int uffd_cow_watch(uint64_t start, uint64_t end, bool placed);
 int uffd_moved(uint64_t *addr, int *node);
 /* Write sampling for the balancer. */
 int uffd_sample_arm(uint64_t start, uint64_t end, bool placed);
@@ -488,6 +492,7 @@ struct ns_fault_stats {
 	uint64_t fallbacks;	/* fills the chosen node had no room for */
 	uint64_t waited;	/* writes that waited for a page in flight */
 	uint64_t next_touch;	/* pages next-touch moved to their writer */
+	uint64_t cow;		/* first writes after fork seen (COW breaks) */
 	uint64_t by_node[64];	/* pages filled per node */
 };
 void uffd_stats(struct ns_fault_stats *out);

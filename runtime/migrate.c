@@ -140,7 +140,8 @@ static int collect_vma(uint32_t vma, void *arg)
 		eng.placed[k->n] = v->policy > 0;
 		/* Stacks move unprotected: the thread that must end the hold
 		 * (us, or the monitor) may be writing on one. */
-		eng.nohold[k->n] = !!(v->flags & (NS_VMA_STACK | NS_VMA_GROWSDOWN));
+		eng.nohold[k->n] = !!(v->flags & (NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
+				   ns_own_overlaps(a, a + NS_PAGE_SIZE);
 		k->n++;
 	}
 	k->pos = e;

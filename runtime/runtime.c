@@ -163,6 +163,7 @@ static const struct {
 static int ctl_on = 1;			/* NUMASHADOW_CTL */
 static int reregister_cb(uint32_t vma, void *arg);
 static void reconcile(void);
+static void cow_watch_all(void);
 static int need_ctl;			/* an adopted child wants its socket */
 static int site_rules;			/* some rule names a call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
@@ -851,6 +852,7 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 			ns_fork_child = c;
 			page_sync(ns_rt.self);
 			ns_fork_child = 0;
+			cow_watch_all();
 		}
 		ns_rt.in_fork = 0;
 		if (ns_rt.dirty)
@@ -888,8 +890,10 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	 * kernel unregistered our copies: start again. */
 	uffd_after_fork();
 	if (!ns_rt.disabled && policy_any() && !placement_by_mbind &&
-	    uffd_start() == 0)
+	    uffd_start() == 0) {
 		vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
+		cow_watch_all();
+	}
 	ns_unlock();
 	ns_in_runtime = 0;
 	if (!ns_rt.disabled) {
@@ -991,11 +995,12 @@ static void report(const char *when)
 		struct ns_fault_stats f;
 		uffd_stats(&f);
 		fmt_nodes(nodes, sizeof(nodes), f.by_node);
-		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu on another node for want of room, %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch",
+		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu on another node for want of room, %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch; %lu COW breaks seen",
 		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,
 		       nodes, (unsigned long)f.fallbacks, (unsigned long)f.wakes,
 		       (unsigned long)f.sleeps, (unsigned long)f.errors,
-		       (unsigned long)f.waited, (unsigned long)f.next_touch);
+		       (unsigned long)f.waited, (unsigned long)f.next_touch,
+		       (unsigned long)f.cow);
 	}
 	report_touches();
 	if (balance_active()) {
@@ -1167,6 +1172,41 @@ static void start_thread(void *(*fn)(void *), const char *what)
 		ns_log("cannot start the %s thread; it will not happen", what);
 }
 
+struct cw_ctx {
+	struct { uint64_t s, e; bool placed; } r[64];
+	int n;
+};
+
+static int cow_cb(uint32_t vma, void *arg)
+{
+	struct cw_ctx *c = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	/* Anonymous pages that fork left shared; stacks aside (a write the
+	 * monitor must see could be the monitor's own). */
+	if (!v->anon_vma || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
+	    !(v->prot & PROT_WRITE) || c->n == 64 || ns_own_overlaps(v->start, v->end))
+		return 0;
+	c->r[c->n].s = v->start;
+	c->r[c->n].e = v->end;
+	c->r[c->n].placed = v->policy > 0;
+	c->n++;
+	return 0;
+}
+
+/* After fork, with the monitor running: watch the shared anonymous memory
+ * for COW breaks (docs/placement.md).  Lock held. */
+static void cow_watch_all(void)
+{
+	struct cw_ctx c = { .n = 0 };
+
+	if (!uffd_has_wp())
+		return;
+	vma_walk(ns_rt.self, 0, ~0ULL, cow_cb, &c);
+	for (int i = 0; i < c.n; i++)
+		uffd_cow_watch(c.r[i].s, c.r[i].e, c.r[i].placed);
+}
+
 static void start_policies(void)
 {
 	if (migrate_after_node >= 0)
@@ -1243,6 +1283,14 @@ int ns_init(void)
 	if (bv)
 		sys_madvise((void *)vma_of(bv)->start, vma_of(bv)->end - vma_of(bv)->start,
 			    MADV_NOHUGEPAGE);
+	/* Our own writable memory is never write-protected by us: the monitor
+	 * writes it, and a fault there would wait for the monitor itself. */
+	const void *own[] = { &ns_rt, &ns_fork_child, &ns_arena };
+	for (unsigned k = 0; k < sizeof(own) / sizeof(*own); k++) {
+		uint32_t ov = vma_find(ns_rt.self, (uint64_t)own[k]);
+		if (ov)
+			ns_own_add(vma_of(ov)->start, vma_of(ov)->end);
+	}
 	page_sync(ns_rt.self);
 	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper"))
 		verify_corrupt(corrupt_kind);
@@ -1444,7 +1492,7 @@ static int nt_cb(uint32_t vma, void *arg)
 
 	/* Anonymous private memory, stacks aside (see the engine's holds). */
 	if (v->obj || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
-	    c->n == 64)
+	    c->n == 64 || ns_own_overlaps(v->start, v->end))
 		return 0;
 	c->piece[c->n].s = v->start > c->lo ? v->start : c->lo;
 	c->piece[c->n].e = v->end < c->hi ? v->end : c->hi;

@@ -90,6 +90,7 @@ static struct monitor {
 	uint64_t sp;		/* the monitor's stack, roughly (see uffd_hold) */
 	struct { uint64_t start, end; } held[8];	/* ranges in flight */
 	struct { uint64_t start, end; } nt[64];		/* next-touch ranges */
+	struct { uint64_t start, end; } cw[64];		/* COW-watched ranges */
 	/* Pages next-touch moved: the monitor writes at mhead, the hooks
 	 * read at mtail and give the shadow the new node. */
 	struct region_ev moved[RING];
@@ -653,6 +654,7 @@ static void *monitor_main(void *unused)
  */
 #define MAX_HELD 8
 #define MAX_NT 64
+#define MAX_CW 64
 #define held mon.held
 
 static bool is_held(uint64_t a)
@@ -670,6 +672,39 @@ static long wp(uint64_t start, uint64_t end, bool on)
 					 .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
 
 	return sys_call(SYS_ioctl, mon.fd, UFFDIO_WRITEPROTECT, &w, 0, 0, 0);
+}
+
+static bool is_cow_watched(uint64_t a)
+{
+	for (int i = 0; i < MAX_CW; i++)
+		if (a >= mon.cw[i].start && a < mon.cw[i].end)
+			return true;
+	return false;
+}
+
+/* After fork: write-protect [start, end), whose anonymous pages parent
+ * and child now share, so each first write - a COW break - is seen when it
+ * happens rather than at the next sync.  0 or -errno. */
+int uffd_cow_watch(uint64_t start, uint64_t end, bool placed)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	int slot = -1;
+
+	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return -EOPNOTSUPP;
+	for (int i = 0; i < MAX_CW && slot < 0; i++)
+		if (!mon.cw[i].end || (mon.cw[i].start == start && mon.cw[i].end == end))
+			slot = i;
+	if (slot < 0)
+		return -ENOSPC;
+	if (placed)
+		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
+	if (sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0) < 0)
+		return -EINVAL;
+	mon.cw[slot].start = start;
+	mon.cw[slot].end = end;
+	return (int)wp(start, end, true);
 }
 
 static bool is_next_touch(uint64_t a)
@@ -698,6 +733,20 @@ static void handle_wp(uint64_t addr, int tid)
 			mon.samples[h % RING] = (struct region_ev){ page, 0,
 				thread_node(tid), 0 };
 			__atomic_store_n(&mon.shead, h + 1, __ATOMIC_RELEASE);
+		}
+		wp(page, page + NS_PAGE_SIZE, false);
+		return;
+	}
+	if (is_cow_watched(page)) {
+		/* A write to a page shared since fork: the kernel is about to
+		 * copy it for this process.  Let it, and tell the hooks, which
+		 * learn the copy (in this process's anon_vma) at once. */
+		uint32_t h = mon.thead;
+		mon.st.cow++;
+		if (h - __atomic_load_n(&mon.ttail, __ATOMIC_ACQUIRE) < RING) {
+			mon.touched[h % RING] = (struct region_ev){ page,
+				page + NS_PAGE_SIZE, tid, 0 };
+			__atomic_store_n(&mon.thead, h + 1, __ATOMIC_RELEASE);
 		}
 		wp(page, page + NS_PAGE_SIZE, false);
 		return;
@@ -966,6 +1015,7 @@ static int uffd_start_locked(void)
 	mon.thead = mon.ttail = 0;
 	mon.sample.start = mon.sample.end = 0;
 	__builtin_memset(mon.nt, 0, sizeof(mon.nt));
+	__builtin_memset(mon.cw, 0, sizeof(mon.cw));
 	mon.cur_mode = -1;
 	mon.fatal = 0;
 	mon.spin_ns = 20000;

@@ -146,6 +146,30 @@ void ns_exclude(const void *start, size_t len)
 		}
 }
 
+/* The runtime's own writable memory (library data and bss). */
+static struct { uint64_t start, end; } own[4];
+
+void ns_own_add(uint64_t start, uint64_t end)
+{
+	for (int i = 0; i < 4; i++)
+		if (!own[i].end || (own[i].start == start && own[i].end == end)) {
+			own[i].start = start;
+			own[i].end = end;
+			return;
+		}
+}
+
+bool ns_own_overlaps(uint64_t start, uint64_t end)
+{
+	for (int i = 0; i < 4; i++)
+		if (start < own[i].end && end > own[i].start)
+			return true;
+	for (int i = 0; i < 4 && excluded[i].end; i++)
+		if (start < excluded[i].end && end > excluded[i].start)
+			return true;
+	return start < (uint64_t)(&scr + 1) && end > (uint64_t)&scr;
+}
+
 static inline bool is_scratch(uint64_t addr)
 {
 	if (addr >= (uint64_t)&scr && addr < (uint64_t)(&scr + 1))

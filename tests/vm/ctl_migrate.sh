@@ -16,8 +16,10 @@ build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- /bin/sh -c
 	$NS run --verify -- "$0" 16 8 > /tmp/out 2>&1 &
 	pid=$!
 	i=0
-	until $NS stat --pid $pid > /tmp/stat0 2>&1; do
-		i=$((i + 1)); [ $i -lt 100 ] || { echo "FAIL: no socket"; exit 1; }
+	# Wait until the workload has first-touched its whole buffer.
+	until $NS stat --pid $pid > /tmp/stat0 2>&1 &&
+	      [ "$(sed -n "s/^node 0: \([0-9]*\) pages$/\1/p" /tmp/stat0)" -ge 4096 ]; do
+		i=$((i + 1)); [ $i -lt 300 ] || { cat /tmp/stat0; echo "FAIL: the workload never filled its buffer"; exit 1; }
 		sleep 0.1
 	done
 	$NS migrate --pid $pid --to 1 --sync || { echo "FAIL: migrate to 1"; exit 1; }
