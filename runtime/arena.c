@@ -139,22 +139,14 @@ void pool_free(enum ns_pool_id id, uint32_t idx)
  * for a zombie that has not been reaped, so look at its state too. */
 static bool owner_dead(uint32_t tid)
 {
-	char path[40], buf[128];
-	long fd, n;
+	char path[40], state = 0;
 
 	if (sys_kill((pid_t)tid, 0) == -ESRCH)
 		return true;
 	ns_fmt(path, sizeof(path), "/proc/%u/stat", tid);
-	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (stat_field(path, 3, &state) < 0)
 		return true;
-	n = sys_read((int)fd, buf, sizeof(buf) - 1);
-	sys_close((int)fd);
-	if (n <= 0)
-		return true;
-	buf[n] = 0;
-	const char *p = __builtin_strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X' || p[2] == 'x');
+	return state == 'Z' || state == 'X' || state == 'x';
 }
 
 /* tid of this thread; the kernel's answer, never a cached copy, so it is

@@ -358,6 +358,7 @@ uint32_t proc_new(pid_t pid, uint32_t parent);
 uint32_t proc_find(pid_t pid);
 void proc_release(uint32_t proc);
 uint64_t proc_starttime(pid_t pid);
+int64_t stat_field(const char *path, int field, char *state);
 bool proc_alive(uint32_t proc);
 
 /* ---- maps.c: /proc/PID/maps ---- */
@@ -459,6 +460,7 @@ int policy_node(const struct ns_policy *p, uint64_t vpn, int thread_node);
 int uffd_start(void);
 void uffd_stop(void);
 int uffd_set_window(const char *v);
+void uffd_quiesce(void);
 bool uffd_has_wp(void);
 void uffd_after_fork(void);
 bool uffd_active(void);
@@ -546,6 +548,7 @@ int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ns_verify_fail(void);
+void ns_catch_up(void);
 /* From a thread that must not take the family lock (the monitor). */
 void ns_mark_dirty_async(void);
 

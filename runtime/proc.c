@@ -48,39 +48,51 @@ void proc_release(uint32_t proc)
 	pool_free(POOL_PROC, proc);
 }
 
-/* Field 22 of /proc/PID/stat (start time in clock ticks), with the state
- * letter in *state; 0 when the process is gone. */
-static uint64_t stat_read(pid_t pid, char *state)
+/* Field `field` (as proc(5) numbers them, >= 3) of the stat file at
+ * path, with the state letter (field 3) in *state when asked; -1 when the
+ * file cannot be read. */
+int64_t stat_field(const char *path, int field, char *state)
 {
-	char path[40], buf[512];
+	char buf[512];
 	long fd, n;
-	uint64_t v = 0;
-	int field = 2;
+	int64_t v = 0;
+	int f = 2;
 	char *p;
 
-	ns_fmt(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -1;
 	n = sys_read((int)fd, buf, sizeof(buf) - 1);
 	sys_close((int)fd);
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = 0;
 	/* The command name may hold spaces and parentheses: start after the
 	 * last ')'. */
 	p = __builtin_strrchr(buf, ')');
 	if (!p)
-		return 0;
-	for (p++; *p && field < 22; p++)
+		return -1;
+	for (p++; *p && f < field; p++)
 		if (*p == ' ') {
-			field++;
-			if (field == 3 && state)
+			f++;
+			if (f == 3 && state)
 				*state = p[1];
 		}
 	while (*p >= '0' && *p <= '9')
-		v = v * 10 + (uint64_t)(*p++ - '0');
+		v = v * 10 + (*p++ - '0');
 	return v;
+}
+
+/* Field 22 of /proc/PID/stat (start time in clock ticks), with the state
+ * letter in *state; 0 when the process is gone. */
+static uint64_t stat_read(pid_t pid, char *state)
+{
+	char path[40];
+	int64_t v;
+
+	ns_fmt(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	v = stat_field(path, 22, state);
+	return v < 0 ? 0 : (uint64_t)v;
 }
 
 uint64_t proc_starttime(pid_t pid)

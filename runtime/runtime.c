@@ -164,6 +164,7 @@ static int ctl_on = 1;			/* NUMASHADOW_CTL */
 static int reregister_cb(uint32_t vma, void *arg);
 static void reconcile(void);
 static void cow_watch_all(void);
+static void drain_monitor(void);
 static int need_ctl;			/* an adopted child wants its socket */
 static int site_rules;			/* some rule names a call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
@@ -328,8 +329,7 @@ static int verify_now(bool full)
 
 	if (ns_rt.escapes)
 		return 0;	/* ld.so is mapping right now: nothing to judge */
-	if (ns_rt.dirty)
-		reconcile();
+	ns_catch_up();
 	if (ns_arena->tainted == 1) {
 		ns_arena->tainted = 2;	/* said once per family */
 		ns_log("verify: a process died holding the family lock; what it was changing may be missing from the shadow");
@@ -339,8 +339,10 @@ static int verify_now(bool full)
 	 * shadow dirty.  Count quietly first; reconcile and look again
 	 * before reporting. */
 	d = verify_vmas_quiet(ns_rt.self);
-	if (d && ns_rt.dirty) {
-		reconcile();
+	for (int attempt = 0; d && attempt < 3; attempt++) {
+		const struct timespec pause = { 0, 20 * 1000 * 1000 };
+		sys_call(SYS_nanosleep, &pause, NULL, 0, 0, 0, 0);
+		ns_catch_up();
 		d = verify_vmas_quiet(ns_rt.self);
 	}
 	if (d)
@@ -434,11 +436,33 @@ static bool enter(void)
 	}
 	if (ns_rt.dirty || ns_rt.escapes || ns_rt.always_reconcile)
 		reconcile();
+	drain_monitor();
+	return true;
+}
+
+/* Takes in every change the shadow has been told of but not applied: the
+ * kernel lets a thread go on once the monitor has read the event its
+ * change raised, which may be before the monitor acted on it, and calls
+ * that went straight to the kernel leave the shadow dirty.  Lock held. */
+void ns_catch_up(void)
+{
+	if (uffd_active()) {
+		uffd_quiesce();
+		drain_monitor();
+	}
+	if (ns_rt.dirty)
+		reconcile();
+}
+
+/* What the monitor has told us since: pages the kernel dropped (REMOVE),
+ * pages it filled and for whom, pages next-touch moved.  Lock held. */
+static void drain_monitor(void)
+{
 	uint64_t vs, ve;
-	int mn;
+	int mn, tid;
+
 	while (uffd_vanished(&vs, &ve))
 		page_drop_vanished(ns_rt.self, vs, ve);
-	int tid;
 	while (uffd_touched(&vs, &ve, &tid)) {
 		/* Learn the pages the monitor filled, and who asked. */
 		page_sync_range(ns_rt.self, vs, ve);
@@ -455,7 +479,6 @@ static bool enter(void)
 			page_of(pte_of(t)->page)->pfn = 0;
 		}
 	}
-	return true;
 }
 
 static void leave(void)
@@ -1146,24 +1169,11 @@ int ns_thread_start(void *(*fn)(void *))
 /* How many of this process's threads are the program's own. */
 int ns_program_threads(void)
 {
-	char buf[512];
-	long fd = sys_open("/proc/self/stat", O_RDONLY | O_CLOEXEC), n;
-	int field = 2, threads = 0;
+	int64_t threads = stat_field("/proc/self/stat", 20, NULL);
 
-	if (fd < 0)
+	if (threads < 0)
 		return -1;
-	n = sys_read((int)fd, buf, sizeof(buf) - 1);
-	sys_close((int)fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	const char *p = __builtin_strrchr(buf, ')');
-	for (; p && *p && field < 20; p++)
-		if (*p == ' ')
-			field++;
-	while (p && *p >= '0' && *p <= '9')
-		threads = threads * 10 + (*p++ - '0');
-	return threads - __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED);
+	return (int)threads - __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED);
 }
 
 static void start_thread(void *(*fn)(void *), const char *what)
@@ -1423,7 +1433,7 @@ NS_API int numashadow_verify(void)
 
 	if (!api_enter())
 		return -ENOSYS;
-	d = verify_vmas(ns_rt.self, false) + verify_pages(true);
+	d = verify_now(true);
 	api_leave();
 	return d;
 }

@@ -86,6 +86,7 @@ static struct monitor {
 	struct { int tid, node, mode; uint64_t mask; } tids[TID_CACHE];
 	uint64_t spin_ns;	/* adaptive spin before sleeping */
 	uint64_t last_batch;	/* when the last batch arrived (ns) */
+	uint32_t reads, done;	/* batches read, and handled (uffd_quiesce) */
 	uint64_t gap;		/* running mean of the gap between batches */
 	uint64_t sp;		/* the monitor's stack, roughly (see uffd_hold) */
 	struct { uint64_t start, end; } held[8];	/* ranges in flight */
@@ -272,25 +273,10 @@ static int thread_node(int tid)
 	if (node >= 0)
 		return node;
 	/* Free to roam: where it is now, from field 39 of its stat. */
-	char path[64], buf[512];
+	char path[64];
 	ns_fmt(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	long fd = sys_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = sys_read((int)fd, buf, sizeof(buf) - 1);
-	sys_close((int)fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	const char *p = __builtin_strrchr(buf, ')');
-	int field = 2;
-	for (; p && *p && field < 39; p++)
-		if (*p == ' ')
-			field++;
-	int cpu = 0;
-	while (p && *p >= '0' && *p <= '9')
-		cpu = cpu * 10 + (*p++ - '0');
-	return cpu < 1024 ? mon.cpu_node[cpu] : -1;
+	int64_t cpu = stat_field(path, 39, NULL);
+	return cpu >= 0 && cpu < 1024 ? mon.cpu_node[cpu] : -1;
 }
 
 void uffd_thread_policy(int tid, int mode, uint64_t mask)
@@ -607,6 +593,7 @@ static void *monitor_main(void *unused)
 			continue;
 		if (n <= 0)
 			break;
+		__atomic_add_fetch(&mon.reads, 1, __ATOMIC_SEQ_CST);
 		/* Spin for about twice the usual gap between batches while
 		 * faults come in a stream (a sleeping monitor makes each gap
 		 * a wake-up long, so the stream shows), briefly otherwise. */
@@ -632,6 +619,8 @@ static void *monitor_main(void *unused)
 				handle_fault(mon.msg[i].arg.pagefault.address,
 					     (int)mon.msg[i].arg.pagefault.feat.ptid);
 		}
+		__atomic_store_n(&mon.done, __atomic_load_n(&mon.reads, __ATOMIC_SEQ_CST),
+				 __ATOMIC_SEQ_CST);
 	}
 	/* Close them only while they are still ours: the program may have
 	 * closed them and reused the numbers. */
@@ -1076,4 +1065,17 @@ int uffd_set_window(const char *v)
 bool uffd_has_wp(void)
 {
 	return mon.fd >= 0 && (mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+}
+
+/* Waits (briefly, boundedly) until the monitor has handled every batch it
+ * has read: a thread whose munmap raised an event runs on as soon as the
+ * event is read, maybe before the monitor marked the shadow dirty. */
+void uffd_quiesce(void)
+{
+	if (mon.fd < 0)
+		return;
+	for (int i = 0; i < 10000 &&
+	     __atomic_load_n(&mon.done, __ATOMIC_SEQ_CST) !=
+	     __atomic_load_n(&mon.reads, __ATOMIC_SEQ_CST); i++)
+		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 }

@@ -846,6 +846,7 @@ int verify_pages(bool all)
 		if (!d)
 			break;
 		sys_call(SYS_nanosleep, &pause, NULL, 0, 0, 0, 0);
+		ns_catch_up();	/* news the monitor had not yet passed on */
 	}
 	quiet = false;
 	return d;
