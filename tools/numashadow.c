@@ -2,7 +2,9 @@
 /*
  * numashadow - the command.
  *
- *   numashadow run [--verify[=LEVEL]] [--log FILE] [--] CMD [ARGS...]
+ *   numashadow run [OPTIONS] [--] CMD [ARGS...]
+ *   numashadow migrate --pid PID --to NODE [--range START-END | --all] [--sync]
+ *   numashadow stat --pid PID
  *   numashadow vm [--nodes 2|4] [--mem MIB] [--cpus N] [--file PATH]...
  *                 [--timeout SECONDS] [--] CMD [ARGS...]
  *
@@ -164,7 +166,7 @@ static void usage_print(FILE *f)
 	fprintf(f, "Usage: numashadow COMMAND [OPTIONS] [--] [ARGS...]\n"
 		   "       numashadow --help | --version\n\nCommands:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
-		fprintf(f, "  %-6s %s\n", subcommands[i].name,
+		fprintf(f, "  %-8s %s\n", subcommands[i].name,
 			subcommands[i].summary);
 	fprintf(f, "\nOptions of each command:\n");
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
@@ -176,8 +178,10 @@ static void usage_print(FILE *f)
 	fprintf(f, "\nGlobal options:\n"
 		   "  -h, --help     show this help\n"
 		   "  -V, --version  show the version\n"
-		   "\nEnvironment: NUMASHADOW_VERIFY, NUMASHADOW_LOG, "
-		   "NUMASHADOW_VM_ACCEL.\nSee numashadow(1).\n");
+		   "\nEnvironment (read by the runtime): NUMASHADOW_VERIFY, NUMASHADOW_LOG,\n"
+		   "NUMASHADOW_REPORT, NUMASHADOW_CTL, NUMASHADOW_POLICY, NUMASHADOW_RULES,\n"
+		   "NUMASHADOW_FAULT_AROUND, NUMASHADOW_MIGRATE_AFTER, NUMASHADOW_NEXT_TOUCH_AT,\n"
+		   "NUMASHADOW_BALANCE; for vm: NUMASHADOW_VM_ACCEL.\nSee numashadow(1).\n");
 }
 
 /* Usage of one subcommand on stdout: 0, or a usage error if unknown. */
