@@ -113,6 +113,23 @@ static int stat_vma(uint32_t vma, void *arg)
 	return 0;
 }
 
+struct mappers_line {
+	char buf[256];
+	int len;
+};
+
+static int mapper_line_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct mappers_line *ml = arg;
+
+	(void)vma;
+	if (ml->len < (int)sizeof(ml->buf) - 40)
+		ml->len += ns_fmt(ml->buf + ml->len, sizeof(ml->buf) - (size_t)ml->len,
+				  "%spid %d at %#lx", ml->len ? ", " : "",
+				  (int)proc_of(proc)->pid, (unsigned long)addr);
+	return 0;
+}
+
 static void do_stat(void)
 {
 	struct stat_ctx st = { { 0 }, 0, 0 };
@@ -123,12 +140,25 @@ static void do_stat(void)
 	out("pid %d", (int)ns_rt.pid);
 	vma_walk(ns_rt.self, 0, ~0ULL, stat_vma, &st);
 	c = proc_of(ns_rt.self)->mig;
-	ns_unlock();
 	for (int n = 0; n < 64; n++)
 		if (numa_node_online(n))
 			out("node %d: %lu pages", n, (unsigned long)st.counts[n]);
 	out("shared pages: %lu, with %lu mappings in the family",
 	    (unsigned long)st.shared, (unsigned long)st.mappers);
+	/* The first few shared pages and who maps them, by the rmap. */
+	int listed = 0;
+	for (uint32_t t = proc_of(ns_rt.self)->pte_head; t && listed < 16;
+	     t = pte_of(t)->next) {
+		struct ns_page *p = page_of(pte_of(t)->page);
+		if (p->mapcount < 2 || (p->flags & NS_PG_ZERO))
+			continue;
+		struct mappers_line ml = { .len = 0 };
+		rmap_walk(pte_of(t)->page, mapper_line_cb, &ml);
+		out("shared %#lx node %d: %s", (unsigned long)(pte_of(t)->vpn << NS_PAGE_SHIFT),
+		    p->node, ml.buf);
+		listed++;
+	}
+	ns_unlock();
 	out("migrations: calls %lu moved %lu already %lu shared %lu not-present %lu nomem %lu not-movable %lu busy %lu other %lu passes %lu",
 	    (unsigned long)c.calls, (unsigned long)c.moved,
 	    (unsigned long)c.already, (unsigned long)c.shared,
