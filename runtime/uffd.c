@@ -281,23 +281,32 @@ static int thread_node(int tid)
 
 void uffd_thread_policy(int tid, int mode, uint64_t mask)
 {
-	int free_slot = -1;
+	int slot = -1;
 
-	for (int i = 0; i < TID_CACHE; i++) {
-		int t = __atomic_load_n(&mon.tids[i].tid, __ATOMIC_ACQUIRE);
-		if (t == tid || (t == 0 && free_slot < 0)) {
-			free_slot = i;
-			if (t == tid)
-				break;
+	for (int i = 0; i < TID_CACHE && slot < 0; i++)
+		if (__atomic_load_n(&mon.tids[i].tid, __ATOMIC_ACQUIRE) == tid)
+			slot = i;
+	if (slot < 0 && !mode)
+		return;		/* back to the default: nothing to remember */
+	/* A new entry: claim a free slot, or one of a thread that is gone,
+	 * with a compare-and-swap - two threads may look at once. */
+	for (int pass = 0; slot < 0 && pass < 2; pass++)
+		for (int i = 0; i < TID_CACHE && slot < 0; i++) {
+			int t = __atomic_load_n(&mon.tids[i].tid, __ATOMIC_ACQUIRE);
+			if (t && (pass == 0 || t < 0 ||
+				  sys_call(SYS_tgkill, ns_rt.pid, t, 0, 0, 0, 0) != -ESRCH))
+				continue;
+			if (__atomic_compare_exchange_n(&mon.tids[i].tid, &t, -tid, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				slot = i;
 		}
-	}
-	if (free_slot < 0)
+	if (slot < 0)
 		return;
-	/* Written by the thread itself, read by the monitor: a torn read
-	 * only ever mixes a thread's old and new policy. */
-	mon.tids[free_slot].mode = mode;
-	mon.tids[free_slot].mask = mask;
-	__atomic_store_n(&mon.tids[free_slot].tid, mode ? tid : 0, __ATOMIC_RELEASE);
+	/* Only the thread itself writes its entry; the monitor may read a
+	 * torn one, which mixes this thread's old and new policy only. */
+	mon.tids[slot].mode = mode;
+	mon.tids[slot].mask = mask;
+	__atomic_store_n(&mon.tids[slot].tid, mode ? tid : 0, __ATOMIC_RELEASE);
 }
 
 static bool thread_has_policy(int tid, int *mode, uint64_t *mask)
