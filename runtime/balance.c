@@ -32,14 +32,6 @@ static struct {
 	struct ns_balance_stats st;
 } bal;
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	sys_call(SYS_clock_gettime, CLOCK_MONOTONIC, &t, 0, 0, 0, 0);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
 static int slot(uint64_t vpn)
 {
 	uint32_t h = (uint32_t)((vpn * 0x9e3779b97f4a7c15ULL) >> 50) % TABLE;
@@ -150,7 +142,7 @@ static void *balance_main(void *unused)
 			return NULL;
 		ns_in_runtime = 1;
 		uffd_sample_disarm();
-		now = now_ns();
+		now = sys_now_ns();
 		while (uffd_sampled(&page, &node))
 			consider(page, node, now, &budget);
 		if (next_slice(&p))

@@ -272,7 +272,6 @@ int pte_set(uint32_t proc, uint64_t vpn, uint32_t page);
 void pte_clear(uint32_t pte);
 void pte_clear_range(uint32_t proc, uint64_t start, uint64_t end);
 void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len);
-int pte_copy_range(uint32_t from, uint32_t to, uint64_t start, uint64_t end);
 int pte_copy_one(uint32_t pte, uint32_t to);
 uint32_t page_new_anon(uint32_t anon_vma, uint64_t index);
 uint32_t page_cache_get(uint32_t obj, uint64_t index);
@@ -534,7 +533,6 @@ struct ns_runtime {
 	int escapes;		/* untracked changes under way (dlopen) */
 	int always_reconcile;	/* libc's entry points could not be redirected */
 	int threads;		/* the runtime's own threads now running */
-	uint64_t arena_start, arena_end;
 	uint64_t verify_failures;
 };
 

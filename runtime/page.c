@@ -201,49 +201,21 @@ void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len)
 	} while (m.n == 256);
 }
 
-struct copy_ctx {
-	uint32_t to;
-	int err;
-};
-
-static int copy_fn(uint32_t pte, void *arg)
-{
-	struct copy_ctx *c = arg;
-	int i;
-
-	/* Only anonymous pages are the fork's to give: whether the kernel
-	 * copies file and zero-page PTEs depends on where it drew VMA
-	 * boundaries; the child learns those from its own pagemap. */
-	if (!(page_of(pte_of(pte)->page)->flags & NS_PG_ANON))
-		return 0;
-	i = pte_set(c->to, pte_of(pte)->vpn, pte_of(pte)->page);
-
-	if (i < 0) {
-		c->err = i;
-		return 1;
-	}
-	pte_of((uint32_t)i)->flags = pte_of(pte)->flags;
-	return 0;
-}
-
-/* One PTE of fork's copy_page_range() (anonymous pages only: see
- * copy_fn); returns 0 or -ENOMEM. */
+/* One PTE of fork's copy_page_range(); returns 0 or -ENOMEM.  Only
+ * anonymous pages are the fork's to give: whether the kernel copies file
+ * and zero-page PTEs depends on where it drew VMA boundaries; the child
+ * learns those from its own pagemap. */
 int pte_copy_one(uint32_t pte, uint32_t to)
 {
-	struct copy_ctx c = { to, 0 };
+	int i;
 
-	copy_fn(pte, &c);
-	return c.err;
-}
-
-/* fork's copy_page_range(): the child maps the same pages.  Returns 0 or
- * -ENOMEM. */
-int pte_copy_range(uint32_t from, uint32_t to, uint64_t start, uint64_t end)
-{
-	struct copy_ctx c = { to, 0 };
-
-	pte_range(from, start, end, copy_fn, &c);
-	return c.err;
+	if (!(page_of(pte_of(pte)->page)->flags & NS_PG_ANON))
+		return 0;
+	i = pte_set(to, pte_of(pte)->vpn, pte_of(pte)->page);
+	if (i < 0)
+		return i;
+	pte_of((uint32_t)i)->flags = pte_of(pte)->flags;
+	return 0;
 }
 
 /* Returns a new anonymous page of anon_vma at index, or 0 (pool full). */

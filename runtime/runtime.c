@@ -1041,14 +1041,6 @@ static void report(const char *when)
 	       (unsigned long)c.other, (unsigned long)c.passes);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	sys_call(SYS_clock_gettime, CLOCK_MONOTONIC, &t, 0, 0, 0, 0);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
 /* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  Runs on its own
  * thread, which the program never sees in its results. */
 static void *migrate_after_main(void *unused)
@@ -1066,9 +1058,9 @@ static void *migrate_after_main(void *unused)
 		return NULL;
 	ns_in_runtime = 1;
 	pages_by_node(before);
-	t0 = now_ns();
+	t0 = sys_now_ns();
 	r = mig_move_all(migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
-	t0 = now_ns() - t0;
+	t0 = sys_now_ns() - t0;
 	pages_by_node(after);
 	ns_in_runtime = 0;
 	fmt_nodes(b, sizeof(b), before);
@@ -1268,8 +1260,6 @@ int ns_init(void)
 		       ret);
 		goto out_disable;
 	}
-	ns_rt.arena_start = (uint64_t)ns_arena;
-	ns_rt.arena_end = (uint64_t)ns_arena + ns_arena->size;
 	ns_rt.pid = (pid_t)sys_getpid();
 	ns_rt.is_root = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0) == 0;
 	find_zero_pfn();

@@ -83,4 +83,13 @@ static inline long sys_move_pages(pid_t pid, unsigned long n, void **pages,
 				  const int *nodes, int *status, int flags)
 { return sys_call(SYS_move_pages, pid, n, pages, nodes, status, flags); }
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t sys_now_ns(void)
+{
+	struct { long sec, nsec; } t;
+
+	sys_call(SYS_clock_gettime, 1 /* CLOCK_MONOTONIC */, &t, 0, 0, 0, 0);
+	return (uint64_t)t.sec * 1000000000ULL + (uint64_t)t.nsec;
+}
+
 #endif

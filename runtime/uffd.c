@@ -59,6 +59,35 @@ struct region_ev {
 	uint32_t pad;
 };
 
+/* News from the monitor (its one producer) to a hook holding the family
+ * lock (its one consumer): the monitor never waits, a full ring drops. */
+struct ev_ring {
+	struct region_ev ev[RING];
+	uint32_t head, tail;
+};
+
+static bool ring_put(struct ev_ring *r, uint64_t start, uint64_t end, int val)
+{
+	uint32_t h = r->head;
+
+	if (h - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= RING)
+		return false;
+	r->ev[h % RING] = (struct region_ev){ start, end, val, 0 };
+	__atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+static bool ring_get(struct ev_ring *r, struct region_ev *out)
+{
+	uint32_t t = r->tail;
+
+	if (t == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE))
+		return false;
+	*out = r->ev[t % RING];
+	__atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
 struct region {
 	uint64_t start, end;
 	int policy;
@@ -71,10 +100,8 @@ static struct monitor {
 	uint64_t ino;		/* the userfaultfd's inode, to know it again */
 	unsigned window;	/* pages per fault (fault-around) */
 	uint32_t table_busy;	/* spinlock of reg[]/nreg (see table_lock) */
-	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE):
-	 * the monitor writes at vhead, the hooks read at vtail. */
-	struct region_ev vanish[RING];
-	uint32_t vhead, vtail;
+	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE). */
+	struct ev_ring vanish;
 	/* Monitor-private from here. */
 	struct region reg[MAX_REGIONS];
 	int nreg;
@@ -92,18 +119,14 @@ static struct monitor {
 	struct { uint64_t start, end; } held[8];	/* ranges in flight */
 	struct { uint64_t start, end; } nt[64];		/* next-touch ranges */
 	struct { uint64_t start, end; } cw[64];		/* COW-watched ranges */
-	/* Pages next-touch moved: the monitor writes at mhead, the hooks
-	 * read at mtail and give the shadow the new node. */
-	struct region_ev moved[RING];
-	uint32_t mhead, mtail;
+	/* Pages next-touch moved: the hooks give the shadow the new node. */
+	struct ev_ring moved;
 	/* Write sampling for the balancer: the range armed now, and what
 	 * was seen (page, writer's node), monitor to balancer. */
 	struct { uint64_t start, end; } sample;
-	struct region_ev samples[RING];
-	uint32_t shead, stail;
+	struct ev_ring samples;
 	/* Pages filled, with the thread that faulted: monitor to hooks. */
-	struct region_ev touched[RING];
-	uint32_t thead, ttail;
+	struct ev_ring touched;
 	int fatal;		/* stopped placing after a fatal error */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
@@ -111,14 +134,6 @@ static struct monitor {
 
 static uint32_t starting;	/* one uffd_start() at a time */
 static int uffd_start_locked(void);
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	sys_call(SYS_clock_gettime, CLOCK_MONOTONIC, &t, 0, 0, 0, 0);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
 
 /* ---- the regions ---- */
 
@@ -437,12 +452,7 @@ static void handle_fault(uint64_t addr, int tid)
 		}
 		if (r > 0) {
 			/* Who brought these pages in: for their descriptors. */
-			uint32_t h = mon.thead;
-			if (h - __atomic_load_n(&mon.ttail, __ATOMIC_ACQUIRE) < RING) {
-				mon.touched[h % RING] = (struct region_ev){ a,
-					a + ((uint64_t)r << NS_PAGE_SHIFT), tid, 0 };
-				__atomic_store_n(&mon.thead, h + 1, __ATOMIC_RELEASE);
-			}
+			ring_put(&mon.touched, a, a + ((uint64_t)r << NS_PAGE_SHIFT), tid);
 			mon.st.pages += (uint64_t)r;
 			if (node >= 0 && !own)
 				mon.st.by_node[node] += (uint64_t)r;
@@ -510,17 +520,10 @@ static void handle_event(const struct uffd_msg *m)
 		ns_mark_dirty_async();
 		break;
 	}
-	case UFFD_EVENT_REMOVE: {
-		uint32_t h = mon.vhead;
-		if (h - __atomic_load_n(&mon.vtail, __ATOMIC_ACQUIRE) < RING) {
-			mon.vanish[h % RING] = (struct region_ev){ m->arg.remove.start,
-								   m->arg.remove.end, 0, 0 };
-			__atomic_store_n(&mon.vhead, h + 1, __ATOMIC_RELEASE);
-		} else {
-			ns_mark_dirty_async();
-		}
+	case UFFD_EVENT_REMOVE:
+		if (!ring_put(&mon.vanish, m->arg.remove.start, m->arg.remove.end, 0))
+			ns_mark_dirty_async();	/* the reconcile covers it */
 		break;
-	}
 	default:
 		break;	/* FORK is not asked for: children start their own */
 	}
@@ -529,13 +532,12 @@ static void handle_event(const struct uffd_msg *m)
 /* Called by the hooks with the family lock: ranges whose pages went. */
 int uffd_vanished(uint64_t *start, uint64_t *end)
 {
-	uint32_t t = mon.vtail;
+	struct region_ev e;
 
-	if (t == __atomic_load_n(&mon.vhead, __ATOMIC_ACQUIRE))
+	if (!ring_get(&mon.vanish, &e))
 		return 0;
-	*start = mon.vanish[t % RING].start;
-	*end = mon.vanish[t % RING].end;
-	__atomic_store_n(&mon.vtail, t + 1, __ATOMIC_RELEASE);
+	*start = e.start;
+	*end = e.end;
 	return 1;
 }
 
@@ -583,8 +585,8 @@ static void *monitor_main(void *unused)
 		if (n == -EAGAIN) {
 			/* Spin a little before sleeping: waking a sleeping
 			 * monitor costs more than the fault itself. */
-			uint64_t until = now_ns() + mon.spin_ns;
-			while (n == -EAGAIN && now_ns() < until) {
+			uint64_t until = sys_now_ns() + mon.spin_ns;
+			while (n == -EAGAIN && sys_now_ns() < until) {
 				__builtin_ia32_pause();
 				n = sys_read(mon.fd, mon.msg, sizeof(mon.msg));
 			}
@@ -606,7 +608,7 @@ static void *monitor_main(void *unused)
 		/* Spin for about twice the usual gap between batches while
 		 * faults come in a stream (a sleeping monitor makes each gap
 		 * a wake-up long, so the stream shows), briefly otherwise. */
-		uint64_t t = now_ns(), gap = t - mon.last_batch;
+		uint64_t t = sys_now_ns(), gap = t - mon.last_batch;
 		mon.last_batch = t;
 		mon.gap = (mon.gap * 7 + gap) / 8;
 		mon.spin_ns = mon.gap < 500000 ? (mon.gap * 2 < 200000 ? mon.gap * 2 : 200000)
@@ -655,6 +657,19 @@ static void *monitor_main(void *unused)
 #define MAX_CW 64
 #define held mon.held
 
+/* Registers [start, end) for write-protect faults, keeping MISSING where
+ * the range is placed (a new registration replaces the modes).  0 or
+ * -errno. */
+static int register_wp(uint64_t start, uint64_t end, bool placed)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+
+	if (placed)
+		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
+	return (int)sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+}
+
 static bool is_held(uint64_t a)
 {
 	for (int i = 0; i < MAX_HELD; i++)
@@ -685,8 +700,6 @@ static bool is_cow_watched(uint64_t a)
  * happens rather than at the next sync.  0 or -errno. */
 int uffd_cow_watch(uint64_t start, uint64_t end, bool placed)
 {
-	struct uffdio_register reg = { .range = { start, end - start },
-				       .mode = UFFDIO_REGISTER_MODE_WP };
 	int slot = -1;
 
 	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
@@ -696,9 +709,7 @@ int uffd_cow_watch(uint64_t start, uint64_t end, bool placed)
 			slot = i;
 	if (slot < 0)
 		return -ENOSPC;
-	if (placed)
-		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
-	if (sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0) < 0)
+	if (register_wp(start, end, placed) < 0)
 		return -EINVAL;
 	mon.cw[slot].start = start;
 	mon.cw[slot].end = end;
@@ -726,12 +737,7 @@ static void handle_wp(uint64_t addr, int tid)
 	}
 	if (page >= mon.sample.start && page < mon.sample.end) {
 		/* A sampled write: who wrote it is all the balancer needs. */
-		uint32_t h = mon.shead;
-		if (h - __atomic_load_n(&mon.stail, __ATOMIC_ACQUIRE) < RING) {
-			mon.samples[h % RING] = (struct region_ev){ page, 0,
-				thread_node(tid), 0 };
-			__atomic_store_n(&mon.shead, h + 1, __ATOMIC_RELEASE);
-		}
+		ring_put(&mon.samples, page, 0, thread_node(tid));
 		wp(page, page + NS_PAGE_SIZE, false);
 		return;
 	}
@@ -739,13 +745,8 @@ static void handle_wp(uint64_t addr, int tid)
 		/* A write to a page shared since fork: the kernel is about to
 		 * copy it for this process.  Let it, and tell the hooks, which
 		 * learn the copy (in this process's anon_vma) at once. */
-		uint32_t h = mon.thead;
 		mon.st.cow++;
-		if (h - __atomic_load_n(&mon.ttail, __ATOMIC_ACQUIRE) < RING) {
-			mon.touched[h % RING] = (struct region_ev){ page,
-				page + NS_PAGE_SIZE, tid, 0 };
-			__atomic_store_n(&mon.thead, h + 1, __ATOMIC_RELEASE);
-		}
+		ring_put(&mon.touched, page, page + NS_PAGE_SIZE, tid);
 		wp(page, page + NS_PAGE_SIZE, false);
 		return;
 	}
@@ -758,13 +759,8 @@ static void handle_wp(uint64_t addr, int tid)
 		if (node >= 0 &&
 		    sys_move_pages(0, 1, &pp, &node, &st, MPOL_MF_MOVE) >= 0 &&
 		    st == node) {
-			uint32_t h = mon.mhead;
 			mon.st.next_touch++;
-			if (h - __atomic_load_n(&mon.mtail, __ATOMIC_ACQUIRE) < RING) {
-				mon.moved[h % RING] = (struct region_ev){ page,
-					page + NS_PAGE_SIZE, node, 0 };
-				__atomic_store_n(&mon.mhead, h + 1, __ATOMIC_RELEASE);
-			}
+			ring_put(&mon.moved, page, page + NS_PAGE_SIZE, node);
 		}
 	}
 	wp(page, page + NS_PAGE_SIZE, false);	/* and wake the writer */
@@ -774,8 +770,6 @@ static void handle_wp(uint64_t addr, int tid)
  * the writer's node.  Returns 0 or -errno. */
 int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
 {
-	struct uffdio_register reg = { .range = { start, end - start },
-				       .mode = UFFDIO_REGISTER_MODE_WP };
 	int slot = -1;
 	long r;
 
@@ -786,9 +780,7 @@ int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
 			slot = i;
 	if (slot < 0)
 		return -ENOSPC;
-	if (placed)
-		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
-	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	r = register_wp(start, end, placed);
 	if (r < 0)
 		return (int)r;
 	mon.nt[slot].start = start;
@@ -800,8 +792,6 @@ int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
  * (0 or -errno); disarm what is left; pop what was seen (1 or 0). */
 int uffd_sample_arm(uint64_t start, uint64_t end, bool placed)
 {
-	struct uffdio_register reg = { .range = { start, end - start },
-				       .mode = UFFDIO_REGISTER_MODE_WP };
 	long r;
 
 	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
@@ -809,9 +799,7 @@ int uffd_sample_arm(uint64_t start, uint64_t end, bool placed)
 	for (int i = 0; i < MAX_NT; i++)
 		if (start < mon.nt[i].end && end > mon.nt[i].start)
 			return -EBUSY;	/* next-touch owns those pages */
-	if (placed)
-		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
-	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	r = register_wp(start, end, placed);
 	if (r < 0)
 		return (int)r;
 	mon.sample.start = start;
@@ -832,39 +820,36 @@ void uffd_sample_disarm(void)
 
 int uffd_sampled(uint64_t *page, int *node)
 {
-	uint32_t t = mon.stail;
+	struct region_ev e;
 
-	if (t == __atomic_load_n(&mon.shead, __ATOMIC_ACQUIRE))
+	if (!ring_get(&mon.samples, &e))
 		return 0;
-	*page = mon.samples[t % RING].start;
-	*node = mon.samples[t % RING].policy;
-	__atomic_store_n(&mon.stail, t + 1, __ATOMIC_RELEASE);
+	*page = e.start;
+	*node = e.policy;
 	return 1;
 }
 
 int uffd_touched(uint64_t *start, uint64_t *end, int *tid)
 {
-	uint32_t t = mon.ttail;
+	struct region_ev e;
 
-	if (t == __atomic_load_n(&mon.thead, __ATOMIC_ACQUIRE))
+	if (!ring_get(&mon.touched, &e))
 		return 0;
-	*start = mon.touched[t % RING].start;
-	*end = mon.touched[t % RING].end;
-	*tid = mon.touched[t % RING].policy;
-	__atomic_store_n(&mon.ttail, t + 1, __ATOMIC_RELEASE);
+	*start = e.start;
+	*end = e.end;
+	*tid = e.policy;
 	return 1;
 }
 
 /* Called by the hooks with the family lock: a page next-touch moved. */
 int uffd_moved(uint64_t *addr, int *node)
 {
-	uint32_t t = mon.mtail;
+	struct region_ev e;
 
-	if (t == __atomic_load_n(&mon.mhead, __ATOMIC_ACQUIRE))
+	if (!ring_get(&mon.moved, &e))
 		return 0;
-	*addr = mon.moved[t % RING].start;
-	*node = mon.moved[t % RING].policy;
-	__atomic_store_n(&mon.mtail, t + 1, __ATOMIC_RELEASE);
+	*addr = e.start;
+	*node = e.policy;
 	return 1;
 }
 
@@ -874,8 +859,6 @@ int uffd_moved(uint64_t *addr, int *node)
  * shmem, no write-protect support, no monitor). */
 int uffd_hold(uint64_t start, uint64_t end, bool placed)
 {
-	struct uffdio_register reg = { .range = { start, end - start },
-				       .mode = UFFDIO_REGISTER_MODE_WP };
 	int slot = -1;
 
 	uint64_t me = (uint64_t)__builtin_frame_address(0);
@@ -894,9 +877,7 @@ int uffd_hold(uint64_t start, uint64_t end, bool placed)
 			slot = i;
 	if (slot < 0)
 		return 0;
-	if (placed)
-		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
-	if (sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0) < 0)
+	if (register_wp(start, end, placed) < 0)
 		return 0;
 	held[slot].start = start;
 	__atomic_store_n(&held[slot].end, end, __ATOMIC_RELEASE);
@@ -1007,10 +988,10 @@ static int uffd_start_locked(void)
 	}
 	mon.nreg = 0;
 	mon.table_busy = 0;
-	mon.vhead = mon.vtail = 0;
-	mon.mhead = mon.mtail = 0;
-	mon.shead = mon.stail = 0;
-	mon.thead = mon.ttail = 0;
+	mon.vanish.head = mon.vanish.tail = 0;
+	mon.moved.head = mon.moved.tail = 0;
+	mon.samples.head = mon.samples.tail = 0;
+	mon.touched.head = mon.touched.tail = 0;
 	mon.sample.start = mon.sample.end = 0;
 	__builtin_memset(mon.nt, 0, sizeof(mon.nt));
 	__builtin_memset(mon.cw, 0, sizeof(mon.cw));
@@ -1018,7 +999,7 @@ static int uffd_start_locked(void)
 	mon.fatal = 0;
 	mon.spin_ns = 20000;
 	mon.gap = 1000000;
-	mon.last_batch = now_ns();
+	mon.last_batch = sys_now_ns();
 	__builtin_memset(&mon.st, 0, sizeof(mon.st));
 	cpu_nodes_read();
 	ns_exclude(&mon, sizeof(mon));

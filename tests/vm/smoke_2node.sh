@@ -4,7 +4,8 @@
 # reach the command unchanged; the command's exit status (3 here) comes back
 # to the host.  The script runs itself in the guest with --guest.
 # Run from the project root after `make`; skips only when qemu is missing.
-NODES=2
+# NODES (default 2) sets the node count; smoke_4node.sh sets it to 4.
+NODES=${NODES:-2}
 
 if [ "${1-}" = --guest ]; then
 	n=0
