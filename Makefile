@@ -76,7 +76,7 @@ $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 $(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map
 	$(CC) -shared -o $@ $(RT_OBJ) $(IP_OBJ) \
 	  -Wl,--version-script=interpose/libnumashadow.map -Wl,-z,now \
-	  -lunwind -ldl -lpthread
+	  -luring -lunwind -ldl -lpthread
 
 $(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(B)
@@ -88,10 +88,10 @@ $(B)/san-$(SAN)/%.o: %.c $(wildcard runtime/*.h include/*.h)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
 $(B)/tests/unit/%: tests/unit/%.c $(RT_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< $(RT_OBJ) -lcmocka -lunwind -ldl -lpthread
+	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< $(RT_OBJ) -lcmocka -luring -lunwind -ldl -lpthread
 $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -lunwind -ldl -lpthread
+	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -luring -lunwind -ldl -lpthread
 
 $(B)/tests/integration/%: tests/integration/%.c $(wildcard tests/*.h include/*.h)
 	@mkdir -p $(dir $@)

@@ -12,9 +12,6 @@
  * cost is bounded by the slice size: at most SLICE write faults a period.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <time.h>
 #include "internal.h"
 #include "sys.h"
 
@@ -79,6 +76,7 @@ static void consider(uint64_t page, int node, uint64_t now, long *budget)
 	}
 	if (mig_move_range(page, page + NS_PAGE_SIZE, node, NS_MIG_SYNC) > 0) {
 		bal.st.moves++;
+		trace_emit(NS_TR_BALANCE, page, NS_PAGE_SIZE, node, 0);
 		bal.tab[i].moved_at = now;
 		(*budget)--;
 	}
@@ -122,33 +120,22 @@ static bool next_slice(struct pick *p)
 	return false;
 }
 
-static void *balance_main(void *unused)
+/* One period, on the service loop: what the last slice saw, then the
+ * next slice. */
+static void balance_tick(void)
 {
-	sigset_t all;
+	long budget = (long)((uint64_t)bal.mibps * (1 << 20) / NS_PAGE_SIZE *
+			     PERIOD_NS / 1000000000ULL);
+	struct pick p;
+	uint64_t page, now;
+	int node;
 
-	(void)unused;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	for (;;) {
-		const struct timespec t = { 0, (long)PERIOD_NS };
-		long budget = (long)((uint64_t)bal.mibps * (1 << 20) / NS_PAGE_SIZE *
-				     PERIOD_NS / 1000000000ULL);
-		struct pick p;
-		uint64_t page, now;
-		int node;
-
-		sys_call(SYS_nanosleep, &t, NULL, 0, 0, 0, 0);
-		if (!ns_rt.ready || sys_getpid() != ns_rt.pid)
-			return NULL;
-		ns_in_runtime = 1;
-		uffd_sample_disarm();
-		now = sys_now_ns();
-		while (uffd_sampled(&page, &node))
-			consider(page, node, now, &budget);
-		if (next_slice(&p))
-			uffd_sample_arm(p.start, p.end, p.placed);
-		ns_in_runtime = 0;
-	}
+	uffd_sample_disarm();
+	now = sys_now_ns();
+	while (uffd_sampled(&page, &node))
+		consider(page, node, now, &budget);
+	if (next_slice(&p))
+		uffd_sample_arm(p.start, p.end, p.placed);
 }
 
 int balance_start(unsigned mibps)
@@ -161,8 +148,8 @@ int balance_start(unsigned mibps)
 		return -EOPNOTSUPP;
 	ns_exclude(&bal, sizeof(bal));	/* our own table is not sampled */
 	bal.mibps = mibps ? mibps : 64;
-	r = ns_thread_start(balance_main);
-	if (r < 0)
+	if ((r = loop_timer(PERIOD_NS, PERIOD_NS, balance_tick)) < 0 ||
+	    (r = loop_start()) < 0)
 		return r;
 	bal.running = 1;
 	return 0;

@@ -4,8 +4,8 @@
  *
  * Each process under numashadow listens on a unix socket,
  * $XDG_RUNTIME_DIR/numashadow/PID.sock or /tmp/numashadow-UID/PID.sock
- * (directory 0700, socket 0600), served by one thread that blocks every
- * signal so the program's signals go to the program's threads.  A peer
+ * (directory 0700, socket 0600), served by the runtime's service loop
+ * (loop.c), one client at a time.  A peer
  * must have our effective uid or be root (SO_PEERCRED).  The protocol is
  * one request line, answered by lines ending with "ok" or "error: WHY":
  *
@@ -18,8 +18,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -34,22 +32,8 @@ static int listen_fd = -1;
 static uint64_t listen_ino;	/* to notice the program reusing our fd */
 static char dir_path[96];
 
-static int out_fd;
 static char out_buf[256 * 1024];	/* a whole answer, sent after unlocking */
 static size_t out_len;
-
-static void out_flush(void)
-{
-	size_t off = 0;
-
-	while (off < out_len) {
-		long r = sys_write(out_fd, out_buf + off, out_len - off);
-		if (r <= 0)
-			break;
-		off += (size_t)r;
-	}
-	out_len = 0;
-}
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -226,19 +210,56 @@ static void do_migrate(const char *s)
 		out("moved %ld pages to node %d\nok", r, node);
 }
 
-static void serve(int fd)
+/* May this peer talk to us?  Our effective uid or root (SO_PEERCRED);
+ * tells it why not. */
+bool ctl_peer_ok(int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char req[256];
-	long n, got = 0;
 
 	if (sys_call(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cred, &len, 0) < 0 ||
 	    (cred.uid != 0 &&
 	     cred.uid != (uid_t)sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0))) {
-		sys_write(fd, "error: permission denied\n", 25);
-		return;
+		sys_call(SYS_sendto, fd, "error: permission denied\n", 25, MSG_NOSIGNAL, 0, 0);
+		return false;
 	}
+	return true;
+}
+
+/* The answer to one request line (its newline optional), in our buffer:
+ * its length, and *out pointing at it. */
+size_t ctl_answer(char *req, const char **ans)
+{
+	size_t n = __builtin_strlen(req);
+
+	if (n && req[n - 1] == '\n')
+		req[--n] = 0;
+	out_len = 0;
+	*ans = out_buf;
+	if (!ns_rt.ready || sys_getpid() != ns_rt.pid)
+		out("error: the process is exiting");
+	else if (!__builtin_strcmp(req, "stat"))
+		do_stat();
+	else if (!__builtin_strncmp(req, "migrate ", 8))
+		do_migrate(req + 8);
+	else
+		out("error: unknown request '%s' (stat, migrate)", req);
+	return out_len;
+}
+
+/* One client, served with blocking reads and writes (no io_uring). */
+void ctl_serve_sync(int fd)
+{
+	struct timeval tv = { 2, 0 };	/* a client that never reads */
+	char req[256];
+	const char *ans;
+	long n, got = 0;
+	size_t len, off = 0;
+
+	sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv), 0);
+	sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv), 0);
+	if (!ctl_peer_ok(fd))
+		return;
 	while (got < (long)sizeof(req) - 1 &&
 	       (n = sys_read(fd, req + got, sizeof(req) - 1 - (size_t)got)) > 0) {
 		got += n;
@@ -248,48 +269,21 @@ static void serve(int fd)
 	if (got <= 0)
 		return;
 	req[got] = 0;
-	if (req[got - 1] == '\n')
-		req[--got] = 0;
-	out_fd = fd;
-	out_len = 0;
-	if (!__builtin_strcmp(req, "stat"))
-		do_stat();
-	else if (!__builtin_strncmp(req, "migrate ", 8))
-		do_migrate(req + 8);
-	else
-		out("error: unknown request '%s' (stat, migrate)", req);
-	out_flush();
+	len = ctl_answer(req, &ans);
+	while (off < len && (n = sys_call(SYS_sendto, fd, ans + off, len - off,
+					  MSG_NOSIGNAL, 0, 0)) > 0)
+		off += (size_t)n;
 }
 
-static void *ctl_main(void *unused)
+/* The listening socket, while the descriptor is still ours (the program
+ * may have closed it and reused the number); -1 otherwise. */
+int ctl_fd(void)
 {
-	sigset_t all;
+	struct stat st;
 
-	(void)unused;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	for (;;) {
-		struct stat st;
-		/* The program may have closed our descriptor and reused its
-		 * number: never accept on a socket that is not ours. */
-		if (sys_fstat(listen_fd, &st) < 0 || st.st_ino != listen_ino)
-			return NULL;
-		long fd = sys_call(SYS_accept4, listen_fd, NULL, NULL, SOCK_CLOEXEC, 0, 0);
-		if (fd == -EINTR || fd == -ECONNABORTED)
-			continue;
-		if (fd < 0)
-			return NULL;
-		/* A client that never reads must not hold us forever. */
-		struct timeval tv = { 2, 0 };
-		sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv), 0);
-		sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv), 0);
-		if (ns_rt.ready && sys_getpid() == ns_rt.pid) {
-			ns_in_runtime = 1;
-			serve((int)fd);
-			ns_in_runtime = 0;
-		}
-		sys_close((int)fd);
-	}
+	if (listen_fd < 0 || sys_fstat(listen_fd, &st) < 0 || st.st_ino != listen_ino)
+		return -1;
+	return listen_fd;
 }
 
 /* Where this user's sockets live; 0 or -errno. */
@@ -350,11 +344,12 @@ int ctl_start(void)
 	}
 	listen_ino = st.st_ino;
 	listen_fd = (int)fd;
-	r = ns_thread_start(ctl_main);
+	r = loop_start();
 	if (r < 0) {
 		ctl_stop();
 		return r;
 	}
+	loop_wake();	/* a running loop takes the new socket */
 	return 0;
 }
 
@@ -366,8 +361,11 @@ void ctl_stop(void)
 	if (listen_fd < 0)
 		return;
 	sys_call(SYS_unlinkat, -100, sock_path, 0, 0, 0, 0);
-	/* Only while the number is still our socket's. */
-	if (sys_fstat(listen_fd, &st) == 0 && st.st_ino == listen_ino)
+	/* Only while the number is still our socket's; the shutdown ends an
+	 * accept in flight, which holds the socket beyond the close. */
+	if (sys_fstat(listen_fd, &st) == 0 && st.st_ino == listen_ino) {
+		sys_call(SYS_shutdown, listen_fd, SHUT_RDWR, 0, 0, 0, 0);
 		sys_close(listen_fd);
+	}
 	listen_fd = -1;
 }

@@ -42,6 +42,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "numashadow_trace.h"
 
 #define NS_PAGE_SHIFT 12
 #define NS_PAGE_SIZE (1UL << NS_PAGE_SHIFT)
@@ -359,6 +360,7 @@ void proc_release(uint32_t proc);
 uint64_t proc_starttime(pid_t pid);
 int64_t stat_field(const char *path, int field, char *state);
 bool proc_alive(uint32_t proc);
+int proc_threads_named(const char *prefix);
 
 /* ---- maps.c: /proc/PID/maps ---- */
 
@@ -516,6 +518,34 @@ bool balance_active(void);
 
 int ctl_start(void);
 void ctl_stop(void);
+int ctl_fd(void);
+bool ctl_peer_ok(int fd);
+size_t ctl_answer(char *req, const char **out);
+void ctl_serve_sync(int fd);
+
+/* ---- loop.c: the service thread (control socket, timers, trace) ---- */
+
+int loop_start(void);
+void loop_wake(void);
+int loop_timer(uint64_t delay_ns, uint64_t period_ns, void (*fn)(void));
+void loop_after_fork(void);
+
+/* ---- trace.c: event records ---- */
+
+int trace_open(const char *path);
+bool trace_on(void);
+int trace_fd(void);
+void trace_set_wake(int fd);
+void trace_emit(int type, uint64_t addr, uint64_t len, int node, uint32_t aux);
+void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
+		    uint32_t aux);
+bool trace_claim(void);
+void trace_unclaim(void);
+size_t trace_span(const void **buf);
+void trace_written(size_t n);
+void trace_flush_sync(void);
+void trace_finish(void);
+void trace_after_fork(int parent);
 
 /* ---- runtime.c: the per-process runtime and its options ---- */
 
@@ -547,6 +577,12 @@ int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ns_verify_fail(void);
 void ns_catch_up(void);
+struct ns_map {
+	uint64_t start, len, off;
+	int prot, flags, fd;
+};
+void ns_track_mmaps(const struct ns_map *m, int n);
+void ns_track_munmap(uint64_t start, size_t len);
 /* From a thread that must not take the family lock (the monitor). */
 void ns_mark_dirty_async(void);
 

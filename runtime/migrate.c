@@ -342,6 +342,7 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	}
 	ns_unlock();
 	engine_unlock();
+	trace_emit(NS_TR_MIGRATE, start, end - start, node, (uint32_t)moved);
 	return err ? err : moved;
 }
 

@@ -109,3 +109,35 @@ bool proc_alive(uint32_t proc)
 	return st && st == proc_of(proc)->starttime && state != 'Z' &&
 	       state != 'X' && state != 'x';
 }
+
+/* Threads of this process whose name starts with prefix: the kernel's
+ * io_uring workers ("iou-wrk-"), which are ours but not started by us. */
+int proc_threads_named(const char *prefix)
+{
+	char buf[4096], path[64], comm[32];
+	size_t plen = __builtin_strlen(prefix);
+	long dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n;
+	int count = 0;
+
+	if (dir < 0)
+		return 0;
+	while ((n = sys_call(SYS_getdents64, dir, buf, sizeof(buf), 0, 0, 0)) > 0)
+		for (long off = 0; off < n;) {
+			/* struct linux_dirent64: ino, off, reclen, type, name */
+			unsigned short reclen = *(unsigned short *)(buf + off + 16);
+			const char *name = buf + off + 19;
+			off += reclen;
+			if (name[0] < '0' || name[0] > '9')
+				continue;
+			ns_fmt(path, sizeof(path), "/proc/self/task/%s/comm", name);
+			long fd = sys_open(path, O_RDONLY | O_CLOEXEC), len;
+			if (fd < 0)
+				continue;
+			len = sys_read((int)fd, comm, sizeof(comm));
+			sys_close((int)fd);
+			if (len >= (long)plen && !__builtin_memcmp(comm, prefix, plen))
+				count++;
+		}
+	sys_close((int)dir);
+	return count;
+}

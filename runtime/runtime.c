@@ -135,7 +135,7 @@ void ns_log(const char *fmt, ...)
 
 enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
        OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE,
-       OPT_FAULT_AROUND, NR_OPTS };
+       OPT_FAULT_AROUND, OPT_TRACE, NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -155,6 +155,7 @@ static const struct {
 	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5" },
 	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
 	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
+	[OPT_TRACE] = { "NUMASHADOW_TRACE", "a writable regular file path" },
 	[OPT_RULES] = { "NUMASHADOW_RULES",
 			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
 			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M" },
@@ -240,6 +241,9 @@ static int options_read(void)
 		else
 			return bad_option(OPT_LOG, v);
 	}
+	v = getenv(options[OPT_TRACE].env);
+	if (v && *v && trace_open(v) < 0)
+		return bad_option(OPT_TRACE, v);
 	v = getenv(options[OPT_VERIFY].env);
 	if (v && *v) {
 		if ((v[0] < '0' || v[0] > '2') || v[1])
@@ -376,6 +380,16 @@ static void reconcile(void)
 		ns_rt.dirty = 1;
 }
 
+/* In a fork child: the parent's threads did not come along; what they
+ * served must not be used from here (the io_uring's memory is shared). */
+static void child_reset(void)
+{
+	uffd_after_fork();
+	mig_after_fork();
+	loop_after_fork();
+	trace_after_fork((int)sys_getppid());
+}
+
 /* The child of a fork we did not see (only the atfork handler ran): take
  * the parent's shadow as the kernel did, then correct it from our maps. */
 static void adopt(void)
@@ -395,9 +409,8 @@ static void adopt(void)
 		mm_fork(parent, self);
 	ns_rt.self = self;
 	verify_vmas(self, true);
-	/* The parent's monitor and engine stayed with the parent. */
-	uffd_after_fork();
-	mig_after_fork();
+	/* The parent's monitor, engine and loop stayed with the parent. */
+	child_reset();
 	need_ctl = 1;	/* threads start outside the lock, in leave() */
 }
 
@@ -664,12 +677,33 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	r = sys_mmap(addr, len, prot, flags, fd, off);
 	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
 	       addr, len, prot, flags, fd, (unsigned long)off, r);
-	if (!failed(r))
+	if (!failed(r)) {
+		trace_emit(NS_TR_MMAP, (uint64_t)r, len, -1, (uint32_t)(prot | flags << 8));
 		on_mmap((uint64_t)r, len, prot, flags, fd, off, sites, nsites);
-	else if (flags & MAP_FIXED)
+	} else if (flags & MAP_FIXED)
 		mark_dirty();	/* the old mapping may be gone already */
 	leave();
 	return r;
+}
+
+/* Mappings the runtime made itself by raw syscalls (liburing's rings):
+ * into the shadow, as the hooks would have put them, all before the
+ * shadow is checked again. */
+void ns_track_mmaps(const struct ns_map *m, int n)
+{
+	if (!enter())
+		return;
+	for (int i = 0; i < n; i++)
+		on_mmap(m[i].start, m[i].len, m[i].prot, m[i].flags, m[i].fd,
+			(off_t)m[i].off, NULL, 0);
+	leave();
+}
+
+/* ... and its unmapping; lock held. */
+void ns_track_munmap(uint64_t start, size_t len)
+{
+	if (vma_unmap(ns_rt.self, start, start + NS_PAGE_ALIGN(len)) < 0)
+		mark_dirty();
 }
 
 long ns_munmap(void *addr, size_t len)
@@ -681,6 +715,7 @@ long ns_munmap(void *addr, size_t len)
 	r = sys_munmap(addr, len);
 	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
 	if (!failed(r)) {
+		trace_emit(NS_TR_MUNMAP, (uint64_t)addr, len, -1, 0);
 		uffd_region_del((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
 		if (vma_unmap(ns_rt.self, (uint64_t)addr,
 			      (uint64_t)addr + NS_PAGE_ALIGN(len)) < 0)
@@ -699,6 +734,8 @@ long ns_mprotect(void *addr, size_t len, int prot)
 	r = sys_mprotect(addr, len, prot);
 	ns_fmt(last_call, sizeof(last_call), "mprotect(%p, %#lx, %d) = %ld", addr, len,
 	       prot, r);
+	if (!failed(r))
+		trace_emit(NS_TR_MPROTECT, (uint64_t)addr, len, -1, (uint32_t)prot);
 	if (failed(r) || (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) ||
 	    vma_protect(ns_rt.self, (uint64_t)addr,
 			(uint64_t)addr + NS_PAGE_ALIGN(len), prot) < 0)
@@ -748,6 +785,7 @@ long ns_madvise(void *addr, size_t len, int advice)
 	       advice, r);
 	if (!failed(r)) {
 		uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);
+		trace_emit(NS_TR_MADVISE, s, len, -1, (uint32_t)advice);
 		if (advice == MADV_REMOVE)
 			remove_shared(s, e);
 		if (vma_advise(ns_rt.self, s, e, advice) < 0)
@@ -772,6 +810,9 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	} else {
 		uint32_t v = vma_find(ns_rt.self, (uint64_t)old);
 		int pol = v ? vma_of(v)->policy : 0;
+		trace_emit(NS_TR_MREMAP, (uint64_t)old, newlen, -1, (uint32_t)flags);
+		if ((uint64_t)r != (uint64_t)old)
+			trace_emit(NS_TR_MREMAP_TO, (uint64_t)r, newlen, -1, 0);
 		if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
 			      (uint64_t)r) < 0)
 			mark_dirty();
@@ -803,6 +844,8 @@ long ns_brk(void *addr)
 		mark_dirty();
 	else if (n < o && vma_unmap(ns_rt.self, n, o) < 0)
 		mark_dirty();
+	if ((uint64_t)r != p->brk)
+		trace_emit(NS_TR_BRK, (uint64_t)r, 0, -1, 0);
 	p->brk = (uint64_t)r;
 	leave();
 	return r;
@@ -824,6 +867,8 @@ long ns_execve(const char *path, char *const argv[], char *const envp[])
 	proc_of(ns_rt.self)->state = NS_PROC_EXEC;
 	ctl_stop();
 	ns_unlock();
+	trace_emit(NS_TR_EXEC, 0, 0, -1, 0);
+	trace_finish();
 	r = sys_execve(path, argv, envp);
 	ns_lock();
 	proc_of(ns_rt.self)->state = NS_PROC_LIVE;
@@ -867,6 +912,7 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	pid = real_fork();
 	if (pid > 0) {
 		uint32_t c = proc_new(pid, ns_rt.self);
+		trace_emit(NS_TR_FORK, 0, 0, -1, (uint32_t)pid);
 		if (!c || mm_fork(ns_rt.self, c) < 0) {
 			ns_log("arena full: pid %d is not shadowed", (int)pid);
 		} else {
@@ -900,18 +946,19 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	if (!ns_rt.self) {
 		ns_rt.forked_unseen = 1;
 		adopt();
-	} else if (ns_rt.dirty) {
-		/* Another thread changed the parent around the fork. */
-		reconcile();
+	} else {
+		child_reset();
+		/* Another thread changed the parent around the fork, or the
+		 * loop's ring went. */
+		if (ns_rt.dirty)
+			reconcile();
 	}
-	mig_after_fork();
 	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
 		verify_corrupt(corrupt_kind);
 	if (!ns_rt.disabled && ns_rt.verify && verify_now(true))
 		ns_verify_fail();
 	/* Our monitor stayed with the parent, and without EVENT_FORK the
 	 * kernel unregistered our copies: start again. */
-	uffd_after_fork();
 	if (!ns_rt.disabled && policy_any() && !placement_by_mbind &&
 	    uffd_start() == 0) {
 		vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
@@ -1041,28 +1088,19 @@ static void report(const char *when)
 	       (unsigned long)c.other, (unsigned long)c.passes);
 }
 
-/* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  Runs on its own
- * thread, which the program never sees in its results. */
-static void *migrate_after_main(void *unused)
+/* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  A timer of the
+ * service loop, whose thread the program never sees in its results. */
+static void migrate_after(void)
 {
-	struct timespec t = { (time_t)(migrate_after_ns / 1000000000ULL),
-			      (long)(migrate_after_ns % 1000000000ULL) };
 	uint64_t before[64], after[64], t0;
 	char b[512], a[512];
 	long r;
 
-	(void)unused;
-	while (sys_call(SYS_nanosleep, &t, &t, 0, 0, 0, 0) == -EINTR)
-		;
-	if (!ns_rt.ready || sys_getpid() != ns_rt.pid)
-		return NULL;
-	ns_in_runtime = 1;
 	pages_by_node(before);
 	t0 = sys_now_ns();
 	r = mig_move_all(migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
 	t0 = sys_now_ns() - t0;
 	pages_by_node(after);
-	ns_in_runtime = 0;
 	fmt_nodes(b, sizeof(b), before);
 	fmt_nodes(a, sizeof(a), after);
 	if (r < 0)
@@ -1072,7 +1110,6 @@ static void *migrate_after_main(void *unused)
 		ns_log("migrate-after: pid %d moved %ld pages to node %d in %lu ms; before: %s; after: %s",
 		       (int)ns_rt.pid, r, migrate_after_node,
 		       (unsigned long)(t0 / 1000000), b, a);
-	return NULL;
 }
 
 static void start_ctl(void)
@@ -1113,23 +1150,12 @@ static long next_touch(uint64_t lo, uint64_t hi);
 
 /* NUMASHADOW_NEXT_TOUCH_AT: from then on, each page's next write moves it
  * to the writer's node. */
-static void *next_touch_main(void *unused)
+static void next_touch_at(void)
 {
-	struct timespec t = { (time_t)(next_touch_ns / 1000000000LL),
-			      (long)(next_touch_ns % 1000000000LL) };
-	long r;
+	long r = next_touch(0, ~0ULL >> 1);
 
-	(void)unused;
-	while (sys_call(SYS_nanosleep, &t, &t, 0, 0, 0, 0) == -EINTR)
-		;
-	if (!ns_rt.ready || sys_getpid() != ns_rt.pid)
-		return NULL;
-	ns_in_runtime = 1;
-	r = next_touch(0, ~0ULL >> 1);
-	ns_in_runtime = 0;
 	if (r < 0)
 		ns_log("next-touch: pid %d: cannot arm it (%ld)", (int)ns_rt.pid, r);
-	return NULL;
 }
 
 static void *thread_trampoline(void *fn)
@@ -1165,13 +1191,17 @@ int ns_program_threads(void)
 
 	if (threads < 0)
 		return -1;
-	return (int)threads - __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED);
+	threads -= __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED);
+	/* The loop's file writes may run on the kernel's io_uring workers. */
+	if (threads > 1 && trace_on())
+		threads -= proc_threads_named("iou-wrk-");
+	return (int)threads;
 }
 
-static void start_thread(void *(*fn)(void *), const char *what)
+static void start_timer(uint64_t delay, void (*fn)(void), const char *what)
 {
-	if (ns_thread_start(fn) < 0)
-		ns_log("cannot start the %s thread; it will not happen", what);
+	if (loop_timer(delay, 0, fn) < 0 || loop_start() < 0)
+		ns_log("cannot start the service loop; %s will not happen", what);
 }
 
 struct cw_ctx {
@@ -1212,9 +1242,9 @@ static void cow_watch_all(void)
 static void start_policies(void)
 {
 	if (migrate_after_node >= 0)
-		start_thread(migrate_after_main, "migrate-after");
+		start_timer(migrate_after_ns, migrate_after, "migrate-after");
 	if (next_touch_ns >= 0)
-		start_thread(next_touch_main, "next-touch");
+		start_timer((uint64_t)next_touch_ns, next_touch_at, "next-touch");
 	int br;
 	if (balance_mibps && (br = balance_start(balance_mibps)) < 0)
 		ns_log("balancing unavailable (%s); running without it",
@@ -1297,9 +1327,12 @@ int ns_init(void)
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
+	trace_emit(NS_TR_START, 0, 0, -1, 0);
 	start_ctl();
 	start_placement();
 	start_policies();
+	if (trace_on() && loop_start() < 0)
+		ns_log("cannot start the service loop; the trace is written at exit only");
 	return 0;
 out_disable:
 	ns_rt.disabled = 1;
@@ -1329,6 +1362,8 @@ void ns_exit(void)
 	 * "one mapper" of pages the kernel still shows shared. */
 	proc_of(ns_rt.self)->state = NS_PROC_EXITING;
 	ns_unlock();
+	trace_emit(NS_TR_EXIT, 0, 0, -1, 0);
+	trace_finish();
 	ns_in_runtime = 0;
 }
 

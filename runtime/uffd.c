@@ -93,9 +93,11 @@ struct region {
 	int policy;
 };
 
+/* Outside the big zero-initialised struct, which stays out of the file. */
+static int mon_fd = -1;		/* the userfaultfd, -1 when off */
+static int mon_stop_fd = -1;	/* eventfd that ends the thread */
+
 static struct monitor {
-	int fd;			/* the userfaultfd, -1 when off */
-	int stop_fd;		/* eventfd that ends the thread */
 	uint64_t features;	/* what UFFDIO_API gave us */
 	uint64_t ino;		/* the userfaultfd's inode, to know it again */
 	unsigned window;	/* pages per fault (fault-around) */
@@ -130,7 +132,7 @@ static struct monitor {
 	int fatal;		/* stopped placing after a fatal error */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
-} mon = { .fd = -1, .stop_fd = -1 };
+} mon;
 
 static uint32_t starting;	/* one uffd_start() at a time */
 static int uffd_start_locked(void);
@@ -219,9 +221,9 @@ int uffd_region_add(uint64_t start, uint64_t end, int idx)
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
 	long r;
 
-	if (mon.fd < 0)
+	if (mon_fd < 0)
 		return -ENODEV;
-	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 	if (r < 0)
 		return (int)r;
 	table_apply(start, end, idx);
@@ -230,7 +232,7 @@ int uffd_region_add(uint64_t start, uint64_t end, int idx)
 
 void uffd_region_del(uint64_t start, uint64_t end)
 {
-	if (mon.fd >= 0)
+	if (mon_fd >= 0)
 		table_apply(start, end, -1);
 }
 
@@ -361,7 +363,7 @@ static long copy_pages(uint64_t a, uint64_t n)
 				 .len = n * NS_PAGE_SIZE, .mode = 0 };
 	long r;
 
-	r = sys_call(SYS_ioctl, mon.fd, UFFDIO_COPY, &c, 0, 0, 0);
+	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_COPY, &c, 0, 0, 0);
 	if (c.copy > 0)
 		return c.copy / (long)NS_PAGE_SIZE;
 	if (r == 0)
@@ -373,7 +375,7 @@ static void wake(uint64_t addr)
 {
 	struct uffdio_range w = { addr & ~(NS_PAGE_SIZE - 1), NS_PAGE_SIZE };
 
-	sys_call(SYS_ioctl, mon.fd, UFFDIO_WAKE, &w, 0, 0, 0);
+	sys_call(SYS_ioctl, mon_fd, UFFDIO_WAKE, &w, 0, 0, 0);
 }
 
 static void fatal(long err)
@@ -453,6 +455,8 @@ static void handle_fault(uint64_t addr, int tid)
 		if (r > 0) {
 			/* Who brought these pages in: for their descriptors. */
 			ring_put(&mon.touched, a, a + ((uint64_t)r << NS_PAGE_SHIFT), tid);
+			trace_emit_for(tid, NS_TR_FAULT, a, (uint64_t)r << NS_PAGE_SHIFT,
+				       own ? -1 : node, 0);
 			mon.st.pages += (uint64_t)r;
 			if (node >= 0 && !own)
 				mon.st.by_node[node] += (uint64_t)r;
@@ -561,13 +565,13 @@ static int msg_cmp_sort(struct uffd_msg *m, int n)
 	return k;
 }
 
-/* Is mon.fd still our userfaultfd?  A program that closed it and reused
+/* Is mon_fd still our userfaultfd?  A program that closed it and reused
  * the number must never have its descriptor read by us. */
 static bool ours(void)
 {
 	struct { uint64_t dev, ino; uint64_t rest[16]; } st;
 
-	return sys_fstat(mon.fd, &st) == 0 && st.ino == mon.ino;
+	return sys_fstat(mon_fd, &st) == 0 && st.ino == mon.ino;
 }
 
 static void *monitor_main(void *unused)
@@ -580,7 +584,7 @@ static void *monitor_main(void *unused)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
 	for (;;) {
-		long n = sys_read(mon.fd, mon.msg, sizeof(mon.msg));
+		long n = sys_read(mon_fd, mon.msg, sizeof(mon.msg));
 
 		if (n == -EAGAIN) {
 			/* Spin a little before sleeping: waking a sleeping
@@ -588,11 +592,11 @@ static void *monitor_main(void *unused)
 			uint64_t until = sys_now_ns() + mon.spin_ns;
 			while (n == -EAGAIN && sys_now_ns() < until) {
 				__builtin_ia32_pause();
-				n = sys_read(mon.fd, mon.msg, sizeof(mon.msg));
+				n = sys_read(mon_fd, mon.msg, sizeof(mon.msg));
 			}
 			if (n == -EAGAIN) {
-				struct pollfd pf[2] = { { mon.fd, POLLIN, 0 },
-							{ mon.stop_fd, POLLIN, 0 } };
+				struct pollfd pf[2] = { { mon_fd, POLLIN, 0 },
+							{ mon_stop_fd, POLLIN, 0 } };
 				mon.st.sleeps++;
 				sys_call(SYS_poll, pf, 2, -1, 0, 0, 0);
 				if (pf[1].revents || !ours())
@@ -636,10 +640,10 @@ static void *monitor_main(void *unused)
 	/* Close them only while they are still ours: the program may have
 	 * closed them and reused the numbers. */
 	if (ours()) {
-		sys_close(mon.fd);
-		sys_close(mon.stop_fd);
+		sys_close(mon_fd);
+		sys_close(mon_stop_fd);
 	}
-	mon.fd = mon.stop_fd = -1;
+	mon_fd = mon_stop_fd = -1;
 	return NULL;
 }
 
@@ -667,7 +671,7 @@ static int register_wp(uint64_t start, uint64_t end, bool placed)
 
 	if (placed)
 		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
-	return (int)sys_call(SYS_ioctl, mon.fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	return (int)sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 }
 
 static bool is_held(uint64_t a)
@@ -684,7 +688,7 @@ static long wp(uint64_t start, uint64_t end, bool on)
 	struct uffdio_writeprotect w = { .range = { start, end - start },
 					 .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
 
-	return sys_call(SYS_ioctl, mon.fd, UFFDIO_WRITEPROTECT, &w, 0, 0, 0);
+	return sys_call(SYS_ioctl, mon_fd, UFFDIO_WRITEPROTECT, &w, 0, 0, 0);
 }
 
 static bool is_cow_watched(uint64_t a)
@@ -702,7 +706,7 @@ int uffd_cow_watch(uint64_t start, uint64_t end, bool placed)
 {
 	int slot = -1;
 
-	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
 		return -EOPNOTSUPP;
 	for (int i = 0; i < MAX_CW && slot < 0; i++)
 		if (!mon.cw[i].end || (mon.cw[i].start == start && mon.cw[i].end == end))
@@ -747,6 +751,7 @@ static void handle_wp(uint64_t addr, int tid)
 		 * learn the copy (in this process's anon_vma) at once. */
 		mon.st.cow++;
 		ring_put(&mon.touched, page, page + NS_PAGE_SIZE, tid);
+		trace_emit_for(tid, NS_TR_COW, page, NS_PAGE_SIZE, -1, 0);
 		wp(page, page + NS_PAGE_SIZE, false);
 		return;
 	}
@@ -761,6 +766,7 @@ static void handle_wp(uint64_t addr, int tid)
 		    st == node) {
 			mon.st.next_touch++;
 			ring_put(&mon.moved, page, page + NS_PAGE_SIZE, node);
+			trace_emit_for(tid, NS_TR_NEXT_TOUCH, page, NS_PAGE_SIZE, node, 0);
 		}
 	}
 	wp(page, page + NS_PAGE_SIZE, false);	/* and wake the writer */
@@ -773,7 +779,7 @@ int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
 	int slot = -1;
 	long r;
 
-	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
 		return -EOPNOTSUPP;
 	for (int i = 0; i < MAX_NT && slot < 0; i++)
 		if (!mon.nt[i].end || (mon.nt[i].start == start && mon.nt[i].end == end))
@@ -794,7 +800,7 @@ int uffd_sample_arm(uint64_t start, uint64_t end, bool placed)
 {
 	long r;
 
-	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
 		return -EOPNOTSUPP;
 	for (int i = 0; i < MAX_NT; i++)
 		if (start < mon.nt[i].end && end > mon.nt[i].start)
@@ -863,7 +869,7 @@ int uffd_hold(uint64_t start, uint64_t end, bool placed)
 
 	uint64_t me = (uint64_t)__builtin_frame_address(0);
 
-	if (mon.fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
 		return 0;
 	/* Never the stack of a thread that must keep running for the hold
 	 * to end - ours (we release it) or the monitor's (it serves the
@@ -901,7 +907,7 @@ void uffd_release(uint64_t start, uint64_t end, bool placed)
 			held[i].start = 0;
 		}
 	if (!placed)
-		sys_call(SYS_ioctl, mon.fd, UFFDIO_UNREGISTER, &r, 0, 0, 0);
+		sys_call(SYS_ioctl, mon_fd, UFFDIO_UNREGISTER, &r, 0, 0, 0);
 }
 
 /* ---- start and stop ---- */
@@ -925,7 +931,7 @@ static long uffd_open(void)
 
 bool uffd_active(void)
 {
-	return mon.fd >= 0;
+	return mon_fd >= 0;
 }
 
 /* Opens the userfaultfd and starts the monitor; 0 or -errno (the caller
@@ -938,7 +944,7 @@ int uffd_start(void)
 
 	while (__atomic_exchange_n(&starting, 1, __ATOMIC_ACQUIRE))
 		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
-	r = mon.fd >= 0 ? 0 : uffd_start_locked();
+	r = mon_fd >= 0 ? 0 : uffd_start_locked();
 	__atomic_store_n(&starting, 0, __ATOMIC_RELEASE);
 	return r;
 }
@@ -975,16 +981,16 @@ static int uffd_start_locked(void)
 		sys_close((int)fd);
 		fd = hi;
 	}
-	mon.fd = (int)fd;
+	mon_fd = (int)fd;
 	mon.ino = 0;
 	struct { uint64_t dev, ino; uint64_t rest[16]; } st;
-	if (sys_fstat(mon.fd, &st) == 0)
+	if (sys_fstat(mon_fd, &st) == 0)
 		mon.ino = st.ino;
-	mon.stop_fd = (int)sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0);
-	hi = sys_call(SYS_fcntl, mon.stop_fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+	mon_stop_fd = (int)sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0);
+	hi = sys_call(SYS_fcntl, mon_stop_fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
 	if (hi >= 0) {
-		sys_close(mon.stop_fd);
-		mon.stop_fd = (int)hi;
+		sys_close(mon_stop_fd);
+		mon_stop_fd = (int)hi;
 	}
 	mon.nreg = 0;
 	mon.table_busy = 0;
@@ -1017,8 +1023,8 @@ void uffd_stop(void)
 {
 	uint64_t one = 1;
 
-	if (mon.stop_fd >= 0)
-		sys_write(mon.stop_fd, &one, 8);
+	if (mon_stop_fd >= 0)
+		sys_write(mon_stop_fd, &one, 8);
 }
 
 /* In the child of fork: the descriptors came along, the thread did not. */
@@ -1027,11 +1033,11 @@ void uffd_after_fork(void)
 	/* Locks another thread of the parent may have held at the fork. */
 	__atomic_store_n(&starting, 0, __ATOMIC_RELAXED);
 	mon.table_busy = 0;
-	if (mon.stop_fd >= 0)
-		sys_close(mon.stop_fd);
-	if (mon.fd >= 0)
-		sys_close(mon.fd);
-	mon.stop_fd = mon.fd = -1;
+	if (mon_stop_fd >= 0)
+		sys_close(mon_stop_fd);
+	if (mon_fd >= 0)
+		sys_close(mon_fd);
+	mon_stop_fd = mon_fd = -1;
 }
 
 void uffd_stats(struct ns_fault_stats *out)
@@ -1054,7 +1060,7 @@ int uffd_set_window(const char *v)
 
 bool uffd_has_wp(void)
 {
-	return mon.fd >= 0 && (mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+	return mon_fd >= 0 && (mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP);
 }
 
 /* Waits (briefly, boundedly) until the monitor has handled every batch it
@@ -1062,7 +1068,7 @@ bool uffd_has_wp(void)
  * event is read, maybe before the monitor marked the shadow dirty. */
 void uffd_quiesce(void)
 {
-	if (mon.fd < 0)
+	if (mon_fd < 0)
 		return;
 	for (int i = 0; i < 10000 &&
 	     __atomic_load_n(&mon.done, __ATOMIC_SEQ_CST) !=

@@ -134,12 +134,12 @@ static struct scratch {
 
 
 /* Other runtime buffers that are written while the shadow is learned. */
-static struct { uint64_t start, end; } excluded[4];
+static struct { uint64_t start, end; } excluded[8];
 
 void ns_exclude(const void *start, size_t len)
 {
-	for (int i = 0; i < 4; i++)
-		if (!excluded[i].end) {
+	for (int i = 0; i < 8; i++)
+		if (!excluded[i].end || excluded[i].start == ((uint64_t)start & ~(NS_PAGE_SIZE - 1))) {
 			excluded[i].start = (uint64_t)start & ~(NS_PAGE_SIZE - 1);
 			excluded[i].end = NS_PAGE_ALIGN((uint64_t)start + len);
 			return;
@@ -147,11 +147,11 @@ void ns_exclude(const void *start, size_t len)
 }
 
 /* The runtime's own writable memory (library data and bss). */
-static struct { uint64_t start, end; } own[4];
+static struct { uint64_t start, end; } own[8];
 
 void ns_own_add(uint64_t start, uint64_t end)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 8; i++)
 		if (!own[i].end || (own[i].start == start && own[i].end == end)) {
 			own[i].start = start;
 			own[i].end = end;
@@ -161,10 +161,10 @@ void ns_own_add(uint64_t start, uint64_t end)
 
 bool ns_own_overlaps(uint64_t start, uint64_t end)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 8; i++)
 		if (start < own[i].end && end > own[i].start)
 			return true;
-	for (int i = 0; i < 4 && excluded[i].end; i++)
+	for (int i = 0; i < 8 && excluded[i].end; i++)
 		if (start < excluded[i].end && end > excluded[i].start)
 			return true;
 	return start < (uint64_t)(&scr + 1) && end > (uint64_t)&scr;
@@ -174,7 +174,7 @@ static inline bool is_scratch(uint64_t addr)
 {
 	if (addr >= (uint64_t)&scr && addr < (uint64_t)(&scr + 1))
 		return true;
-	for (int i = 0; i < 4 && excluded[i].end; i++)
+	for (int i = 0; i < 8 && excluded[i].end; i++)
 		if (addr >= excluded[i].start && addr < excluded[i].end)
 			return true;
 	return false;
