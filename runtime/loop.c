@@ -57,8 +57,9 @@ static struct {
 	const char *out;	/* the answer, and how much of it went */
 	size_t out_len, out_off;
 	size_t tr_inflight;	/* bytes of the trace write in flight */
-	int said;
 } lp;
+
+static int said;	/* io_uring's absence told: once, fork children too */
 
 static void timers_lock(void)
 {
@@ -372,7 +373,7 @@ int loop_start(void)
 	if (r == 0) {
 		lp.uring = 1;
 		ring_track(true);
-	} else if (!lp.said++) {
+	} else if (!said++) {
 		ns_log("io_uring unavailable (%d); the control socket, timers and trace use poll(2)",
 		       r);
 	}

@@ -1,0 +1,48 @@
+#!/bin/sh
+# no_uring: where io_uring is refused (a seccomp filter, as in containers),
+# the runtime says so once and its service loop runs on poll(2): the
+# program's output is what it is without numashadow, the control socket
+# answers `numashadow stat`, and the trace is written.
+NS=build/numashadow
+WRAP=build/tests/progs/no_uring
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+[ -x $NS ] && [ -x $WRAP ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
+tmp=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $tmp' EXIT
+
+# Output unchanged, one notice.
+build/tests/progs/chatty >$tmp/plain.out 2>/dev/null
+$WRAP $NS run -- build/tests/progs/chatty >$tmp/ns.out 2>$tmp/ns.err; rc=$?
+[ $rc -eq 0 ] || fail "chatty under the filter: exit $rc: $(cat $tmp/ns.err)"
+cmp -s $tmp/plain.out $tmp/ns.out || fail "chatty's output differs under numashadow without io_uring"
+grep -q "chatty: runtime active" $tmp/ns.err || fail "the runtime was not active: $(cat $tmp/ns.err)"
+n=$(grep -c "^numashadow: io_uring unavailable (-1); the control socket, timers and trace use poll(2)$" $tmp/ns.err)
+# Once, though chatty's fork child starts a loop of its own.
+[ "$n" -eq 1 ] || fail "want the io_uring notice once, got $n: $(cat $tmp/ns.err)"
+grep -v "^numashadow: io_uring unavailable\|^chatty:" $tmp/ns.err | grep -q . &&
+	fail "other diagnostics: $(cat $tmp/ns.err)"
+
+# The control socket, served by poll(2).
+NUMASHADOW_TRACE=$tmp/trace $WRAP $NS run -- build/tests/progs/workload 8 20 >/dev/null 2>$tmp/wl.err &
+pid=$!
+for i in $(seq 50); do
+	out=$($NS stat --pid $pid 2>&1) && break
+	sleep 0.1
+done
+out=$($NS stat --pid $pid 2>&1) || fail "stat without io_uring: $out"
+echo "$out" | grep -q "^pid $pid$" || fail "stat: no 'pid $pid' line: $out"
+echo "$out" | grep -Eq "^node 0: [1-9][0-9]* pages$" || fail "stat: no pages on node 0: $out"
+out=$($NS migrate --pid $pid --to 0 --sync 2>&1) || fail "migrate without io_uring: $out"
+echo "$out" | grep -q "^moved 0 pages to node 0$" || fail "migrate: $out"
+kill $pid; wait $pid 2>/dev/null
+
+# The trace, written by plain writes: a header and whole records, the
+# migration among them.  (Its contents are checked in trace.sh.)
+size=$(stat -c %s $tmp/trace 2>/dev/null || echo 0)
+[ "$size" -gt 16 ] && [ $(( (size - 16) % 48 )) -eq 0 ] ||
+	fail "trace without io_uring: $size bytes, want a header and whole records"
+head -c 7 $tmp/trace | grep -q NSTRACE || fail "trace: no header"
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "no_uring: ok"
