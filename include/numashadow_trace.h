@@ -5,8 +5,9 @@
  * A trace file is a header followed by fixed-size records, little-endian,
  * appended by every process of a family (O_APPEND, whole records only).
  * Each process numbers its records (seq: from 1, a fork child going on from
- * its parent's count); records lost to a full buffer leave a gap and an
- * NS_TR_LOST record says how many.  One process's records are in seq
+ * its parent's count, an exec'd image from 1 again).  Records dropped by a
+ * full buffer take no number: an NS_TR_LOST record says how many; records
+ * a failed write dropped leave a gap.  One process's records are in seq
  * order; the processes' runs of records interleave.
  */
 #ifndef NUMASHADOW_TRACE_H

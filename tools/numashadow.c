@@ -5,6 +5,7 @@
  *   numashadow run [OPTIONS] [--] CMD [ARGS...]
  *   numashadow migrate --pid PID --to NODE [--range START-END | --all] [--sync]
  *   numashadow stat --pid PID
+ *   numashadow trace [--summary | --csv | --svg OUT.svg] FILE
  *   numashadow vm [--nodes 2|4] [--mem MIB] [--cpus N] [--file PATH]...
  *                 [--timeout SECONDS] [--] CMD [ARGS...]
  *
@@ -12,12 +13,15 @@
  * option help, handler), so adding one is one entry and one function.
  *
  * Exit status: the command's own when we exec it; 2 for usage errors;
- * 125 when numashadow cannot do its own job (missing library or helper);
+ * 1 when migrate, stat or trace fails (a one-line message says why);
+ * 125 when numashadow cannot do its own job (missing library or helper,
+ * a --trace file it cannot create);
  * 126 when the command is found but cannot run, 127 when it is not found,
  * as env(1) does.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "trace.h"
 
 #ifndef NS_VERSION
 #define NS_VERSION "unknown"
@@ -56,6 +61,7 @@ static int cmd_run(int argc, char **argv);
 static int cmd_vm(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
 static int cmd_stat(int argc, char **argv);
+static int cmd_trace(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
@@ -76,6 +82,9 @@ static const struct subcommand subcommands[] = {
 		"                      from then on, each page's next write moves it\n"
 		"                      to the writer's node (NUMASHADOW_NEXT_TOUCH_AT)\n"
 		"  --no-ctl            no control socket (NUMASHADOW_CTL=0)\n"
+		"  --trace FILE        record mmap, faults, migrations... of the program\n"
+		"                      and its children into FILE, emptied first\n"
+		"                      (NUMASHADOW_TRACE); read it with 'numashadow trace'\n"
 		"First-touch placement (NUMASHADOW_POLICY, one of):\n"
 		"  --localalloc        on the node of the thread that touches first\n"
 		"  --membind=NODES     on NODES (numactl lists: 0-3,5 or all)\n"
@@ -104,6 +113,20 @@ static const struct subcommand subcommands[] = {
 		"show a running program's pages by node and its migrations",
 		"  --pid PID           the process (it must run under numashadow)\n",
 		cmd_stat,
+	},
+	{
+		"trace", "[--summary | --csv | --svg OUT.svg] FILE",
+		"show a trace file written by run --trace",
+		"  (none)              one line per record, in file order, time in\n"
+		"                      seconds since the earliest record\n"
+		"  --summary           per process: records, mmaps, munmaps, pages\n"
+		"                      placed by node, COW breaks, pages migrated by\n"
+		"                      node, next-touch and balance moves, lost records;\n"
+		"                      then the family's total\n"
+		"  --csv               time_ns,pid,tid,type,addr,len,node,aux rows\n"
+		"  --svg OUT.svg       plot pages placed and moved per node over time\n"
+		"                      into OUT.svg\n",
+		cmd_trace,
 	},
 	{
 		"vm", "[OPTIONS] [--] CMD [ARGS...]",
@@ -181,7 +204,8 @@ static void usage_print(FILE *f)
 		   "\nEnvironment (read by the runtime): NUMASHADOW_VERIFY, NUMASHADOW_LOG,\n"
 		   "NUMASHADOW_REPORT, NUMASHADOW_CTL, NUMASHADOW_POLICY, NUMASHADOW_RULES,\n"
 		   "NUMASHADOW_FAULT_AROUND, NUMASHADOW_MIGRATE_AFTER, NUMASHADOW_NEXT_TOUCH_AT,\n"
-		   "NUMASHADOW_BALANCE; for vm: NUMASHADOW_VM_ACCEL.\nSee numashadow(1).\n");
+		   "NUMASHADOW_BALANCE, NUMASHADOW_TRACE; for vm: NUMASHADOW_VM_ACCEL.\n"
+		   "See numashadow(1).\n");
 }
 
 /* Usage of one subcommand on stdout: 0, or a usage error if unknown. */
@@ -408,10 +432,36 @@ static int migrate_after_valid(const char *v)
 	return *v == '\0';
 }
 
+/*
+ * Empties path, or creates it (0644): the runtime only appends, and a
+ * family's first process writes the header into an empty file, so each
+ * run starts a new trace.  Returns 0, -EINVAL when path is not a regular
+ * file (the runtime would refuse it), or -errno.
+ */
+static int trace_file_reset(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return -EINVAL;
+	/* O_NONBLOCK: a FIFO put there since the stat must not block us. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	close(fd);
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
-	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX];
+	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX], trace[PATH_MAX];
 	const char *verify = NULL, *logarg = NULL, *after = NULL, *val;
+	const char *tracearg = NULL;
 	const char *policy = NULL, *nextat = NULL;
 	char balance[16] = "";
 	char *rules = NULL, fa[16];
@@ -446,6 +496,13 @@ static int cmd_run(int argc, char **argv)
 			return value_error("run", "--log", "a file name", NULL);
 		if (m > 0) {
 			logarg = val;
+			continue;
+		}
+		m = option_match("--trace", argc, argv, &i, &val);
+		if (m < 0 || (m > 0 && !*val))
+			return value_error("run", "--trace", "a file name", NULL);
+		if (m > 0) {
+			tracearg = val;
 			continue;
 		}
 		m = option_match("--migrate-after", argc, argv, &i, &val);
@@ -529,6 +586,17 @@ static int cmd_run(int argc, char **argv)
 			" (looked in %s)\n", dirs);
 		return EXIT_SELF;
 	}
+	if (tracearg) {
+		/* Absolute, because the program may change directory. */
+		err = path_absolute(tracearg, trace, sizeof(trace));
+		if (!err)
+			err = trace_file_reset(trace);
+		if (err) {
+			fprintf(stderr, "numashadow: run: --trace %s: %s\n", tracearg,
+				err == -EINVAL ? "not a regular file" : strerror(-err));
+			return EXIT_SELF;
+		}
+	}
 	err = preload_set(lib);
 	if (!err && verify && setenv("NUMASHADOW_VERIFY", verify, 1))
 		err = -errno;
@@ -541,6 +609,8 @@ static int cmd_run(int argc, char **argv)
 	if (!err && report && setenv("NUMASHADOW_REPORT", "1", 1))
 		err = -errno;
 	if (!err && noctl && setenv("NUMASHADOW_CTL", "0", 1))
+		err = -errno;
+	if (!err && tracearg && setenv("NUMASHADOW_TRACE", trace, 1))
 		err = -errno;
 	if (!err && policy && setenv("NUMASHADOW_POLICY", policy, 1))
 		err = -errno;
@@ -824,4 +894,54 @@ static int cmd_stat(int argc, char **argv)
 	if (!pid)
 		return usage_error("stat", "--pid is required");
 	return ctl_request("stat", pid, "stat");
+}
+
+/* ---- trace: a trace file read back (tools/trace.c) ---- */
+
+static int cmd_trace(int argc, char **argv)
+{
+	enum trace_out out = TRACE_TEXT;
+	const char *file = NULL, *svg = NULL, *val;
+	int i, m, modes = 0, options = 1;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (options && strcmp(a, "--") == 0) {
+			options = 0;
+			continue;
+		}
+		if (options && a[0] == '-' && a[1]) {
+			if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+				return subcommand_help("trace");
+			if (strcmp(a, "--summary") == 0) {
+				out = TRACE_SUMMARY;
+				modes++;
+				continue;
+			}
+			if (strcmp(a, "--csv") == 0) {
+				out = TRACE_CSV;
+				modes++;
+				continue;
+			}
+			m = option_match("--svg", argc, argv, &i, &val);
+			if (m < 0 || (m > 0 && !*val))
+				return value_error("trace", "--svg", "an output file name", NULL);
+			if (m > 0) {
+				out = TRACE_SVG;
+				svg = val;
+				modes++;
+				continue;
+			}
+			return usage_error("trace", "unknown option '%s'", a);
+		}
+		if (file)
+			return usage_error("trace", "one trace file only, got '%s' too", a);
+		file = a;
+	}
+	if (modes > 1)
+		return usage_error("trace", "--summary, --csv and --svg exclude each other");
+	if (!file)
+		return usage_error("trace", "no trace file given");
+	return trace_show(file, out, svg);
 }

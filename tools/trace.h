@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trace.h - `numashadow trace`: reading a trace file (tools/trace.c).
+ */
+#ifndef NS_TOOLS_TRACE_H
+#define NS_TOOLS_TRACE_H
+
+enum trace_out {
+	TRACE_TEXT,		/* one line per record */
+	TRACE_SUMMARY,		/* one line per process, and the family's */
+	TRACE_CSV,		/* one row per record, for other tools */
+	TRACE_SVG,		/* pages placed and moved over time */
+};
+
+/* Shows the trace file at path on stdout (TRACE_SVG: into svg_path).
+ * Returns the exit status: 0, or 1 after one line on stderr. */
+int trace_show(const char *path, enum trace_out out, const char *svg_path);
+
+#endif
