@@ -56,7 +56,9 @@ static struct {
 	size_t got;
 	const char *out;	/* the answer, and how much of it went */
 	size_t out_len, out_off;
-	size_t tr_inflight;	/* bytes of the trace write in flight */
+	const char *tr_buf;	/* the run of records being written */
+	size_t tr_inflight;	/* its length (0: no write in flight) */
+	size_t tr_off;		/* how much of it is written */
 } lp;
 
 static int said;	/* io_uring's absence told: once, fork children too */
@@ -190,21 +192,34 @@ static void client_done(void)
 	arm_accept();
 }
 
-static void arm_trace(void)
+static void trace_write_more(void)
 {
-	const void *b;
-	struct io_uring_sqe *s;
+	struct io_uring_sqe *s = sqe(U_TRACE);
 
-	if (lp.tr_inflight || !trace_on() || !trace_claim())
-		return;
-	lp.tr_inflight = trace_span(&b);
-	if (!lp.tr_inflight || !(s = sqe(U_TRACE))) {
+	if (!s) {	/* cannot happen with our few requests: drop the run */
 		trace_written(lp.tr_inflight);
 		lp.tr_inflight = 0;
 		trace_unclaim();
 		return;
 	}
-	io_uring_prep_write(s, trace_fd(), b, (unsigned)lp.tr_inflight, (uint64_t)-1);
+	io_uring_prep_write(s, trace_fd(), lp.tr_buf + lp.tr_off,
+			    (unsigned)(lp.tr_inflight - lp.tr_off), (uint64_t)-1);
+}
+
+static void arm_trace(void)
+{
+	const void *b;
+
+	if (lp.tr_inflight || !trace_on() || !trace_claim())
+		return;
+	lp.tr_inflight = trace_span(&b);
+	lp.tr_buf = b;
+	lp.tr_off = 0;
+	if (!lp.tr_inflight) {
+		trace_unclaim();
+		return;
+	}
+	trace_write_more();
 }
 
 static void on_cqe(uint64_t what, int res)
@@ -253,7 +268,13 @@ static void on_cqe(uint64_t what, int res)
 			client_done();
 		break;
 	case U_TRACE:
-		trace_written(lp.tr_inflight);	/* short or failed: dropped */
+		/* A short write goes on from where it stopped, so the file
+		 * never holds part of a record; a failed one drops the run. */
+		if (res > 0 && (lp.tr_off += (size_t)res) < lp.tr_inflight) {
+			trace_write_more();
+			break;
+		}
+		trace_written(lp.tr_inflight);
 		lp.tr_inflight = 0;
 		trace_unclaim();
 		arm_trace();

@@ -1112,6 +1112,8 @@ static void migrate_after(void)
 		       (unsigned long)(t0 / 1000000), b, a);
 }
 
+/* The control socket, and the service loop when the trace needs it (a
+ * fork child has neither until it starts them). */
 static void start_ctl(void)
 {
 	int r;
@@ -1119,6 +1121,8 @@ static void start_ctl(void)
 	if (ctl_on && (r = ctl_start()) < 0)
 		ns_log("no control socket for pid %d (%d); numashadow migrate/stat cannot reach it",
 		       (int)ns_rt.pid, r);
+	if (trace_on() && loop_start() < 0)
+		ns_log("cannot start the service loop; the trace is written at exit only");
 }
 
 /* The monitor, when a policy asks for placement; without userfaultfd the
@@ -1331,8 +1335,6 @@ int ns_init(void)
 	start_ctl();
 	start_placement();
 	start_policies();
-	if (trace_on() && loop_start() < 0)
-		ns_log("cannot start the service loop; the trace is written at exit only");
 	return 0;
 out_disable:
 	ns_rt.disabled = 1;

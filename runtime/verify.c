@@ -874,15 +874,18 @@ int verify_corrupt(const char *what)
 		return -ENOENT;
 	}
 	if (!__builtin_strcmp(what, "page-node")) {
-		/* A page of the main stack: it stays mapped to the end. */
-		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next)
-			if ((page_of(pte_of(t)->page)->flags & NS_PG_ANON) &&
-			    vma_find(self, pte_of(t)->vpn << NS_PAGE_SHIFT) &&
-			    (vma_of(vma_find(self, pte_of(t)->vpn << NS_PAGE_SHIFT))->flags &
-			     NS_VMA_GROWSDOWN)) {
-				page_of(pte_of(t)->page)->node += 7;
+		/* A page of code: it stays mapped to the end and no write
+		 * copies it.  (A stack page does not do: a process that writes
+		 * it after fork gets a new record, and the spoiled one goes.) */
+		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next) {
+			uint32_t v = vma_find(self, pte_of(t)->vpn << NS_PAGE_SHIFT);
+			struct ns_page *p = page_of(pte_of(t)->page);
+			if (v && vma_of(v)->obj && (vma_of(v)->prot & PROT_EXEC) &&
+			    !(p->flags & (NS_PG_ANON | NS_PG_ZERO)) && p->node >= 0) {
+				p->node += 7;
 				return 0;
 			}
+		}
 		return -ENOENT;
 	}
 	if (!__builtin_strcmp(what, "page-ghost")) {
