@@ -38,27 +38,19 @@
  * Times are reported, never judged: exit 0, or 1 when it cannot measure.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <numa.h>
 #include <numaif.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "bench.h"
 
 #define REPS		7
 #define CHILD_TIMEOUT	300	/* s; a child takes < 2 s on the host */
 #define DEFAULT_MIB	"64"
 #define LAT_FAULTS	5000
-#define LIB		NS_BUILD_DIR "/libnumashadow.so"
 #define POLICY		"membind=0"
 #define PLACED_NODE	0	/* where POLICY puts every page */
 
@@ -77,14 +69,6 @@ static const char *const cond_what[NR_CONDS] = {
 
 static long pg;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int pin(pid_t tid, int cpu)
 {
 	cpu_set_t set;
@@ -92,22 +76,6 @@ static int pin(pid_t tid, int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return sched_setaffinity(tid, sizeof(set), &set) ? -errno : 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* The q-quantile (0..1) of n values; sorts v. */
-static double quantile(double *v, int n, double q)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	if (q == 0.5)
-		return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	int i = (int)(q * n);
-	return v[i < n ? i : n - 1];
 }
 
 /* ---- the child: one measurement ---- */
@@ -241,22 +209,22 @@ static int child_main(char **argv)
 	if (is_lat) {
 		uint64_t t0, t1;
 		for (int i = 0; i < LAT_FAULTS; i++) {
-			t0 = now_ns();
-			t1 = now_ns();
+			t0 = bench_now_ns();
+			t1 = bench_now_ns();
 			lat[i] = (double)(t1 - t0);
 		}
-		printf("timer %.0f\n", quantile(lat, LAT_FAULTS, 0.5));
+		printf("timer %.0f\n", bench_quantile(lat, LAT_FAULTS, 0.5));
 		for (size_t i = 0; i < npages; i++) {
-			t0 = now_ns();
+			t0 = bench_now_ns();
 			p[i * pg] = (char)(i | 1);
-			t1 = now_ns();
+			t1 = bench_now_ns();
 			lat[i] = (double)(t1 - t0);
 		}
 	} else {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		for (size_t i = 0; i < npages; i++)
 			p[i * pg] = (char)(i | 1);
-		uint64_t t1 = now_ns();
+		uint64_t t1 = bench_now_ns();
 		printf("ns %.1f\n", (double)(t1 - t0) / (double)npages);
 	}
 	if (window)
@@ -267,8 +235,8 @@ static int child_main(char **argv)
 		return 0;
 	}
 	if (is_lat)
-		printf("lat %.0f %.0f\n", quantile(lat, (int)npages, 0.5),
-		       quantile(lat, (int)npages, 0.99));
+		printf("lat %.0f %.0f\n", bench_quantile(lat, (int)npages, 0.5),
+		       bench_quantile(lat, (int)npages, 0.99));
 	return 0;
 }
 
@@ -294,31 +262,16 @@ struct run {
  * (whose thread would be one more to tell from the monitor). */
 static char **child_env(unsigned window, const char *log)
 {
-	extern char **environ;
 	static char wbuf[64], lbuf[4200];
-	size_t n = 0, k = 0;
+	char *preload[] = { "LD_PRELOAD=" BENCH_LIB, "NUMASHADOW_POLICY=" POLICY, wbuf,
+			    "NUMASHADOW_VERIFY=0", "NUMASHADOW_CTL=0",
+			    "NUMASHADOW_REPORT=1", lbuf, NULL };
 
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 8, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) &&
-		    strncmp(environ[i], "NUMASHADOW_", 11))
-			env[k++] = environ[i];
-	if (window) {
-		snprintf(wbuf, sizeof(wbuf), "NUMASHADOW_FAULT_AROUND=%u", window);
-		snprintf(lbuf, sizeof(lbuf), "NUMASHADOW_LOG=%s", log);
-		env[k++] = "LD_PRELOAD=" LIB;
-		env[k++] = "NUMASHADOW_POLICY=" POLICY;
-		env[k++] = wbuf;
-		env[k++] = "NUMASHADOW_VERIFY=0";
-		env[k++] = "NUMASHADOW_CTL=0";
-		env[k++] = "NUMASHADOW_REPORT=1";
-		env[k++] = lbuf;
-	}
-	return env;
+	if (!window)
+		return bench_env(NULL);
+	snprintf(wbuf, sizeof(wbuf), "NUMASHADOW_FAULT_AROUND=%u", window);
+	snprintf(lbuf, sizeof(lbuf), "NUMASHADOW_LOG=%s", log);
+	return bench_env(preload);
 }
 
 /* Reads the runtime's log of one child: the monitor's counters from the
@@ -360,9 +313,8 @@ static void run_child(int is_lat, unsigned window, int cond, struct run *r)
 {
 	char log[64] = "", out[1024], a_w[16], a_c[16], a_cpu[16], a_ocpu[16];
 	char other[512];
-	int fds[2], st;
-	size_t got = 0;
-	ssize_t n;
+	char *argv[] = { (char *)self, "--child", is_lat ? "lat" : "touch",
+			 a_w, a_c, a_cpu, a_ocpu, (char *)mib, NULL };
 
 	memset(r, 0, sizeof(*r));
 	r->faults = r->pages = r->sleeps = -1;
@@ -372,40 +324,16 @@ static void run_child(int is_lat, unsigned window, int cond, struct run *r)
 		unlink(log);
 	}
 	char **env = child_env(window, log);
-	if (!env || pipe(fds))
+	if (!env)
 		return perror("fault");
 	snprintf(a_w, sizeof(a_w), "%u", window);
 	snprintf(a_c, sizeof(a_c), "%d", cond);
 	snprintf(a_cpu, sizeof(a_cpu), "%d", cpu_a);
 	snprintf(a_ocpu, sizeof(a_ocpu), "%d", cpu_b);
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		return perror("fault: fork");
-	if (pid == 0) {
-		char *argv[] = { (char *)self, "--child", is_lat ? "lat" : "touch",
-				 a_w, a_c, a_cpu, a_ocpu, (char *)mib, NULL };
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		alarm(CHILD_TIMEOUT);	/* survives execve: a hang ends */
-		execve(self, argv, env);
-		_exit(127);
-	}
+	int st = bench_run("fault", argv, env, CHILD_TIMEOUT, out, sizeof(out));
 	free(env);
-	close(fds[1]);
-	while (got < sizeof(out) - 1 &&
-	       (n = read(fds[0], out + got, sizeof(out) - 1 - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		got += (size_t)n;
-	}
-	out[got] = 0;
-	close(fds[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	if (st < 0)
+		return;
 	int have = 0;
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		if (sscanf(line, "ns %lf", &r->ns) == 1 ||
@@ -430,7 +358,7 @@ static void run_child(int is_lat, unsigned window, int cond, struct run *r)
 			WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? ", timed out" : "");
 		if (window)
 			fprintf(stderr, "LD_PRELOAD=%s NUMASHADOW_POLICY=%s NUMASHADOW_FAULT_AROUND=%u "
-				"NUMASHADOW_VERIFY=0 NUMASHADOW_CTL=0 ", LIB, POLICY, window);
+				"NUMASHADOW_VERIFY=0 NUMASHADOW_CTL=0 ", BENCH_LIB, POLICY, window);
 		fprintf(stderr, "%s --child %s %u %d %d %d %s\n", self, is_lat ? "lat" : "touch",
 			window, cond, cpu_a, cpu_b, mib);
 		failed = 1;
@@ -511,19 +439,19 @@ static void settle(void)
 			double f[REPS], z[REPS];
 			memcpy(f, x->faults, sizeof(f));
 			memcpy(z, x->sleeps, sizeof(z));
-			x->med = quantile(x->v, x->n, 0.5);
-			x->lo = x->v[0];	/* sorted by quantile() */
+			x->med = bench_quantile(x->v, x->n, 0.5);
+			x->lo = x->v[0];	/* sorted by bench_quantile() */
 			x->hi = x->v[x->n - 1];
-			x->faults_med = quantile(f, x->n, 0.5);
-			x->sleeps_med = quantile(z, x->n, 0.5);
+			x->faults_med = bench_quantile(f, x->n, 0.5);
+			x->sleeps_med = bench_quantile(z, x->n, 0.5);
 		}
 		for (int s = 0; s < 2; s++) {
 			struct latcell *l = &latency[c][s];
 			if (!l->n)
 				continue;
-			l->med_med = quantile(l->med, l->n, 0.5);
-			l->p99_med = quantile(l->p99, l->n, 0.5);
-			l->timer_med = quantile(l->timer, l->n, 0.5);
+			l->med_med = bench_quantile(l->med, l->n, 0.5);
+			l->p99_med = bench_quantile(l->p99, l->n, 0.5);
+			l->timer_med = bench_quantile(l->timer, l->n, 0.5);
 		}
 	}
 }
@@ -548,14 +476,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	size_t npages = ((size_t)m << 20) / (size_t)pg;
-	if (access(LIB, R_OK)) {
-		fprintf(stderr, "fault: %s: %s (build it with `make`)\n", LIB, strerror(errno));
+	if (bench_need_lib("fault") || bench_self("fault", exe, sizeof(exe)))
 		return 1;
-	}
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
-		return perror("fault: /proc/self/exe"), 1;
-	exe[n] = 0;
 	self = exe;
 	if (sched_getaffinity(0, sizeof(set), &set))
 		return perror("fault: sched_getaffinity"), 1;
@@ -581,7 +503,7 @@ int main(int argc, char **argv)
 	}
 	double load[3] = { 0 };
 	getloadavg(load, 3);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 
 	for (int rep = 0; rep < REPS; rep++)
 		for (int ci = 0; ci < nconds; ci++) {
@@ -616,19 +538,22 @@ int main(int argc, char **argv)
 			}
 			spinner_stop(spin);
 		}
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
 	settle();
 
 	/* A side with an invalid repetition has no number at all. */
+	char name[64];
 	for (int ci = 0; ci < nconds; ci++) {
 		int c = conds[ci];
 		struct cell *nat = &amort[c][0];
 		for (size_t s = 1; s < NR_SIDES; s++) {
 			struct cell *x = &amort[c][s];
-			if (x->n == REPS && !x->invalid[0] && nat->n == REPS && !nat->invalid[0])
-				printf("{\"bench\":\"fault\",\"case\":\"amortized_%s_w%u\",\"value\":%.1f,"
-				       "\"unit\":\"ns/page\",\"baseline\":%.1f,\"ratio\":%.3f}\n",
-				       cond_name[c], windows[s - 1], x->med, nat->med, x->med / nat->med);
+			if (x->n != REPS || x->invalid[0] || nat->n != REPS || nat->invalid[0])
+				continue;
+			snprintf(name, sizeof(name), "amortized_%s_w%u", cond_name[c],
+				 windows[s - 1]);
+			bench_json("fault", name, x->med, 1, "ns/page", nat->med,
+				   x->med / nat->med);
 		}
 	}
 	for (int ci = 0; ci < nconds; ci++) {
@@ -636,12 +561,12 @@ int main(int argc, char **argv)
 		struct latcell *nat = &latency[c][0], *w1 = &latency[c][1];
 		if (nat->n != REPS || w1->n != REPS || nat->invalid[0] || w1->invalid[0])
 			continue;
-		printf("{\"bench\":\"fault\",\"case\":\"latency_%s_w1_median\",\"value\":%.0f,"
-		       "\"unit\":\"ns\",\"baseline\":%.0f,\"ratio\":%.3f}\n",
-		       cond_name[c], w1->med_med, nat->med_med, w1->med_med / nat->med_med);
-		printf("{\"bench\":\"fault\",\"case\":\"latency_%s_w1_p99\",\"value\":%.0f,"
-		       "\"unit\":\"ns\",\"baseline\":%.0f,\"ratio\":%.3f}\n",
-		       cond_name[c], w1->p99_med, nat->p99_med, w1->p99_med / nat->p99_med);
+		snprintf(name, sizeof(name), "latency_%s_w1_median", cond_name[c]);
+		bench_json("fault", name, w1->med_med, 0, "ns", nat->med_med,
+			   w1->med_med / nat->med_med);
+		snprintf(name, sizeof(name), "latency_%s_w1_p99", cond_name[c]);
+		bench_json("fault", name, w1->p99_med, 0, "ns", nat->p99_med,
+			   w1->p99_med / nat->p99_med);
 	}
 
 	printf("\nfault: %zu MiB = %zu pages, each first touched once, in order, by one thread on CPU %d; "

@@ -30,26 +30,18 @@
  * or ran past CHILD_TIMEOUT).
  */
 #include <dlfcn.h>
-#include <errno.h>
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "bench.h"
 #include "numashadow.h"
 
 #define REPS		5
 #define CHILD_TIMEOUT	240	/* s; a case takes ~15 s under TCG */
 #define CHILD_TIMEOUT_S	"240"
 #define DEFAULT_MIB	"64"
-#define LIB		NS_BUILD_DIR "/libnumashadow.so"
 #define HUGE_SIZE	(2UL << 20)
 #define MAXNODE		(8 * sizeof(unsigned long) + 1)	/* mask bits + 1 */
 #define CHOICE_MARGIN	1.10	/* another way must beat move_pages by 10%:
@@ -60,14 +52,6 @@ static size_t len, npages;
 static char *buf;		/* the buffer being moved, 2 MiB aligned */
 static void **addrs;		/* every page of buf, for move_pages */
 static int *nodes, *status;	/* move_pages' target and answer, per page */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the buffer ---- */
 
@@ -302,9 +286,9 @@ static int leg_checked(const struct mcase *c, char *b, int node, uint64_t *ns)
 	char why[128] = "";
 
 	buf = b;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int err = c->leg(node);
-	*ns = now_ns() - t0;
+	*ns = bench_now_ns() - t0;
 
 	if (err) {
 		fprintf(stderr, "migrate_vm: %s: moving to node %d failed: %s\n",
@@ -430,29 +414,14 @@ static int child_main(const char *name)
 static char **env_for(const struct mcase *c)
 {
 	static char pol[128];
-	int preload = c->kind == K_ENGINE;
-	extern char **environ;
-	size_t n = 0, k = 0;
+	char *preload[] = { "LD_PRELOAD=" BENCH_LIB, "NUMASHADOW_VERIFY=0",
+			    "NUMASHADOW_CTL=0", c->policy ? pol : NULL, NULL };
 
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 5, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) &&
-		    strncmp(environ[i], "NUMASHADOW_", 11))
-			env[k++] = environ[i];
-	if (preload) {
-		env[k++] = "LD_PRELOAD=" LIB;
-		env[k++] = "NUMASHADOW_VERIFY=0";
-		env[k++] = "NUMASHADOW_CTL=0";
-		if (c->policy) {
-			snprintf(pol, sizeof(pol), "NUMASHADOW_POLICY=%s", c->policy);
-			env[k++] = pol;
-		}
-	}
-	return env;
+	if (c->kind != K_ENGINE)
+		return bench_env(NULL);
+	if (c->policy)
+		snprintf(pol, sizeof(pol), "NUMASHADOW_POLICY=%s", c->policy);
+	return bench_env(preload);
 }
 
 struct result {
@@ -468,63 +437,22 @@ struct result {
 	char note[512];
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[REPS];
-
-	memcpy(s, v, (size_t)n * sizeof(*v));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 /* Run one case in a child and parse its lines into *r. */
 static void run_child(const char *self, const char *mib, const struct mcase *c,
 		      struct result *r)
 {
 	char **env = env_for(c);
 	char out[8192];
-	int fds[2], st;
-	size_t got = 0;
-	ssize_t n;
+	char *argv[] = { (char *)self, "--child", (char *)c->name, (char *)mib, NULL };
 
 	memset(r, 0, sizeof(*r));
 	r->c = c;
-	if (!env || pipe(fds))
+	if (!env)
 		return perror("migrate_vm");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		return perror("migrate_vm: fork");
-	if (pid == 0) {
-		char *argv[] = { (char *)self, "--child", (char *)c->name,
-				 (char *)mib, NULL };
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		alarm(CHILD_TIMEOUT);	/* survives execve: a hang ends */
-		execve(self, argv, env);
-		_exit(127);
-	}
+	int st = bench_run("migrate_vm", argv, env, CHILD_TIMEOUT, out, sizeof(out));
 	free(env);
-	close(fds[1]);
-	while (got < sizeof(out) - 1 &&
-	       (n = read(fds[0], out + got, sizeof(out) - 1 - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		got += (size_t)n;
-	}
-	out[got] = 0;
-	close(fds[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	if (st < 0)
+		return;
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		unsigned long long ns, bns;
 		if (sscanf(line, "trip %llu %llu", &ns, &bns) == 2 && r->ntrips < REPS) {
@@ -545,7 +473,7 @@ static void run_child(const char *self, const char *mib, const struct mcase *c,
 			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
 			WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ?
 			", timed out after " CHILD_TIMEOUT_S " s" : "",
-			c->kind == K_ENGINE ? "LD_PRELOAD=" LIB " NUMASHADOW_VERIFY=0 NUMASHADOW_CTL=0 " : "",
+			c->kind == K_ENGINE ? "LD_PRELOAD=" BENCH_LIB " NUMASHADOW_VERIFY=0 NUMASHADOW_CTL=0 " : "",
 			c->policy ? "NUMASHADOW_POLICY=" : "", c->policy ? c->policy : "",
 			c->policy ? " " : "", self, c->name, mib);
 		return;
@@ -559,8 +487,8 @@ static void run_child(const char *self, const char *mib, const struct mcase *c,
 		return;
 	}
 	r->valid = 1;
-	r->med = median(r->trip, REPS);
-	r->bmed = median(r->base, REPS);
+	r->med = bench_median(r->trip, REPS);
+	r->bmed = bench_median(r->base, REPS);
 }
 
 /* Pages (or MiB) per second from ns per round trip, which moves every
@@ -645,33 +573,24 @@ int main(int argc, char **argv)
 			nn, nn == 1 ? "" : "s", argv[0]);
 		return 1;
 	}
-	if (access(LIB, R_OK)) {
-		fprintf(stderr, "migrate_vm: %s: %s (build it with `make`)\n",
-			LIB, strerror(errno));
+	if (bench_need_lib("migrate_vm") || bench_self("migrate_vm", self, sizeof(self)))
 		return 1;
-	}
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return perror("migrate_vm: /proc/self/exe"), 1;
-	self[n] = 0;
 
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (size_t i = 0; i < NR_CASES; i++) {
 		run_child(self, mib, &cases[i], &res[i]);
 		failed |= !res[i].ok;
 	}
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
 
 	for (size_t i = 0; i < NR_CASES; i++) {
 		const struct result *r = &res[i];
 		if (!r->valid)
 			continue;
-		for (int u = 0; u < 2; u++)
-			printf("{\"bench\":\"migrate_vm\",\"case\":\"%s\",\"value\":%.1f,"
-			       "\"unit\":\"%s\",\"baseline\":%.1f,\"ratio\":%.3f}\n",
-			       r->c->name, u ? mib_per_s(r->med) : pages_per_s(r->med),
-			       u ? "MiB/s" : "pages/s",
-			       u ? mib_per_s(r->bmed) : pages_per_s(r->bmed), r->bmed / r->med);
+		bench_json("migrate_vm", r->c->name, pages_per_s(r->med), 1, "pages/s",
+			   pages_per_s(r->bmed), r->bmed / r->med);
+		bench_json("migrate_vm", r->c->name, mib_per_s(r->med), 1, "MiB/s",
+			   mib_per_s(r->bmed), r->bmed / r->med);
 	}
 
 	printf("\nmigrate_vm: %zu MiB = %zu pages of %ld KiB, node 0 -> 1 -> 0; median of %d round trips, "

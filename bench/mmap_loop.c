@@ -11,19 +11,11 @@
  * It prints one JSON line per case, then a table.  Times are reported,
  * never judged: exit 0, or 1 when the library is missing or a child fails.
  */
-#include <errno.h>
 #include <malloc.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "bench.h"
 
 #define REPS		7
-#define LIB		NS_BUILD_DIR "/libnumashadow.so"
 #define MALLOC_SIZE	(256 << 10)	/* above the 128 KiB mmap threshold */
 #define FORK_SIZE	(64 << 20)
 #define PROT_REGION	64		/* pages */
@@ -35,14 +27,6 @@ static long pg;
 static inline void escape(void *p)
 {
 	__asm__ volatile("" : : "r"(p) : "memory");
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the cases: each runs op() iters times; returns 0 or -errno ---- */
@@ -184,10 +168,10 @@ static int child_main(const char *name, const char *iters_s)
 	 * belong to no steady-state op. */
 	for (long i = 0; i < iters / 20 + 1 && !err; i++)
 		err = c->op(arg);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < iters && !err; i++)
 		err = c->op(arg);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	if (err) {
 		fprintf(stderr, "mmap_loop: %s: %s\n", name, strerror(-err));
 		return 1;
@@ -198,66 +182,17 @@ static int child_main(const char *name, const char *iters_s)
 
 /* ---- the driver ---- */
 
-/* The caller's environment without the preload or any runtime option, so
- * the plain run is plain and the preloaded one uses defaults only. */
-static char **env_clean(int preload)
-{
-	extern char **environ;
-	size_t n = 0, k = 0;
-
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 3, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) &&
-		    strncmp(environ[i], "NUMASHADOW_", 11))
-			env[k++] = environ[i];
-	if (preload) {
-		env[k++] = "LD_PRELOAD=" LIB;
-		env[k++] = "NUMASHADOW_VERIFY=0";
-	}
-	return env;
-}
-
 /* Run one child; returns 0 with *ns set, or -1 (reason on stderr). */
 static int run_child(const char *self, char **env, int preload,
 		     const struct bench_case *c, double *ns)
 {
 	char iters[32], out[64];
-	int fds[2], st;
-	size_t got = 0;
-	ssize_t r;
+	char *argv[] = { (char *)self, "--child", (char *)c->name, iters, NULL };
 
 	snprintf(iters, sizeof(iters), "%ld", c->iters);
-	if (pipe(fds))
-		return perror("mmap_loop: pipe"), -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return perror("mmap_loop: fork"), -1;
-	if (pid == 0) {
-		char *argv[] = { (char *)self, "--child", (char *)c->name,
-				 iters, NULL };
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execve(self, argv, env);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (got < sizeof(out) - 1 &&
-	       (r = read(fds[0], out + got, sizeof(out) - 1 - got)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			break;
-		got += (size_t)r;
-	}
-	out[got] = 0;
-	close(fds[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int st = bench_run("mmap_loop", argv, env, 0, out, sizeof(out));
+	if (st < 0)
+		return -1;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) || sscanf(out, "%lf", ns) != 1) {
 		fprintf(stderr, "mmap_loop: %s%s: child failed (%s %d)\n",
 			c->name, preload ? " (preloaded)" : "",
@@ -266,18 +201,6 @@ static int run_child(const char *self, char **env, int preload,
 		return -1;
 	}
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 struct result {
@@ -299,16 +222,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [--child CASE ITERATIONS]\n", argv[0]);
 		return 1;
 	}
-	if (access(LIB, R_OK)) {
-		fprintf(stderr, "mmap_loop: %s: %s (build it with `make`)\n",
-			LIB, strerror(errno));
+	if (bench_need_lib("mmap_loop") || bench_self("mmap_loop", self, sizeof(self)))
 		return 1;
-	}
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return perror("mmap_loop: /proc/self/exe"), 1;
-	self[n] = 0;
-	char **env[2] = { env_clean(0), env_clean(1) };
+	/* The preloaded side runs with defaults, verify checks off. */
+	char *preload[] = { "LD_PRELOAD=" BENCH_LIB, "NUMASHADOW_VERIFY=0", NULL };
+	char **env[2] = { bench_env(NULL), bench_env(preload) };
 	if (!env[0] || !env[1])
 		return perror("mmap_loop"), 1;
 
@@ -326,16 +244,14 @@ int main(int argc, char **argv)
 			failed = 1;
 			continue;
 		}
-		res[i].native = median(t[0], REPS);
-		res[i].preload = median(t[1], REPS);
+		res[i].native = bench_median(t[0], REPS);
+		res[i].preload = bench_median(t[1], REPS);
 	}
 
 	for (size_t i = 0; i < NR_CASES; i++)
 		if (res[i].ok)
-			printf("{\"bench\":\"mmap_loop\",\"case\":\"%s\",\"value\":%.1f,"
-			       "\"unit\":\"ns/op\",\"baseline\":%.1f,\"ratio\":%.3f}\n",
-			       cases[i].name, res[i].preload, res[i].native,
-			       res[i].preload / res[i].native);
+			bench_json("mmap_loop", cases[i].name, res[i].preload, 1, "ns/op",
+				   res[i].native, res[i].preload / res[i].native);
 	printf("\n%-22s %14s %14s %8s %5s\n", "case", "native ns/op",
 	       "preload ns/op", "ratio", "reps");
 	for (size_t i = 0; i < NR_CASES; i++) {

@@ -13,7 +13,6 @@
  * numashadow_verify() must find nothing.
  */
 #include <signal.h>
-#include <sys/wait.h>
 #include "helpers.h"
 
 static long pg;
@@ -22,22 +21,6 @@ static struct ns_api api;
 static char *at(char *b, int i)
 {
 	return b + (long)i * pg;
-}
-
-/* present: the page must be in the kernel's page tables, and its only
- * mapper is this process at a. */
-static void check_page(const char *step, char *a, int present)
-{
-	int kn = ns_kernel_node(a), node = api.page_node(a);
-	if (present ? kn < 0 : kn != -ENOENT)
-		t_fail("%s: %p: kernel node %d (test bug)", step, (void *)a, kn);
-	if (node != kn)
-		t_fail("%s: %p: numashadow_page_node %d, kernel %d", step, (void *)a, node, kn);
-	if (present) {
-		struct numashadow_mapper me = { getpid(), a };
-		if (ns_mappers_diff(&api, a, &me, 1))
-			t_fail("%s: %p: mappers differ", step, (void *)a);
-	}
 }
 
 static void private_anon(void)
@@ -49,7 +32,7 @@ static void private_anon(void)
 		memset(at(p, i), 'a' + i % 26, pg);
 	t_assert(madvise(at(p, FROM), (TO - FROM) * pg, MADV_DONTNEED) == 0);
 	for (int i = 0; i < N; i++)
-		check_page("private, dropped", at(p, i), i < FROM || i >= TO);
+		ns_check_own_page(&api, "private, dropped", at(p, i), i < FROM || i >= TO);
 	ns_verify_clean(&api, "private anonymous, after DONTNEED");
 
 	for (int i = FROM; i < TO; i++) {
@@ -60,7 +43,7 @@ static void private_anon(void)
 		at(p, i)[0] = 'z';
 	}
 	for (int i = 0; i < N; i++) {
-		check_page("private, touched again", at(p, i), 1);
+		ns_check_own_page(&api, "private, touched again", at(p, i), 1);
 		if (i < FROM || i >= TO ? at(p, i)[1] != 'a' + i % 26 : at(p, i)[0] != 'z')
 			t_fail("private page %d has wrong content", i);
 	}
@@ -80,7 +63,7 @@ static void shared_anon(void)
 	}
 	t_assert(madvise(s, DROP * pg, MADV_DONTNEED) == 0);
 	for (int i = 0; i < N; i++)
-		check_page("shared, dropped", at(s, i), i >= DROP);
+		ns_check_own_page(&api, "shared, dropped", at(s, i), i >= DROP);
 	ns_verify_clean(&api, "shared anonymous, after DONTNEED");
 
 	for (int i = 0; i < DROP; i++) {
@@ -90,7 +73,7 @@ static void shared_anon(void)
 			t_fail("shared page %d came back in another frame (test bug)", i);
 	}
 	for (int i = 0; i < N; i++)
-		check_page("shared, read again", at(s, i), 1);
+		ns_check_own_page(&api, "shared, read again", at(s, i), 1);
 	ns_verify_clean(&api, "shared anonymous, read again");
 	munmap(s, N * pg);
 }
@@ -112,26 +95,19 @@ static void private_file(void)
 	for (int i = 0; i < N; i++)
 		at(f, i)[0] = 'x';		/* private copies */
 	for (int i = 0; i < N; i++)
-		check_page("file, written", at(f, i), 1);
+		ns_check_own_page(&api, "file, written", at(f, i), 1);
 	t_assert(madvise(f, 2 * pg, MADV_DONTNEED) == 0);
 	for (int i = 0; i < N; i++)
-		check_page("file, dropped", at(f, i), i >= 2);
+		ns_check_own_page(&api, "file, dropped", at(f, i), i >= 2);
 	ns_verify_clean(&api, "private file, after DONTNEED");
 	for (int i = 0; i < N; i++)
 		if (at(f, i)[0] != (i < 2 ? '0' + i : 'x'))
 			t_fail("file page %d reads '%c' after DONTNEED", i, at(f, i)[0]);
 	for (int i = 0; i < N; i++)
-		check_page("file, read again", at(f, i), 1);
+		ns_check_own_page(&api, "file, read again", at(f, i), 1);
 	ns_verify_clean(&api, "private file, read again");
 	munmap(f, N * pg);
 	close(fd);
-}
-
-static void xfer(int fd, char c, int out)
-{
-	ssize_t r = out ? write(fd, &c, 1) : read(fd, &c, 1);
-	if (r != 1)
-		t_fail("pipe: %zd: %s", r, strerror(errno));
 }
 
 static void after_fork(void)
@@ -142,21 +118,22 @@ static void after_fork(void)
 	for (int i = 0; i < N; i++)
 		at(p, i)[0] = 'f';
 	int p2c[2], c2p[2];
+	char c = 0;
 	t_assert(pipe(p2c) == 0 && pipe(c2p) == 0);
 	pid_t parent = getpid(), child = fork();
 	t_assert(child >= 0);
 	if (child == 0) {
 		close(p2c[1]);
 		close(c2p[0]);
-		xfer(p2c[0], 0, 0);		/* the parent dropped page 0 */
-		check_page("child, after the parent's DONTNEED", p, 1);
+		ns_xfer(p2c[0], &c, 1, 0);		/* the parent dropped page 0 */
+		ns_check_own_page(&api, "child, after the parent's DONTNEED", p, 1);
 		struct numashadow_mapper both[2] = { { getpid(), at(p, 1) }, { parent, at(p, 1) } };
 		if (ns_mappers_diff(&api, at(p, 1), both, 2))
 			t_fail("child: page 1 should still be shared");
 		ns_verify_clean(&api, "child, after the parent's DONTNEED");
-		xfer(c2p[1], 0, 1);
-		xfer(p2c[0], 0, 0);		/* the parent wrote page 0 */
-		check_page("child, after the parent's write", p, 1);
+		ns_xfer(c2p[1], &c, 1, 1);
+		ns_xfer(p2c[0], &c, 1, 0);		/* the parent wrote page 0 */
+		ns_check_own_page(&api, "child, after the parent's write", p, 1);
 		if (p[0] != 'f')
 			t_fail("child sees the parent's write");
 		exit(T_PASS);
@@ -166,18 +143,15 @@ static void after_fork(void)
 	close(p2c[0]);
 	close(c2p[1]);
 	t_assert(madvise(p, pg, MADV_DONTNEED) == 0);
-	check_page("parent, dropped", p, 0);
+	ns_check_own_page(&api, "parent, dropped", p, 0);
 	ns_verify_clean(&api, "parent, after DONTNEED");
-	xfer(p2c[1], 0, 1);
-	xfer(c2p[0], 0, 0);
+	ns_xfer(p2c[1], &c, 1, 1);
+	ns_xfer(c2p[0], &c, 1, 0);
 	p[0] = 'g';
-	check_page("parent, written again", p, 1);
+	ns_check_own_page(&api, "parent, written again", p, 1);
 	ns_verify_clean(&api, "parent, written again");
-	xfer(p2c[1], 0, 1);
-	int st;
-	t_assert(waitpid(child, &st, 0) == child);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		t_fail("child status 0x%x", st);
+	ns_xfer(p2c[1], &c, 1, 1);
+	ns_wait_ok(child, "the child");
 	ns_verify_clean(&api, "parent, child gone");
 }
 

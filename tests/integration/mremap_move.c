@@ -15,7 +15,6 @@
  * numashadow_verify() must find nothing at each step.
  */
 #include <signal.h>
-#include <sys/wait.h>
 #include "helpers.h"
 
 #define NPAGES	8
@@ -28,20 +27,6 @@ static struct ns_api api;
 static char *at(char *base, int i)
 {
 	return base + (long)i * pg;
-}
-
-static void check_moved_page(const char *step, char *a, int present)
-{
-	int kn = ns_kernel_node(a), node = api.page_node(a);
-	if (present ? kn < 0 : kn != -ENOENT)
-		t_fail("%s: %p: kernel node %d (test bug)", step, (void *)a, kn);
-	if (node != kn)
-		t_fail("%s: %p: numashadow_page_node %d, kernel %d", step, (void *)a, node, kn);
-	if (!present)
-		return;
-	struct numashadow_mapper me = { getpid(), a };
-	if (ns_mappers_diff(&api, a, &me, 1))
-		t_fail("%s: %p: mappers differ", step, (void *)a);
 }
 
 static void check_gone(const char *step, char *a)
@@ -80,13 +65,13 @@ static void move_alone(void)
 	for (int i = 0; i < NPAGES; i++) {
 		if (i != HOLE && *at(t, i) != 'a' + i)
 			t_fail("page %d lost its content in the move", i);
-		check_moved_page("moved whole", at(t, i), i != HOLE);
+		ns_check_own_page(&api, "moved whole", at(t, i), i != HOLE);
 		check_gone("moved whole", at(a, i));
 	}
 
 	/* The hole fills at its new address. */
 	*at(t, HOLE) = 'a' + HOLE;
-	check_moved_page("hole written after the move", at(t, HOLE), 1);
+	ns_check_own_page(&api, "hole written after the move", at(t, HOLE), 1);
 
 	/* Move pages 2-3 alone: the VMA splits around them. */
 	char *u = reserve(2);
@@ -98,7 +83,7 @@ static void move_alone(void)
 		char *now = i == 2 || i == 3 ? at(u, i - 2) : at(t, i);
 		if (*now != 'a' + i)
 			t_fail("page %d lost its content in the second move", i);
-		check_moved_page("second move", now, 1);
+		ns_check_own_page(&api, "second move", now, 1);
 	}
 	check_gone("second move", at(t, 2));
 	check_gone("second move", at(t, 3));
@@ -126,13 +111,6 @@ static void check_pair(const char *step, char *mine, pid_t other, char *theirs)
 		t_fail("%s: mappers of %p differ", step, (void *)mine);
 }
 
-static void xfer(int fd, void *p, size_t n, int out)
-{
-	ssize_t r = out ? write(fd, p, n) : read(fd, p, n);
-	if (r != (ssize_t)n)
-		t_fail("pipe: %zd: %s", r, strerror(errno));
-}
-
 static void move_shared(void)
 {
 	char *b = ns_map_guarded(SHARED, PROT_READ | PROT_WRITE);
@@ -149,12 +127,12 @@ static void move_shared(void)
 		close(p2c[1]);
 		close(c2p[0]);
 		char *n, c = 1;
-		xfer(p2c[0], &n, sizeof(n), 0);		/* parent moved to n */
+		ns_xfer(p2c[0], &n, sizeof(n), 0);		/* parent moved to n */
 		ns_verify_clean(&api, "child, after the parent moved");
 		for (int i = 0; i < SHARED; i++)
 			check_pair("child, shared", at(b, i), parent, at(n, i));
-		xfer(c2p[1], &c, 1, 1);
-		xfer(p2c[0], &c, 1, 0);			/* parent wrote page 0 */
+		ns_xfer(c2p[1], &c, 1, 1);
+		ns_xfer(p2c[0], &c, 1, 0);			/* parent wrote page 0 */
 		check_pair("child, after the parent's write", at(b, 0), 0, NULL);
 		check_pair("child, still shared", at(b, 1), parent, at(n, 1));
 		if (*at(b, 0) != 'A')
@@ -177,20 +155,17 @@ static void move_shared(void)
 		check_pair("parent, shared", at(t, i), child, at(b, i));
 		check_gone("parent, shared", at(b, i));
 	}
-	xfer(p2c[1], &t, sizeof(t), 1);
+	ns_xfer(p2c[1], &t, sizeof(t), 1);
 	char c;
-	xfer(c2p[0], &c, 1, 0);
+	ns_xfer(c2p[0], &c, 1, 0);
 
 	*at(t, 0) = 'w';	/* copy on write: each process keeps its own page 0 */
 	check_pair("parent, after its write", at(t, 0), 0, NULL);
 	check_pair("parent, still shared", at(t, 1), child, at(b, 1));
 	ns_verify_clean(&api, "parent, after its write");
-	xfer(p2c[1], &c, 1, 1);
+	ns_xfer(p2c[1], &c, 1, 1);
 
-	int st;
-	t_assert(waitpid(child, &st, 0) == child);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		t_fail("child status 0x%x", st);
+	ns_wait_ok(child, "the child");
 	for (int i = 0; i < SHARED; i++)
 		check_pair("parent, child gone", at(t, i), 0, NULL);
 	ns_verify_clean(&api, "parent, after the child exited");

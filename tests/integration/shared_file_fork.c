@@ -116,13 +116,6 @@ static void touch_read(const char *p, int n)
 		(void)*(volatile const char *)(p + (long)i * pg);
 }
 
-static void xfer(int fd, void *buf, size_t n, int out)
-{
-	ssize_t r = out ? write(fd, buf, n) : read(fd, buf, n);
-	if (r != (ssize_t)n)
-		t_fail("pipe %s: %zd: %s", out ? "write" : "read", r, strerror(errno));
-}
-
 static void __attribute__((noreturn)) run_child(int fd_file, int to_parent, int from_parent)
 {
 	char go;
@@ -136,9 +129,9 @@ static void __attribute__((noreturn)) run_child(int fd_file, int to_parent, int 
 		t_fail("child mmap: %s", strerror(errno));
 	touch_read(fc, 1);
 	sa[0] = 'c';		/* seen by the parent through its own mapping */
-	xfer(to_parent, &fc, sizeof(fc), 1);
+	ns_xfer(to_parent, &fc, sizeof(fc), 1);
 
-	xfer(from_parent, &go, 1, 0);
+	ns_xfer(from_parent, &go, 1, 0);
 	check(fb[0] == 'p', "the parent's write to file page 1 is not seen at fb");
 	check_all(BOTH, "child, both alive");
 	int node = api.page_node(fu);
@@ -191,12 +184,12 @@ int main(int argc, char **argv)
 	close(p2c[0]);
 
 	/* fc is an address in the child; the parent only names it. */
-	xfer(c2p[0], &fc, sizeof(fc), 0);
+	ns_xfer(c2p[0], &fc, sizeof(fc), 0);
 	check(sa[0] == 'c', "the child's write to the shared anonymous page is not seen");
 	fa[pg] = 'p';
 	check_all(BOTH, "parent, both alive");
 	char go = 1;
-	xfer(p2c[1], &go, 1, 1);
+	ns_xfer(p2c[1], &go, 1, 1);
 
 	int st;
 	t_assert(waitpid(child, &st, 0) == child);

@@ -11,9 +11,7 @@
  * verify must find nothing.  The caller checks the runtime's report for
  * the balancing counters.
  */
-#include <numaif.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -26,21 +24,11 @@ static char *buf;
 static long pg;
 static atomic_int phase, stop;
 
-static void pin(int cpu)
-{
-	cpu_set_t s;
-
-	CPU_ZERO(&s);
-	CPU_SET(cpu, &s);
-	if (sched_setaffinity(0, sizeof(s), &s))
-		t_fail("sched_setaffinity(%d): %s", cpu, strerror(errno));
-}
-
 static void *writer(void *arg)
 {
 	int cpu = (int)(intptr_t)arg;
 
-	pin(cpu);
+	ns_pin_cpu(cpu);
 	while (!atomic_load(&stop) && atomic_load(&phase) == cpu + 1)
 		for (int i = 0; i < PAGES; i++)
 			buf[i * pg]++;
@@ -51,12 +39,8 @@ static int on_node(int node)
 {
 	int n = 0;
 
-	for (int i = 0; i < PAGES; i++) {
-		void *p = buf + i * pg;
-		int st = -1;
-		if (move_pages(0, 1, &p, NULL, &st, 0) == 0 && st == node)
-			n++;
-	}
+	for (int i = 0; i < PAGES; i++)
+		n += ns_kernel_node(buf + i * pg) == node;
 	return n;
 }
 
@@ -108,8 +92,7 @@ int main(int argc, char **argv)
 	int bad = 0;
 	for (int i = 0; i < PAGES; i++) {
 		void *p = buf + i * pg;
-		int st = -1;
-		move_pages(0, 1, &p, NULL, &st, 0);
+		int st = ns_kernel_node(p);
 		if (api.page_node(p) != st && bad++ < 5)
 			fprintf(stderr, "page %d: kernel node %d, shadow %d\n", i, st,
 				api.page_node(p));

@@ -14,7 +14,6 @@
  * counts one mapping; the program prints both.  Needs a guest where huge
  * pages form (the Debian guest, root): tests/vm/fork_thp.sh runs it.
  */
-#include <sys/wait.h>
 #include "helpers.h"
 
 #define HPAGE (2UL << 20)
@@ -61,7 +60,7 @@ static void show(pid_t pid, char *buf, const char *who)
 
 int main(int argc, char **argv)
 {
-	int ready[2], go[2], st;
+	int ready[2], go[2];
 	char c = 0, *g, *buf;
 	pid_t pids[2];
 
@@ -113,8 +112,7 @@ int main(int argc, char **argv)
 	ns_verify_clean(&api, "in the parent after the write");
 	if (write(go[1], &c, 1) != 1)
 		t_fail("the child is gone");
-	if (waitpid(pids[1], &st, 0) != pids[1] || !WIFEXITED(st) || WEXITSTATUS(st))
-		t_fail("the child failed (status %#x)", st);
+	ns_wait_ok(pids[1], "the child");
 	ns_verify_clean(&api, "after the child left");
 	printf("vm_fork_thp: PASS\n");
 	return T_PASS;

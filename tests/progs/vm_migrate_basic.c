@@ -18,7 +18,6 @@
  */
 #include <numa.h>
 #include <numaif.h>
-#include <stdbool.h>
 #include "helpers.h"
 
 #define NPAGES 2048
@@ -27,21 +26,6 @@
 
 static long pg;
 static struct ns_api api;
-static long (*migrate)(void *, size_t, int, unsigned);
-static int (*migrate_stats)(struct numashadow_migrate_stats *);
-
-/* The kernel's node of each of n pages from base in process pid. */
-static void kernel_nodes(pid_t pid, char *base, int n, int *status)
-{
-	void **pages = calloc((size_t)n, sizeof(*pages));
-	t_assert(pages);
-	for (int i = 0; i < n; i++)
-		pages[i] = base + (long)i * pg;
-	if (syscall(SYS_move_pages, pid, (unsigned long)n, pages, NULL, status, 0) < 0)
-		t_fail("move_pages query of pid %d: %s", (int)pid, strerror(errno));
-	free(pages);
-}
-
 /* The shadow must say what the kernel says for every page of [base, base
  * + n pages), and verify must agree; the kernel's nodes go to st.  A lie is
  * a failure whatever the test expected. */
@@ -49,7 +33,7 @@ static void expect_truth(char *base, int n, int *st, const char *when)
 {
 	int bad = 0, first = -1, said = 0;
 
-	kernel_nodes(0, base, n, st);
+	ns_kernel_nodes(0, base, n, st);
 	for (int i = 0; i < n; i++) {
 		int s = api.page_node(base + (long)i * pg);
 		if (s != st[i] && bad++ == 0) {
@@ -82,32 +66,17 @@ static void expect_node(char *base, int n, int node, const char *when)
 	free(st);
 }
 
-static struct numashadow_migrate_stats stats(void)
-{
-	struct numashadow_migrate_stats s;
-	int r = migrate_stats(&s);
-	if (r)
-		t_fail("numashadow_migrate_stats() = %d", r);
-	return s;
-}
-
-static unsigned long failed(const struct numashadow_migrate_stats *s)
-{
-	return s->failed_shared + s->failed_not_present + s->failed_nomem +
-	       s->failed_fault + s->failed_busy + s->failed_other;
-}
-
 /* One migration whose outcome is known in advance: moved pages move and the
  * rest were already there. */
 static void step(char *addr, int n, int node, long moved, const char *what)
 {
-	struct numashadow_migrate_stats a = stats(), b;
-	long r = migrate(addr, (size_t)n * pg, node, NUMASHADOW_MIGRATE_SYNC);
+	struct numashadow_migrate_stats a = ns_migrate_stats(&api), b;
+	long r = api.migrate(addr, (size_t)n * pg, node, NUMASHADOW_MIGRATE_SYNC);
 
-	b = stats();
+	b = ns_migrate_stats(&api);
 	fprintf(stderr, "%s: returned %ld; moved %lu, already %lu, failed %lu, "
 		"passes %lu\n", what, r, b.moved - a.moved, b.already - a.already,
-		failed(&b) - failed(&a), b.passes - a.passes);
+		ns_failed(&b) - ns_failed(&a), b.passes - a.passes);
 	if (r != moved)
 		t_fail("%s: numashadow_migrate() = %ld, expected %ld", what, r, moved);
 	if (b.calls != a.calls + 1)
@@ -118,28 +87,20 @@ static void step(char *addr, int n, int node, long moved, const char *what)
 	if (b.already - a.already != (unsigned long)(n - moved))
 		t_fail("%s: stats count %lu already there, expected %ld", what,
 		       b.already - a.already, n - moved);
-	if (failed(&b) != failed(&a))
-		t_fail("%s: %lu pages failed", what, failed(&b) - failed(&a));
+	if (ns_failed(&b) != ns_failed(&a))
+		t_fail("%s: %lu pages failed", what, ns_failed(&b) - ns_failed(&a));
 	if (moved && b.passes == a.passes)
 		t_fail("%s: pages moved without a move_pages pass", what);
 }
 
 /* Bound to node 0 while writing, so every page starts there whatever CPU
  * the thread runs on. */
-static void bind_node0(bool on)
-{
-	unsigned long mask = 1;
-	if (on ? set_mempolicy(MPOL_BIND, &mask, sizeof(mask) * 8)
-	       : set_mempolicy(MPOL_DEFAULT, NULL, 0))
-		t_fail("set_mempolicy: %s", strerror(errno));
-}
-
 static void touch_on_node0(char *buf, int n)
 {
-	bind_node0(true);
+	ns_membind(0);
 	for (int i = 0; i < n; i++)
 		buf[(long)i * pg] = (char)(i + 1);
-	bind_node0(false);
+	ns_membind(-1);
 }
 
 /* n pages whose first page is 2 MiB aligned, between PROT_NONE guards, so
@@ -186,12 +147,7 @@ int main(int argc, char **argv)
 
 	ns_test_preload(argv);
 	ns_api_need(&api);
-	migrate = (long (*)(void *, size_t, int, unsigned))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate");
-	migrate_stats = (int (*)(struct numashadow_migrate_stats *))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate_stats");
-	if (!migrate || !migrate_stats)
-		t_fail("numashadow_migrate API not exported");
+	ns_migrate_need(&api);
 	pg = ns_page();
 	if (numa_available() < 0 || numa_max_node() < target || target < 1)
 		t_fail("needs nodes 0..%d (max node here %d); run it through "
@@ -225,20 +181,20 @@ int main(int argc, char **argv)
 	/* Only present pages move: every other page is written. */
 	sp = ns_map_guarded(SPARSE, PROT_READ | PROT_WRITE);
 	t_assert(sp != MAP_FAILED);
-	bind_node0(true);
+	ns_membind(0);
 	for (int i = 0; i < SPARSE; i += 2)
 		sp[(long)i * pg] = 1;
-	bind_node0(false);
+	ns_membind(-1);
 	{
-		struct numashadow_migrate_stats a = stats(), b;
-		long r = migrate(sp, (size_t)SPARSE * pg, target,
-				 NUMASHADOW_MIGRATE_SYNC);
-		b = stats();
+		struct numashadow_migrate_stats a = ns_migrate_stats(&api), b;
+		long r = api.migrate(sp, (size_t)SPARSE * pg, target,
+				     NUMASHADOW_MIGRATE_SYNC);
+		b = ns_migrate_stats(&api);
 		if (r != SPARSE / 2 || b.moved - a.moved != SPARSE / 2 ||
-		    failed(&b) != failed(&a))
+		    ns_failed(&b) != ns_failed(&a))
 			t_fail("sparse range: returned %ld, stats moved %lu, failed %lu; "
 			       "expected %d and 0", r, b.moved - a.moved,
-			       failed(&b) - failed(&a), SPARSE / 2);
+			       ns_failed(&b) - ns_failed(&a), SPARSE / 2);
 		for (int i = 0; i < SPARSE; i++) {
 			int k = ns_kernel_node(sp + (long)i * pg);
 			int s = api.page_node(sp + (long)i * pg);
@@ -266,19 +222,19 @@ int main(int argc, char **argv)
 		int *st = calloc(2 * HPAGE_PAGES, sizeof(*st));
 		int lo = HPAGE_PAGES / 2, hi = HPAGE_PAGES + HPAGE_PAGES / 2, along = 0;
 		long kb = thp_kb(hp);
-		struct numashadow_migrate_stats a = stats(), b;
-		long r = migrate(hp + (long)lo * pg, (size_t)(hi - lo) * pg, target,
-				 NUMASHADOW_MIGRATE_SYNC);
+		struct numashadow_migrate_stats a = ns_migrate_stats(&api), b;
+		long r = api.migrate(hp + (long)lo * pg, (size_t)(hi - lo) * pg,
+				     target, NUMASHADOW_MIGRATE_SYNC);
 
-		b = stats();
+		b = ns_migrate_stats(&api);
 		t_assert(st);
 		fprintf(stderr, "huge: %ld kB in huge pages; returned %ld; moved %lu, "
-			"failed %lu\n", kb, r, b.moved - a.moved, failed(&b) - failed(&a));
+			"failed %lu\n", kb, r, b.moved - a.moved, ns_failed(&b) - ns_failed(&a));
 		if (r < hi - lo || b.moved - a.moved != (unsigned long)r ||
-		    failed(&b) != failed(&a))
+		    ns_failed(&b) != ns_failed(&a))
 			t_fail("huge range: returned %ld, stats moved %lu, failed %lu; "
 			       "expected at least %d, the same, and 0", r,
-			       b.moved - a.moved, failed(&b) - failed(&a), hi - lo);
+			       b.moved - a.moved, ns_failed(&b) - ns_failed(&a), hi - lo);
 		expect_node(hp + (long)lo * pg, hi - lo, target, "huge range moved");
 		expect_truth(hp, 2 * HPAGE_PAGES, st, "huge pages around the range");
 		for (int i = 0; i < 2 * HPAGE_PAGES; i++)
@@ -290,25 +246,26 @@ int main(int argc, char **argv)
 
 	/* Refused before anything happens. */
 	{
-		struct numashadow_migrate_stats a = stats(), b;
+		struct numashadow_migrate_stats a = ns_migrate_stats(&api), b;
 		long r;
-		if ((r = migrate(buf, (size_t)NPAGES * pg, 7, NUMASHADOW_MIGRATE_SYNC)) != -EINVAL)
+		if ((r = api.migrate(buf, (size_t)NPAGES * pg, 7,
+				     NUMASHADOW_MIGRATE_SYNC)) != -EINVAL)
 			t_fail("node 7: %ld, expected -EINVAL", r);
-		if ((r = migrate(buf, (size_t)NPAGES * pg, -1, 0)) != -EINVAL)
+		if ((r = api.migrate(buf, (size_t)NPAGES * pg, -1, 0)) != -EINVAL)
 			t_fail("node -1: %ld, expected -EINVAL", r);
-		if ((r = migrate(buf, (size_t)NPAGES * pg, target, 0x100)) != -EINVAL)
+		if ((r = api.migrate(buf, (size_t)NPAGES * pg, target, 0x100)) != -EINVAL)
 			t_fail("flags 0x100: %ld, expected -EINVAL", r);
-		if ((r = migrate_stats(NULL)) != -EINVAL)
+		if ((r = api.migrate_stats(NULL)) != -EINVAL)
 			t_fail("numashadow_migrate_stats(NULL) = %ld, expected -EINVAL", r);
-		b = stats();
-		if (b.moved != a.moved || b.already != a.already || failed(&b) != failed(&a))
+		b = ns_migrate_stats(&api);
+		if (b.moved != a.moved || b.already != a.already || ns_failed(&b) != ns_failed(&a))
 			t_fail("a refused call changed the page counts");
 		expect_node(buf, NPAGES, 0, "after the refused calls");
 	}
 
-	struct numashadow_migrate_stats s = stats();
+	struct numashadow_migrate_stats s = ns_migrate_stats(&api);
 	printf("stats: calls %lu moved %lu already %lu failed %lu passes %lu\n",
-	       s.calls, s.moved, s.already, failed(&s), s.passes);
+	       s.calls, s.moved, s.already, ns_failed(&s), s.passes);
 	printf("vm_migrate_basic: PASS (%d pages, node 0 <-> %d)\n", NPAGES, target);
 	return T_PASS;
 }

@@ -25,37 +25,16 @@
 
 static long pg;
 static struct ns_api api;
-static long (*migrate)(void *, size_t, int, unsigned);
-static int (*migrate_stats)(struct numashadow_migrate_stats *);
-
-static struct numashadow_migrate_stats stats(void)
-{
-	struct numashadow_migrate_stats s;
-	int r = migrate_stats(&s);
-	if (r)
-		t_fail("numashadow_migrate_stats() = %d", r);
-	return s;
-}
-
-static unsigned long failed(const struct numashadow_migrate_stats *s)
-{
-	return s->failed_shared + s->failed_not_present + s->failed_nomem +
-	       s->failed_fault + s->failed_busy + s->failed_other;
-}
 
 /* Page i must be on node want(i) for the kernel and for the shadow. */
 static void expect(char *buf, int pinned_node, int others, const char *when)
 {
-	void *a[NPAGES];
 	int st[NPAGES], bad = 0;
 
-	for (int i = 0; i < NPAGES; i++)
-		a[i] = buf + (long)i * pg;
-	if (syscall(SYS_move_pages, 0, (unsigned long)NPAGES, a, NULL, st, 0) < 0)
-		t_fail("move_pages query: %s", strerror(errno));
+	ns_kernel_nodes(0, buf, NPAGES, st);
 	for (int i = 0; i < NPAGES; i++) {
 		int want = i == PINNED ? pinned_node : others;
-		int s = api.page_node(a[i]);
+		int s = api.page_node(buf + (long)i * pg);
 		/* The first few differences tell the story. */
 		if (s != st[i] && bad++ < 4)
 			fprintf(stderr, "%s: page %d: numashadow_page_node() = %d, "
@@ -71,7 +50,6 @@ static void expect(char *buf, int pinned_node, int others, const char *when)
 
 int main(int argc, char **argv)
 {
-	unsigned long node0 = 1;
 	struct numashadow_migrate_stats s0, s1;
 	int p[2];
 	char *buf, drain[4096];
@@ -80,25 +58,17 @@ int main(int argc, char **argv)
 	(void)argc;
 	ns_test_preload(argv);
 	ns_api_need(&api);
-	migrate = (long (*)(void *, size_t, int, unsigned))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate");
-	migrate_stats = (int (*)(struct numashadow_migrate_stats *))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate_stats");
-	if (!migrate || !migrate_stats)
-		t_fail("numashadow_migrate API not exported");
+	ns_migrate_need(&api);
 	pg = ns_page();
-	if (numa_available() < 0 || numa_max_node() < 1)
-		t_fail("needs 2 nodes; run it through tests/vm/migrate_pinned.sh");
+	ns_need_nodes(1, "tests/vm/migrate_pinned.sh");
 	t_assert(pg <= (long)sizeof(drain));
 
 	buf = ns_map_guarded(NPAGES, PROT_READ | PROT_WRITE);
 	t_assert(buf != MAP_FAILED);
-	if (set_mempolicy(MPOL_BIND, &node0, sizeof(node0) * 8))
-		t_fail("set_mempolicy: %s", strerror(errno));
+	ns_membind(0);
 	for (int i = 0; i < NPAGES; i++)
 		memset(buf + (long)i * pg, i + 1, (size_t)pg);
-	if (set_mempolicy(MPOL_DEFAULT, NULL, 0))
-		t_fail("set_mempolicy: %s", strerror(errno));
+	ns_membind(-1);
 	expect(buf, 0, 0, "after first touch");
 
 	/* The pipe keeps a reference to the page until it is read. */
@@ -106,29 +76,30 @@ int main(int argc, char **argv)
 	if (pipe(p) || vmsplice(p[1], &iov, 1, 0) != pg)
 		t_fail("vmsplice: %s", strerror(errno));
 
-	s0 = stats();
-	r = migrate(buf, (size_t)NPAGES * pg, 1, NUMASHADOW_MIGRATE_SYNC);
-	s1 = stats();
+	s0 = ns_migrate_stats(&api);
+	r = api.migrate(buf, (size_t)NPAGES * pg, 1, NUMASHADOW_MIGRATE_SYNC);
+	s1 = ns_migrate_stats(&api);
 	fprintf(stderr, "pinned: returned %ld; moved %lu, failed %lu (busy %lu, "
 		"other %lu), passes %lu\n", r, s1.moved - s0.moved,
-		failed(&s1) - failed(&s0), s1.failed_busy - s0.failed_busy,
+		ns_failed(&s1) - ns_failed(&s0), s1.failed_busy - s0.failed_busy,
 		s1.failed_other - s0.failed_other, s1.passes - s0.passes);
 	expect(buf, 0, 1, "after the move with one page pinned");
 	if (r != NPAGES - 1 || s1.moved - s0.moved != NPAGES - 1 ||
-	    failed(&s1) - failed(&s0) != 1)
+	    ns_failed(&s1) - ns_failed(&s0) != 1)
 		t_fail("returned %ld, stats moved %lu, failed %lu; expected %d, %d, 1",
-		       r, s1.moved - s0.moved, failed(&s1) - failed(&s0),
+		       r, s1.moved - s0.moved, ns_failed(&s1) - ns_failed(&s0),
 		       NPAGES - 1, NPAGES - 1);
 
 	if (read(p[0], drain, (size_t)pg) != pg)
 		t_fail("reading the pipe: %s", strerror(errno));
-	s0 = stats();
-	r = migrate(buf, (size_t)NPAGES * pg, 1, NUMASHADOW_MIGRATE_SYNC);
-	s1 = stats();
-	if (r != 1 || s1.already - s0.already != NPAGES - 1 || failed(&s1) != failed(&s0))
+	s0 = ns_migrate_stats(&api);
+	r = api.migrate(buf, (size_t)NPAGES * pg, 1, NUMASHADOW_MIGRATE_SYNC);
+	s1 = ns_migrate_stats(&api);
+	if (r != 1 || s1.already - s0.already != NPAGES - 1 ||
+	    ns_failed(&s1) != ns_failed(&s0))
 		t_fail("after the pipe was drained: returned %ld, already %lu, failed "
 		       "%lu; expected 1, %d, 0", r, s1.already - s0.already,
-		       failed(&s1) - failed(&s0), NPAGES - 1);
+		       ns_failed(&s1) - ns_failed(&s0), NPAGES - 1);
 	expect(buf, 1, 1, "after the pipe was drained");
 	for (int i = 0; i < NPAGES; i++)
 		if (buf[(long)i * pg] != (char)(i + 1) || buf[(long)i * pg + pg - 1] != (char)(i + 1))

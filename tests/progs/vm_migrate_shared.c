@@ -25,7 +25,6 @@
 #include <numaif.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include "helpers.h"
 
 #define NPAGES 1024	/* shared by three processes */
@@ -35,81 +34,20 @@
 
 static long pg;
 static struct ns_api api;
-static long (*migrate)(void *, size_t, int, unsigned);
-static int (*migrate_stats)(struct numashadow_migrate_stats *);
-
-/* The kernel's node of each of the n pages at addrs in process pid. */
-static void kernel_nodes(pid_t pid, void **addrs, int n, int *status)
-{
-	if (syscall(SYS_move_pages, pid, (unsigned long)n, addrs, NULL, status, 0) < 0)
-		t_fail("move_pages query of pid %d: %s", (int)pid, strerror(errno));
-}
-
-static void **page_addrs(char *base, int n)
-{
-	void **a = calloc((size_t)n, sizeof(*a));
-	t_assert(a);
-	for (int i = 0; i < n; i++)
-		a[i] = base + (long)i * pg;
-	return a;
-}
-
-/* Every page at addrs of pid must be on node for the kernel. */
-static void expect_kernel(pid_t pid, void **addrs, int n, int node, const char *when)
-{
-	int *st = calloc((size_t)n, sizeof(*st));
-	int bad = 0, first = -1;
-
-	t_assert(st);
-	kernel_nodes(pid, addrs, n, st);
-	for (int i = 0; i < n; i++)
-		if (st[i] != node && bad++ == 0)
-			first = i;
-	if (bad)
-		t_fail("%s: pid %d: kernel has %d of %d pages off node %d (%p: %d)",
-		       when, (int)getpid(), bad, n, node, addrs[first], st[first]);
-	free(st);
-}
 
 /* This process's own view: kernel, shadow and verify agree on node. */
 static void expect_self(char *base, int n, int node, const char *when)
 {
-	void **a = page_addrs(base, n);
-	expect_kernel(0, a, n, node, when);
-	for (int i = 0; i < n; i++) {
-		int s = api.page_node(a[i]);
-		if (s != node)
-			t_fail("%s: pid %d: numashadow_page_node(%p) = %d, kernel %d",
-			       when, (int)getpid(), a[i], s, node);
-	}
-	free(a);
+	ns_expect_on_node(&api, base, n, node, when);
 	ns_verify_clean(&api, when);
-}
-
-static struct numashadow_migrate_stats stats(void)
-{
-	struct numashadow_migrate_stats s;
-	int r = migrate_stats(&s);
-	if (r)
-		t_fail("numashadow_migrate_stats() = %d", r);
-	return s;
-}
-
-static unsigned long failed(const struct numashadow_migrate_stats *s)
-{
-	return s->failed_shared + s->failed_not_present + s->failed_nomem +
-	       s->failed_fault + s->failed_busy + s->failed_other;
 }
 
 static void touch_on_node0(char *buf, int n, char tag)
 {
-	unsigned long mask = 1;
-	if (set_mempolicy(MPOL_BIND, &mask, sizeof(mask) * 8))
-		t_fail("set_mempolicy(MPOL_BIND, node 0): %s", strerror(errno));
+	ns_membind(0);
 	for (int i = 0; i < n; i++)
 		buf[(long)i * pg] = (char)(tag + i);
-	if (set_mempolicy(MPOL_DEFAULT, NULL, 0))
-		t_fail("set_mempolicy(MPOL_DEFAULT): %s", strerror(errno));
+	ns_membind(-1);
 }
 
 static void check_content(const char *buf, int n, char tag)
@@ -167,24 +105,13 @@ static pid_t fork_keeper(char *buf, int n, char tag, int node, int ready, int go
 	exit(T_PASS);
 }
 
-static void wait_ok(pid_t pid, const char *who)
-{
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		t_fail("waitpid %s: %s", who, strerror(errno));
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		t_fail("%s (pid %d) failed: %s %d", who, (int)pid,
-		       WIFEXITED(st) ? "exit" : "signal",
-		       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-}
-
 /* The reverse map of every SAMPLE-th page (and the last) must name exactly
  * pids[0..n) at that page's address, and the kernel, asked about each
  * (pid, address) it names, must place the page on node. */
 static void expect_mappers(char *buf, int npages, const pid_t *pids, int n,
 			   int node, const char *when)
 {
-	struct numashadow_mapper want[4], got[4];
+	struct numashadow_mapper want[4];
 	int diffs = 0;
 
 	for (int i = 0;; i = i + SAMPLE < npages ? i + SAMPLE : npages - 1) {
@@ -192,17 +119,7 @@ static void expect_mappers(char *buf, int npages, const pid_t *pids, int n,
 		for (int k = 0; k < n; k++)
 			want[k] = (struct numashadow_mapper){ pids[k], p };
 		diffs += ns_mappers_diff(&api, p, want, n);
-		int m = api.page_mappers(p, got, 4);
-		for (int k = 0; k < m && k < 4; k++) {
-			int st = -1;
-			kernel_nodes(got[k].pid, &got[k].addr, 1, &st);
-			if (st != node) {
-				fprintf(stderr, "%s: page %d at (%d, %p): kernel node %d, "
-					"expected %d\n", when, i, (int)got[k].pid,
-					got[k].addr, st, node);
-				diffs++;
-			}
-		}
+		diffs += ns_mappers_off_node(&api, p, node, when);
 		if (i == npages - 1)
 			break;
 	}
@@ -214,7 +131,6 @@ static void expect_mappers(char *buf, int npages, const pid_t *pids, int n,
 static void shared_as_root(void)
 {
 	char *buf = ns_map_guarded(NPAGES, PROT_READ | PROT_WRITE);
-	void **a;
 	int ready[2], go[2];
 	pid_t pids[3];
 	char c[2] = { 0, 0 };
@@ -237,33 +153,22 @@ static void shared_as_root(void)
 	expect_mappers(buf, NPAGES, pids, 3, 0, "before the move");
 	/* Every page, at the address the sampled reverse map confirmed: fork
 	 * keeps addresses. */
-	a = page_addrs(buf, NPAGES);
 	for (int k = 1; k <= 2; k++)
-		expect_kernel(pids[k], a, NPAGES, 0, "a keeper before the move");
+		ns_expect_kernel(pids[k], buf, NPAGES, 0, "a keeper before the move");
 
-	struct numashadow_migrate_stats s0 = stats(), s1;
-	long r = migrate(buf, (size_t)NPAGES * pg, 1,
-			 NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED);
-	s1 = stats();
-	fprintf(stderr, "root: returned %ld; moved %lu, shared %lu, failed %lu\n", r,
-		s1.moved - s0.moved, s1.failed_shared - s0.failed_shared,
-		failed(&s1) - failed(&s0));
-	if (r != NPAGES || s1.moved - s0.moved != NPAGES || failed(&s1) != failed(&s0))
-		t_fail("shared move as root: returned %ld, stats moved %lu, failed %lu; "
-		       "expected %d, %d, 0", r, s1.moved - s0.moved,
-		       failed(&s1) - failed(&s0), NPAGES, NPAGES);
+	ns_migrate_expect_all(&api, "root", buf, NPAGES, 1,
+			      NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED);
 
 	for (int k = 1; k <= 2; k++)
-		expect_kernel(pids[k], a, NPAGES, 1, "a keeper, asked by the parent");
+		ns_expect_kernel(pids[k], buf, NPAGES, 1, "a keeper, asked by the parent");
 	expect_self(buf, NPAGES, 1, "the parent after the move");
 	expect_mappers(buf, NPAGES, pids, 3, 1, "after the move");
-	free(a);
 
 	if (write(go[1], c, 2) != 2)
 		t_fail("a keeper is gone");
 	close(go[1]);
-	wait_ok(pids[1], "first keeper");
-	wait_ok(pids[2], "second keeper");
+	ns_wait_ok(pids[1], "first keeper");
+	ns_wait_ok(pids[2], "second keeper");
 	close(ready[0]);
 	check_content(buf, NPAGES, 'a');
 	expect_self(buf, NPAGES, 1, "the parent after the keepers left");
@@ -275,7 +180,6 @@ static void shared_as_root(void)
 static void shared_without_cap(void)
 {
 	char *buf = ns_map_guarded(SPAGES, PROT_READ | PROT_WRITE), *priv;
-	void **a = page_addrs(buf, SPAGES);
 	int ready[2], go[2];
 	pid_t pids[2];
 	char c = 0;
@@ -297,40 +201,38 @@ static void shared_without_cap(void)
 	touch_on_node0(priv, PPAGES, 'c');
 	expect_mappers(buf, SPAGES, pids, 2, 0, "without CAP_SYS_NICE, before the move");
 
-	struct numashadow_migrate_stats s0 = stats(), s1;
-	long r = migrate(buf, (size_t)SPAGES * pg, 1,
-			 NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED);
-	s1 = stats();
-	fprintf(stderr, "no cap: returned %ld; moved %lu, shared %lu, failed %lu\n",
-		r, s1.moved - s0.moved, s1.failed_shared - s0.failed_shared,
-		failed(&s1) - failed(&s0));
+	struct numashadow_migrate_stats s0 = ns_migrate_stats(&api), s1;
+	long r = api.migrate(buf, (size_t)SPAGES * pg, 1,
+			     NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED);
+	s1 = ns_migrate_stats(&api);
+	ns_migrate_report("no cap", r, &s0, &s1);
 	if (r != 0 || s1.moved != s0.moved ||
 	    s1.failed_shared - s0.failed_shared != SPAGES ||
-	    failed(&s1) - failed(&s0) != SPAGES)
+	    ns_failed(&s1) - ns_failed(&s0) != SPAGES)
 		t_fail("shared move without CAP_SYS_NICE: returned %ld, stats moved %lu, "
 		       "failed_shared %lu, failed %lu; expected 0, 0, %d, %d", r,
 		       s1.moved - s0.moved, s1.failed_shared - s0.failed_shared,
-		       failed(&s1) - failed(&s0), SPAGES, SPAGES);
-	expect_kernel(pids[1], a, SPAGES, 0, "the keeper, asked by its parent");
+		       ns_failed(&s1) - ns_failed(&s0), SPAGES, SPAGES);
+	ns_expect_kernel(pids[1], buf, SPAGES, 0, "the keeper, asked by its parent");
 	expect_self(buf, SPAGES, 0, "without CAP_SYS_NICE, after the refused move");
 	expect_mappers(buf, SPAGES, pids, 2, 0, "without CAP_SYS_NICE, after the move");
 
-	s0 = stats();
-	r = migrate(priv, (size_t)PPAGES * pg, 1,
-		    NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED);
-	s1 = stats();
-	if (r != PPAGES || s1.moved - s0.moved != PPAGES || failed(&s1) != failed(&s0))
+	s0 = ns_migrate_stats(&api);
+	r = api.migrate(priv, (size_t)PPAGES * pg, 1,
+			NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED);
+	s1 = ns_migrate_stats(&api);
+	if (r != PPAGES || s1.moved - s0.moved != PPAGES ||
+	    ns_failed(&s1) != ns_failed(&s0))
 		t_fail("private pages without CAP_SYS_NICE: returned %ld, stats moved "
 		       "%lu, failed %lu; expected %d, %d, 0", r, s1.moved - s0.moved,
-		       failed(&s1) - failed(&s0), PPAGES, PPAGES);
+		       ns_failed(&s1) - ns_failed(&s0), PPAGES, PPAGES);
 	expect_self(priv, PPAGES, 1, "private pages without CAP_SYS_NICE");
 
 	if (write(go[1], &c, 1) != 1)
 		t_fail("the keeper is gone");
-	wait_ok(pids[1], "keeper without CAP_SYS_NICE");
+	ns_wait_ok(pids[1], "keeper without CAP_SYS_NICE");
 	check_content(buf, SPAGES, 'b');
 	check_content(priv, PPAGES, 'c');
-	free(a);
 	printf("no cap: %d shared pages stayed on node 0 as failed_shared, "
 	       "%d private pages moved\n", SPAGES, PPAGES);
 }
@@ -340,15 +242,9 @@ int main(int argc, char **argv)
 	(void)argc;
 	ns_test_preload(argv);
 	ns_api_need(&api);
-	migrate = (long (*)(void *, size_t, int, unsigned))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate");
-	migrate_stats = (int (*)(struct numashadow_migrate_stats *))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate_stats");
-	if (!migrate || !migrate_stats)
-		t_fail("numashadow_migrate API not exported");
+	ns_migrate_need(&api);
 	pg = ns_page();
-	if (numa_available() < 0 || numa_max_node() < 1)
-		t_fail("needs 2 nodes; run it through tests/vm/migrate_shared.sh");
+	ns_need_nodes(1, "tests/vm/migrate_shared.sh");
 	/* Output reaches the host through a pipe: flush before every fork. */
 	setvbuf(stdout, NULL, _IONBF, 0);
 
@@ -361,7 +257,7 @@ int main(int argc, char **argv)
 		shared_without_cap();
 		exit(T_PASS);
 	}
-	wait_ok(pid, "the process without CAP_SYS_NICE");
+	ns_wait_ok(pid, "the process without CAP_SYS_NICE");
 	ns_verify_clean(&api, "at the end");
 	printf("vm_migrate_shared: PASS\n");
 	return T_PASS;

@@ -23,8 +23,6 @@
 
 static long pg;
 static struct ns_api api;
-static long (*migrate)(void *, size_t, int, unsigned);
-static int (*migrate_stats)(struct numashadow_migrate_stats *);
 
 static volatile uint64_t *buf;
 static size_t nwords;
@@ -52,50 +50,27 @@ static void *writer(void *unused)
 	return NULL;
 }
 
-static struct numashadow_migrate_stats stats(void)
-{
-	struct numashadow_migrate_stats s;
-	int r = migrate_stats(&s);
-	if (r)
-		t_fail("numashadow_migrate_stats() = %d", r);
-	return s;
-}
-
-static unsigned long failed(const struct numashadow_migrate_stats *s)
-{
-	return s->failed_shared + s->failed_not_present + s->failed_nomem +
-	       s->failed_fault + s->failed_busy + s->failed_other;
-}
-
 int main(int argc, char **argv)
 {
-	unsigned long node0 = 1, seen = 0;
+	unsigned long seen = 0;
 	pthread_t th;
 	int target = 0;
 
 	(void)argc;
 	ns_test_preload(argv);
 	ns_api_need(&api);
-	migrate = (long (*)(void *, size_t, int, unsigned))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate");
-	migrate_stats = (int (*)(struct numashadow_migrate_stats *))
-		dlsym(RTLD_DEFAULT, "numashadow_migrate_stats");
-	if (!migrate || !migrate_stats)
-		t_fail("numashadow_migrate API not exported");
+	ns_migrate_need(&api);
 	pg = ns_page();
-	if (numa_available() < 0 || numa_max_node() < 1)
-		t_fail("needs 2 nodes; run it through tests/vm/migrate_writer.sh");
+	ns_need_nodes(1, "tests/vm/migrate_writer.sh");
 
 	pin(0);
 	buf = (volatile uint64_t *)ns_map_guarded(NPAGES, PROT_READ | PROT_WRITE);
 	t_assert(buf != MAP_FAILED);
 	nwords = (size_t)NPAGES * pg / sizeof(*buf);
-	if (set_mempolicy(MPOL_BIND, &node0, sizeof(node0) * 8))
-		t_fail("set_mempolicy: %s", strerror(errno));
+	ns_membind(0);
 	for (size_t i = 0; i < nwords; i++)
 		buf[i] = i;
-	if (set_mempolicy(MPOL_DEFAULT, NULL, 0))
-		t_fail("set_mempolicy: %s", strerror(errno));
+	ns_membind(-1);
 	if (pthread_create(&th, NULL, writer, NULL))
 		t_fail("pthread_create failed");
 
@@ -106,25 +81,25 @@ int main(int argc, char **argv)
 		seen = __atomic_load_n(&sweeps, __ATOMIC_ACQUIRE);
 		target = k % 2 == 0 ? 1 : 0;
 
-		struct numashadow_migrate_stats a = stats(), b;
-		long r = migrate((void *)buf, (size_t)NPAGES * pg, target,
+		struct numashadow_migrate_stats a = ns_migrate_stats(&api), b;
+		long r = api.migrate((void *)buf, (size_t)NPAGES * pg, target,
 				 NUMASHADOW_MIGRATE_SYNC);
-		b = stats();
+		b = ns_migrate_stats(&api);
 		fprintf(stderr, "round %d to node %d after %lu sweeps: returned %ld; "
 			"moved %lu, already %lu, failed %lu (busy %lu), passes %lu\n",
 			k, target, seen, r, b.moved - a.moved, b.already - a.already,
-			failed(&b) - failed(&a), b.failed_busy - a.failed_busy,
+			ns_failed(&b) - ns_failed(&a), b.failed_busy - a.failed_busy,
 			b.passes - a.passes);
 		if (r < 0)
 			t_fail("round %d: numashadow_migrate() = %ld", k, r);
 		if (b.moved - a.moved != (unsigned long)r)
 			t_fail("round %d: stats count %lu moved, the call returned %ld",
 			       k, b.moved - a.moved, r);
-		if (b.moved - a.moved + b.already - a.already + failed(&b) - failed(&a) !=
-		    NPAGES)
+		if (b.moved - a.moved + b.already - a.already +
+		    ns_failed(&b) - ns_failed(&a) != NPAGES)
 			t_fail("round %d: stats account for %lu pages, not %d", k,
 			       b.moved - a.moved + b.already - a.already +
-			       failed(&b) - failed(&a), NPAGES);
+			       ns_failed(&b) - ns_failed(&a), NPAGES);
 		if (r != NPAGES)
 			t_fail("round %d: %ld of %d pages moved under the writer", k,
 			       r, NPAGES);
@@ -144,14 +119,10 @@ int main(int argc, char **argv)
 		       lost, first, (unsigned long)buf[first], first, sweeps);
 
 	int *st = calloc(NPAGES, sizeof(*st));
-	void **a = calloc(NPAGES, sizeof(*a));
-	t_assert(st && a);
-	for (int i = 0; i < NPAGES; i++)
-		a[i] = (char *)buf + (long)i * pg;
-	if (syscall(SYS_move_pages, 0, (unsigned long)NPAGES, a, NULL, st, 0) < 0)
-		t_fail("move_pages query: %s", strerror(errno));
+	t_assert(st);
+	ns_kernel_nodes(0, (char *)buf, NPAGES, st);
 	for (int i = 0; i < NPAGES; i++) {
-		int s = api.page_node(a[i]);
+		int s = api.page_node((char *)buf + (long)i * pg);
 		if (st[i] != target || s != target)
 			t_fail("page %d: kernel node %d, shadow %d, the last move put "
 			       "it on %d", i, st[i], s, target);

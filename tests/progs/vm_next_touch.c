@@ -11,9 +11,7 @@
  * (NUMASHADOW_NEXT_TOUCH_AT, set by the caller) and phase 2 waits for it.
  * Runs in the 2-node guest.
  */
-#include <numaif.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -24,37 +22,18 @@
 static char *buf;
 static long pg;
 
-static void pin(int cpu)
-{
-	cpu_set_t s;
-
-	CPU_ZERO(&s);
-	CPU_SET(cpu, &s);
-	if (sched_setaffinity(0, sizeof(s), &s))
-		t_fail("sched_setaffinity(%d): %s", cpu, strerror(errno));
-}
-
 static void *phase2(void *unused)
 {
 	volatile char sink = 0;
 
 	(void)unused;
-	pin(1);
+	ns_pin_cpu(1);
 	for (int i = 0; i < PAGES / 2; i++)
 		buf[i * pg] = 2;		/* written: moves */
 	for (int i = PAGES / 2; i < PAGES; i++)
 		sink += buf[i * pg];		/* read: stays */
 	(void)sink;
 	return NULL;
-}
-
-static int kernel_node(void *p)
-{
-	int st = -1;
-
-	if (move_pages(0, 1, &p, NULL, &st, 0))
-		return -errno;
-	return st;
 }
 
 int main(int argc, char **argv)
@@ -70,7 +49,7 @@ int main(int argc, char **argv)
 	if (!next_touch)
 		t_fail("numashadow_next_touch not exported");
 	pg = sysconf(_SC_PAGESIZE);
-	pin(0);
+	ns_pin_cpu(0);
 	buf = mmap(NULL, PAGES * pg, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
@@ -79,9 +58,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < PAGES; i++)
 		buf[i * pg] = 1;
 	for (int i = 0; i < PAGES; i++)
-		if (kernel_node(buf + i * pg) != 0)
+		if (ns_kernel_node(buf + i * pg) != 0)
 			t_fail("phase 1: page %d on node %d, want 0 (test premise)", i,
-			       kernel_node(buf + i * pg));
+			       ns_kernel_node(buf + i * pg));
 	if (cli) {
 		/* NUMASHADOW_NEXT_TOUCH_AT is due 1 s after start; leave
 		 * room for a slow guest. */
@@ -97,7 +76,7 @@ int main(int argc, char **argv)
 
 	int moved = 0, bad = 0;
 	for (int i = 0; i < PAGES; i++) {
-		int want = i < PAGES / 2 ? 1 : 0, kn = kernel_node(buf + i * pg);
+		int want = i < PAGES / 2 ? 1 : 0, kn = ns_kernel_node(buf + i * pg);
 		int sn = api.page_node(buf + i * pg);
 		if (kn != want || sn != kn) {
 			if (bad++ < 5)

@@ -61,53 +61,7 @@
 static long pg;
 static struct ns_api api;
 
-/* ---- the kernel's truth ---- */
-
-/* The kernel's node of each of the n pages from base, by one move_pages(2)
- * call with nodes = NULL; the caller frees the array. */
-static int *kernel_nodes(char *base, long n)
-{
-	void **pages = calloc((size_t)n, sizeof(*pages));
-	int *st = calloc((size_t)n, sizeof(*st));
-
-	t_assert(pages && st);
-	for (long i = 0; i < n; i++) {
-		pages[i] = base + i * pg;
-		st[i] = -1000;
-	}
-	if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, st, 0) < 0)
-		t_fail("move_pages query: %s", strerror(errno));
-	free(pages);
-	return st;
-}
-
-/* Every page i of [base, base + n pages) must be on want[i]; counts[] (may
- * be NULL) gets the pages found on nodes 0 and 1. */
-static void expect_nodes(const char *what, char *base, long n, const int *want,
-			 long counts[2])
-{
-	int *st = kernel_nodes(base, n);
-	long bad = 0, first = -1, c[2] = { 0, 0 };
-
-	for (long i = 0; i < n; i++) {
-		if (st[i] == 0 || st[i] == 1)
-			c[st[i]]++;
-		if (st[i] != want[i] && bad++ == 0)
-			first = i;
-	}
-	fprintf(stderr, "%s: %ld pages: node 0: %ld, node 1: %ld\n", what, n, c[0], c[1]);
-	if (bad)
-		t_fail("%s: %ld of %ld pages misplaced; first: page %ld at %p on %d, "
-		       "want %d", what, bad, n, first, (void *)(base + first * pg),
-		       st[first], want[first]);
-	if (counts) {
-		counts[0] = c[0];
-		counts[1] = c[1];
-	}
-	free(st);
-}
-
-/* expect_nodes() with one node for every page. */
+/* ns_expect_nodes() with one node for every page. */
 static void expect_all_on(const char *what, char *base, long n, int node)
 {
 	int *want = calloc((size_t)n, sizeof(*want));
@@ -115,7 +69,7 @@ static void expect_all_on(const char *what, char *base, long n, int node)
 	t_assert(want);
 	for (long i = 0; i < n; i++)
 		want[i] = node;
-	expect_nodes(what, base, n, want, NULL);
+	ns_expect_nodes(what, base, n, want, NULL);
 	free(want);
 }
 
@@ -173,12 +127,7 @@ static uint64_t vpn(char *p)
 
 static void pin_to_cpu(int cpu)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		t_fail("sched_setaffinity(CPU %d): %s", cpu, strerror(errno));
+	ns_pin_cpu(cpu);
 	/* The kernel moves the caller off a forbidden CPU before returning;
 	 * check rather than trust it. */
 	if (sched_getcpu() != cpu)
@@ -258,7 +207,7 @@ static void case_interleave(void)
 	touch(r, n);
 	for (long i = 0; i < n; i++)
 		want[i] = (int)(vpn(r + i * pg) % 2);
-	expect_nodes("interleave=0-1", r, n, want, c);
+	ns_expect_nodes("interleave=0-1", r, n, want, c);
 	expect_content("interleave=0-1", r, n);
 	printf("vm_place interleave: PASS (%ld pages: %ld on node 0, %ld on node 1, "
 	       "by vpn %% 2)\n", n, c[0], c[1]);
@@ -276,7 +225,7 @@ static void case_weighted(void)
 	touch(r, n);
 	for (long i = 0; i < n; i++)
 		want[i] = vpn(r + i * pg) % 4 < 3 ? 0 : 1;
-	expect_nodes("weighted-interleave=0:3,1:1", r, n, want, c);
+	ns_expect_nodes("weighted-interleave=0:3,1:1", r, n, want, c);
 	if (c[0] != n / 4 * 3 || c[1] != n / 4)
 		t_fail("weighted: %ld pages on node 0, %ld on node 1; want %ld and %ld",
 		       c[0], c[1], n / 4 * 3, n / 4);
@@ -324,7 +273,7 @@ static void case_localalloc(void)
 	pthread_barrier_destroy(&go);
 	for (long i = 0; i < n; i++)
 		want[i] = i < HALF_PAGES ? 0 : 1;
-	expect_nodes("localalloc", r, n, want, c);
+	ns_expect_nodes("localalloc", r, n, want, c);
 	expect_content("localalloc", r, n);
 	printf("vm_place localalloc: PASS (%ld pages by the thread on CPU 0 on node 0, "
 	       "%ld by the thread on CPU 1 on node 1)\n", c[0], c[1]);
@@ -355,7 +304,7 @@ static void case_own_mbind(void)
 	expect_all_on("own mbind(MPOL_BIND, node 0)", bound, n, 0);
 	for (long i = 0; i < n; i++)
 		want[i] = (int)(vpn(inter + i * pg) % 2);
-	expect_nodes("own mbind(MPOL_INTERLEAVE, 0-1)", inter, n, want, NULL);
+	ns_expect_nodes("own mbind(MPOL_INTERLEAVE, 0-1)", inter, n, want, NULL);
 	expect_all_on("no mbind", plain, n, 1);
 	expect_content("own-mbind bound", bound, n);
 	expect_content("own-mbind interleaved", inter, n);
@@ -392,7 +341,7 @@ static void case_thread_policy(void)
 /* Copies made by writes after the fork: content checked, nodes printed. */
 static void cow_writes(const char *who, char *w, long n)
 {
-	long c[2] = { 0, 0 };
+	long c[2];
 	int *st;
 
 	for (long i = 0; i < n; i++)
@@ -400,10 +349,10 @@ static void cow_writes(const char *who, char *w, long n)
 	for (long i = 0; i < n; i++)
 		if (w[i * pg] != (char)(tag(w + i * pg) + 1))
 			t_fail("%s: page %ld of W lost its write after the fork", who, i);
-	st = kernel_nodes(w, n);
-	for (long i = 0; i < n; i++)
-		if (st[i] == 0 || st[i] == 1)
-			c[st[i]]++;
+	st = calloc((size_t)n, sizeof(*st));
+	t_assert(st);
+	ns_kernel_nodes(0, w, n, st);
+	ns_count_nodes01(st, n, c);
 	fprintf(stderr, "%s: W written after fork: node 0: %ld, node 1: %ld\n",
 		who, c[0], c[1]);
 	free(st);

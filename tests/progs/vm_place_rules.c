@@ -86,35 +86,19 @@ static char tag(char *p)
  * vpn % 2 when node is -1. */
 static void touch_expect(const char *what, char *r, size_t len, int node)
 {
-	long n = (long)(len / (size_t)pg), bad = 0, first = -1, c[2] = { 0, 0 };
-	void **pages = calloc((size_t)n, sizeof(*pages));
-	int *st = calloc((size_t)n, sizeof(*st));
+	long n = (long)(len / (size_t)pg);
+	int *want = calloc((size_t)n, sizeof(*want));
 
-	t_assert(pages && st);
+	t_assert(want);
 	for (long i = 0; i < n; i++)
 		r[i * pg] = tag(r + i * pg);
 	for (long i = 0; i < n; i++) {
-		pages[i] = r + i * pg;
-		st[i] = -1000;
-	}
-	if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, st, 0) < 0)
-		t_fail("move_pages query: %s", strerror(errno));
-	for (long i = 0; i < n; i++) {
-		int want = node >= 0 ? node : (int)(((uintptr_t)pages[i] >> 12) % 2);
-		if (st[i] == 0 || st[i] == 1)
-			c[st[i]]++;
-		if (st[i] != want && bad++ == 0)
-			first = i;
+		want[i] = node >= 0 ? node : (int)(((uintptr_t)(r + i * pg) >> 12) % 2);
 		if (r[i * pg] != tag(r + i * pg))
 			t_fail("%s: page %ld lost what was written to it", what, i);
 	}
-	fprintf(stderr, "%s: %ld pages: node 0: %ld, node 1: %ld\n", what, n, c[0], c[1]);
-	if (bad)
-		t_fail("%s: %ld of %ld pages misplaced; first: page %ld on %d, want %d",
-		       what, bad, n, first, st[first],
-		       node >= 0 ? node : (int)(((uintptr_t)pages[first] >> 12) % 2));
-	free(pages);
-	free(st);
+	ns_expect_nodes(what, r, n, want, NULL);
+	free(want);
 }
 
 /* The site rules match what dladdr() says of each frame. */

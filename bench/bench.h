@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench.h - what the benchmarks share.
+ *
+ * Every benchmark drives itself: the driver never loads the runtime and
+ * runs each measurement as a child, its own executable again with
+ * "--child ...", plain or under LD_PRELOAD, and reads what the child
+ * prints.  It reports medians of repetitions as one JSON object per line,
+ *   {"bench":…, "case":…, "value":…, "unit":…, "baseline":…, "ratio":…}
+ * then a table for people.  Times are reported, never judged.
+ */
+#ifndef NS_BENCH_H
+#define NS_BENCH_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BENCH_LIB	NS_BUILD_DIR "/libnumashadow.so"
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- statistics ---- */
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of v[0..n); sorts v.  The median of an even
+ * count is the mean of the middle two. */
+static inline double bench_quantile(double *v, int n, double q)
+{
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
+	if (q == 0.5)
+		return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	int i = (int)(q * n);
+	return v[i < n ? i : n - 1];
+}
+
+/* The median of v[0..n); sorts v. */
+static inline double bench_median(double *v, int n)
+{
+	return bench_quantile(v, n, 0.5);
+}
+
+/* ---- the driver ---- */
+
+/* 0 when the library to preload is there; else says so (as who) and
+ * returns -1. */
+static inline int bench_need_lib(const char *who)
+{
+	if (!access(BENCH_LIB, R_OK))
+		return 0;
+	fprintf(stderr, "%s: %s: %s (build it with `make`)\n", who, BENCH_LIB,
+		strerror(errno));
+	return -1;
+}
+
+/* This executable's path into self[n], for the children to run; 0, or -1
+ * after saying why. */
+static inline int bench_self(const char *who, char *self, size_t n)
+{
+	ssize_t len = readlink("/proc/self/exe", self, n - 1);
+
+	if (len < 0) {
+		fprintf(stderr, "%s: /proc/self/exe: %s\n", who, strerror(errno));
+		return -1;
+	}
+	self[len] = 0;
+	return 0;
+}
+
+/* The caller's environment without LD_PRELOAD or any NUMASHADOW_ option,
+ * so a plain child is plain and a preloaded one has only what the
+ * benchmark sets, then the strings of extra (NULL-terminated; NULL for
+ * none).  Returns a calloc'd array, or NULL. */
+static inline char **bench_env(char *const *extra)
+{
+	extern char **environ;
+	size_t n = 0, nx = 0, k = 0;
+
+	while (environ[n])
+		n++;
+	while (extra && extra[nx])
+		nx++;
+	char **env = calloc(n + nx + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) &&
+		    strncmp(environ[i], "NUMASHADOW_", 11))
+			env[k++] = environ[i];
+	for (size_t i = 0; i < nx; i++)
+		env[k++] = extra[i];
+	return env;
+}
+
+/* Runs argv[0] with argv and env, its standard output into out[n]
+ * (NUL-terminated, cut at n - 1 bytes); with timeout_s > 0 the child gets
+ * SIGALRM after that many seconds (the alarm survives execve, so a hang
+ * ends).  Returns the child's wait status, or -1 after saying why. */
+static inline int bench_run(const char *who, char *const argv[], char **env,
+			    unsigned timeout_s, char *out, size_t n)
+{
+	int fds[2], st;
+	size_t got = 0;
+	ssize_t r;
+
+	if (pipe(fds)) {
+		fprintf(stderr, "%s: pipe: %s\n", who, strerror(errno));
+		return -1;
+	}
+	/* Else the child inherits what the driver has not printed yet. */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s: fork: %s\n", who, strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		if (timeout_s)
+			alarm(timeout_s);
+		execve(argv[0], argv, env);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (got < n - 1 && (r = read(fds[0], out + got, n - 1 - got)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		got += (size_t)r;
+	}
+	out[got] = 0;
+	close(fds[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+/* One result line of the JSON contract; value and baseline with prec
+ * decimals, the ratio with three. */
+static inline void bench_json(const char *bench, const char *name, double value,
+			      int prec, const char *unit, double baseline, double ratio)
+{
+	printf("{\"bench\":\"%s\",\"case\":\"%s\",\"value\":%.*f,\"unit\":\"%s\","
+	       "\"baseline\":%.*f,\"ratio\":%.3f}\n", bench, name, prec, value, unit,
+	       prec, baseline, ratio);
+}
+
+#endif
