@@ -590,7 +590,8 @@ static uint32_t site_record(const struct ns_site *sites, int n)
 }
 
 /* The allocation's call stack as (object, function) pairs. */
-static __thread int in_capture;
+
+static __thread int in_capture;	/* inside unw_backtrace() */
 
 static int site_capture(struct ns_site *out, int max)
 {
@@ -649,8 +650,10 @@ static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
 	if (obj)
 		obj_put(obj);
 	/* Thread stacks stay out: the runtime runs on them, and a fault there
-	 * must never wait for the monitor. */
-	if (!shared && (flags & MAP_ANONYMOUS) &&
+	 * must never wait for the monitor.  So does the unwinder's own memory,
+	 * which it touches at once - maybe while the monitor is being
+	 * started, by the thread starting it. */
+	if (!shared && (flags & MAP_ANONYMOUS) && !in_capture &&
 	    !(flags & (MAP_STACK | MAP_GROWSDOWN)) && policy_any()) {
 		place(start, end, policy_pick(end - start, sites, nsites));
 		uint32_t site = site_record(sites, nsites);

@@ -130,6 +130,7 @@ static struct monitor {
 	/* Pages filled, with the thread that faulted: monitor to hooks. */
 	struct ev_ring touched;
 	int fatal;		/* stopped placing after a fatal error */
+	int alive;		/* the thread runs: ranges may be registered */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
 } mon;
@@ -221,7 +222,10 @@ int uffd_region_add(uint64_t start, uint64_t end, int idx)
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
 	long r;
 
-	if (mon_fd < 0)
+	/* Not before the monitor runs: the thread starting it may touch
+	 * what it maps meanwhile (pthread_create allocates), and nobody would
+	 * serve that fault. */
+	if (mon_fd < 0 || !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
 		return -ENODEV;
 	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 	if (r < 0)
@@ -580,6 +584,7 @@ static void *monitor_main(void *unused)
 
 	(void)unused;
 	mon.sp = (uint64_t)__builtin_frame_address(0);
+	__atomic_store_n(&mon.alive, 1, __ATOMIC_RELEASE);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
@@ -643,6 +648,7 @@ static void *monitor_main(void *unused)
 		sys_close(mon_fd);
 		sys_close(mon_stop_fd);
 	}
+	__atomic_store_n(&mon.alive, 0, __ATOMIC_RELEASE);
 	mon_fd = mon_stop_fd = -1;
 	return NULL;
 }
@@ -671,6 +677,8 @@ static int register_wp(uint64_t start, uint64_t end, bool placed)
 
 	if (placed)
 		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
+	if (!__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
+		return -ENODEV;	/* nobody would serve the faults */
 	return (int)sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 }
 
@@ -1009,11 +1017,16 @@ static int uffd_start_locked(void)
 	__builtin_memset(&mon.st, 0, sizeof(mon.st));
 	cpu_nodes_read();
 	ns_exclude(&mon, sizeof(mon));
+	mon.alive = 0;
 	r = ns_thread_start(monitor_main);
 	if (r < 0) {
 		uffd_after_fork();	/* no thread to close them: we do */
 		return (int)r;
 	}
+	/* Callers register ranges next (a fork child its inherited ones). */
+	const struct timespec ms = { 0, 1000 * 1000 };
+	for (int i = 0; i < 1000 && !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE); i++)
+		sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -1038,6 +1051,7 @@ void uffd_after_fork(void)
 	if (mon_fd >= 0)
 		sys_close(mon_fd);
 	mon_stop_fd = mon_fd = -1;
+	mon.alive = 0;
 }
 
 void uffd_stats(struct ns_fault_stats *out)

@@ -11,8 +11,9 @@
 # runtime stays active).  With NUMASHADOW_REPORT=1 a refused setting leaves
 # no "first touches" report line (nothing is placed) where an accepted
 # one, membind=0, has one, and membind=0 alone prints nothing.  Host only:
-# node 0 is online everywhere, node 9 nowhere this runs.  Run from the
-# project root.
+# node 0 is online everywhere, node 9 nowhere this runs.  Placement with
+# the control socket off (the monitor is then the runtime's first thread)
+# runs to the end with chatty's output.  Run from the project root.
 set -u
 NS=${NUMASHADOW_BIN:-build/numashadow}
 PROG=build/tests/progs/chatty
@@ -114,6 +115,18 @@ grep -aq '^numashadow: NUMASHADOW_RULES=bogus: not accepted' "$tmp/bad.err" ||
 	fail "NUMASHADOW_RULES=bogus: not refused"
 grep -aq ' first touches: ' "$tmp/bad.err" &&
 	fail "NUMASHADOW_RULES=bogus refused, yet membind=0 still placed pages"
+
+# Placement without the control socket: the monitor is then the first
+# thread the runtime starts, and starting it must not wait on itself (the
+# unwinder's first memory, mapped inside pthread_create, is never placed).
+# A hang here ends in the timeout's status.
+for w in 1 512; do
+	run noctl$w NUMASHADOW_CTL=0 NUMASHADOW_POLICY=membind=0 NUMASHADOW_FAULT_AROUND=$w timeout -s KILL 60
+	[ "$(cat "$tmp/noctl$w.rc")" = 3 ] ||
+		fail "membind=0, window $w, no control socket: exit $(cat "$tmp/noctl$w.rc")"
+	cmp -s "$tmp/base.out" "$tmp/noctl$w.out" ||
+		fail "membind=0, window $w, no control socket: output differs"
+done
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "PASS: refused settings cost one line each and placement only"
