@@ -8,7 +8,10 @@
  * REPS repetitions it runs `mmap_loop --child CASE ITER` once plainly and
  * once preloaded (NUMASHADOW_VERIFY=0), alternating which goes first so
  * drift in the machine falls on both sides alike, and reports medians.
- * It prints one JSON line per case, then a table.  Times are reported,
+ * A third run of each repetition is preloaded with the trace on
+ * (NUMASHADOW_TRACE, emptied before each run): its ratio is to the
+ * preloaded run without the trace, the trace's own cost.
+ * It prints one JSON line per case and side, then a table.  Times are reported,
  * never judged: exit 0, or 1 when the library is missing or a child fails.
  */
 #include <malloc.h>
@@ -195,7 +198,7 @@ static int run_child(const char *self, char **env, int preload,
 		return -1;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) || sscanf(out, "%lf", ns) != 1) {
 		fprintf(stderr, "mmap_loop: %s%s: child failed (%s %d)\n",
-			c->name, preload ? " (preloaded)" : "",
+			c->name, preload == 2 ? " (traced)" : preload ? " (preloaded)" : "",
 			WIFEXITED(st) ? "exit" : "signal",
 			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		return -1;
@@ -206,6 +209,7 @@ static int run_child(const char *self, char **env, int preload,
 struct result {
 	double native;	/* median ns/op without the preload */
 	double preload;	/* median ns/op with it */
+	double traced;	/* median ns/op with it and the trace on */
 	int ok;		/* every child of the case succeeded */
 };
 
@@ -224,20 +228,28 @@ int main(int argc, char **argv)
 	}
 	if (bench_need_lib("mmap_loop") || bench_self("mmap_loop", self, sizeof(self)))
 		return 1;
-	/* The preloaded side runs with defaults, verify checks off. */
+	/* The preloaded sides run with defaults, verify checks off. */
+	char trace[] = "/tmp/numashadow-bench-trace.XXXXXX", tvar[64];
+	int tfd = mkstemp(trace);
+	if (tfd < 0)
+		return perror("mmap_loop: trace file"), 1;
+	snprintf(tvar, sizeof(tvar), "NUMASHADOW_TRACE=%s", trace);
 	char *preload[] = { "LD_PRELOAD=" BENCH_LIB, "NUMASHADOW_VERIFY=0", NULL };
-	char **env[2] = { bench_env(NULL), bench_env(preload) };
-	if (!env[0] || !env[1])
+	char *traced[] = { "LD_PRELOAD=" BENCH_LIB, "NUMASHADOW_VERIFY=0", tvar, NULL };
+	char **env[3] = { bench_env(NULL), bench_env(preload), bench_env(traced) };
+	if (!env[0] || !env[1] || !env[2])
 		return perror("mmap_loop"), 1;
 
 	for (size_t i = 0; i < NR_CASES; i++) {
-		double t[2][REPS];
+		double t[3][REPS];
 		res[i].ok = 1;
 		for (int rep = 0; rep < REPS && res[i].ok; rep++)
-			for (int k = 0; k < 2 && res[i].ok; k++) {
-				int pre = k ^ (rep & 1);
-				if (run_child(self, env[pre], pre, &cases[i],
-					      &t[pre][rep]))
+			for (int k = 0; k < 3 && res[i].ok; k++) {
+				int side = (k + rep) % 3;	/* each goes first in turn */
+				if (side == 2 && ftruncate(tfd, 0))
+					return perror("mmap_loop: trace file"), 1;
+				if (run_child(self, env[side], side, &cases[i],
+					      &t[side][rep]))
 					res[i].ok = 0;
 			}
 		if (!res[i].ok) {
@@ -246,22 +258,32 @@ int main(int argc, char **argv)
 		}
 		res[i].native = bench_median(t[0], REPS);
 		res[i].preload = bench_median(t[1], REPS);
+		res[i].traced = bench_median(t[2], REPS);
 	}
+	close(tfd);
+	unlink(trace);
 
-	for (size_t i = 0; i < NR_CASES; i++)
-		if (res[i].ok)
-			bench_json("mmap_loop", cases[i].name, res[i].preload, 1, "ns/op",
-				   res[i].native, res[i].preload / res[i].native);
-	printf("\n%-22s %14s %14s %8s %5s\n", "case", "native ns/op",
-	       "preload ns/op", "ratio", "reps");
+	for (size_t i = 0; i < NR_CASES; i++) {
+		char name[64];
+		if (!res[i].ok)
+			continue;
+		bench_json("mmap_loop", cases[i].name, res[i].preload, 1, "ns/op",
+			   res[i].native, res[i].preload / res[i].native);
+		snprintf(name, sizeof(name), "%s_traced", cases[i].name);
+		bench_json("mmap_loop", name, res[i].traced, 1, "ns/op",
+			   res[i].preload, res[i].traced / res[i].preload);
+	}
+	printf("\n%-22s %14s %14s %8s %14s %8s %5s\n", "case", "native ns/op",
+	       "preload ns/op", "ratio", "traced ns/op", "/preload", "reps");
 	for (size_t i = 0; i < NR_CASES; i++) {
 		if (res[i].ok)
-			printf("%-22s %14.1f %14.1f %8.2f %5d\n", cases[i].name,
+			printf("%-22s %14.1f %14.1f %8.2f %14.1f %8.2f %5d\n", cases[i].name,
 			       res[i].native, res[i].preload,
-			       res[i].preload / res[i].native, REPS);
+			       res[i].preload / res[i].native, res[i].traced,
+			       res[i].traced / res[i].preload, REPS);
 		else
-			printf("%-22s %14s %14s %8s %5d\n", cases[i].name,
-			       "-", "-", "failed", REPS);
+			printf("%-22s %14s %14s %8s %14s %8s %5d\n", cases[i].name,
+			       "-", "-", "failed", "-", "-", REPS);
 	}
 	return failed;
 }
