@@ -35,6 +35,18 @@ static struct {
 
 static __thread int tr_tid;
 
+/* libc's clock_gettime() reads the vDSO's clock: on every record it costs
+ * a third of the syscall (bench/mmap_loop: 65 against 190 ns a record),
+ * and it takes no lock and is async-signal-safe, so it is as safe in a
+ * hook, a signal handler or a fork child as the syscall. */
+static inline uint64_t trace_clock(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
 bool trace_on(void)
 {
 	return tr.fd > 0;
@@ -110,7 +122,7 @@ void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 	if (!tid && !(tid = tr_tid))
 		tid = tr_tid = (int)sys_gettid();
 	r = &tr.rec[h % TR_CAP];
-	r->time = sys_now_ns();
+	r->time = trace_clock();
 	r->addr = addr;
 	r->len = len;
 	r->pid = ns_rt.pid;
