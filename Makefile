@@ -135,7 +135,7 @@ install: all
 	install -m 755 $(B)/libnumashadow.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/numashadow $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 tools/numashadow-vm $(DESTDIR)$(PREFIX)/lib/numashadow/
-	install -m 644 include/numashadow.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/numashadow.h include/numashadow_trace.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 docs/numashadow.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	  numashadow.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/numashadow.pc
