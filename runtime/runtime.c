@@ -1066,6 +1066,9 @@ static void report(const char *when)
 	ns_log("report: pid %d %s: pages by node: %s", (int)ns_rt.pid, when, nodes);
 	if (uffd_active()) {
 		struct ns_fault_stats f;
+		/* The monitor counts a fill after the kernel woke the thread it
+		 * served, which may be the one exiting now. */
+		uffd_quiesce();
 		uffd_stats(&f);
 		fmt_nodes(nodes, sizeof(nodes), f.by_node);
 		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu on another node for want of room, %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch; %lu COW breaks seen",
