@@ -4,11 +4,8 @@
 # phase (tests/progs/vm_balance.c); the runtime's report must show
 # balancing moves.
 PROG=build/tests/progs/vm_balance
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "SKIP: qemu-system-x86_64 is not installed (make deps)"
-	exit 77
-fi
-[ -x $PROG ] && [ -x build/numashadow ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
+. tests/vm_lib.sh
+vm_need $PROG
 out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- /bin/sh -c '
 	echo 0 > /proc/sys/kernel/numa_balancing
 	exec build/numashadow run --verify --report --balance=256 -- "$0"' $PROG 2>&1)

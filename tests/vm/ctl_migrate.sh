@@ -4,12 +4,9 @@
 # then shows them on node 1 with the migration counted; a range move and
 # the way back to node 0 work too.  The program (the workload) keeps
 # writing all along and must end with its checksum right.
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "SKIP: qemu-system-x86_64 is not installed (make deps)"
-	exit 77
-fi
 PROG=build/tests/progs/workload
-[ -x $PROG ] && [ -x build/numashadow ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
+. tests/vm_lib.sh
+vm_need $PROG
 build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- /bin/sh -c '
 	NS=build/numashadow
 	echo 0 > /proc/sys/kernel/numa_balancing

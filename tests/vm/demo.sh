@@ -15,12 +15,8 @@
 PROG=build/tests/progs/workload
 LEFT_MAX=16	# pages that may stay on node 0 (busy at the time, the kernel's)
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
-	exit 77
-fi
-fail() { echo "FAIL: $*"; exit 1; }
-[ -x $PROG ] && [ -x build/numashadow ] || fail "$PROG or build/numashadow missing; run make check-tests"
+. tests/vm_lib.sh
+vm_need $PROG
 
 # The files the guest needs are named with --file: a sh -c script is not
 # searched for them.  Each run's output follows a "== NAME" line.

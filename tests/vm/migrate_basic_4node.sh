@@ -10,12 +10,8 @@
 NODES=4 TARGET=3
 PROG=build/tests/progs/vm_migrate_basic
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
-	exit 77
-fi
-fail() { echo "FAIL: $*"; exit 1; }
-[ -x $PROG ] && [ -x build/numashadow ] || fail "$PROG or build/numashadow missing; run make check-tests"
+. tests/vm_lib.sh
+vm_need $PROG
 
 # The guest runs the command with the same paths; the files it needs are
 # named with --file because a sh -c script is not searched for them.

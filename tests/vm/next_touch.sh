@@ -3,11 +3,8 @@
 # `numashadow run --next-touch-at` move written pages to the writer's node
 # and leave read pages where they are (tests/progs/vm_next_touch.c).
 PROG=build/tests/progs/vm_next_touch
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "SKIP: qemu-system-x86_64 is not installed (make deps)"
-	exit 77
-fi
-[ -x $PROG ] && [ -x build/numashadow ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
+. tests/vm_lib.sh
+vm_need $PROG
 build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- /bin/sh -c '
 	echo 0 > /proc/sys/kernel/numa_balancing
 	build/numashadow run --verify -- "$0" || exit

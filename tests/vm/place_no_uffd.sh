@@ -52,14 +52,8 @@ if [ "${1-}" = --guest ]; then
 	exit
 fi
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
-	exit 77
-fi
-fail() { echo "FAIL: $*"; exit 1; }
-for f in $PROG $WRAP build/numashadow; do
-	[ -x $f ] || fail "$f missing; run make check-tests"
-done
+. tests/vm_lib.sh
+vm_need $PROG $WRAP
 
 out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG --file $WRAP -- \
 	/bin/sh "$0" --guest 2>&1)

@@ -20,11 +20,8 @@ if [ "${1-}" = --guest ]; then
 	exit 3
 fi
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "SKIP: qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
-	exit 77
-fi
-fail() { echo "FAIL: $*"; exit 1; }
+. tests/vm_lib.sh
+vm_need
 
 out=$(build/numashadow vm --nodes $NODES -- /bin/sh "$0" --guest "a b'c")
 rc=$?
