@@ -194,15 +194,16 @@ static void client_done(void)
 
 static void trace_write_more(void)
 {
-	struct io_uring_sqe *s = sqe(U_TRACE);
+	int fd = trace_fd();
+	struct io_uring_sqe *s = fd < 0 ? NULL : sqe(U_TRACE);
 
-	if (!s) {	/* cannot happen with our few requests: drop the run */
+	if (!s) {	/* not our file any more, or no room: drop the run */
 		trace_written(lp.tr_inflight);
 		lp.tr_inflight = 0;
 		trace_unclaim();
 		return;
 	}
-	io_uring_prep_write(s, trace_fd(), lp.tr_buf + lp.tr_off,
+	io_uring_prep_write(s, fd, lp.tr_buf + lp.tr_off,
 			    (unsigned)(lp.tr_inflight - lp.tr_off), (uint64_t)-1);
 }
 

@@ -117,18 +117,37 @@ int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	return r;
 }
 
-/* One line "numashadow: ..." to the log (stderr unless NUMASHADOW_LOG). */
+static uint64_t log_dev, log_ino;	/* what ns_rt.log_fd was opened on */
+
+static void log_fd_set(int fd)
+{
+	struct stat st;
+
+	ns_rt.log_fd = fd;
+	if (sys_fstat(fd, &st) == 0) {
+		log_dev = st.st_dev;
+		log_ino = st.st_ino;
+	}
+}
+
+/* One line "numashadow: ..." to the log (stderr unless NUMASHADOW_LOG).
+ * Our descriptor must still be ours: a program that closed it and opened
+ * a file of its own at that number gets nothing of ours in it; the line
+ * goes to fd 2 instead. */
 void ns_log(const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
-	int n = ns_fmt(buf, sizeof(buf), "numashadow: ");
+	struct stat st;
+	int n = ns_fmt(buf, sizeof(buf), "numashadow: "), fd = ns_rt.log_fd;
 
 	va_start(ap, fmt);
 	n += ns_vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	buf[n++] = '\n';
-	sys_write(ns_rt.log_fd, buf, (size_t)n);
+	if (fd != 2 && (sys_fstat(fd, &st) < 0 || st.st_dev != log_dev || st.st_ino != log_ino))
+		fd = 2;
+	sys_write(fd, buf, (size_t)n);
 }
 
 /* ---- options, read once ---- */
@@ -224,7 +243,7 @@ static int options_read(void)
 	 * go where stderr went. */
 	long dup = sys_call(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
 	if (dup >= 0)
-		ns_rt.log_fd = (int)dup;
+		log_fd_set((int)dup);
 	v = getenv(options[OPT_LOG].env);
 	if (v && *v) {
 		long fd = sys_open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
@@ -236,7 +255,7 @@ static int options_read(void)
 			}
 			if (ns_rt.log_fd != 2)
 				sys_close(ns_rt.log_fd);
-			ns_rt.log_fd = (int)fd;
+			log_fd_set((int)fd);
 		}
 		else
 			return bad_option(OPT_LOG, v);

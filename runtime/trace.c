@@ -30,6 +30,7 @@ static struct {
 	uint64_t lost, lost_said;
 	uint32_t flushing;	/* one consumer at a time */
 	int fd;			/* 0: off (ours is always >= 700) */
+	uint64_t dev, ino;	/* the file, to know our descriptor again */
 	int wake_fd;		/* the loop's eventfd, 0 when none */
 } tr __attribute__((aligned(4096)));
 
@@ -78,6 +79,8 @@ int trace_open(const char *path)
 		fd = hi;
 	}
 	tr.fd = (int)fd;
+	tr.dev = st.st_dev;
+	tr.ino = st.st_ino;
 	ns_exclude(&tr, sizeof(tr));
 	ns_own_add((uint64_t)&tr, NS_PAGE_ALIGN((uint64_t)(&tr + 1)));
 	return 0;
@@ -88,8 +91,21 @@ void trace_set_wake(int fd)
 	tr.wake_fd = fd;
 }
 
+/* The trace file's descriptor, while it still is ours: a program that
+ * closes every descriptor and opens another file at the same number must
+ * never get our records in its file.  -1 (and the trace off) otherwise. */
 int trace_fd(void)
 {
+	struct stat st;
+
+	if (tr.fd <= 0)
+		return -1;
+	if (sys_fstat(tr.fd, &st) < 0 || st.st_dev != tr.dev || st.st_ino != tr.ino) {
+		tr.fd = 0;
+		ns_log("trace: pid %d: the program closed the trace file's descriptor; tracing stops",
+		       (int)ns_rt.pid);
+		return -1;
+	}
 	return tr.fd;
 }
 
@@ -180,10 +196,11 @@ void trace_flush_sync(void)
 
 	if (tr.fd <= 0 || !trace_claim())
 		return;
-	while ((n = trace_span(&b)) > 0) {
+	int fd = trace_fd();
+	while (fd > 0 && (n = trace_span(&b)) > 0) {
 		size_t off = 0;
 		while (off < n) {
-			long w = sys_write(tr.fd, (const char *)b + off, n - off);
+			long w = sys_write(fd, (const char *)b + off, n - off);
 			if (w <= 0)
 				break;
 			off += (size_t)w;

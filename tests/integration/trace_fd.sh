@@ -1,0 +1,26 @@
+#!/bin/sh
+# trace_fd: a program that closes every descriptor, the trace file's among
+# them, and opens a file of its own at the same numbers must find only its
+# own line in that file: the runtime knows its descriptor by the file's
+# inode, stops tracing with one line on stderr, and the program runs on.
+NS=build/numashadow
+PROG=build/tests/progs/close_fds
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+[ -x $NS ] && [ -x $PROG ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf $tmp' EXIT
+
+$NS run --trace $tmp/t.tr -- $PROG $tmp/mine >$tmp/out 2>$tmp/err; rc=$?
+[ $rc -eq 0 ] || fail "exit $rc: $(cat $tmp/err)"
+[ "$(cat $tmp/out)" = "close_fds: done" ] || fail "stdout: $(cat $tmp/out)"
+[ "$(cat $tmp/mine)" = "mine" ] || fail "the program's file holds more than its line: $(od -c $tmp/mine | head -3)"
+[ "$(grep -c "^numashadow: trace: pid [0-9]*: the program closed the trace file's descriptor; tracing stops$" $tmp/err)" -eq 1 ] ||
+	fail "want one line saying tracing stopped: $(cat $tmp/err)"
+# The trace holds whole records only (what was written before the close).
+size=$(stat -c %s $tmp/t.tr)
+[ "$size" -ge 16 ] && [ $(( (size - 16) % 48 )) -eq 0 ] || fail "trace: $size bytes"
+$NS trace $tmp/t.tr >/dev/null 2>$tmp/terr || fail "the trace does not read: $(cat $tmp/terr)"
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "trace_fd: ok"
