@@ -535,7 +535,6 @@ void loop_after_fork(void);
 int trace_open(const char *path);
 bool trace_on(void);
 int trace_fd(void);
-void trace_set_wake(int fd);
 void trace_emit(int type, uint64_t addr, uint64_t len, int node, uint32_t aux);
 void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 		    uint32_t aux);

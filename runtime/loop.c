@@ -28,12 +28,15 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "internal.h"
 #include "sys.h"
 
 #define MAX_TIMERS 8
 #define TRACE_PERIOD_NS (20 * 1000 * 1000ULL)
 #define CLIENT_TIMEOUT_S 2
+#define WAKELESS_NS (100 * 1000 * 1000ULL)
 
 enum { U_WAKE = 1, U_ACCEPT, U_RECV, U_SEND, U_TIMEOUT, U_TRACE };
 
@@ -46,6 +49,7 @@ static struct {
 	struct io_uring ring;
 	int uring;		/* the ring is ours and usable */
 	int running;		/* the thread is started */
+	int started;		/* ... and has registered the ring */
 	int wake_fd;		/* eventfd, 0 when none */
 	uint64_t wake_buf;
 	uint32_t timers_busy;	/* spinlock of t[] */
@@ -62,6 +66,16 @@ static struct {
 } lp;
 
 static int said;	/* io_uring's absence told: once, fork children too */
+static uint64_t wake_ino;	/* the eventfd's inode, to know it again */
+
+/* Is the eventfd's number still ours?  A program that closes every
+ * descriptor may have put a file of its own there. */
+static bool wake_ok(void)
+{
+	struct stat st;
+
+	return lp.wake_fd > 0 && sys_fstat(lp.wake_fd, &st) == 0 && st.st_ino == wake_ino;
+}
 
 static void timers_lock(void)
 {
@@ -78,7 +92,7 @@ void loop_wake(void)
 {
 	uint64_t one = 1;
 
-	if (lp.wake_fd > 0)
+	if (wake_ok())
 		sys_write(lp.wake_fd, &one, sizeof(one));
 }
 
@@ -129,6 +143,9 @@ static uint64_t run_timers(void)
 	timers_unlock();
 	if (trace_on() && next > TRACE_PERIOD_NS)
 		next = TRACE_PERIOD_NS;
+	/* Without our eventfd nobody can wake us: look again now and then. */
+	if (!wake_ok() && next > WAKELESS_NS)
+		next = WAKELESS_NS;
 	return next;
 }
 
@@ -149,7 +166,7 @@ static struct io_uring_sqe *sqe(uint64_t what)
 
 static void arm_wake(void)
 {
-	struct io_uring_sqe *s = sqe(U_WAKE);
+	struct io_uring_sqe *s = wake_ok() ? sqe(U_WAKE) : NULL;
 
 	if (s)
 		io_uring_prep_read(s, lp.wake_fd, &lp.wake_buf, sizeof(lp.wake_buf), 0);
@@ -285,8 +302,11 @@ static void on_cqe(uint64_t what, int res)
 	}
 }
 
+/* Returns when the ring fails (then the poll loop takes over). */
 static void uring_loop(void)
 {
+	int errs = 0;
+
 	arm_wake();
 	arm_accept();
 	for (;;) {
@@ -297,8 +317,16 @@ static void uring_loop(void)
 		unsigned head, n = 0;
 
 		arm_trace();
-		io_uring_submit_and_wait_timeout(&lp.ring, &c, 1,
-						 next == ~0ULL ? NULL : &ts, NULL);
+		int r = io_uring_submit_and_wait_timeout(&lp.ring, &c, 1,
+							 next == ~0ULL ? NULL : &ts, NULL);
+		if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY &&
+		    ++errs > 3) {
+			ns_log("io_uring failed (%d); the control socket, timers and trace use poll(2)",
+			       r);
+			return;
+		} else if (r >= 0) {
+			errs = 0;
+		}
 		io_uring_for_each_cqe(&lp.ring, head, c) {
 			on_cqe(io_uring_cqe_get_data64(c), c->res);
 			n++;
@@ -313,7 +341,8 @@ static void poll_loop(void)
 {
 	for (;;) {
 		uint64_t next = run_timers();
-		struct pollfd pf[2] = { { lp.wake_fd, POLLIN, 0 }, { ctl_fd(), POLLIN, 0 } };
+		struct pollfd pf[2] = { { wake_ok() ? lp.wake_fd : -1, POLLIN, 0 },
+					{ ctl_fd(), POLLIN, 0 } };
 		int ms = next == ~0ULL ? -1 : (int)((next + 999999) / 1000000);
 
 		trace_flush_sync();
@@ -339,10 +368,15 @@ static void *loop_main(void *unused)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own calls pass straight to the kernel */
+	/* Entering the ring by its registered index (per thread: so here),
+	 * the loop no longer needs the descriptor, which a program may close;
+	 * kernels before 5.18 refuse, and the descriptor serves. */
+	if (lp.uring)
+		io_uring_register_ring_fd(&lp.ring);
+	__atomic_store_n(&lp.started, 1, __ATOMIC_RELEASE);
 	if (lp.uring)
 		uring_loop();
-	else
-		poll_loop();
+	poll_loop();
 	return NULL;
 }
 
@@ -389,10 +423,18 @@ int loop_start(void)
 			fd = hi;
 		}
 		lp.wake_fd = (int)fd;
-		trace_set_wake(lp.wake_fd);
+		struct stat st;
+		if (sys_fstat(lp.wake_fd, &st) == 0)
+			wake_ino = st.st_ino;
 	}
 	r = io_uring_queue_init(16, &lp.ring, 0);
 	if (r == 0) {
+		/* Out of the way of the low numbers programs dup2() onto. */
+		long hi = sys_call(SYS_fcntl, lp.ring.ring_fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+		if (hi >= 0) {
+			sys_close(lp.ring.ring_fd);
+			lp.ring.ring_fd = lp.ring.enter_ring_fd = (int)hi;
+		}
 		lp.uring = 1;
 		ring_track(true);
 	} else if (!said++) {
@@ -407,8 +449,13 @@ int loop_start(void)
 			io_uring_queue_exit(&lp.ring);	/* reconciled at the next hook */
 		lp.uring = 0;
 		ns_mark_dirty_async();
+		return r;
 	}
-	return r;
+	/* Before the program goes on (it may close every descriptor). */
+	const struct timespec ms = { 0, 1000 * 1000 };
+	for (int i = 0; i < 1000 && !__atomic_load_n(&lp.started, __ATOMIC_ACQUIRE); i++)
+		sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
+	return 0;
 }
 
 /* In the child of fork (lock held): the thread stayed with the parent;
@@ -423,6 +470,5 @@ void loop_after_fork(void)
 		sys_close(lp.client);
 	if (lp.wake_fd)
 		sys_close(lp.wake_fd);
-	trace_set_wake(0);
 	__builtin_memset(&lp, 0, sizeof(lp));
 }

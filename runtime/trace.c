@@ -31,7 +31,6 @@ static struct {
 	uint32_t flushing;	/* one consumer at a time */
 	int fd;			/* 0: off (ours is always >= 700) */
 	uint64_t dev, ino;	/* the file, to know our descriptor again */
-	int wake_fd;		/* the loop's eventfd, 0 when none */
 } tr __attribute__((aligned(4096)));
 
 static __thread int tr_tid;
@@ -86,11 +85,6 @@ int trace_open(const char *path)
 	return 0;
 }
 
-void trace_set_wake(int fd)
-{
-	tr.wake_fd = fd;
-}
-
 /* The trace file's descriptor, while it still is ours: a program that
  * closes every descriptor and opens another file at the same number must
  * never get our records in its file.  -1 (and the trace off) otherwise. */
@@ -131,10 +125,8 @@ void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 	} while (!__atomic_compare_exchange_n(&tr.head, &h, h + 1, true,
 					      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
 	/* Half full: have the loop write now rather than at its next tick. */
-	if (h - __atomic_load_n(&tr.freed, __ATOMIC_RELAXED) == TR_CAP / 2 && tr.wake_fd) {
-		uint64_t one = 1;
-		sys_write(tr.wake_fd, &one, sizeof(one));
-	}
+	if (h - __atomic_load_n(&tr.freed, __ATOMIC_RELAXED) == TR_CAP / 2)
+		loop_wake();
 	if (!tid && !(tid = tr_tid))
 		tid = tr_tid = (int)sys_gettid();
 	r = &tr.rec[h % TR_CAP];

@@ -1,8 +1,9 @@
 #!/bin/sh
 # trace_fd: a program that closes every descriptor, the trace file's among
 # them, and opens a file of its own at the same numbers must find only its
-# own line in that file: the runtime knows its descriptor by the file's
-# inode, stops tracing with one line on stderr, and the program runs on.
+# own line in that file: the runtime knows its descriptors by the files'
+# inodes, stops tracing with one line on stderr (which must not land in
+# the program's file either), and the program runs on.
 NS=build/numashadow
 PROG=build/tests/progs/close_fds
 fails=0
@@ -17,6 +18,9 @@ $NS run --trace $tmp/t.tr -- $PROG $tmp/mine >$tmp/out 2>$tmp/err; rc=$?
 [ "$(cat $tmp/mine)" = "mine" ] || fail "the program's file holds more than its line: $(od -c $tmp/mine | head -3)"
 [ "$(grep -c "^numashadow: trace: pid [0-9]*: the program closed the trace file's descriptor; tracing stops$" $tmp/err)" -eq 1 ] ||
 	fail "want one line saying tracing stopped: $(cat $tmp/err)"
+# And nothing else: the service loop goes on through its registered ring,
+# though its descriptors were closed too.
+[ "$(grep -vc "tracing stops$" $tmp/err)" -eq 0 ] || fail "other lines on stderr: $(cat $tmp/err)"
 # The trace holds whole records only (what was written before the close).
 size=$(stat -c %s $tmp/t.tr)
 [ "$size" -ge 16 ] && [ $(( (size - 16) % 48 )) -eq 0 ] || fail "trace: $size bytes"
