@@ -56,6 +56,7 @@ static struct {
 	struct timer t[MAX_TIMERS];
 	int accepting;		/* an ACCEPT is in flight */
 	int client;		/* the client being served, 0 when none */
+	uint64_t client_ino;
 	char req[256];
 	size_t got;
 	const char *out;	/* the answer, and how much of it went */
@@ -66,15 +67,13 @@ static struct {
 } lp;
 
 static int said;	/* io_uring's absence told: once, fork children too */
-static uint64_t wake_ino;	/* the eventfd's inode, to know it again */
+static uint64_t wake_ino, ring_ino;	/* to know our descriptors again */
 
 /* Is the eventfd's number still ours?  A program that closes every
  * descriptor may have put a file of its own there. */
 static bool wake_ok(void)
 {
-	struct stat st;
-
-	return lp.wake_fd > 0 && sys_fstat(lp.wake_fd, &st) == 0 && st.st_ino == wake_ino;
+	return lp.wake_fd > 0 && sys_fd_ino(lp.wake_fd) == wake_ino;
 }
 
 static void timers_lock(void)
@@ -187,9 +186,14 @@ static void arm_accept(void)
 static void arm_client(bool send)
 {
 	static struct __kernel_timespec ts = { CLIENT_TIMEOUT_S, 0 };
-	struct io_uring_sqe *s = sqe(send ? U_SEND : U_RECV), *t;
+	struct io_uring_sqe *s, *t;
 
-	if (!s)
+	if (sys_fd_ino(lp.client) != lp.client_ino) {
+		lp.client = 0;	/* the program's now: drop it, never close it */
+		arm_accept();
+		return;
+	}
+	if (!(s = sqe(send ? U_SEND : U_RECV)))
 		return;
 	if (send)
 		io_uring_prep_send(s, lp.client, lp.out + lp.out_off,
@@ -204,7 +208,8 @@ static void arm_client(bool send)
 
 static void client_done(void)
 {
-	sys_close(lp.client);
+	if (sys_fd_ino(lp.client) == lp.client_ino)
+		sys_close(lp.client);
 	lp.client = 0;
 	arm_accept();
 }
@@ -255,7 +260,15 @@ static void on_cqe(uint64_t what, int res)
 				arm_accept();
 			break;
 		}
+		/* Up out of the low numbers, and known by inode from here on:
+		 * the program may close it and reuse the number meanwhile. */
+		long hi = sys_call(SYS_fcntl, res, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
+		if (hi >= 0) {
+			sys_close(res);
+			res = (int)hi;
+		}
 		lp.client = res;
+		lp.client_ino = sys_fd_ino(res);
 		lp.got = 0;
 		if (ctl_peer_ok(res))
 			arm_client(false);
@@ -423,9 +436,7 @@ int loop_start(void)
 			fd = hi;
 		}
 		lp.wake_fd = (int)fd;
-		struct stat st;
-		if (sys_fstat(lp.wake_fd, &st) == 0)
-			wake_ino = st.st_ino;
+		wake_ino = sys_fd_ino(lp.wake_fd);
 	}
 	r = io_uring_queue_init(16, &lp.ring, 0);
 	if (r == 0) {
@@ -435,6 +446,7 @@ int loop_start(void)
 			sys_close(lp.ring.ring_fd);
 			lp.ring.ring_fd = lp.ring.enter_ring_fd = (int)hi;
 		}
+		ring_ino = sys_fd_ino(lp.ring.ring_fd);
 		lp.uring = 1;
 		ring_track(true);
 	} else if (!said++) {
@@ -464,11 +476,13 @@ void loop_after_fork(void)
 {
 	if (lp.uring) {
 		ring_track(false);
+		if (sys_fd_ino(lp.ring.ring_fd) != ring_ino)
+			lp.ring.ring_fd = -1;	/* the program's now: unmap only */
 		io_uring_queue_exit(&lp.ring);
 	}
 	if (lp.client)
 		sys_close(lp.client);
-	if (lp.wake_fd)
+	if (wake_ok())
 		sys_close(lp.wake_fd);
 	__builtin_memset(&lp, 0, sizeof(lp));
 }

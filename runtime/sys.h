@@ -83,6 +83,16 @@ static inline long sys_move_pages(pid_t pid, unsigned long n, void **pages,
 				  const int *nodes, int *status, int flags)
 { return sys_call(SYS_move_pages, pid, n, pages, nodes, status, flags); }
 
+/* Inode of an open descriptor, 0 when it is not open: the runtime keeps
+ * its descriptors' inodes to know them again, since a program may close
+ * any descriptor and open a file of its own at the same number. */
+static inline uint64_t sys_fd_ino(int fd)
+{
+	struct { uint64_t dev, ino; uint64_t rest[16]; } st;	/* struct stat */
+
+	return fd >= 0 && sys_fstat(fd, &st) == 0 ? st.ino : 0;
+}
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline uint64_t sys_now_ns(void)
 {

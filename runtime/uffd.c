@@ -96,6 +96,7 @@ struct region {
 /* Outside the big zero-initialised struct, which stays out of the file. */
 static int mon_fd = -1;		/* the userfaultfd, -1 when off */
 static int mon_stop_fd = -1;	/* eventfd that ends the thread */
+static uint64_t stop_ino;	/* its inode, to know it again */
 
 static struct monitor {
 	uint64_t features;	/* what UFFDIO_API gave us */
@@ -644,10 +645,10 @@ static void *monitor_main(void *unused)
 	}
 	/* Close them only while they are still ours: the program may have
 	 * closed them and reused the numbers. */
-	if (ours()) {
+	if (ours())
 		sys_close(mon_fd);
+	if (sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_close(mon_stop_fd);
-	}
 	__atomic_store_n(&mon.alive, 0, __ATOMIC_RELEASE);
 	mon_fd = mon_stop_fd = -1;
 	return NULL;
@@ -1000,6 +1001,7 @@ static int uffd_start_locked(void)
 		sys_close(mon_stop_fd);
 		mon_stop_fd = (int)hi;
 	}
+	stop_ino = sys_fd_ino(mon_stop_fd);
 	mon.nreg = 0;
 	mon.table_busy = 0;
 	mon.vanish.head = mon.vanish.tail = 0;
@@ -1036,7 +1038,7 @@ void uffd_stop(void)
 {
 	uint64_t one = 1;
 
-	if (mon_stop_fd >= 0)
+	if (mon_stop_fd >= 0 && sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_write(mon_stop_fd, &one, 8);
 }
 
@@ -1046,9 +1048,9 @@ void uffd_after_fork(void)
 	/* Locks another thread of the parent may have held at the fork. */
 	__atomic_store_n(&starting, 0, __ATOMIC_RELAXED);
 	mon.table_busy = 0;
-	if (mon_stop_fd >= 0)
+	if (mon_stop_fd >= 0 && sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_close(mon_stop_fd);
-	if (mon_fd >= 0)
+	if (mon_fd >= 0 && ours())
 		sys_close(mon_fd);
 	mon_stop_fd = mon_fd = -1;
 	mon.alive = 0;
