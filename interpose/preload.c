@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -145,6 +146,48 @@ EXPORT pid_t fork(void)
 		real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
 	pid_t r = ns_fork(real_fork ? real_fork : raw_fork);
 	return r < 0 ? (errno = -r, -1) : r;
+}
+
+/* A new thread starts with its creator's memory policy, in the kernel;
+ * the fault handler, which knows threads' policies only as they are set,
+ * must learn it too (docs/placement.md, Precedence).  Only a creator with
+ * a policy of its own costs anything beyond one get_mempolicy(). */
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *start_with_policy(void *p)
+{
+	struct start st = *(struct start *)p;
+
+	free(p);
+	ns_thread_policy_inherited();
+	return st.fn(st.arg);
+}
+
+EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg)
+{
+	static int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	int mode = 0, r;
+	unsigned long mask = 0;
+	struct start *st;
+
+	if (!real)
+		real = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+				void *))dlsym(RTLD_NEXT, "pthread_create");
+	if (!real)
+		return EAGAIN;
+	if (!ns_tracks_thread_policies() ||
+	    sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) != 0 || !mode ||
+	    !(st = malloc(sizeof(*st))))
+		return real(th, attr, fn, arg);
+	*st = (struct start){ fn, arg };
+	r = real(th, attr, start_with_policy, st);
+	if (r)
+		free(st);
+	return r;
 }
 
 /* vfork's child may not return from the function that called vfork; a

@@ -403,7 +403,9 @@ static void reconcile(void)
  * served must not be used from here (the io_uring's memory is shared). */
 static void child_reset(void)
 {
-	uffd_after_fork();
+	uffd_after_fork();	/* the thread policies too: tids are the parent's */
+	if (policy_any())
+		ns_thread_policy_inherited();
 	mig_after_fork();
 	loop_after_fork();
 	trace_after_fork((int)sys_getppid());
@@ -1357,6 +1359,8 @@ int ns_init(void)
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
 	trace_emit(NS_TR_START, 0, 0, -1, 0);
+	if (policy_any())
+		ns_thread_policy_inherited();	/* kept across exec (numactl) */
 	start_ctl();
 	start_placement();
 	start_policies();
@@ -1535,10 +1539,24 @@ long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode
 {
 	long r = sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0);
 
-	if (r == 0 && uffd_active())
+	if (r == 0 && policy_any())
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
 				   mask && maxnode ? mask[0] : 0);
 	return r;
+}
+
+int ns_tracks_thread_policies(void)
+{
+	return ns_rt.ready && !ns_rt.disabled && policy_any();
+}
+
+void ns_thread_policy_inherited(void)
+{
+	int mode = 0;
+	unsigned long mask = 0;
+
+	if (sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) == 0 && mode)
+		uffd_thread_policy((int)sys_gettid(), mode & 0xffff, mask);
 }
 
 struct nt_ctx {

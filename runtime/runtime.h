@@ -30,5 +30,10 @@ void ns_escape(int delta);
 void ns_reconcile_always(void);
 /* set_mempolicy(2), remembered for the fault handler. */
 long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode);
+/* The calling thread's own policy, which the kernel gave it at its
+ * creation (its creator's) or at exec: remembered the same way. */
+void ns_thread_policy_inherited(void);
+/* Whether thread policies are worth remembering now (placement is on). */
+int ns_tracks_thread_policies(void);
 
 #endif

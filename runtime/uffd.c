@@ -1054,6 +1054,7 @@ void uffd_after_fork(void)
 		sys_close(mon_fd);
 	mon_stop_fd = mon_fd = -1;
 	mon.alive = 0;
+	__builtin_memset(mon.tids, 0, sizeof(mon.tids));
 }
 
 void uffd_stats(struct ns_fault_stats *out)

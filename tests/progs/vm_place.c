@@ -27,9 +27,14 @@
  *   thread-policy membind=1: a thread bound to node 0 by a raw
  *                 syscall(SYS_set_mempolicy) and another by libnuma's
  *                 numa_set_membind() get their first touches on node 0;
- *                 the main thread's are on node 1; once the first thread
- *                 returns to MPOL_DEFAULT, its first touches are on node 1
- *                 again.
+ *                 the main thread's are on node 1; a thread the first one
+ *                 creates while bound inherits its policy, as in the
+ *                 kernel, and its first touches are on node 0; once the
+ *                 first thread returns to MPOL_DEFAULT, its first touches
+ *                 are on node 1 again.
+ *   exec-policy   membind=1: a policy the program set before exec (as
+ *                 numactl does) holds after it: the new image's first
+ *                 touches, and those of a thread it creates, on node 0.
  *   fork          membind=1: placement goes on after fork.  Before the
  *                 fork, region W is written and region U is not.  The
  *                 child first-touches U and a region it maps itself, both
@@ -148,7 +153,20 @@ struct toucher {
 	pthread_barrier_t *go;	/* started together, when set */
 	int how;		/* thread-policy: 1 raw syscall, 2 libnuma */
 	char *later;		/* thread-policy: written after MPOL_DEFAULT */
+	struct toucher *child;	/* thread-policy: run by a thread it creates */
 };
+
+static void *toucher_main(void *arg);
+
+/* Runs t in a new thread of the caller's and waits for it. */
+static void run_thread(struct toucher *t)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, toucher_main, t))
+		t_fail("pthread_create");
+	pthread_join(th, NULL);
+}
 
 static void *toucher_main(void *arg)
 {
@@ -176,6 +194,8 @@ static void *toucher_main(void *arg)
 	if (t->go)
 		pthread_barrier_wait(t->go);
 	touch(t->base, t->n);
+	if (t->child)
+		run_thread(t->child);	/* created while this one is bound */
 	if (t->later) {
 		bind_thread(MPOL_DEFAULT, 0);
 		touch(t->later, t->n);
@@ -319,8 +339,10 @@ static void case_thread_policy(void)
 	long n = 256;
 	char *raw = map_rw((size_t)n * pg), *lib = map_rw((size_t)n * pg);
 	char *after = map_rw((size_t)n * pg), *mine = map_rw((size_t)n * pg);
+	char *inh = map_rw((size_t)n * pg);
+	struct toucher child = { .base = inh, .n = n, .cpu = -1 };
 	struct toucher t[2] = {
-		{ .base = raw, .n = n, .cpu = -1, .how = 1, .later = after },
+		{ .base = raw, .n = n, .cpu = -1, .how = 1, .later = after, .child = &child },
 		{ .base = lib, .n = n, .cpu = -1, .how = 2 },
 	};
 
@@ -328,6 +350,8 @@ static void case_thread_policy(void)
 	touch(mine, n);
 	expect_all_on("thread bound by syscall(SYS_set_mempolicy)", raw, n, 0);
 	expect_all_on("thread bound by numa_set_membind()", lib, n, 0);
+	expect_all_on("thread created by a bound thread (inherits its policy)", inh, n, 0);
+	expect_content("thread-policy inherited", inh, n);
 	expect_all_on("the same thread back at MPOL_DEFAULT", after, n, 1);
 	expect_all_on("main thread, no policy of its own", mine, n, 1);
 	expect_content("thread-policy raw", raw, n);
@@ -335,7 +359,32 @@ static void case_thread_policy(void)
 	expect_content("thread-policy after", after, n);
 	expect_content("thread-policy main", mine, n);
 	printf("vm_place thread-policy: PASS (threads bound to node 0 by syscall and by "
-	       "libnuma: node 0; back to default and the main thread: node 1)\n");
+	       "libnuma, and a thread one of them created: node 0; back to default and "
+	       "the main thread: node 1)\n");
+}
+
+/* The policy set before exec is the new image's: run once to bind and
+ * exec, then again (VM_PLACE_EXECED set) to touch and judge. */
+static void case_exec_policy(void)
+{
+	long n = 256;
+
+	if (!getenv("VM_PLACE_EXECED")) {
+		bind_thread(MPOL_BIND, 1UL << 0);
+		setenv("VM_PLACE_EXECED", "1", 1);
+		execl("/proc/self/exe", "vm_place", "exec-policy", (char *)NULL);
+		t_fail("exec of /proc/self/exe: %s", strerror(errno));
+	}
+	char *mine = map_rw((size_t)n * pg), *thr = map_rw((size_t)n * pg);
+	struct toucher t = { .base = thr, .n = n, .cpu = -1 };
+	touch(mine, n);
+	run_thread(&t);
+	expect_all_on("after exec, the main thread bound before it", mine, n, 0);
+	expect_all_on("after exec, a thread the main thread created", thr, n, 0);
+	expect_content("exec-policy main", mine, n);
+	expect_content("exec-policy thread", thr, n);
+	printf("vm_place exec-policy: PASS (bound to node 0 before exec: the new image "
+	       "and its thread on node 0)\n");
 }
 
 /* Copies made by writes after the fork: content checked, nodes printed. */
@@ -443,6 +492,7 @@ static const struct {
 	{ "localalloc", "localalloc", case_localalloc },
 	{ "own-mbind", "membind=1", case_own_mbind },
 	{ "thread-policy", "membind=1", case_thread_policy },
+	{ "exec-policy", "membind=1", case_exec_policy },
 	{ "fork", "membind=1", case_fork },
 };
 

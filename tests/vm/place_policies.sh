@@ -5,7 +5,8 @@
 # node 0, totals 3:1), membind=1, preferred=1 (all on node 1), localalloc
 # (two threads pinned to CPUs of nodes 0 and 1, each page on its writer's
 # node), and under membind=1 the program's own mbind() and a thread's own
-# set_mempolicy() (raw syscall and libnuma) winning over numashadow's
+# set_mempolicy() (raw syscall and libnuma), a policy a thread inherits
+# from its creator and one kept across exec winning over numashadow's
 # policy.  tests/progs/vm_place.c says what each case checks; every case
 # runs under `numashadow run --verify`, must exit 0 and must leave no
 # "numashadow:" line on stderr (a monitor that gave up placing says so
@@ -20,7 +21,8 @@ membind:membind=1
 preferred:preferred=1
 localalloc:localalloc
 own-mbind:membind=1
-thread-policy:membind=1"
+thread-policy:membind=1
+exec-policy:membind=1"
 
 if [ "${1-}" = --guest ]; then
 	f=/proc/sys/kernel/numa_balancing
