@@ -288,9 +288,13 @@ int verify_vmas(uint32_t proc, bool fix)
 
 		struct attrs ka, sa;
 		bool differ = kc != sc;
-		if (kc && sc) {
+		/* Each side described from its own record, also when only one
+		 * side has a mapping here (the report names it). */
+		if (kc)
 			kattrs(k, pos, &ka);
+		if (sc)
 			sattrs(scr.svma[j], pos, &sa);
+		if (kc && sc) {
 			/* A shared anonymous object learns its inode here, the
 			 * first time the kernel shows it. */
 			if (sa.kind == OBJ_SHM && ka.kind == OBJ_SHM && !sa.ino) {

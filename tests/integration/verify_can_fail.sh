@@ -7,7 +7,8 @@
 # range, a child sharing pages after fork, numashadow_verify() in both
 # processes) must exit 86 under `numashadow run --verify` and under
 # --verify=2, with at least one `numashadow: verify:` line on stderr naming
-# an address, and nothing on stdout.  Without corruption the same runs exit
+# an address (for the VMA kinds, describing the kernel's side and the
+# shadow's as they are), and nothing on stdout.  Without corruption the same runs exit
 # 0 with no verify line.  Run from the project root.
 set -u
 NS=${NUMASHADOW_BIN:-build/numashadow}
@@ -58,6 +59,15 @@ for level in --verify --verify=2; do
 		else
 			echo "$kind $level: exit 86, $n verify lines"
 			grep -a -m1 '^numashadow: verify:' "$tmp/err" | sed 's/^/    /'
+		fi
+		# The VMA kinds spoil an anonymous writable mapping: the line
+		# must describe each side as it is.
+		want=
+		[ "$kind" = vma-bounds ] && want='kernel rw-p anon [^,]*, shadow unmapped$'
+		[ "$kind" = vma-prot ] && want='kernel rw-p anon [^,]*, shadow rwxp anon '
+		if [ -n "$want" ] && ! grep -a -q "^numashadow: verify: pid [0-9]*: 0x.*: $want" "$tmp/err"; then
+			fail "$kind $level: no line describing both sides right (want '$want')"
+			show
 		fi
 	done
 done
