@@ -9,24 +9,10 @@
 # those of the plain run, its other stderr lines too, and the runtime must
 # not be active (chatty reports it absent or inactive).  Run from the
 # project root.
-set -u
-NS=${NUMASHADOW_BIN:-build/numashadow}
+. tests/int_lib.sh
 LIB=${NUMASHADOW_LIB:-$(pwd)/build/libnumashadow.so}
 PROG=build/tests/progs/chatty
-tmp=$(mktemp -d /tmp/numashadow-bad.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-for f in "$NS" "$PROG"; do
-	[ -x "$f" ] || { echo "FAIL: $f not built"; exit 1; }
-done
-[ -f "$LIB" ] || { echo "FAIL: $LIB not built"; exit 1; }
+need "$PROG" "$LIB"
 
 clean_env() {
 	env -u LD_PRELOAD -u NUMASHADOW_VERIFY -u NUMASHADOW_TEST_CORRUPT \
@@ -92,5 +78,4 @@ for status in 0 3; do
 		NUMASHADOW_TEST_CORRUPT=bogus vma-prot vma-bounds page-ghost mapper
 done
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-exit 0
+finish

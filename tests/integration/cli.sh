@@ -9,23 +9,9 @@
 # exit status comes back unchanged (0, 1, 3, 42, and 143 for SIGTERM), with
 # and without --verify.  `run --log FILE` runs the program unchanged, and
 # the verify lines of a failing run go to FILE.  Run from the project root.
-set -u
-NS=${NUMASHADOW_BIN:-build/numashadow}
-case $NS in /*) ;; *) NS=$(pwd)/$NS ;; esac
+. tests/int_lib.sh
 CHATTY=$(pwd)/build/tests/progs/chatty
-tmp=$(mktemp -d /tmp/numashadow-cli.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-for f in "$NS" "$CHATTY"; do
-	[ -x "$f" ] || { echo "FAIL: $f not built"; exit 1; }
-done
+need "$CHATTY"
 version=$(sed -n 's/^#define NUMASHADOW_VERSION "\(.*\)"$/\1/p' include/numashadow.h)
 [ -n "$version" ] || fail "no NUMASHADOW_VERSION in include/numashadow.h"
 
@@ -123,5 +109,4 @@ if ! grep -a -q '^numashadow: verify:' "$tmp/log" 2>/dev/null; then
 	fail "run --log with vma-prot: no verify line in the log file (stderr: $(head -c 300 "$tmp/err"))"
 fi
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-exit 0
+finish

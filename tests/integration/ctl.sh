@@ -6,15 +6,13 @@
 # --to.  On this one-node host the migration moves nothing (every page is
 # already on node 0) but must say so and succeed; tests/vm/ctl_migrate.sh
 # moves pages for real.
-NS=build/numashadow
+. tests/int_lib.sh
 PROG=build/tests/progs/workload
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-[ -x $NS ] && [ -x $PROG ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
+need $PROG
 
 $NS run -- $PROG 8 20 >/dev/null 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+on_exit='kill $pid 2>/dev/null; wait $pid 2>/dev/null'
 # The socket appears once the runtime is up.
 for i in $(seq 50); do
 	out=$($NS stat --pid $pid 2>&1) && break
@@ -55,5 +53,5 @@ expect 1 "no process 4000000" -- stat --pid 4000000
 expect 1 "not running numashadow" -- stat --pid 1
 expect 1 "not running numashadow" -- migrate --pid 1 --to 0
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "ctl: ok"
+[ "$fails" -eq 0 ] && echo "ctl: ok"
+finish

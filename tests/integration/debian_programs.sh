@@ -10,17 +10,7 @@
 # and, apart from lines starting `numashadow:`, identical stderr.  A missing
 # program is a failure, not a skip: `make deps` installs them.
 # Run from the project root; NS_KEEP_TMP=1 keeps the outputs for a look.
-set -u
-NS=${NUMASHADOW_BIN:-$(pwd)/build/numashadow}
-tmp=$(mktemp -d /tmp/numashadow-debian.XXXXXX)
-trap '[ -n "${NS_KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+. tests/int_lib.sh
 
 for prog in /usr/bin/python3 /usr/bin/git /usr/bin/gcc /usr/bin/sqlite3; do
 	[ -x "$prog" ] || fail "$prog is not installed (make deps installs it)"
@@ -198,5 +188,4 @@ PRAGMA integrity_check;
 SQL
 "
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-exit 0
+finish

@@ -3,13 +3,9 @@
 # the runtime says so once and its service loop runs on poll(2): the
 # program's output is what it is without numashadow, the control socket
 # answers `numashadow stat`, and the trace is written.
-NS=build/numashadow
+. tests/int_lib.sh
 WRAP=build/tests/progs/no_uring
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-[ -x $NS ] && [ -x $WRAP ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
-tmp=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $tmp' EXIT
+need $WRAP build/tests/progs/chatty build/tests/progs/workload
 
 # Output unchanged, one notice.
 build/tests/progs/chatty >$tmp/plain.out 2>/dev/null
@@ -26,6 +22,7 @@ grep -v "^numashadow: io_uring unavailable\|^chatty:" $tmp/ns.err | grep -q . &&
 # The control socket, served by poll(2).
 NUMASHADOW_TRACE=$tmp/trace $WRAP $NS run -- build/tests/progs/workload 8 20 >/dev/null 2>$tmp/wl.err &
 pid=$!
+on_exit='kill $pid 2>/dev/null; wait $pid 2>/dev/null'
 for i in $(seq 50); do
 	out=$($NS stat --pid $pid 2>&1) && break
 	sleep 0.1
@@ -44,5 +41,5 @@ size=$(stat -c %s $tmp/trace 2>/dev/null || echo 0)
 	fail "trace without io_uring: $size bytes, want a header and whole records"
 head -c 7 $tmp/trace | grep -q NSTRACE || fail "trace: no header"
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "no_uring: ok"
+[ "$fails" -eq 0 ] && echo "no_uring: ok"
+finish

@@ -14,22 +14,9 @@
 # node 0 is online everywhere, node 9 nowhere this runs.  Placement with
 # the control socket off (the monitor is then the runtime's first thread)
 # runs to the end with chatty's output.  Run from the project root.
-set -u
-NS=${NUMASHADOW_BIN:-build/numashadow}
+. tests/int_lib.sh
 PROG=build/tests/progs/chatty
-tmp=$(mktemp -d /tmp/numashadow-policy.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-for f in "$NS" "$PROG"; do
-	[ -x "$f" ] || { echo "FAIL: $f not built"; exit 1; }
-done
+need "$PROG"
 if [ -e /sys/devices/system/node/node9 ]; then
 	echo "FAIL: node 9 exists here; this test needs it absent"
 	exit 1

@@ -16,18 +16,9 @@
 # trace gives exit 1 and one line; a truncated last record one warning
 # line and the other records; `run --trace` with a file it cannot create
 # fails with one line before running anything.  Run from the project root.
-set -u
-NS=${NUMASHADOW_BIN:-build/numashadow}
-case $NS in /*) ;; *) NS=$(pwd)/$NS ;; esac
+. tests/int_lib.sh
 PROG=$(pwd)/build/tests/progs/trace_prog
-tmp=$(mktemp -d /tmp/numashadow-trace.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-for f in "$NS" "$PROG"; do
-	[ -x "$f" ] || { echo "FAIL: $f not built (make check-tests)"; exit 1; }
-done
+need "$PROG"
 
 # A relative FILE, and an old file in its place: run must empty it.
 echo "an old trace" >"$tmp/t.tr"

@@ -5,13 +5,9 @@
 # inodes, stops tracing with one line on stderr (which must not land in
 # the program's file either), and the program runs on; with placement on
 # as well (the monitor's descriptors, its stop eventfd among them).
-NS=build/numashadow
+. tests/int_lib.sh
 PROG=build/tests/progs/close_fds
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-[ -x $NS ] && [ -x $PROG ] || { echo "FAIL: build first (make check-tests)"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf $tmp' EXIT
+need $PROG
 
 # With placement too, the userfaultfd monitor's descriptors go the same way.
 for opt in "" --localalloc; do
@@ -30,5 +26,5 @@ for opt in "" --localalloc; do
 	$NS trace $tmp/t.tr >/dev/null 2>$tmp/terr || fail "${opt:-trace only}: the trace does not read: $(cat $tmp/terr)"
 done
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "trace_fd: ok"
+[ "$fails" -eq 0 ] && echo "trace_fd: ok"
+finish

@@ -10,21 +10,9 @@
 # an address (for the VMA kinds, describing the kernel's side and the
 # shadow's as they are), and nothing on stdout.  Without corruption the same runs exit
 # 0 with no verify line.  Run from the project root.
-set -u
-NS=${NUMASHADOW_BIN:-build/numashadow}
+. tests/int_lib.sh
 PROG=build/tests/progs/touch_and_fork
-tmp=$(mktemp -d /tmp/numashadow-vfail.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
-fails=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-[ -x "$NS" ] || { echo "FAIL: $NS not built"; exit 1; }
-[ -x "$PROG" ] || { echo "FAIL: $PROG not built"; exit 1; }
+need "$PROG"
 
 # run LABEL VERIFY_OPTION [CORRUPT_KIND]: one run; leaves rc, $tmp/out, $tmp/err
 run() {
@@ -72,5 +60,4 @@ for level in --verify --verify=2; do
 	done
 done
 
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-exit 0
+finish

@@ -6,14 +6,8 @@
 # itself at level 1) and must exit 0 with no `numashadow: verify:` line.
 # malloc_heavy is left out: thousands of full checks make it slow and its
 # calls are the same kinds.  Run from the project root.
-set -u
-NS=${NUMASHADOW_BIN:-build/numashadow}
-tmp=$(mktemp -d /tmp/numashadow-level2.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM	# so the EXIT trap cleans up
-fails=0
-
-[ -x "$NS" ] || { echo "FAIL: $NS not built"; exit 1; }
+. tests/int_lib.sh
+need
 for t in fork_tree threads_mm raw_syscall munmap_middle mremap_move \
 	 madvise_dontneed shared_file_fork; do
 	bin=build/tests/integration/$t
@@ -33,5 +27,4 @@ for t in fork_tree threads_mm raw_syscall munmap_middle mremap_move \
 		echo "$t: ok"
 	fi
 done
-[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-exit 0
+finish

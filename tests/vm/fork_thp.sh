@@ -10,10 +10,7 @@ PROG=build/tests/progs/vm_fork_thp
 . tests/vm_lib.sh
 vm_need $PROG
 
-out=$(build/numashadow vm --nodes 2 -- build/numashadow run --verify -- $PROG 2>&1)
-rc=$?
-echo "$out"
-[ $rc -eq 0 ] || fail "exit status $rc"
+vm_run_verified 2 $PROG
 echo "$out" | grep -q "^vm_fork_thp: PASS" ||
 	fail "the program did not report its checks done"
 echo "PASS: a huge page split by a write after fork stays true in the shadow"

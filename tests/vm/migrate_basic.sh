@@ -6,21 +6,13 @@
 # balancing is switched off in the guest first, so only our migrations move
 # pages.  Run from the project root after `make check-tests`; skips only
 # when qemu is missing.
-NODES=2 TARGET=1
+NODES=${NODES:-2} TARGET=${TARGET:-1}	# migrate_basic_4node.sh: 4 and 3
 PROG=build/tests/progs/vm_migrate_basic
 
 . tests/vm_lib.sh
 vm_need $PROG
 
-# The guest runs the command with the same paths; the files it needs are
-# named with --file because a sh -c script is not searched for them.
-out=$(build/numashadow vm --nodes $NODES --file build/numashadow --file $PROG -- \
-	/bin/sh -c 'f=/proc/sys/kernel/numa_balancing
-		[ ! -e $f ] || echo 0 >$f || exit 125
-		exec build/numashadow run --verify -- "$0" "$1"' $PROG $TARGET 2>&1)
-rc=$?
-echo "$out"
-[ $rc -eq 0 ] || fail "exit status $rc"
+vm_run_verified $NODES $PROG $TARGET
 echo "$out" | grep -q "^vm_migrate_basic: PASS (2048 pages, node 0 <-> $TARGET)" ||
 	fail "the program did not report its checks done"
 echo "PASS: pages moved 0 -> $TARGET -> 0 in a $NODES-node guest"

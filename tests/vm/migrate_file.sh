@@ -10,15 +10,7 @@ PROG=build/tests/progs/vm_migrate_file
 . tests/vm_lib.sh
 vm_need $PROG
 
-# The files the guest needs are named with --file: a sh -c script is not
-# searched for them.  The guest's /tmp is a tmpfs (0x1021994).
-out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
-	/bin/sh -c 'f=/proc/sys/kernel/numa_balancing
-		[ ! -e $f ] || echo 0 >$f || exit 125
-		exec build/numashadow run --verify -- "$0"' $PROG 2>&1)
-rc=$?
-echo "$out"
-[ $rc -eq 0 ] || fail "exit status $rc"
+vm_run_verified 2 $PROG
 echo "$out" | grep -q "^vm_migrate_file: PASS" ||
 	fail "the program did not report its checks done"
 echo "PASS: shared file pages moved for both processes"

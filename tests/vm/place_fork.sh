@@ -13,14 +13,9 @@ PROG=build/tests/progs/vm_place
 . tests/vm_lib.sh
 vm_need $PROG
 
-out=$(env -u NUMASHADOW_RULES -u NUMASHADOW_FAULT_AROUND NUMASHADOW_POLICY=membind=1 \
-	build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
-	/bin/sh -c 'f=/proc/sys/kernel/numa_balancing
-		[ ! -e $f ] || echo 0 >$f || exit 125
-		exec build/numashadow run --verify -- "$0" fork' $PROG 2>&1)
-rc=$?
-echo "$out"
-[ $rc -eq 0 ] || fail "exit status $rc"
+unset NUMASHADOW_RULES NUMASHADOW_FAULT_AROUND
+export NUMASHADOW_POLICY=membind=1
+vm_run_verified 2 $PROG fork
 echo "$out" | grep -q "^vm_place fork: PASS" ||
 	fail "the program did not report its checks done"
 # A monitor that gave up placing says so, and its pages may land right by

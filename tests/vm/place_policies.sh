@@ -54,15 +54,6 @@ fi
 . tests/vm_lib.sh
 vm_need $PROG
 
-out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
-	/bin/sh "$0" --guest 2>&1)
-rc=$?
-echo "$out"
-bad=""
-for c in $CASES; do
-	name=${c%%:*} pol=${c#*:}
-	echo "$out" | grep -qxF "case $name $pol: PASS" || bad="$bad $name"
-done
-[ -z "$bad" ] || fail "cases failed or did not report:$bad"
-[ $rc -eq 0 ] || fail "exit status $rc"
+vm_run_self $PROG
+vm_expect_cases "$(echo "$CASES" | sed 's/:/ /')"
 echo "PASS: every policy placed every page where it says"

@@ -47,14 +47,8 @@ fi
 . tests/vm_lib.sh
 vm_need $PROG
 
-out=$(build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
-	/bin/sh "$0" --guest 2>&1)
-rc=$?
-echo "$out"
-bad=""
-for c in size site order; do
-	echo "$out" | grep -qxF "case $c: PASS" || bad="$bad $c"
-done
-[ -z "$bad" ] || fail "cases failed or did not report:$bad"
-[ $rc -eq 0 ] || fail "exit status $rc"
+vm_run_self $PROG
+vm_expect_cases "size
+site
+order"
 echo "PASS: rules placed regions by size and by call site, first match first"
