@@ -185,10 +185,10 @@ static int reregister_cb(uint32_t vma, void *arg);
 static void reconcile(void);
 static void cow_watch_all(void);
 static void drain_monitor(void);
-static int need_ctl;			/* an adopted child wants its socket */
+static int need_services;		/* an adopted child wants its socket, loop */
 static int site_rules;			/* some rule names a call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
-static void start_ctl(void);
+static void start_services(void);
 
 static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
 static int64_t next_touch_ns = -1;	/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
@@ -432,7 +432,7 @@ static void adopt(void)
 	verify_vmas(self, true);
 	/* The parent's monitor, engine and loop stayed with the parent. */
 	child_reset();
-	need_ctl = 1;	/* threads start outside the lock, in leave() */
+	need_services = 1;	/* threads start outside the lock, in leave() */
 }
 
 /* Returns true when the caller may use the model (lock held). */
@@ -523,9 +523,9 @@ static void leave(void)
 		ns_verify_fail();
 	ns_unlock();
 	ns_in_runtime = 0;
-	if (need_ctl) {
-		need_ctl = 0;
-		start_ctl();
+	if (need_services) {
+		need_services = 0;
+		start_services();
 		if (policy_any() && !placement_by_mbind && uffd_start() == 0) {
 			ns_in_runtime = 1;	/* a signal handler must not wait */
 			ns_lock();
@@ -901,7 +901,7 @@ long ns_execve(const char *path, char *const argv[], char *const envp[])
 	page_sync(ns_rt.self);
 	ns_unlock();
 	ns_in_runtime = 0;
-	start_ctl();
+	start_services();
 	return r;
 }
 
@@ -991,7 +991,7 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	ns_unlock();
 	ns_in_runtime = 0;
 	if (!ns_rt.disabled) {
-		start_ctl();
+		start_services();
 		if (balance_mibps)
 			balance_start(balance_mibps);	/* it stayed with the parent */
 	}
@@ -1141,7 +1141,7 @@ static void migrate_after(void)
 
 /* The control socket, and the service loop when the trace needs it (a
  * fork child has neither until it starts them). */
-static void start_ctl(void)
+static void start_services(void)
 {
 	int r;
 
@@ -1361,7 +1361,7 @@ int ns_init(void)
 	trace_emit(NS_TR_START, 0, 0, -1, 0);
 	if (policy_any())
 		ns_thread_policy_inherited();	/* kept across exec (numactl) */
-	start_ctl();
+	start_services();
 	start_placement();
 	start_policies();
 	return 0;
