@@ -47,6 +47,7 @@
 #define EXIT_NOT_FOUND	127
 
 #define LIB_NAME	"libnumashadow.so"
+#define SUN_PATH_SIZE	sizeof(((struct sockaddr_un *)0)->sun_path)
 #define VM_HELPER	"numashadow-vm"
 
 struct subcommand {
@@ -81,6 +82,8 @@ static const struct subcommand subcommands[] = {
 		"  --next-touch-at SECONDS\n"
 		"                      from then on, each page's next write moves it\n"
 		"                      to the writer's node (NUMASHADOW_NEXT_TOUCH_AT)\n"
+		"  --ctl               serve a control socket, for 'numashadow migrate'\n"
+		"                      and 'numashadow stat' (NUMASHADOW_CTL=1)\n"
 		"  --no-ctl            no control socket (NUMASHADOW_CTL=0)\n"
 		"  --trace FILE        record mmap, faults, migrations... of the program\n"
 		"                      and its children into FILE, emptied first\n"
@@ -466,7 +469,8 @@ static int cmd_run(int argc, char **argv)
 	char balance[16] = "";
 	char *rules = NULL, fa[16];
 	long fault_around = 0;
-	int i, m, err, report = 0, noctl = 0;
+	const char *ctl = NULL;	/* NUMASHADOW_CTL: "1", "0" or unset */
+	int i, m, err, report = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -534,8 +538,11 @@ static int cmd_run(int argc, char **argv)
 			report = 1;
 			continue;
 		}
-		if (strcmp(a, "--no-ctl") == 0) {
-			noctl = 1;
+		if (strcmp(a, "--ctl") == 0 || strcmp(a, "--no-ctl") == 0) {
+			const char *v = a[2] == 'c' ? "1" : "0";
+			if (ctl && strcmp(ctl, v))
+				return usage_error("run", "--ctl and --no-ctl exclude each other");
+			ctl = v;
 			continue;
 		}
 		/* Placement: the runtime parses and refuses bad values with a
@@ -608,7 +615,7 @@ static int cmd_run(int argc, char **argv)
 		err = -errno;
 	if (!err && report && setenv("NUMASHADOW_REPORT", "1", 1))
 		err = -errno;
-	if (!err && noctl && setenv("NUMASHADOW_CTL", "0", 1))
+	if (!err && ctl && setenv("NUMASHADOW_CTL", ctl, 1))
 		err = -errno;
 	if (!err && tracearg && setenv("NUMASHADOW_TRACE", trace, 1))
 		err = -errno;
@@ -762,13 +769,166 @@ int main(int argc, char **argv)
 
 /* ---- migrate, stat: requests to a running program's control socket ---- */
 
-/* Sends one request to pid's control socket and copies the answer to
- * stdout; returns 0, or 1 after saying why (no process, not running
- * numashadow, or the runtime's "error: ..."). */
-static int ctl_request(const char *cmd, long pid, const char *req)
+/*
+ * What the commands trust (docs/security.md).  The socket lives where the
+ * runtime puts it (runtime/ctl.c): $XDG_RUNTIME_DIR/numashadow/PID.sock,
+ * else /tmp/numashadow-EUID/PID.sock.  /tmp is anyone's, so another user
+ * may have made that directory first and listen in it.  Before connecting
+ * we check the directory: a directory (not a symlink: lstat), owned by our
+ * effective uid, not writable by group or others; we then hold it open
+ * and connect relative to it, so it cannot be swapped after the check.
+ * After connecting, the peer (SO_PEERCRED: whoever called listen()) must
+ * have our effective uid.  Root is not accepted as a peer: a program of
+ * ours never listens as root, and a root-owned socket in our directory
+ * would be someone else's.
+ */
+
+/* The socket of pid, as the runtime names it: dir (for messages and
+ * checks) and name inside it.  Returns 0, or 1 after one line: a path too
+ * long for a socket address, which the runtime could not have bound. */
+static int ctl_path(const char *cmd, long pid, char *dir, size_t dirsize,
+		    char *name, size_t namesize)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	size_t len;
+	int n;
+
+	if (xdg && *xdg)
+		n = snprintf(dir, dirsize, "%s/numashadow", xdg);
+	else
+		n = snprintf(dir, dirsize, "/tmp/numashadow-%ld", (long)geteuid());
+	len = (size_t)n + 1 + (size_t)snprintf(name, namesize, "%ld.sock", pid);
+	/* dir/name and its NUL must fit in sun_path: never cut it short. */
+	if (len >= SUN_PATH_SIZE || (size_t)n >= dirsize) {
+		fprintf(stderr, "numashadow: %s: XDG_RUNTIME_DIR is too long: the "
+			"socket path would be %zu bytes, a socket address holds %zu\n",
+			cmd, len, SUN_PATH_SIZE - 1);
+		return 1;
+	}
+	return 0;
+}
+
+/* Opens dir, the directory of our sockets, after checking that only we
+ * can change what is in it.  Returns the descriptor; -ENOENT when there
+ * is no such directory (no socket either); -EPERM after one line saying
+ * why it is not trusted, or another -errno after one line. */
+static int ctl_dir_open(const char *cmd, const char *dir)
+{
+	uid_t euid = geteuid();
+	struct stat st, fst;
+	const char *why = NULL;
+	int fd;
+
+	if (lstat(dir, &st)) {
+		int err = errno;
+		if (err == ENOENT)
+			return -ENOENT;
+		fprintf(stderr, "numashadow: %s: %s: %s\n", cmd, dir, strerror(err));
+		return -err;
+	}
+	if (S_ISLNK(st.st_mode))
+		why = "is a symbolic link";
+	else if (!S_ISDIR(st.st_mode))
+		why = "is not a directory";
+	if (why) {
+		fprintf(stderr, "numashadow: %s: %s %s; refusing to look for a "
+			"control socket there\n", cmd, dir, why);
+		return -EPERM;
+	}
+	if (st.st_uid != euid) {
+		fprintf(stderr, "numashadow: %s: %s is owned by uid %ld, not by you "
+			"(uid %ld); refusing to look for a control socket there\n",
+			cmd, dir, (long)st.st_uid, (long)euid);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		fprintf(stderr, "numashadow: %s: %s is writable by %s (mode %04o); "
+			"refusing to look for a control socket there\n", cmd, dir,
+			st.st_mode & S_IWOTH ? "others" : "its group",
+			(unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	/* O_PATH: no read permission needed; O_NOFOLLOW: a symlink put there
+	 * since the lstat is not followed.  The same inode as checked. */
+	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &fst) || fst.st_dev != st.st_dev ||
+	    fst.st_ino != st.st_ino) {
+		fprintf(stderr, "numashadow: %s: %s changed while being checked; "
+			"refusing to look for a control socket there\n", cmd, dir);
+		if (fd >= 0)
+			close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* A socket connected to pid's control socket.  Returns the descriptor,
+ * or -1 after one line saying why not. */
+static int ctl_connect(const char *cmd, long pid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[SUN_PATH_SIZE], name[32];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int dfd, fd, err;
+
+	if (ctl_path(cmd, pid, dir, sizeof(dir), name, sizeof(name)))
+		return -1;
+	dfd = ctl_dir_open(cmd, dir);
+	if (dfd == -ENOENT)
+		goto no_socket;
+	if (dfd < 0)
+		return -1;
+	/* Connect by a name relative to the directory we checked: we are a
+	 * short-lived command, nothing else depends on our working directory. */
+	if (fchdir(dfd)) {
+		fprintf(stderr, "numashadow: %s: %s: %s\n", cmd, dir, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	close(dfd);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "numashadow: %s: socket: %s\n", cmd, strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = errno;
+		close(fd);
+		/* No socket, or one a dead process left: nobody listens. */
+		if (err == ENOENT || err == ECONNREFUSED)
+			goto no_socket;
+		fprintf(stderr, "numashadow: %s: %s/%s: %s\n", cmd, dir, name,
+			strerror(err));
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		fprintf(stderr, "numashadow: %s: %s/%s: SO_PEERCRED: %s\n", cmd, dir,
+			name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (cred.uid != geteuid()) {
+		fprintf(stderr, "numashadow: %s: %s/%s is served by uid %ld (pid %ld), "
+			"not by you (uid %ld); refusing to talk to it\n", cmd, dir, name,
+			(long)cred.uid, (long)cred.pid, (long)geteuid());
+		close(fd);
+		return -1;
+	}
+	return fd;
+
+no_socket:
+	fprintf(stderr, "numashadow: pid %ld has no control socket (start it "
+		"with 'numashadow run --ctl')\n", pid);
+	return -1;
+}
+
+/* Sends one request to pid's control socket and copies the answer to
+ * stdout; returns 0, or 1 after saying why (no process, no control
+ * socket, one we do not trust, or the runtime's "error: ..."). */
+static int ctl_request(const char *cmd, long pid, const char *req)
+{
 	char buf[4096], last[512] = "";
 	size_t lastlen = 0;
 	ssize_t n;
@@ -778,24 +938,13 @@ static int ctl_request(const char *cmd, long pid, const char *req)
 		fprintf(stderr, "numashadow: %s: no process %ld\n", cmd, pid);
 		return 1;
 	}
-	if (xdg && *xdg)
-		snprintf(sa.sun_path, sizeof(sa.sun_path),
-			 "%s/numashadow/%ld.sock", xdg, pid);
-	else
-		snprintf(sa.sun_path, sizeof(sa.sun_path),
-			 "/tmp/numashadow-%ld/%ld.sock", (long)geteuid(), pid);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr,
-			"numashadow: %s: process %ld is not running numashadow "
-			"(no control socket at %s: %s)\n",
-			cmd, pid, sa.sun_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	fd = ctl_connect(cmd, pid);
+	if (fd < 0)
 		return 1;
-	}
-	if (write(fd, req, strlen(req)) < 0 || write(fd, "\n", 1) < 0) {
-		fprintf(stderr, "numashadow: %s: %s\n", cmd, strerror(errno));
+	/* One line, one send; a peer gone already is an error, not SIGPIPE. */
+	n = snprintf(buf, sizeof(buf), "%s\n", req);
+	if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n) {
+		fprintf(stderr, "numashadow: %s: %s\n", cmd, strerror(errno ? errno : EIO));
 		close(fd);
 		return 1;
 	}
