@@ -3,23 +3,31 @@
  * trace.c - `numashadow trace`: a trace file (include/numashadow_trace.h,
  * docs/trace.md) as text, a table per process, CSV or an SVG plot.
  *
- * The file is mapped read-only and read in file order.  The processes of
- * a family append runs of records to one file, so different pids'
- * records interleave and a fork child's run may land before its parent's
- * earlier one: times are relative to the earliest record in the file,
- * which need not be the first.  Each pid numbers its records one by one;
- * a gap is records the runtime claimed but never wrote, and counts as
- * lost with those an NS_TR_LOST record reports (dropped before they took
- * a number).  After exec a pid numbers afresh from its new START record.
+ * The file is read in file order with pread(2), a chunk at a time, never
+ * mapped: memory does not grow with the file, and a file cut short while
+ * we read it ends the reading with a message instead of SIGBUS (docs/
+ * security.md).  Only the whole records the file held when it was opened
+ * are read.  The processes of a family append runs of records to one
+ * file, so different pids' records interleave and a fork child's run may
+ * land before its parent's earlier one: times are relative to the
+ * earliest record in the file, which need not be the first, so the text,
+ * CSV and SVG outputs read the file twice (once for the times).  Each pid
+ * numbers its records one by one; a gap is records the runtime claimed
+ * but never wrote, and counts as lost with those an NS_TR_LOST record
+ * reports (dropped before they took a number).  After exec a pid numbers
+ * afresh from its new START record.
+ *
+ * Every record is checked as it is read (a pid the kernel could give, a
+ * known type): a file that fails is corrupted, and says so in one line.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "numashadow_trace.h"
@@ -29,24 +37,45 @@
 #define TR_NODES	64	/* nodes 0 to 63, as the runtime */
 #define TR_KERNEL	TR_NODES	/* placed[] slot: the kernel chose */
 #define SVG_BUCKETS	100	/* the run in hundredths */
+#define TR_CHUNK	1024	/* records per read(2): 48 KiB */
+#define TR_PID_MAX	4194304	/* the kernel's PID_MAX_LIMIT */
+#define TR_MAX_PROCS	(1u << 20)	/* processes --summary keeps */
 
 struct tr_file {
 	const char *path;	/* as given, for messages */
-	void *map;		/* the whole file, read-only */
-	size_t size;
-	const struct ns_trace_rec *rec;	/* after the header */
-	size_t n;		/* whole records */
-	uint64_t t0, t1;	/* earliest and latest time, ns */
+	int fd;			/* -1 when not open */
+	uint64_t n;		/* whole records when opened: all we read */
+	uint64_t t0, t1;	/* earliest and latest time, ns (tr_times) */
+	int timed;		/* t0 and t1 are known: records must lie inside */
+	uint64_t next;		/* index of the record after buf's last */
+	size_t have, pos;	/* records in buf; the next one to hand out */
+	struct ns_trace_rec buf[TR_CHUNK];	/* records next - have .. next - 1 */
 };
 
+/* A process's pages on one node (or TR_KERNEL): few nodes per process,
+ * so a short list rather than a slot per possible node. */
+struct tr_node_pages {
+	int32_t node;		/* 0 to TR_NODES - 1, or TR_KERNEL */
+	uint64_t placed;	/* pages first touched there */
+	uint64_t moved;		/* pages migrated there */
+};
+
+/* One process: about 100 bytes, so that --summary's memory follows the
+ * number of processes, not the size of the file. */
 struct tr_proc {
 	int32_t pid;
+	uint32_t nnodes;	/* entries in nodes */
+	struct tr_node_pages *nodes;	/* in order of first use; NULL: none */
 	int64_t parent;		/* from START: 0 none, -1 no START seen */
 	uint64_t last_seq;	/* 0: numbering (re)starts */
 	uint64_t recs, mmaps, munmaps, cows, next_touch, balance, lost;
-	uint64_t placed[TR_NODES + 1];	/* pages by node; [TR_KERNEL] */
-	uint64_t moved[TR_NODES];	/* pages migrated, by target node */
 	uint64_t targets;	/* nodes a migration aimed at, moved or not */
+};
+
+/* Pages by node, spread out for printing one row. */
+struct tr_pages {
+	uint64_t placed[TR_NODES + 1];	/* by node; [TR_KERNEL] */
+	uint64_t moved[TR_NODES];	/* by target node */
 };
 
 /* Processes in order of their first record, found by pid through an
@@ -110,37 +139,44 @@ static int file_error(const char *path, const char *why)
 
 /* ---- the file ---- */
 
-/* Maps path and checks its header; returns 0, or 1 after saying why. */
+/* Opens path, a regular file, and checks its header; returns 0, or 1
+ * after saying why. */
 static int tr_file_open(struct tr_file *tf, const char *path)
 {
 	struct ns_trace_header h;
 	struct stat st;
-	size_t tail;
+	uint64_t size, tail;
 	char why[128];
-	int fd;
+	ssize_t got;
 
-	memset(tf, 0, sizeof(*tf));
+	memset(tf, 0, offsetof(struct tr_file, buf));
 	tf->path = path;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	tf->fd = -1;
+	/* Look before opening: opening a FIFO blocks, a device may act. */
+	if (stat(path, &st))
 		return file_error(path, strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (!S_ISREG(st.st_mode))
 		return file_error(path, "not a regular file");
-	}
-	if ((size_t)st.st_size < sizeof(h)) {
-		close(fd);
-		return file_error(path, st.st_size ? "not a numashadow trace (too short for a header)"
-					: "empty: no trace header (did the program run under numashadow?)");
-	}
-	tf->size = (size_t)st.st_size;
-	tf->map = mmap(NULL, tf->size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (tf->map == MAP_FAILED) {
-		tf->map = NULL;
+	/* O_NONBLOCK: whatever was put there since the stat must not block
+	 * us either; fstat says what we opened. */
+	tf->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (tf->fd < 0)
 		return file_error(path, strerror(errno));
-	}
-	memcpy(&h, tf->map, sizeof(h));
+	if (fstat(tf->fd, &st))
+		return file_error(path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return file_error(path, "not a regular file");
+	size = (uint64_t)st.st_size;
+	if (size < sizeof(h))
+		return file_error(path, size ? "not a numashadow trace (too short for a header)"
+				  : "empty: no trace header (did the program run under numashadow?)");
+	do
+		got = pread(tf->fd, &h, sizeof(h), 0);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return file_error(path, strerror(errno));
+	if ((size_t)got < sizeof(h))
+		return file_error(path, "truncated while being read: the header is cut short");
 	if (memcmp(h.magic, NS_TRACE_MAGIC, sizeof(h.magic)))
 		return file_error(path, "not a numashadow trace (bad magic)");
 	if (h.version != NS_TRACE_VERSION) {
@@ -153,28 +189,132 @@ static int tr_file_open(struct tr_file *tf, const char *path)
 			 h.rec_size, sizeof(struct ns_trace_rec));
 		return file_error(path, why);
 	}
-	/* Page-aligned map, 16-byte header: the records are aligned. */
-	tf->rec = (const struct ns_trace_rec *)((const char *)tf->map + sizeof(h));
-	tf->n = (tf->size - sizeof(h)) / sizeof(struct ns_trace_rec);
-	tail = (tf->size - sizeof(h)) % sizeof(struct ns_trace_rec);
+	tf->n = (size - sizeof(h)) / sizeof(struct ns_trace_rec);
+	tail = (size - sizeof(h)) % sizeof(struct ns_trace_rec);
 	if (tail)
 		fprintf(stderr, "numashadow: trace: %s: warning: the last record is "
-			"truncated (%zu of %zu bytes); ignored\n", path, tail,
+			"truncated (%" PRIu64 " of %zu bytes); ignored\n", path, tail,
 			sizeof(struct ns_trace_rec));
-	for (size_t i = 0; i < tf->n; i++) {
-		uint64_t t = tf->rec[i].time;
-		if (i == 0 || t < tf->t0)
-			tf->t0 = t;
-		if (i == 0 || t > tf->t1)
-			tf->t1 = t;
-	}
 	return 0;
 }
 
 static void tr_file_close(struct tr_file *tf)
 {
-	if (tf->map)
-		munmap(tf->map, tf->size);
+	if (tf->fd >= 0)
+		close(tf->fd);
+	tf->fd = -1;
+}
+
+/* Back to the first record, for another pass. */
+static void tr_rewind(struct tr_file *tf)
+{
+	tf->next = 0;
+	tf->have = tf->pos = 0;
+}
+
+/* What is wrong with record r, or NULL: the checks every pass makes. */
+static const char *rec_invalid(const struct tr_file *tf, const struct ns_trace_rec *r,
+			       char *why, size_t size)
+{
+	if (r->pid <= 0 || r->pid > TR_PID_MAX)
+		snprintf(why, size, "pid %d is not a process id", r->pid);
+	else if (!r->type || r->type >= NS_TR_NTYPES)
+		snprintf(why, size, "type %u is not a record type", r->type);
+	else if (tf->timed && (r->time < tf->t0 || r->time > tf->t1))
+		snprintf(why, size, "time %" PRIu64 " is outside what the first "
+			 "reading found", r->time);
+	else
+		return NULL;
+	return why;
+}
+
+/* Fills buf with the next chunk; returns the records read (0 at the
+ * end), or -1 after saying why. */
+static int tr_fill(struct tr_file *tf)
+{
+	uint64_t want = tf->n - tf->next;
+	size_t bytes, got = 0;
+	off_t off = (off_t)(sizeof(struct ns_trace_header) +
+			    tf->next * sizeof(struct ns_trace_rec));
+	char why[160];
+	ssize_t r;
+
+	if (want > TR_CHUNK)
+		want = TR_CHUNK;
+	bytes = (size_t)want * sizeof(struct ns_trace_rec);
+	while (got < bytes) {
+		r = pread(tf->fd, (char *)tf->buf + got, bytes - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			file_error(tf->path, strerror(errno));
+			return -1;
+		}
+		if (r == 0) {
+			/* Cut short since we opened it: say so rather than
+			 * pass off what is left as the whole trace. */
+			snprintf(why, sizeof(why), "truncated while being read: it held "
+				 "%" PRIu64 " records, it ends after %" PRIu64, tf->n,
+				 tf->next + got / sizeof(struct ns_trace_rec));
+			file_error(tf->path, why);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	tf->next += want;
+	tf->have = (size_t)want;
+	tf->pos = 0;
+	return (int)want;
+}
+
+/* The next record, checked, into *r (valid until the next call); returns
+ * 1, 0 at the end, or -1 after saying why (read error, the file cut
+ * short or changed while read, a corrupted record). */
+static int tr_next(struct tr_file *tf, const struct ns_trace_rec **r)
+{
+	char why[128], line[224];
+	const char *bad;
+	uint64_t i;
+
+	if (tf->pos == tf->have) {
+		int got = tr_fill(tf);
+		if (got <= 0)
+			return got;
+	}
+	*r = &tf->buf[tf->pos++];
+	bad = rec_invalid(tf, *r, why, sizeof(why));
+	if (!bad)
+		return 1;
+	i = tf->next - tf->have + tf->pos - 1;
+	snprintf(line, sizeof(line), "record %" PRIu64 " (at byte %" PRIu64 "): %s%s", i + 1,
+		 (uint64_t)sizeof(struct ns_trace_header) + i * sizeof(struct ns_trace_rec),
+		 bad, tf->timed ? "; the file changed while being read"
+				: "; the file is corrupted");
+	file_error(tf->path, line);
+	return -1;
+}
+
+/* The first pass: the earliest and latest times, every record checked.
+ * Returns 0, or 1 after saying why; the next pass starts at the first
+ * record and finds each one's time within [t0, t1]. */
+static int tr_times(struct tr_file *tf)
+{
+	const struct ns_trace_rec *r;
+	uint64_t i = 0;
+	int got;
+
+	while ((got = tr_next(tf, &r)) > 0) {
+		if (i == 0 || r->time < tf->t0)
+			tf->t0 = r->time;
+		if (i == 0 || r->time > tf->t1)
+			tf->t1 = r->time;
+		i++;
+	}
+	if (got < 0)
+		return 1;
+	tr_rewind(tf);
+	tf->timed = 1;
+	return 0;
 }
 
 static const char *type_name(unsigned type, char buf[16])
@@ -313,23 +453,29 @@ static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
 	fputc('\n', f);
 }
 
-static void show_text(const struct tr_file *tf)
+static int show_text(struct tr_file *tf)
 {
-	for (size_t i = 0; i < tf->n; i++)
-		rec_text(stdout, &tf->rec[i], tf->t0);
+	const struct ns_trace_rec *r;
+	int got;
+
+	while ((got = tr_next(tf, &r)) > 0)
+		rec_text(stdout, r, tf->t0);
+	return got < 0;
 }
 
-static void show_csv(const struct tr_file *tf)
+static int show_csv(struct tr_file *tf)
 {
+	const struct ns_trace_rec *r;
 	char tb[16];
+	int got;
 
 	puts("time_ns,pid,tid,type,addr,len,node,aux");
-	for (size_t i = 0; i < tf->n; i++) {
-		const struct ns_trace_rec *r = &tf->rec[i];
+	while ((got = tr_next(tf, &r)) > 0) {
 		printf("%" PRIu64 ",%d,%d,%s,0x%" PRIx64 ",%" PRIu64 ",%d,%u\n",
 		       r->time - tf->t0, r->pid, r->tid, type_name(r->type, tb),
 		       r->addr, r->len, r->node, r->aux);
 	}
+	return got < 0;
 }
 
 /* ---- per process ---- */
@@ -339,8 +485,9 @@ static size_t pid_hash(int32_t pid, size_t nslots)
 	return ((uint32_t)pid * 2654435761u) & (nslots - 1);
 }
 
-/* The record of pid, made on its first use; NULL when out of memory. */
-static struct tr_proc *proc_get(struct tr_procs *ps, int32_t pid)
+/* The record of pid, made on its first use; NULL when out of memory or
+ * when TR_MAX_PROCS are kept already (*full set). */
+static struct tr_proc *proc_get(struct tr_procs *ps, int32_t pid, int *full)
 {
 	size_t h;
 
@@ -349,6 +496,10 @@ static struct tr_proc *proc_get(struct tr_procs *ps, int32_t pid)
 		     h = (h + 1) & (ps->nslots - 1))
 			if (ps->v[ps->slot[h] - 1].pid == pid)
 				return &ps->v[ps->slot[h] - 1];
+	}
+	if (ps->n == TR_MAX_PROCS) {
+		*full = 1;
+		return NULL;
 	}
 	if (ps->n == ps->cap) {
 		size_t cap = ps->cap ? 2 * ps->cap : 16;
@@ -382,7 +533,39 @@ static struct tr_proc *proc_get(struct tr_procs *ps, int32_t pid)
 	return &ps->v[ps->n++];
 }
 
-static void proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
+static void procs_free(struct tr_procs *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		free(ps->v[i].nodes);
+	free(ps->v);
+	free(ps->slot);
+}
+
+/* Adds pages placed on and moved to node (or TR_KERNEL) to p's list.
+ * Returns 0 or -ENOMEM. */
+static int proc_node_add(struct tr_proc *p, int node, uint64_t placed, uint64_t moved)
+{
+	struct tr_node_pages *np;
+	uint32_t i;
+
+	for (i = 0; i < p->nnodes && p->nodes[i].node != node; i++)
+		;
+	if (i == p->nnodes) {
+		/* At most TR_NODES + 1 entries: growing by one is cheap. */
+		np = realloc(p->nodes, (i + 1) * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		p->nodes = np;
+		p->nodes[i] = (struct tr_node_pages){ .node = node };
+		p->nnodes++;
+	}
+	p->nodes[i].placed += placed;
+	p->nodes[i].moved += moved;
+	return 0;
+}
+
+/* Counts record r into p; returns 0 or -ENOMEM. */
+static int proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
 {
 	/* A new image numbers from 1 again; the child of fork goes on from
 	 * its parent's count. */
@@ -404,16 +587,15 @@ static void proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
 		p->munmaps++;
 		break;
 	case NS_TR_FAULT:
-		p->placed[r->node >= 0 && r->node < TR_NODES ? r->node : TR_KERNEL] +=
-			r->len >> TR_PAGE_SHIFT;
-		break;
+		return proc_node_add(p, r->node >= 0 && r->node < TR_NODES ? r->node
+					: TR_KERNEL, r->len >> TR_PAGE_SHIFT, 0);
 	case NS_TR_COW:
 		p->cows++;
 		break;
 	case NS_TR_MIGRATE:
 		if (r->node >= 0 && r->node < TR_NODES) {
-			p->moved[r->node] += r->aux;
 			p->targets |= 1ULL << r->node;
+			return proc_node_add(p, r->node, 0, r->aux);
 		}
 		break;
 	case NS_TR_NEXT_TOUCH:
@@ -426,8 +608,20 @@ static void proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
 		p->lost += r->aux;
 		break;
 	}
+	return 0;
 }
 
+/* Adds p's pages by node to pages. */
+static void proc_pages_add(struct tr_pages *pages, const struct tr_proc *p)
+{
+	for (uint32_t i = 0; i < p->nnodes; i++) {
+		pages->placed[p->nodes[i].node] += p->nodes[i].placed;
+		if (p->nodes[i].node < TR_NODES)
+			pages->moved[p->nodes[i].node] += p->nodes[i].moved;
+	}
+}
+
+/* Adds p's counts to sum's (its pages: proc_pages_add). */
 static void proc_add(struct tr_proc *sum, const struct tr_proc *p)
 {
 	sum->recs += p->recs;
@@ -438,10 +632,6 @@ static void proc_add(struct tr_proc *sum, const struct tr_proc *p)
 	sum->balance += p->balance;
 	sum->lost += p->lost;
 	sum->targets |= p->targets;
-	for (int i = 0; i <= TR_KERNEL; i++)
-		sum->placed[i] += p->placed[i];
-	for (int i = 0; i < TR_NODES; i++)
-		sum->moved[i] += p->moved[i];
 }
 
 /* "0:64 1:3 kernel:2", or "-" for none, into buf (big enough: 65
@@ -468,7 +658,9 @@ static void nodes_format(char *buf, size_t size, const uint64_t *pages, int n,
 
 #define NODES_BUF ((TR_NODES + 1) * 32)
 
-static void proc_row(const struct tr_proc *p, const char *pid, int wp, int wm)
+/* One row: p's counts, and its pages by node from pages. */
+static void proc_row(const struct tr_proc *p, const struct tr_pages *pages,
+		     const char *pid, int wp, int wm)
 {
 	char parent[24], placed[NODES_BUF], moved[NODES_BUF];
 
@@ -476,42 +668,57 @@ static void proc_row(const struct tr_proc *p, const char *pid, int wp, int wm)
 		snprintf(parent, sizeof(parent), "%" PRId64, p->parent);
 	else
 		snprintf(parent, sizeof(parent), "%s", p->parent < 0 ? "?" : "-");
-	nodes_format(placed, sizeof(placed), p->placed, TR_NODES + 1, 0);
-	nodes_format(moved, sizeof(moved), p->moved, TR_NODES, p->targets);
+	nodes_format(placed, sizeof(placed), pages->placed, TR_NODES + 1, 0);
+	nodes_format(moved, sizeof(moved), pages->moved, TR_NODES, p->targets);
 	printf("%-8s %8s %8" PRIu64 " %6" PRIu64 " %7" PRIu64 "  %-*s %6" PRIu64
 	       "  %-*s %10" PRIu64 " %8" PRIu64 " %6" PRIu64 "\n",
 	       pid, parent, p->recs, p->mmaps, p->munmaps, wp, placed, p->cows,
 	       wm, moved, p->next_touch, p->balance, p->lost);
 }
 
-static int show_summary(const struct tr_file *tf)
+static int show_summary(struct tr_file *tf)
 {
 	struct tr_procs ps = { 0 };
-	struct tr_proc *sum;
+	struct tr_proc sum = { 0 };
+	struct tr_pages *sum_pages, *pages;
+	const struct ns_trace_rec *r;
 	char buf[NODES_BUF], pid[16];
 	int wp = (int)strlen("placed"), wm = (int)strlen("migrated");
-	int err = 0;
+	int got, full = 0, err = 0;
 
-	for (size_t i = 0; i < tf->n; i++) {
-		struct tr_proc *p = proc_get(&ps, tf->rec[i].pid);
-		if (!p) {
-			err = file_error(tf->path, strerror(ENOMEM));
-			goto out_free;
-		}
-		proc_count(p, &tf->rec[i]);
-	}
-	sum = calloc(1, sizeof(*sum));
-	if (!sum) {
+	sum_pages = calloc(1, sizeof(*sum_pages));
+	pages = malloc(sizeof(*pages));
+	if (!sum_pages || !pages) {
 		err = file_error(tf->path, strerror(ENOMEM));
 		goto out_free;
 	}
-	for (size_t i = 0; i < ps.n; i++)
-		proc_add(sum, &ps.v[i]);
+	while ((got = tr_next(tf, &r)) > 0) {
+		struct tr_proc *p = proc_get(&ps, r->pid, &full);
+		if (!p && full) {
+			snprintf(buf, sizeof(buf), "more than %u processes; --summary "
+				 "keeps at most %u (--csv has every record)",
+				 TR_MAX_PROCS, TR_MAX_PROCS);
+			err = file_error(tf->path, buf);
+			goto out_free;
+		}
+		if (!p || proc_count(p, r)) {
+			err = file_error(tf->path, strerror(ENOMEM));
+			goto out_free;
+		}
+	}
+	if (got < 0) {
+		err = 1;
+		goto out_free;
+	}
+	for (size_t i = 0; i < ps.n; i++) {
+		proc_add(&sum, &ps.v[i]);
+		proc_pages_add(sum_pages, &ps.v[i]);
+	}
 	/* The node lists are as wide as the widest, the family's. */
-	nodes_format(buf, sizeof(buf), sum->placed, TR_NODES + 1, 0);
+	nodes_format(buf, sizeof(buf), sum_pages->placed, TR_NODES + 1, 0);
 	if ((int)strlen(buf) > wp)
 		wp = (int)strlen(buf);
-	nodes_format(buf, sizeof(buf), sum->moved, TR_NODES, sum->targets);
+	nodes_format(buf, sizeof(buf), sum_pages->moved, TR_NODES, sum.targets);
 	if ((int)strlen(buf) > wm)
 		wm = (int)strlen(buf);
 
@@ -519,17 +726,19 @@ static int show_summary(const struct tr_file *tf)
 	       "parent", "records", "mmaps", "munmaps", wp, "placed", "cow", wm,
 	       "migrated", "next-touch", "balance", "lost");
 	for (size_t i = 0; i < ps.n; i++) {
+		memset(pages, 0, sizeof(*pages));
+		proc_pages_add(pages, &ps.v[i]);
 		snprintf(pid, sizeof(pid), "%d", ps.v[i].pid);
-		proc_row(&ps.v[i], pid, wp, wm);
+		proc_row(&ps.v[i], pages, pid, wp, wm);
 	}
-	sum->parent = 0;
-	proc_row(sum, "family", wp, wm);
+	sum.parent = 0;
+	proc_row(&sum, sum_pages, "family", wp, wm);
 	puts("placed: pages first touched, node:pages (kernel: the kernel chose); "
 	     "migrated: pages moved by migrations, target node:pages");
-	free(sum);
 out_free:
-	free(ps.v);
-	free(ps.slot);
+	free(pages);
+	free(sum_pages);
+	procs_free(&ps);
 	return err;
 }
 
@@ -661,17 +870,18 @@ static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *
 	fputs("</svg>\n", f);
 }
 
-static int show_svg(const struct tr_file *tf, const char *out)
+static int show_svg(struct tr_file *tf, const char *out)
 {
 	struct svg_data *d = calloc(1, sizeof(*d));
 	double span = (double)(tf->t1 - tf->t0) + 1;
+	const struct ns_trace_rec *r;
 	FILE *f;
-	int err = 0;
+	int got, err = 0;
 
 	if (!d)
 		return file_error(out, strerror(ENOMEM));
-	for (size_t i = 0; i < tf->n; i++) {
-		const struct ns_trace_rec *r = &tf->rec[i];
+	/* Each time is within [t0, t1] (tr_next checks): b from 0 to 100. */
+	while ((got = tr_next(tf, &r)) > 0) {
 		struct svg_series *s = NULL;
 		uint64_t pages = 0;
 		int b = (int)((double)(r->time - tf->t0) / span * SVG_BUCKETS);
@@ -696,6 +906,10 @@ static int show_svg(const struct tr_file *tf, const char *out)
 			s->total += pages;
 		}
 	}
+	if (got < 0) {
+		err = 1;
+		goto out_free;
+	}
 	f = fopen(out, "w");
 	if (!f) {
 		err = file_error(out, strerror(errno));
@@ -711,26 +925,33 @@ out_free:
 
 int trace_show(const char *path, enum trace_out out, const char *svg_path)
 {
-	struct tr_file tf;
-	int err = tr_file_open(&tf, path);
+	struct tr_file *tf = malloc(sizeof(*tf));	/* its buffer: 48 KiB */
+	int err;
 
+	if (!tf)
+		return file_error(path, strerror(ENOMEM));
+	err = tr_file_open(tf, path);
+	/* Times are relative to the earliest record: a pass to find it. */
+	if (!err && out != TRACE_SUMMARY)
+		err = tr_times(tf);
 	if (!err) {
 		switch (out) {
 		case TRACE_TEXT:
-			show_text(&tf);
+			err = show_text(tf);
 			break;
 		case TRACE_CSV:
-			show_csv(&tf);
+			err = show_csv(tf);
 			break;
 		case TRACE_SUMMARY:
-			err = show_summary(&tf);
+			err = show_summary(tf);
 			break;
 		case TRACE_SVG:
-			err = show_svg(&tf, svg_path);
+			err = show_svg(tf, svg_path);
 			break;
 		}
 	}
-	tr_file_close(&tf);
+	tr_file_close(tf);
+	free(tf);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "numashadow: trace: standard output: %s\n", strerror(errno));
 		err = 1;
