@@ -65,7 +65,7 @@ $(B)/numashadow-vm: tools/numashadow-vm
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	  gcc make libc6-dev pkg-config liburing-dev libnuma-dev libunwind-dev \
+	  gcc make libc6-dev pkg-config liburing-dev libnuma-dev \
 	  libcmocka-dev qemu-system-x86 busybox-static cpio numactl libcap2-bin \
 	  python3 git sqlite3 ca-certificates
 
@@ -76,7 +76,7 @@ $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 $(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map
 	$(CC) -shared -o $@ $(RT_OBJ) $(IP_OBJ) \
 	  -Wl,--version-script=interpose/libnumashadow.map -Wl,-z,now \
-	  -luring -lunwind -ldl -lpthread
+	  -luring -ldl -lpthread
 
 $(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(B)
@@ -88,10 +88,10 @@ $(B)/san-$(SAN)/%.o: %.c $(wildcard runtime/*.h include/*.h)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
 $(B)/tests/unit/%: tests/unit/%.c $(RT_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< $(RT_OBJ) -lcmocka -luring -lunwind -ldl -lpthread
+	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< $(RT_OBJ) -lcmocka -luring -ldl -lpthread
 $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -luring -lunwind -ldl -lpthread
+	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -luring -ldl -lpthread
 
 $(B)/tests/integration/%: tests/integration/%.c $(wildcard tests/*.h include/*.h)
 	@mkdir -p $(dir $@)

@@ -190,6 +190,48 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	return r;
 }
 
+/* The soft RLIMIT_NOFILE, as the program is told it: where the runtime
+ * had to keep its descriptors at the top of the program's range, the
+ * limit ends below them (sys.c). */
+#define NOFILE 7	/* RLIMIT_NOFILE; <sys/resource.h> would type these
+			 * wrappers by an enum and its own structs */
+struct k_rlimit {
+	uint64_t cur, max;
+};
+
+EXPORT int prlimit(pid_t pid, int res, const void *new, void *old)
+{
+	struct k_rlimit *o = old;
+	long r = sys_call(SYS_prlimit64, pid, res, new, old, 0, 0);
+
+	if (r == 0 && o && res == NOFILE && (pid == 0 || pid == (pid_t)sys_getpid()))
+		o->cur = sys_nofile_seen(o->cur);
+	return (int)ret_errno(r);
+}
+EXPORT int prlimit64(pid_t pid, int res, const void *new, void *old)
+	__attribute__((alias("prlimit")));
+EXPORT int getrlimit(int res, void *old)
+{
+	return prlimit(0, res, NULL, old);
+}
+EXPORT int getrlimit64(int res, void *old) __attribute__((alias("getrlimit")));
+EXPORT int getdtablesize(void)
+{
+	struct k_rlimit r;
+
+	return getrlimit(NOFILE, &r) < 0 ? 256 : (int)r.cur;
+}
+EXPORT long sysconf(int name)
+{
+	static long (*real)(int);
+
+	if (name == _SC_OPEN_MAX)
+		return getdtablesize();
+	if (!real)
+		real = (long (*)(int))dlsym(RTLD_NEXT, "sysconf");
+	return real ? real(name) : (errno = EINVAL, -1);
+}
+
 /* vfork's child may not return from the function that called vfork; a
  * full fork has no such rule and is always a correct vfork. */
 EXPORT pid_t vfork(void)
@@ -226,6 +268,10 @@ EXPORT long syscall(long n, ...)
 	case SYS_set_mempolicy:
 		return ret_errno(ns_set_mempolicy((int)a[0], (const unsigned long *)a[1],
 						  (unsigned long)a[2]));
+	case SYS_prlimit64:
+		return prlimit((pid_t)a[0], (int)a[1], (const void *)a[2], (void *)a[3]);
+	case SYS_getrlimit:
+		return getrlimit((int)a[0], (void *)a[1]);
 	case SYS_execve:
 		return ret_errno(ns_execve((const char *)a[0], (char *const *)a[1],
 					   (char *const *)a[2]));

@@ -331,12 +331,7 @@ int ctl_start(void)
 		sys_close((int)fd);
 		return r;
 	}
-	/* Out of the way of the low numbers programs dup2() onto. */
-	long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-	if (hi >= 0) {
-		sys_close((int)fd);
-		fd = hi;
-	}
+	fd = sys_fd_hide(fd);
 	struct stat st;
 	if (sys_fstat((int)fd, &st) < 0) {
 		sys_close((int)fd);
@@ -351,6 +346,17 @@ int ctl_start(void)
 	}
 	loop_wake();	/* a running loop takes the new socket */
 	return 0;
+}
+
+/* Removes the socket a dead member of the family left behind. */
+void ctl_forget(pid_t pid)
+{
+	char path[sizeof(sock_path)];
+
+	if (!dir_path[0])
+		return;
+	ns_fmt(path, sizeof(path), "%s/%d.sock", dir_path, (int)pid);
+	sys_call(SYS_unlinkat, -100, path, 0, 0, 0, 0);
 }
 
 /* Removes the socket (at exit, and before exec). */

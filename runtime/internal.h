@@ -345,6 +345,7 @@ struct ns_proc {
 	uint32_t nr_vma;
 	uint32_t pte_head;	/* list of its PTEs */
 	uint32_t dirty;		/* untracked changes: reconcile before use */
+	uint32_t resync;	/* a fork child whose copied PTEs may be stale */
 	uint64_t nr_pte;
 	uint64_t start_brk;	/* heap start, as the kernel's mm->start_brk */
 	uint64_t brk;		/* current break */
@@ -518,6 +519,7 @@ bool balance_active(void);
 
 int ctl_start(void);
 void ctl_stop(void);
+void ctl_forget(pid_t pid);
 int ctl_fd(void);
 bool ctl_peer_ok(int fd);
 size_t ctl_answer(char *req, const char **out);
@@ -570,6 +572,7 @@ extern __thread int ns_in_runtime;
 
 void ns_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ns_thread_start(void *(*fn)(void *));
+void ns_thread_alone(void);
 int ns_program_threads(void);
 int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)

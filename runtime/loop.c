@@ -37,6 +37,7 @@
 #define TRACE_PERIOD_NS (20 * 1000 * 1000ULL)
 #define CLIENT_TIMEOUT_S 2
 #define WAKELESS_NS (100 * 1000 * 1000ULL)
+#define ALONE_NS (1000 * 1000 * 1000ULL)
 
 enum { U_WAKE = 1, U_ACCEPT, U_RECV, U_SEND, U_TIMEOUT, U_TRACE };
 
@@ -49,7 +50,7 @@ static struct {
 	struct io_uring ring;
 	int uring;		/* the ring is ours and usable */
 	int running;		/* the thread is started */
-	int started;		/* ... and has registered the ring */
+	uint32_t started;	/* ... and has registered the ring */
 	int wake_fd;		/* eventfd, 0 when none */
 	uint64_t wake_buf;
 	uint32_t timers_busy;	/* spinlock of t[] */
@@ -145,7 +146,9 @@ static uint64_t run_timers(void)
 	/* Without our eventfd nobody can wake us: look again now and then. */
 	if (!wake_ok() && next > WAKELESS_NS)
 		next = WAKELESS_NS;
-	return next;
+	/* Now and then, whether the program's threads are all gone. */
+	ns_thread_alone();
+	return next < ALONE_NS ? next : ALONE_NS;
 }
 
 /* ---- the io_uring side ---- */
@@ -260,13 +263,9 @@ static void on_cqe(uint64_t what, int res)
 				arm_accept();
 			break;
 		}
-		/* Up out of the low numbers, and known by inode from here on:
-		 * the program may close it and reuse the number meanwhile. */
-		long hi = sys_call(SYS_fcntl, res, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-		if (hi >= 0) {
-			sys_close(res);
-			res = (int)hi;
-		}
+		/* Out of the program's range, and known by inode from here
+		 * on: the program may close it and reuse the number. */
+		res = (int)sys_fd_hide(res);
 		lp.client = res;
 		lp.client_ino = sys_fd_ino(res);
 		lp.got = 0;
@@ -386,7 +385,7 @@ static void *loop_main(void *unused)
 	 * kernels before 5.18 refuse, and the descriptor serves. */
 	if (lp.uring)
 		io_uring_register_ring_fd(&lp.ring);
-	__atomic_store_n(&lp.started, 1, __ATOMIC_RELEASE);
+	sys_flag_set(&lp.started);
 	if (lp.uring)
 		uring_loop();
 	poll_loop();
@@ -427,25 +426,16 @@ int loop_start(void)
 	if (lp.running)
 		return 0;
 	if (!lp.wake_fd) {
-		long fd = sys_call(SYS_eventfd2, 0, 0x80000 /* EFD_CLOEXEC */, 0, 0, 0, 0);
-		long hi = fd >= 0 ? sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0) : -1;
+		long fd = sys_fd_hide(sys_call(SYS_eventfd2, 0, 0x80000 /* EFD_CLOEXEC */,
+					       0, 0, 0, 0));
 		if (fd < 0)
 			return (int)fd;
-		if (hi >= 0) {
-			sys_close((int)fd);
-			fd = hi;
-		}
 		lp.wake_fd = (int)fd;
 		wake_ino = sys_fd_ino(lp.wake_fd);
 	}
 	r = io_uring_queue_init(16, &lp.ring, 0);
 	if (r == 0) {
-		/* Out of the way of the low numbers programs dup2() onto. */
-		long hi = sys_call(SYS_fcntl, lp.ring.ring_fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-		if (hi >= 0) {
-			sys_close(lp.ring.ring_fd);
-			lp.ring.ring_fd = lp.ring.enter_ring_fd = (int)hi;
-		}
+		lp.ring.ring_fd = lp.ring.enter_ring_fd = (int)sys_fd_hide(lp.ring.ring_fd);
 		ring_ino = sys_fd_ino(lp.ring.ring_fd);
 		lp.uring = 1;
 		ring_track(true);
@@ -464,9 +454,7 @@ int loop_start(void)
 		return r;
 	}
 	/* Before the program goes on (it may close every descriptor). */
-	const struct timespec ms = { 0, 1000 * 1000 };
-	for (int i = 0; i < 1000 && !__atomic_load_n(&lp.started, __ATOMIC_ACQUIRE); i++)
-		sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
+	sys_flag_wait(&lp.started);
 	return 0;
 }
 

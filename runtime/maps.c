@@ -59,7 +59,7 @@ int maps_read(pid_t pid, struct ns_kvma *out, int max, char *maps_buf,
 	if (pid)
 		ns_fmt(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	else
-		ns_fmt(path, sizeof(path), "/proc/self/maps");
+		ns_fmt(path, sizeof(path), "/proc/thread-self/maps");
 	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return (int)fd;

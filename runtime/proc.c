@@ -7,6 +7,7 @@
  * running our exit code (killed, _exit) are found dead by anyone who looks
  * (proc_alive) and released then; the start time guards against pid reuse.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include "internal.h"
 #include "sys.h"
@@ -104,10 +105,21 @@ uint64_t proc_starttime(pid_t pid)
 bool proc_alive(uint32_t proc)
 {
 	char state = 0;
-	uint64_t st = stat_read(proc_of(proc)->pid, &state);
+	uint64_t st;
+	char path[48];
 
-	return st && st == proc_of(proc)->starttime && state != 'Z' &&
-	       state != 'X' && state != 'x';
+	if (sys_kill(proc_of(proc)->pid, 0) == -ESRCH)
+		return false;	/* reaped: no need to read its stat */
+	st = stat_read(proc_of(proc)->pid, &state);
+
+	if (!st || st != proc_of(proc)->starttime || state == 'X' || state == 'x')
+		return false;
+	if (state != 'Z')
+		return true;
+	/* A leader that ended before its other threads is a zombie while
+	 * they run on, with the mm. */
+	ns_fmt(path, sizeof(path), "/proc/%d/stat", (int)proc_of(proc)->pid);
+	return stat_field(path, 20, NULL) > 1;
 }
 
 /* Threads of this process whose name starts with prefix: the kernel's

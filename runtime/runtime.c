@@ -15,13 +15,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libunwind.h>
+#include <execinfo.h>
 #include <numaif.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <time.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include "internal.h"
 #include "numashadow.h"
@@ -118,6 +119,7 @@ int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 }
 
 static uint64_t log_dev, log_ino;	/* what ns_rt.log_fd was opened on */
+static uint64_t err_dev, err_ino;	/* what fd 2 was at start-up */
 
 static void log_fd_set(int fd)
 {
@@ -128,12 +130,17 @@ static void log_fd_set(int fd)
 		log_dev = st.st_dev;
 		log_ino = st.st_ino;
 	}
+	if (fd == 2) {
+		err_dev = log_dev;
+		err_ino = log_ino;
+	}
 }
 
 /* One line "numashadow: ..." to the log (stderr unless NUMASHADOW_LOG).
- * Our descriptor must still be ours: a program that closed it and opened
- * a file of its own at that number gets nothing of ours in it; the line
- * goes to fd 2 instead. */
+ * The descriptor must still be the file it was: a program that closed it
+ * (coreutils close stderr at exit) and opened a file of its own at that
+ * number gets nothing of ours in it.  A log file that went falls back to
+ * stderr; a stderr that went takes the line with it. */
 void ns_log(const char *fmt, ...)
 {
 	char buf[1024];
@@ -145,8 +152,12 @@ void ns_log(const char *fmt, ...)
 	n += ns_vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	buf[n++] = '\n';
-	if (fd != 2 && (sys_fstat(fd, &st) < 0 || st.st_dev != log_dev || st.st_ino != log_ino))
+	if (sys_fstat(fd, &st) < 0 || st.st_dev != log_dev || st.st_ino != log_ino) {
+		if (fd == 2 || sys_fstat(2, &st) < 0 || st.st_dev != err_dev ||
+		    st.st_ino != err_ino)
+			return;
 		fd = 2;
+	}
 	sys_write(fd, buf, (size_t)n);
 }
 
@@ -180,7 +191,7 @@ static const struct {
 			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M" },
 };
 
-static int ctl_on = 1;			/* NUMASHADOW_CTL */
+static int ctl_on;			/* NUMASHADOW_CTL: opt-in */
 static int reregister_cb(uint32_t vma, void *arg);
 static void reconcile(void);
 static void cow_watch_all(void);
@@ -238,27 +249,24 @@ static int options_read(void)
 {
 	const char *v;
 
-	/* Our own copy of stderr, high and close-on-exec: programs close or
-	 * reopen fd 2 (coreutils close it at exit), and our lines must still
-	 * go where stderr went. */
-	long dup = sys_call(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-	if (dup >= 0)
-		log_fd_set((int)dup);
+	/* No descriptor of our own for stderr: we write to fd 2 while it is
+	 * the file it was at start-up (ns_log). */
+	log_fd_set(2);
+	/* Secure execution (setuid, setgid, file capabilities): the
+	 * environment is the caller's, not the program's owner's; like glibc
+	 * with its tunables, take no path, policy or setting from it. */
+	if (getauxval(AT_SECURE))
+		return 0;
 	v = getenv(options[OPT_LOG].env);
 	if (v && *v) {
-		long fd = sys_open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
-		if (fd >= 0 && sys_call(SYS_fchmod, fd, 0644, 0, 0, 0, 0) >= 0) {
-			long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-			if (hi >= 0) {
-				sys_close((int)fd);
-				fd = hi;
-			}
-			if (ns_rt.log_fd != 2)
-				sys_close(ns_rt.log_fd);
-			log_fd_set((int)fd);
-		}
-		else
+		/* Created 0600 (less the umask); an existing file keeps its
+		 * mode and owner; never through a symbolic link. */
+		long fd = sys_call(SYS_openat, -100, v,
+				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+				   0600, 0, 0);
+		if (fd < 0)
 			return bad_option(OPT_LOG, v);
+		log_fd_set((int)sys_fd_hide(fd));
 	}
 	v = getenv(options[OPT_TRACE].env);
 	if (v && *v && trace_open(v) < 0)
@@ -612,7 +620,7 @@ static uint32_t site_record(const struct ns_site *sites, int n)
 
 /* The allocation's call stack as (object, function) pairs. */
 
-static __thread int in_capture;	/* inside unw_backtrace() */
+static __thread int in_capture;	/* inside backtrace() */
 
 static int site_capture(struct ns_site *out, int max)
 {
@@ -626,7 +634,7 @@ static int site_capture(struct ns_site *out, int max)
 	if (in_capture)
 		return 0;
 	in_capture = 1;
-	n = unw_backtrace(ip, NS_SITE_DEPTH + 2);
+	n = backtrace(ip, NS_SITE_DEPTH + 2);
 	for (int i = 2; i < n && k < max; i++)	/* skip ns_mmap and the wrapper */
 		if (dladdr(ip[i], &info) && info.dli_fname)
 			out[k++] = (struct ns_site){ info.dli_fname, info.dli_sname };
@@ -923,6 +931,37 @@ void ns_reconcile_always(void)
 
 /* ---- fork ---- */
 
+/*
+ * Dead members are released as the kernel releases them, found by the
+ * forking parent: a child that ended through exit() marked itself
+ * EXITING; one that ended by _exit() or a signal did not, so every member
+ * is looked at whenever the family has doubled since the last look -
+ * a fork+exit loop pays O(1) per fork, and the arena's use stays flat.
+ * Lock held.
+ */
+static void proc_reap_dead(void)
+{
+	static unsigned at;	/* members after the last full look */
+	unsigned n = 0;
+	uint32_t next;
+
+	for (uint32_t p = ns_arena->procs; p; p = proc_of(p)->next)
+		n++;
+	bool all = n >= 2 * at || n >= 64 + at;
+	for (uint32_t p = ns_arena->procs; p; p = next) {
+		next = proc_of(p)->next;
+		if (p == ns_rt.self || (!all && proc_of(p)->state != NS_PROC_EXITING))
+			continue;
+		if (proc_alive(p))
+			continue;
+		ctl_forget(proc_of(p)->pid);
+		proc_release(p);
+		n--;
+	}
+	if (all)
+		at = n;
+}
+
 pid_t ns_fork(pid_t (*real_fork)(void))
 {
 	pid_t pid;
@@ -935,6 +974,14 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	ns_lock_kick();
 	pid = real_fork();
 	if (pid > 0) {
+		/* Other threads' calls went straight to the kernel while glibc
+		 * forked: take them in before the child gets a copy, and have
+		 * the child check its copy against its own kernel view (those
+		 * calls may have come before the fork or after it). */
+		bool passed_by = ns_rt.dirty;
+		if (passed_by)
+			reconcile();
+		proc_reap_dead();
 		uint32_t c = proc_new(pid, ns_rt.self);
 		trace_emit(NS_TR_FORK, 0, 0, -1, (uint32_t)pid);
 		if (!c || mm_fork(ns_rt.self, c) < 0) {
@@ -946,6 +993,8 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 			page_sync(ns_rt.self);
 			ns_fork_child = 0;
 			cow_watch_all();
+			if (passed_by)
+				proc_of(c)->resync = 1;
 		}
 		ns_rt.in_fork = 0;
 		if (ns_rt.dirty)
@@ -973,9 +1022,13 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	} else {
 		child_reset();
 		/* Another thread changed the parent around the fork, or the
-		 * loop's ring went. */
-		if (ns_rt.dirty)
+		 * loop's ring went: our VMAs, and the pages our copy claims,
+		 * as our own kernel view has them. */
+		if (ns_rt.dirty || proc_of(ns_rt.self)->resync)
 			reconcile();
+		if (proc_of(ns_rt.self)->resync)
+			page_drop_vanished(ns_rt.self, 0, ~0ULL);
+		proc_of(ns_rt.self)->resync = 0;
 	}
 	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
 		verify_corrupt(corrupt_kind);
@@ -1189,11 +1242,26 @@ static void next_touch_at(void)
 		ns_log("next-touch: pid %d: cannot arm it (%ld)", (int)ns_rt.pid, r);
 }
 
+/*
+ * The runtime's threads are guests: glibc ends the process with exit(0)
+ * when its count of live threads drops to zero, and a thread of ours must
+ * not keep that count up, or a program whose last thread calls
+ * pthread_exit would never end.  So each of ours is taken out of glibc's
+ * count (__nptl_nthreads, GLIBC_PRIVATE) once created and put back just
+ * before glibc's own thread exit takes it out again.  A program whose
+ * threads all end by the raw exit syscall bypasses glibc altogether: our
+ * threads see it (ns_thread_alone, about once a second while idle) and end
+ * the process with the status its last program thread gave.
+ */
+static unsigned *nptl_nthreads;		/* glibc's count, when found */
+
 static void *thread_trampoline(void *fn)
 {
 	void *r = ((void *(*)(void *))fn)(NULL);
 
 	__atomic_sub_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
+	if (nptl_nthreads)
+		__atomic_add_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
 	return r;
 }
 
@@ -1201,10 +1269,13 @@ static void *thread_trampoline(void *fn)
  * engine knows how many threads are the program's).  Returns 0 or -errno. */
 int ns_thread_start(void *(*fn)(void *))
 {
+	static int looked;
 	pthread_t th;
 	pthread_attr_t at;
 	int r;
 
+	if (!looked++)
+		nptl_nthreads = dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
 	__atomic_add_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -1212,7 +1283,42 @@ int ns_thread_start(void *(*fn)(void *))
 	pthread_attr_destroy(&at);
 	if (r)
 		__atomic_sub_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
+	else if (nptl_nthreads)
+		__atomic_sub_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
 	return -r;
+}
+
+/* Called by an idle thread of ours now and then: when no program thread
+ * is left (all ended by the raw exit syscall), it ends the calling thread
+ * the same way and does not return. */
+void ns_thread_alone(void)
+{
+	static uint64_t last;
+	uint64_t now = sys_now_ns();
+
+	if (now - __atomic_load_n(&last, __ATOMIC_RELAXED) < 500 * 1000 * 1000ULL)
+		return;
+	__atomic_store_n(&last, now, __ATOMIC_RELAXED);
+	char state = 0;
+	int64_t n = stat_field("/proc/self/stat", 20, &state);
+
+	if (n <= 0)
+		return;		/* cannot tell */
+	/* A leader that ended first stays counted, a zombie, until the
+	 * whole group has. */
+	n -= __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED) + (state == 'Z');
+	/* The kernel's io_uring workers count as threads of the process. */
+	if (n > 0 && n <= 8)
+		n -= proc_threads_named("iou-wrk-");
+	if (n <= 0) {
+		/* The kernel reports the status of the group's last thread,
+		 * which would have been the program's: for a leader that
+		 * ended, its exit code (stat field 52).  Given to the whole
+		 * group at once, since the kernel's io_uring workers may
+		 * outlive us. */
+		int64_t code = state == 'Z' ? stat_field("/proc/self/stat", 52, NULL) : 0;
+		sys_exit_group(code > 0 ? (int)((code >> 8) & 0xff) : 0);
+	}
 }
 
 /* How many of this process's threads are the program's own. */
@@ -1295,7 +1401,7 @@ static void find_zero_pfn(void)
 	if (failed(p))
 		return;
 	(void)*(volatile char *)p;
-	fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	fd = sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (sys_pread((int)fd, &e, 8, (off_t)(((uint64_t)p >> 12) * 8)) == 8 &&
 		    (e >> 63))
@@ -1358,6 +1464,12 @@ int ns_init(void)
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
+	/* The unwinder's first call loads libgcc_s (malloc, dlopen): now,
+	 * not from inside malloc's own mmap. */
+	if (site_rules || policy_any()) {
+		struct ns_site s[1];
+		site_capture(s, 1);
+	}
 	trace_emit(NS_TR_START, 0, 0, -1, 0);
 	if (policy_any())
 		ns_thread_policy_inherited();	/* kept across exec (numactl) */

@@ -93,6 +93,18 @@ static inline uint64_t sys_fd_ino(int fd)
 	return fd >= 0 && sys_fstat(fd, &st) == 0 ? st.ino : 0;
 }
 
+/* ---- sys.c ---- */
+
+/* Moves descriptor fd out of the range the program scans (closing fd);
+ * returns the new number, or fd itself when no number is free. */
+long sys_fd_hide(long fd);
+/* The soft RLIMIT_NOFILE the program is told, given the kernel's. */
+uint64_t sys_nofile_seen(uint64_t cur);
+/* Sleeps until *flag is set (by sys_flag_set(), which wakes the sleeper);
+ * a futex, not a polling sleep. */
+void sys_flag_wait(uint32_t *flag);
+void sys_flag_set(uint32_t *flag);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline uint64_t sys_now_ns(void)
 {

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
 #include <time.h>
 #include "internal.h"
@@ -29,9 +30,12 @@ static struct {
 	uint64_t freed;		/* records written: their slots are free */
 	uint64_t lost, lost_said;
 	uint32_t flushing;	/* one consumer at a time */
-	int fd;			/* 0: off (ours is always >= 700) */
+	uint32_t finishing;	/* trace_finish() waits: wake it */
+	int fd;			/* 0: off (ours is never 0-2) */
 	uint64_t dev, ino;	/* the file, to know our descriptor again */
 } tr __attribute__((aligned(4096)));
+
+static char tr_path[4096];	/* to open the file again (see trace_fd) */
 
 static __thread int tr_tid;
 
@@ -58,11 +62,18 @@ int trace_open(const char *path)
 	struct ns_trace_header h = { NS_TRACE_MAGIC, NS_TRACE_VERSION,
 				     sizeof(struct ns_trace_rec) };
 	struct stat st;
+	size_t len = __builtin_strlen(path);
+	/* Created 0600 (less the umask), never through a symbolic link. */
 	long fd = sys_call(SYS_openat, -100, path,
-			   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644, 0, 0);
+			   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600, 0, 0);
 
 	if (fd < 0)
 		return (int)fd;
+	if (len >= sizeof(tr_path)) {
+		sys_close((int)fd);
+		return -ENAMETOOLONG;
+	}
+	__builtin_memcpy(tr_path, path, len + 1);
 	if (sys_fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		sys_close((int)fd);
 		return -EINVAL;
@@ -72,11 +83,7 @@ int trace_open(const char *path)
 		sys_close((int)fd);
 		return -EIO;
 	}
-	long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-	if (hi >= 0) {
-		sys_close((int)fd);
-		fd = hi;
-	}
+	fd = sys_fd_hide(fd);
 	tr.fd = (int)fd;
 	tr.dev = st.st_dev;
 	tr.ino = st.st_ino;
@@ -87,21 +94,38 @@ int trace_open(const char *path)
 
 /* The trace file's descriptor, while it still is ours: a program that
  * closes every descriptor and opens another file at the same number must
- * never get our records in its file.  -1 (and the trace off) otherwise. */
+ * never get our records in its file.  A program that closed ours (a
+ * subprocess child before exec does) gets the same file opened again by
+ * its path, quietly; -1 (and the trace off, said once) when that file is
+ * gone. */
 int trace_fd(void)
 {
 	struct stat st;
+	long fd;
 
 	if (tr.fd <= 0)
 		return -1;
-	if (sys_fstat(tr.fd, &st) < 0 || st.st_dev != tr.dev || st.st_ino != tr.ino) {
+	if (sys_fstat(tr.fd, &st) == 0 && st.st_dev == tr.dev && st.st_ino == tr.ino)
+		return tr.fd;
+	fd = sys_call(SYS_openat, -100, tr_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+		      0, 0, 0);
+	if (fd >= 0 && (sys_fstat((int)fd, &st) < 0 || st.st_dev != tr.dev ||
+			st.st_ino != tr.ino)) {
+		sys_close((int)fd);
+		fd = -1;
+	}
+	if (fd < 0) {
 		tr.fd = 0;
-		ns_log("trace: pid %d: the program closed the trace file's descriptor; tracing stops",
-		       (int)ns_rt.pid);
+		ns_log("trace: pid %d: the trace file %s is gone; tracing stops",
+		       (int)ns_rt.pid, tr_path);
 		return -1;
 	}
+	tr.fd = (int)sys_fd_hide(fd);
 	return tr.fd;
 }
+
+static bool tr_put(int tid, int type, uint64_t addr, uint64_t len, int node,
+		   uint32_t aux);
 
 void trace_emit(int type, uint64_t addr, uint64_t len, int node, uint32_t aux)
 {
@@ -112,16 +136,20 @@ void trace_emit(int type, uint64_t addr, uint64_t len, int node, uint32_t aux)
 void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 		    uint32_t aux)
 {
+	if (tr.fd > 0 && !tr_put(tid, type, addr, len, node, aux))
+		__atomic_add_fetch(&tr.lost, 1, __ATOMIC_RELAXED);
+}
+
+/* Appends one record; false when the ring is full. */
+static bool tr_put(int tid, int type, uint64_t addr, uint64_t len, int node,
+		   uint32_t aux)
+{
 	uint64_t h = __atomic_load_n(&tr.head, __ATOMIC_RELAXED);
 	struct ns_trace_rec *r;
 
-	if (tr.fd <= 0)
-		return;
 	do {
-		if (h - __atomic_load_n(&tr.freed, __ATOMIC_ACQUIRE) >= TR_CAP) {
-			__atomic_add_fetch(&tr.lost, 1, __ATOMIC_RELAXED);
-			return;
-		}
+		if (h - __atomic_load_n(&tr.freed, __ATOMIC_ACQUIRE) >= TR_CAP)
+			return false;
 	} while (!__atomic_compare_exchange_n(&tr.head, &h, h + 1, true,
 					      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
 	/* Half full: have the loop write now rather than at its next tick. */
@@ -139,6 +167,7 @@ void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 	r->node = (int16_t)node;
 	r->aux = aux;
 	__atomic_store_n(&r->seq, h + 1, __ATOMIC_RELEASE);	/* published */
+	return true;
 }
 
 /* The consumer's side: at most one at a time (the loop, or the exiting
@@ -151,6 +180,8 @@ bool trace_claim(void)
 void trace_unclaim(void)
 {
 	__atomic_store_n(&tr.flushing, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&tr.finishing, __ATOMIC_ACQUIRE))
+		sys_futex(&tr.flushing, FUTEX_WAKE_PRIVATE, 1, 0);
 }
 
 /* The next run of published records, contiguous in the ring, marked sent;
@@ -160,10 +191,11 @@ size_t trace_span(const void **buf)
 	uint64_t s = tr.sent, e = s;
 	uint64_t lost = __atomic_load_n(&tr.lost, __ATOMIC_RELAXED);
 
-	if (lost != tr.lost_said) {
-		trace_emit(NS_TR_LOST, 0, 0, -1, (uint32_t)(lost - tr.lost_said));
+	/* Said only once it is in the ring: a LOST record that finds the
+	 * ring full would itself be lost, and the count with it. */
+	if (lost != tr.lost_said &&
+	    tr_put(0, NS_TR_LOST, 0, 0, -1, (uint32_t)(lost - tr.lost_said)))
 		tr.lost_said = lost;
-	}
 	while (__atomic_load_n(&tr.rec[e % TR_CAP].seq, __ATOMIC_ACQUIRE) == e + 1) {
 		e++;
 		if (e % TR_CAP == 0)
@@ -215,14 +247,16 @@ void trace_after_fork(int parent)
 }
 
 /* At exit and exec: everything published goes to the file now.  The loop
- * may have a write in flight; wait for it, boundedly (1 s). */
+ * may have a write in flight (microseconds): wait for its end on the
+ * futex it wakes, boundedly (1 s), never in a polling sleep. */
 void trace_finish(void)
 {
-	const struct timespec ms = { 0, 1000000 };
+	const struct timespec s = { 1, 0 };
 
 	if (tr.fd <= 0)
 		return;
-	for (int i = 0; i < 1000 && __atomic_load_n(&tr.flushing, __ATOMIC_ACQUIRE); i++)
-		sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
+	__atomic_store_n(&tr.finishing, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&tr.flushing, __ATOMIC_SEQ_CST))
+		sys_futex(&tr.flushing, FUTEX_WAIT_PRIVATE, 1, &s);
 	trace_flush_sync();
 }

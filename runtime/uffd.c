@@ -131,7 +131,7 @@ static struct monitor {
 	/* Pages filled, with the thread that faulted: monitor to hooks. */
 	struct ev_ring touched;
 	int fatal;		/* stopped placing after a fatal error */
-	int alive;		/* the thread runs: ranges may be registered */
+	uint32_t alive;		/* the thread runs: ranges may be registered */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
 } mon;
@@ -585,7 +585,7 @@ static void *monitor_main(void *unused)
 
 	(void)unused;
 	mon.sp = (uint64_t)__builtin_frame_address(0);
-	__atomic_store_n(&mon.alive, 1, __ATOMIC_RELEASE);
+	sys_flag_set(&mon.alive);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
@@ -604,7 +604,8 @@ static void *monitor_main(void *unused)
 				struct pollfd pf[2] = { { mon_fd, POLLIN, 0 },
 							{ mon_stop_fd, POLLIN, 0 } };
 				mon.st.sleeps++;
-				sys_call(SYS_poll, pf, 2, -1, 0, 0, 0);
+				if (sys_call(SYS_poll, pf, 2, 1000, 0, 0, 0) == 0)
+					ns_thread_alone();	/* idle for a second */
 				if (pf[1].revents || !ours())
 					break;
 				continue;
@@ -984,23 +985,13 @@ static int uffd_start_locked(void)
 	if (!mon.window)
 		mon.window = MAX_WINDOW;	/* bench/fault: the smallest at or
 						 * below native in every case */
-	/* Out of the way of the low numbers programs dup2() onto. */
-	long hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-	if (hi >= 0) {
-		sys_close((int)fd);
-		fd = hi;
-	}
+	fd = sys_fd_hide(fd);
 	mon_fd = (int)fd;
 	mon.ino = 0;
 	struct { uint64_t dev, ino; uint64_t rest[16]; } st;
 	if (sys_fstat(mon_fd, &st) == 0)
 		mon.ino = st.ino;
-	mon_stop_fd = (int)sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0);
-	hi = sys_call(SYS_fcntl, mon_stop_fd, F_DUPFD_CLOEXEC, 700, 0, 0, 0);
-	if (hi >= 0) {
-		sys_close(mon_stop_fd);
-		mon_stop_fd = (int)hi;
-	}
+	mon_stop_fd = (int)sys_fd_hide(sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0));
 	stop_ino = sys_fd_ino(mon_stop_fd);
 	mon.nreg = 0;
 	mon.table_busy = 0;
@@ -1026,9 +1017,7 @@ static int uffd_start_locked(void)
 		return (int)r;
 	}
 	/* Callers register ranges next (a fork child its inherited ones). */
-	const struct timespec ms = { 0, 1000 * 1000 };
-	for (int i = 0; i < 1000 && !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE); i++)
-		sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
+	sys_flag_wait(&mon.alive);
 	return 0;
 }
 

@@ -622,7 +622,7 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 	long fd;
 
 	if (s.pid == ns_rt.pid)
-		ns_fmt(path, sizeof(path), "/proc/self/pagemap");
+		ns_fmt(path, sizeof(path), "/proc/thread-self/pagemap");
 	else
 		ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)s.pid);
 	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
@@ -674,7 +674,7 @@ int page_sync_addr(uint32_t proc, uint64_t addr)
 	}
 	if (!v)
 		return -EFAULT;
-	fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	fd = sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return (int)fd;
 	if (sys_pread((int)fd, &e, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
@@ -900,7 +900,7 @@ int verify_corrupt(const char *what)
 				continue;
 			for (uint64_t a = vma_of(v)->start; a < vma_of(v)->end; a += NS_PAGE_SIZE) {
 				uint64_t e = 0;
-				long fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+				long fd = sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
 				if (fd < 0)
 					return (int)fd;
 				sys_pread((int)fd, &e, 8, (off_t)((a >> NS_PAGE_SHIFT) * 8));

@@ -1,7 +1,7 @@
 #!/bin/sh
 # ctl: `numashadow stat --pid` and `numashadow migrate --pid` against a
 # running program (build/tests/progs/workload under `numashadow run`), and
-# every error case: no such process, a process not running numashadow, a
+# every error case: no such process, a process has no control socket, a
 # node that is not online, a malformed or empty range, a missing --pid or
 # --to.  On this one-node host the migration moves nothing (every page is
 # already on node 0) but must say so and succeed; tests/vm/ctl_migrate.sh
@@ -10,7 +10,7 @@
 PROG=build/tests/progs/workload
 need $PROG
 
-$NS run -- $PROG 8 20 >/dev/null 2>&1 &
+$NS run --ctl -- $PROG 8 20 >/dev/null 2>&1 &
 pid=$!
 on_exit='kill $pid 2>/dev/null; wait $pid 2>/dev/null'
 # The socket appears once the runtime is up.
@@ -50,8 +50,8 @@ expect 2 "\-\-to is required" -- migrate --pid $pid
 expect 2 "\-\-pid is required" -- migrate --to 0
 expect 2 "process id" -- stat --pid nope
 expect 1 "no process 4000000" -- stat --pid 4000000
-expect 1 "not running numashadow" -- stat --pid 1
-expect 1 "not running numashadow" -- migrate --pid 1 --to 0
+expect 1 "has no control socket" -- stat --pid 1
+expect 1 "has no control socket" -- migrate --pid 1 --to 0
 
 [ "$fails" -eq 0 ] && echo "ctl: ok"
 finish

@@ -9,7 +9,7 @@ need $WRAP build/tests/progs/chatty build/tests/progs/workload
 
 # Output unchanged, one notice.
 build/tests/progs/chatty >$tmp/plain.out 2>/dev/null
-$WRAP $NS run -- build/tests/progs/chatty >$tmp/ns.out 2>$tmp/ns.err; rc=$?
+$WRAP $NS run --ctl -- build/tests/progs/chatty >$tmp/ns.out 2>$tmp/ns.err; rc=$?
 [ $rc -eq 0 ] || fail "chatty under the filter: exit $rc: $(cat $tmp/ns.err)"
 cmp -s $tmp/plain.out $tmp/ns.out || fail "chatty's output differs under numashadow without io_uring"
 grep -q "chatty: runtime active" $tmp/ns.err || fail "the runtime was not active: $(cat $tmp/ns.err)"
@@ -20,7 +20,7 @@ grep -v "^numashadow: io_uring unavailable\|^chatty:" $tmp/ns.err | grep -q . &&
 	fail "other diagnostics: $(cat $tmp/ns.err)"
 
 # The control socket, served by poll(2).
-NUMASHADOW_TRACE=$tmp/trace $WRAP $NS run -- build/tests/progs/workload 8 20 >/dev/null 2>$tmp/wl.err &
+NUMASHADOW_TRACE=$tmp/trace $WRAP $NS run --ctl -- build/tests/progs/workload 8 20 >/dev/null 2>$tmp/wl.err &
 pid=$!
 on_exit='kill $pid 2>/dev/null; wait $pid 2>/dev/null'
 for i in $(seq 50); do

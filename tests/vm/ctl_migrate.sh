@@ -10,7 +10,7 @@ vm_need $PROG
 build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- /bin/sh -c '
 	NS=build/numashadow
 	echo 0 > /proc/sys/kernel/numa_balancing
-	$NS run --verify -- "$0" 16 8 > /tmp/out 2>&1 &
+	$NS run --ctl --verify -- "$0" 16 8 > /tmp/out 2>&1 &
 	pid=$!
 	i=0
 	# Wait until the workload has first-touched its whole buffer.
