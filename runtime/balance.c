@@ -84,6 +84,7 @@ static void consider(uint64_t page, int node, uint64_t now, long *budget)
 
 struct pick {
 	uint64_t from, start, end;
+	uint64_t vstart, vend;	/* the VMA the slice is in */
 	bool placed;
 };
 
@@ -98,6 +99,8 @@ static int pick_cb(uint32_t vma, void *arg)
 	p->start = v->start > p->from ? v->start : p->from;
 	p->end = p->start + SLICE * NS_PAGE_SIZE < v->end ? p->start + SLICE * NS_PAGE_SIZE
 							    : v->end;
+	p->vstart = v->start;
+	p->vend = v->end;
 	p->placed = v->policy > 0;
 	return 1;
 }
@@ -135,7 +138,7 @@ static void balance_tick(void)
 	while (uffd_sampled(&page, &node))
 		consider(page, node, now, &budget);
 	if (next_slice(&p))
-		uffd_sample_arm(p.start, p.end, p.placed);
+		uffd_sample_arm(p.vstart, p.vend, p.start, p.end, p.placed);
 }
 
 int balance_start(unsigned mibps)

@@ -481,7 +481,8 @@ int uffd_next_touch(uint64_t start, uint64_t end, bool placed);
 int uffd_cow_watch(uint64_t start, uint64_t end, bool placed);
 int uffd_moved(uint64_t *addr, int *node);
 /* Write sampling for the balancer. */
-int uffd_sample_arm(uint64_t start, uint64_t end, bool placed);
+int uffd_sample_arm(uint64_t vstart, uint64_t vend, uint64_t start, uint64_t end,
+		    bool placed);
 void uffd_sample_disarm(void);
 int uffd_sampled(uint64_t *page, int *node);
 /* The calling thread's own task policy (set_mempolicy), to honour. */

@@ -101,7 +101,8 @@ static uint64_t stop_ino;	/* its inode, to know it again */
 static struct monitor {
 	uint64_t features;	/* what UFFDIO_API gave us */
 	uint64_t ino;		/* the userfaultfd's inode, to know it again */
-	unsigned window;	/* pages per fault (fault-around) */
+	unsigned window;	/* pages per fault, NUMASHADOW_FAULT_AROUND;
+				 * 0: adaptive (streams below) */
 	uint32_t table_busy;	/* spinlock of reg[]/nreg (see table_lock) */
 	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE). */
 	struct ev_ring vanish;
@@ -119,6 +120,11 @@ static struct monitor {
 	uint32_t reads, done;	/* batches read, and handled (uffd_quiesce) */
 	uint64_t gap;		/* running mean of the gap between batches */
 	uint64_t sp;		/* the monitor's stack, roughly (see uffd_hold) */
+	/* Fault-around as the kernel's readahead: a fault where a stream's
+	 * last fill ended doubles its window, any other starts a stream at
+	 * one page, so sparse touches fill only what they touch. */
+	struct { uint64_t next; unsigned win; uint32_t used; } stream[8];
+	uint32_t stream_clock;
 	struct { uint64_t start, end; } held[8];	/* ranges in flight */
 	struct { uint64_t start, end; } nt[64];		/* next-touch ranges */
 	struct { uint64_t start, end; } cw[64];		/* COW-watched ranges */
@@ -126,7 +132,7 @@ static struct monitor {
 	struct ev_ring moved;
 	/* Write sampling for the balancer: the range armed now, and what
 	 * was seen (page, writer's node), monitor to balancer. */
-	struct { uint64_t start, end; } sample;
+	struct { uint64_t start, end, vstart, vend; bool placed; } sample;
 	struct ev_ring samples;
 	/* Pages filled, with the thread that faulted: monitor to hooks. */
 	struct ev_ring touched;
@@ -391,6 +397,31 @@ static void fatal(long err)
 	mon.fatal = 1;
 }
 
+/* The window for a fault at page, and the stream it belongs to. */
+static unsigned window_for(uint64_t page, int *stream)
+{
+	int lru = 0, i = 0;
+	const int n = (int)(sizeof(mon.stream) / sizeof(mon.stream[0]));
+
+	if (mon.window) {
+		*stream = -1;
+		return mon.window;
+	}
+	for (; i < n && mon.stream[i].next != page; i++)
+		if (mon.stream[i].used < mon.stream[lru].used)
+			lru = i;
+	if (i < n) {
+		mon.stream[i].win = mon.stream[i].win * 2 < MAX_WINDOW ?
+				    mon.stream[i].win * 2 : MAX_WINDOW;
+	} else {
+		i = lru;
+		mon.stream[i].win = 1;
+	}
+	mon.stream[i].used = ++mon.stream_clock;
+	*stream = i;
+	return mon.stream[i].win;
+}
+
 static void handle_fault(uint64_t addr, int tid)
 {
 	uint64_t page = addr & ~(NS_PAGE_SIZE - 1), end;
@@ -398,15 +429,18 @@ static void handle_fault(uint64_t addr, int tid)
 	const struct ns_policy *p = NULL;
 	uint64_t mask = 0;
 	bool own = false;
+	int stream = -1;
+	uint64_t a = page;
 
 	mon.st.faults++;
 	table_lock();
 	i = region_search(page);
 	if (i < mon.nreg && mon.reg[i].start <= page && !mon.fatal) {
+		uint64_t win = window_for(page, &stream);
 		p = policy_get(mon.reg[i].policy);
 		end = mon.reg[i].end;
-		if (end - page > (uint64_t)mon.window * NS_PAGE_SIZE)
-			end = page + (uint64_t)mon.window * NS_PAGE_SIZE;
+		if (end - page > win * NS_PAGE_SIZE)
+			end = page + win * NS_PAGE_SIZE;
 	} else {
 		end = page + NS_PAGE_SIZE;	/* unknown: one page, no policy */
 	}
@@ -415,7 +449,7 @@ static void handle_fault(uint64_t addr, int tid)
 	if (p && !own && (p->mode == POL_LOCAL || p->mode == POL_BIND))
 		tnode = thread_node(tid);
 
-	for (uint64_t a = page; a < end;) {
+	for (; a < end;) {
 		uint64_t run = 1;
 		if (own) {
 			run = (end - a) >> NS_PAGE_SHIFT;
@@ -493,6 +527,8 @@ static void handle_fault(uint64_t addr, int tid)
 		wake(page);
 		break;
 	}
+	if (stream >= 0)
+		mon.stream[stream].next = a > page ? a : page + NS_PAGE_SIZE;
 }
 
 /* Non-cooperative events: the address space changed, by our hooks or by
@@ -701,6 +737,19 @@ static long wp(uint64_t start, uint64_t end, bool on)
 	return sys_call(SYS_ioctl, mon_fd, UFFDIO_WRITEPROTECT, &w, 0, 0, 0);
 }
 
+/* Write protection off [start, end), and its writers woken whatever the
+ * kernel said: when UFFDIO_WRITEPROTECT fails (-EAGAIN while another
+ * thread's munmap has an event pending) the writers would otherwise wait
+ * forever, maybe one holding the family lock.  Woken, a writer whose page
+ * is still protected faults again and is served then. */
+static void unprotect(uint64_t start, uint64_t end)
+{
+	struct uffdio_range w = { start, end - start };
+
+	if (wp(start, end, false) < 0)
+		sys_call(SYS_ioctl, mon_fd, UFFDIO_WAKE, &w, 0, 0, 0);
+}
+
 static bool is_cow_watched(uint64_t a)
 {
 	for (int i = 0; i < MAX_CW; i++)
@@ -752,7 +801,7 @@ static void handle_wp(uint64_t addr, int tid)
 	if (page >= mon.sample.start && page < mon.sample.end) {
 		/* A sampled write: who wrote it is all the balancer needs. */
 		ring_put(&mon.samples, page, 0, thread_node(tid));
-		wp(page, page + NS_PAGE_SIZE, false);
+		unprotect(page, page + NS_PAGE_SIZE);
 		return;
 	}
 	if (is_cow_watched(page)) {
@@ -762,7 +811,7 @@ static void handle_wp(uint64_t addr, int tid)
 		mon.st.cow++;
 		ring_put(&mon.touched, page, page + NS_PAGE_SIZE, tid);
 		trace_emit_for(tid, NS_TR_COW, page, NS_PAGE_SIZE, -1, 0);
-		wp(page, page + NS_PAGE_SIZE, false);
+		unprotect(page, page + NS_PAGE_SIZE);
 		return;
 	}
 	if (is_next_touch(page)) {
@@ -779,7 +828,7 @@ static void handle_wp(uint64_t addr, int tid)
 			trace_emit_for(tid, NS_TR_NEXT_TOUCH, page, NS_PAGE_SIZE, node, 0);
 		}
 	}
-	wp(page, page + NS_PAGE_SIZE, false);	/* and wake the writer */
+	unprotect(page, page + NS_PAGE_SIZE);	/* and wake the writer */
 }
 
 /* Arms [start, end) for next-touch: each page's next write moves it to
@@ -804,20 +853,40 @@ int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
 	return (int)wp(start, end, true);
 }
 
-/* Write sampling: arm [start, end) so the next write of each page is seen
- * (0 or -errno); disarm what is left; pop what was seen (1 or 0). */
-int uffd_sample_arm(uint64_t start, uint64_t end, bool placed)
+/* Puts back the registration [start, end) had before a write-protect
+ * registration: none, or MISSING alone when placed.  The kernel then
+ * merges the VMA with its neighbours again, as it was: a VMA left split
+ * makes the program's own mremap of the whole of it fail (EFAULT). */
+static void unregister_wp(uint64_t start, uint64_t end, bool placed)
+{
+	struct uffdio_range r = { start, end - start };
+	struct uffdio_register reg = { .range = r, .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	if (placed)
+		sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	else
+		sys_call(SYS_ioctl, mon_fd, UFFDIO_UNREGISTER, &r, 0, 0, 0);
+}
+
+/* Write sampling: arm [start, end), a slice of the VMA [vstart, vend), so
+ * the next write of each page is seen (0 or -errno); disarm what is left;
+ * pop what was seen (1 or 0).  The whole VMA is registered, never split. */
+int uffd_sample_arm(uint64_t vstart, uint64_t vend, uint64_t start, uint64_t end,
+		    bool placed)
 {
 	long r;
 
 	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
 		return -EOPNOTSUPP;
 	for (int i = 0; i < MAX_NT; i++)
-		if (start < mon.nt[i].end && end > mon.nt[i].start)
+		if (vstart < mon.nt[i].end && vend > mon.nt[i].start)
 			return -EBUSY;	/* next-touch owns those pages */
-	r = register_wp(start, end, placed);
+	r = register_wp(vstart, vend, placed);
 	if (r < 0)
 		return (int)r;
+	mon.sample.vstart = vstart;
+	mon.sample.vend = vend;
+	mon.sample.placed = placed;
 	mon.sample.start = start;
 	__atomic_store_n(&mon.sample.end, end, __ATOMIC_RELEASE);
 	return (int)wp(start, end, true);
@@ -831,7 +900,8 @@ void uffd_sample_disarm(void)
 		return;
 	__atomic_store_n(&mon.sample.end, 0, __ATOMIC_RELEASE);
 	mon.sample.start = 0;
-	wp(s, e, false);
+	unprotect(s, e);
+	unregister_wp(mon.sample.vstart, mon.sample.vend, mon.sample.placed);
 }
 
 int uffd_sampled(uint64_t *page, int *node)
@@ -908,16 +978,13 @@ int uffd_hold(uint64_t start, uint64_t end, bool placed)
  * registered as it was before. */
 void uffd_release(uint64_t start, uint64_t end, bool placed)
 {
-	struct uffdio_range r = { start, end - start };
-
-	wp(start, end, false);
+	unprotect(start, end);
 	for (int i = 0; i < MAX_HELD; i++)
 		if (held[i].start == start && held[i].end == end) {
 			__atomic_store_n(&held[i].end, 0, __ATOMIC_RELEASE);
 			held[i].start = 0;
 		}
-	if (!placed)
-		sys_call(SYS_ioctl, mon_fd, UFFDIO_UNREGISTER, &r, 0, 0, 0);
+	unregister_wp(start, end, placed);
 }
 
 /* ---- start and stop ---- */
@@ -982,9 +1049,6 @@ static int uffd_start_locked(void)
 		return (int)r;
 	}
 	mon.features = api.features;
-	if (!mon.window)
-		mon.window = MAX_WINDOW;	/* bench/fault: the smallest at or
-						 * below native in every case */
 	fd = sys_fd_hide(fd);
 	mon_fd = (int)fd;
 	mon.ino = 0;
@@ -1003,6 +1067,7 @@ static int uffd_start_locked(void)
 	__builtin_memset(mon.nt, 0, sizeof(mon.nt));
 	__builtin_memset(mon.cw, 0, sizeof(mon.cw));
 	mon.cur_mode = -1;
+	__builtin_memset(mon.stream, 0, sizeof(mon.stream));
 	mon.fatal = 0;
 	mon.spin_ns = 20000;
 	mon.gap = 1000000;
