@@ -436,22 +436,27 @@ static int migrate_after_valid(const char *v)
 }
 
 /*
- * Empties path, or creates it (0644): the runtime only appends, and a
- * family's first process writes the header into an empty file, so each
- * run starts a new trace.  Returns 0, -EINVAL when path is not a regular
- * file (the runtime would refuse it), or -errno.
+ * Creates path fresh (0600, less the umask; O_EXCL), or empties the
+ * regular file already there: the runtime only appends, and a family's
+ * first process writes the header into an empty file, so each run starts
+ * a new trace.  Never through a symbolic link.  Returns 0, -EINVAL when
+ * path is not a regular file (the runtime would refuse it), or -errno.
  */
 static int trace_file_reset(const char *path)
 {
 	struct stat st;
 	int fd;
 
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-		return -EINVAL;
-	/* O_NONBLOCK: a FIFO put there since the stat must not block us. */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			return -EINVAL;
+		/* O_NONBLOCK: a FIFO put there since the lstat must not
+		 * block us. */
+		fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	}
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP ? -EINVAL : -errno;
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 		close(fd);
 		return -EINVAL;
