@@ -76,7 +76,7 @@ $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 $(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map
 	$(CC) -shared -o $@ $(RT_OBJ) $(IP_OBJ) \
 	  -Wl,--version-script=interpose/libnumashadow.map -Wl,-z,now \
-	  -luring -ldl -lpthread
+	  -luring -ldl -lpthread -Wl,--no-as-needed -lgcc_s
 
 $(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(B)

@@ -345,7 +345,6 @@ struct ns_proc {
 	uint32_t nr_vma;
 	uint32_t pte_head;	/* list of its PTEs */
 	uint32_t dirty;		/* untracked changes: reconcile before use */
-	uint32_t resync;	/* a fork child whose copied PTEs may be stale */
 	uint64_t nr_pte;
 	uint64_t start_brk;	/* heap start, as the kernel's mm->start_brk */
 	uint64_t brk;		/* current break */

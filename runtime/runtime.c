@@ -975,11 +975,8 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	pid = real_fork();
 	if (pid > 0) {
 		/* Other threads' calls went straight to the kernel while glibc
-		 * forked: take them in before the child gets a copy, and have
-		 * the child check its copy against its own kernel view (those
-		 * calls may have come before the fork or after it). */
-		bool passed_by = ns_rt.dirty;
-		if (passed_by)
+		 * forked: take them in before the child gets a copy. */
+		if (ns_rt.dirty)
 			reconcile();
 		proc_reap_dead();
 		uint32_t c = proc_new(pid, ns_rt.self);
@@ -993,8 +990,6 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 			page_sync(ns_rt.self);
 			ns_fork_child = 0;
 			cow_watch_all();
-			if (passed_by)
-				proc_of(c)->resync = 1;
 		}
 		ns_rt.in_fork = 0;
 		if (ns_rt.dirty)
@@ -1022,13 +1017,9 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	} else {
 		child_reset();
 		/* Another thread changed the parent around the fork, or the
-		 * loop's ring went: our VMAs, and the pages our copy claims,
-		 * as our own kernel view has them. */
-		if (ns_rt.dirty || proc_of(ns_rt.self)->resync)
+		 * loop's ring went. */
+		if (ns_rt.dirty)
 			reconcile();
-		if (proc_of(ns_rt.self)->resync)
-			page_drop_vanished(ns_rt.self, 0, ~0ULL);
-		proc_of(ns_rt.self)->resync = 0;
 	}
 	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
 		verify_corrupt(corrupt_kind);

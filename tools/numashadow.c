@@ -98,7 +98,7 @@ static const struct subcommand subcommands[] = {
 		"  --rule RULE         per region, first match wins (NUMASHADOW_RULES):\n"
 		"                      size>=SIZE:POLICY, size<SIZE:POLICY or\n"
 		"                      site=OBJECT:FUNCTION:POLICY (SIZE like 64M)\n"
-		"  --fault-around=N    pages filled per fault, 1 to 512 (default 512)\n",
+		"  --fault-around=N    pages filled per fault, 1 to 512 (default: adaptive)\n",
 		cmd_run,
 	},
 	{
