@@ -397,11 +397,14 @@ static void mark_dirty(void)
 		proc_of(ns_rt.self)->dirty = 1;
 }
 
+static void passed_drain(void);
+
 /* Bring the shadow up to date with untracked changes. */
 static void reconcile(void)
 {
 	ns_rt.dirty = 0;
 	verify_vmas(ns_rt.self, true);
+	passed_drain();
 	proc_of(ns_rt.self)->dirty = ns_rt.escapes ? 1 : 0;
 	if (ns_rt.escapes)
 		ns_rt.dirty = 1;
@@ -455,7 +458,7 @@ static bool enter(void)
 	if (sys_getpid() != ns_rt.pid && !ns_rt.forked_unseen) {
 		/* A clone sharing our memory (posix_spawn's child): its
 		 * changes are ours too; pick them up later. */
-		ns_rt.dirty = 1;
+		ns_mark_dirty_async();
 		return false;
 	}
 	ns_in_runtime = 1;
@@ -463,7 +466,7 @@ static bool enter(void)
 	 * malloc lock its fork needs.  Go to the kernel directly; the shadow
 	 * catches up by reconciling, in the parent and in the child. */
 	if (!ns_lock_unless(&ns_rt.in_fork)) {
-		ns_rt.dirty = 1;
+		ns_mark_dirty_async();
 		ns_in_runtime = 0;
 		return false;
 	}
@@ -549,13 +552,80 @@ static inline bool failed(long r)
 	return r < 0 && r > -4096;
 }
 
+/*
+ * Ranges whose pages a call that went straight to the kernel may have
+ * dropped (munmap, madvise, mremap, a fixed mmap).  Reconciling the VMAs
+ * with /proc/self/maps cannot see them when a VMA of the same shape stands
+ * there again: the shadow would keep PTEs the kernel no longer has, and a
+ * fork would copy them to the child.  Any thread may add (a signal handler
+ * too: no lock, a claimed slot), the reconcile under the family lock
+ * drains; a full table asks for a look at the whole address space.
+ */
+#define NR_PASSED 32
+static struct {
+	uint64_t start, end;
+	uint32_t state;		/* 0 free, 1 being written, 2 ready */
+} passed_rng[NR_PASSED];
+static uint32_t passed_overflow;
+
+static void passed_add(uint64_t start, uint64_t len)
+{
+	for (int i = 0; i < NR_PASSED; i++) {
+		uint32_t fr = 0;
+		if (!__atomic_compare_exchange_n(&passed_rng[i].state, &fr, 1, false,
+						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		passed_rng[i].start = start & ~(NS_PAGE_SIZE - 1);
+		passed_rng[i].end = NS_PAGE_ALIGN(start + len);
+		__atomic_store_n(&passed_rng[i].state, 2, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&passed_overflow, 1, __ATOMIC_RELEASE);
+}
+
+/* In a fork child: a slot being written at the fork will never be. */
+static void passed_after_fork(void)
+{
+	for (int i = 0; i < NR_PASSED; i++)
+		if (passed_rng[i].state == 1) {
+			passed_rng[i].state = 0;
+			passed_overflow = 1;
+			ns_rt.dirty = 1;
+		}
+}
+
+/* Lock held: the pages of what passed, as the kernel has them now. */
+static void passed_drain(void)
+{
+	if (__atomic_exchange_n(&passed_overflow, 0, __ATOMIC_ACQ_REL)) {
+		for (int i = 0; i < NR_PASSED; i++)
+			if (__atomic_load_n(&passed_rng[i].state, __ATOMIC_ACQUIRE) == 2)
+				__atomic_store_n(&passed_rng[i].state, 0, __ATOMIC_RELEASE);
+		page_drop_vanished(ns_rt.self, 0, ~0ULL);
+		return;
+	}
+	for (int i = 0; i < NR_PASSED; i++) {
+		if (__atomic_load_n(&passed_rng[i].state, __ATOMIC_ACQUIRE) != 2)
+			continue;
+		uint64_t s = passed_rng[i].start, e = passed_rng[i].end;
+		__atomic_store_n(&passed_rng[i].state, 0, __ATOMIC_RELEASE);
+		page_drop_vanished(ns_rt.self, s, e);
+	}
+}
+
 /* After a call went straight to the kernel: the dirty mark enter() set
  * before it may have been cleared by another thread's reconcile that ran
- * before our change did; mark again, now that the change is in. */
-static inline long passed(long r)
+ * before our change did; mark again, now that the change is in.  start
+ * and len: the range whose pages it may have dropped (len 0: none). */
+static inline long passed(long r, uint64_t start, uint64_t len)
 {
-	if (ns_rt.ready && !ns_rt.disabled)
-		ns_rt.dirty = 1;
+	if (ns_rt.ready && !ns_rt.disabled) {
+		if (len)
+			passed_add(start, len);
+		/* In the family's record too: another member's verify must
+		 * not judge our shadow until we have reconciled. */
+		ns_mark_dirty_async();
+	}
 	return r;
 }
 
@@ -705,7 +775,8 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if (ns_rt.ready && !ns_in_runtime && (site_rules || policy_any()))
 		nsites = site_capture(sites, NS_SITE_DEPTH);
 	if (!enter())
-		return passed(sys_mmap(addr, len, prot, flags, fd, off));
+		return passed(sys_mmap(addr, len, prot, flags, fd, off), (uint64_t)addr,
+			      (flags & MAP_FIXED) ? len : 0);
 	r = sys_mmap(addr, len, prot, flags, fd, off);
 	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
 	       addr, len, prot, flags, fd, (unsigned long)off, r);
@@ -743,7 +814,7 @@ long ns_munmap(void *addr, size_t len)
 	long r;
 
 	if (!enter())
-		return passed(sys_munmap(addr, len));
+		return passed(sys_munmap(addr, len), (uint64_t)addr, len);
 	r = sys_munmap(addr, len);
 	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
 	if (!failed(r)) {
@@ -762,7 +833,7 @@ long ns_mprotect(void *addr, size_t len, int prot)
 	long r;
 
 	if (!enter())
-		return passed(sys_mprotect(addr, len, prot));
+		return passed(sys_mprotect(addr, len, prot), 0, 0);
 	r = sys_mprotect(addr, len, prot);
 	ns_fmt(last_call, sizeof(last_call), "mprotect(%p, %#lx, %d) = %ld", addr, len,
 	       prot, r);
@@ -811,7 +882,7 @@ long ns_madvise(void *addr, size_t len, int advice)
 	long r;
 
 	if (!enter())
-		return passed(sys_madvise(addr, len, advice));
+		return passed(sys_madvise(addr, len, advice), (uint64_t)addr, len);
 	r = sys_madvise(addr, len, advice);
 	ns_fmt(last_call, sizeof(last_call), "madvise(%p, %#lx, %d) = %ld", addr, len,
 	       advice, r);
@@ -832,7 +903,12 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	long r;
 
 	if (!enter())
-		return passed(sys_mremap(old, oldlen, newlen, flags, new));
+	{
+		long r = sys_mremap(old, oldlen, newlen, flags, new);
+		if (!failed(r) && (uint64_t)r != (uint64_t)old)
+			passed_add((uint64_t)r, newlen);	/* where they went */
+		return passed(r, (uint64_t)old, oldlen);
+	}
 	r = sys_mremap(old, oldlen, newlen, flags, new);
 	ns_fmt(last_call, sizeof(last_call), "mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
 	       old, oldlen, newlen, flags, new, r);
@@ -867,7 +943,7 @@ long ns_brk(void *addr)
 	long r;
 
 	if (!enter())
-		return passed(sys_brk(addr));
+		return passed(sys_brk(addr), 0, 0);
 	r = sys_brk(addr);
 	struct ns_proc *p = proc_of(ns_rt.self);
 	uint64_t o = NS_PAGE_ALIGN(p->brk), n = NS_PAGE_ALIGN((uint64_t)r);
@@ -975,8 +1051,11 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	pid = real_fork();
 	if (pid > 0) {
 		/* Other threads' calls went straight to the kernel while glibc
-		 * forked: take them in before the child gets a copy. */
-		if (ns_rt.dirty)
+		 * forked: take them in before the child gets a copy, which
+		 * may then hold what came after the fork - the child looks
+		 * at its own maps again (marked below). */
+		bool passed_by = ns_rt.dirty;
+		if (passed_by)
 			reconcile();
 		proc_reap_dead();
 		uint32_t c = proc_new(pid, ns_rt.self);
@@ -990,6 +1069,8 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 			page_sync(ns_rt.self);
 			ns_fork_child = 0;
 			cow_watch_all();
+			if (passed_by)
+				proc_of(c)->dirty = 1;
 		}
 		ns_rt.in_fork = 0;
 		if (ns_rt.dirty)
@@ -1017,8 +1098,10 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	} else {
 		child_reset();
 		/* Another thread changed the parent around the fork, or the
-		 * loop's ring went. */
-		if (ns_rt.dirty)
+		 * loop's ring went.  A call caught half-recorded at the fork
+		 * (its thread did not come along) leaves its range unknown. */
+		passed_after_fork();
+		if (ns_rt.dirty || proc_of(ns_rt.self)->dirty)
 			reconcile();
 	}
 	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
