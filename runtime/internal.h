@@ -404,6 +404,7 @@ int page_sync_addr(uint32_t proc, uint64_t addr);
 void ns_exclude(const void *start, size_t len);
 /* The runtime's own writable memory: never write-protected by us. */
 void ns_own_add(uint64_t start, uint64_t end);
+void ns_own_del(uint64_t start, uint64_t end);
 bool ns_own_overlaps(uint64_t start, uint64_t end);
 /* Test-only corruption of one entry (NUMASHADOW_TEST_CORRUPT). */
 int verify_corrupt(const char *what);

@@ -37,6 +37,14 @@ __thread int ns_in_runtime;
 static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
 static char last_call[160];		/* the tracked call verify judges */
 
+/* Our threads run on stacks of our own, known as the runtime's memory, so
+ * that no write protection (next-touch, sampling, a hold) ever lands on
+ * one: the monitor faulting on its own stack would wait for itself, and
+ * every thread waiting on the monitor with it.  A VMA rebuilt from
+ * /proc/self/maps cannot say it is a thread stack. */
+#define STACK_SIZE (2UL << 20)
+static struct { uint64_t start, end; } stacks[4];
+
 /* ---- formatting and logging, without libc's stdio ---- */
 
 static char *put_num(char *p, char *end, uint64_t v, int base, bool neg)
@@ -414,6 +422,14 @@ static void reconcile(void)
  * served must not be used from here (the io_uring's memory is shared). */
 static void child_reset(void)
 {
+	/* The parent's threads' stacks came along, unused. */
+	for (int i = 0; i < 4; i++)
+		if (stacks[i].end) {
+			ns_own_del(stacks[i].start, stacks[i].end);
+			sys_munmap((void *)stacks[i].start, STACK_SIZE);
+			stacks[i].start = stacks[i].end = 0;
+			mark_dirty();
+		}
 	uffd_after_fork();	/* the thread policies too: tids are the parent's */
 	if (policy_any())
 		ns_thread_policy_inherited();
@@ -1329,6 +1345,7 @@ static void next_touch_at(void)
  */
 static unsigned *nptl_nthreads;		/* glibc's count, when found */
 
+
 static void *thread_trampoline(void *fn)
 {
 	void *r = ((void *(*)(void *))fn)(NULL);
@@ -1350,14 +1367,29 @@ int ns_thread_start(void *(*fn)(void *))
 
 	if (!looked++)
 		nptl_nthreads = dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
+	int slot = 0;
+	while (slot < 4 && stacks[slot].end)
+		slot++;
+	long st = slot < 4 ? sys_mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0) : -ENOSPC;
+	if (failed(st))
+		return (int)st;
+	stacks[slot].start = (uint64_t)st;
+	stacks[slot].end = (uint64_t)st + STACK_SIZE;
+	ns_own_add(stacks[slot].start, stacks[slot].end);
+	ns_mark_dirty_async();	/* the shadow learns it from the maps */
 	__atomic_add_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstack(&at, (void *)st, STACK_SIZE);
 	r = pthread_create(&th, &at, thread_trampoline, (void *)fn);
 	pthread_attr_destroy(&at);
-	if (r)
+	if (r) {
 		__atomic_sub_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
-	else if (nptl_nthreads)
+		ns_own_del(stacks[slot].start, stacks[slot].end);
+		sys_munmap((void *)st, STACK_SIZE);
+		stacks[slot].start = stacks[slot].end = 0;
+	} else if (nptl_nthreads)
 		__atomic_sub_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
 	return -r;
 }

@@ -149,6 +149,13 @@ void ns_exclude(const void *start, size_t len)
 /* The runtime's own writable memory (library data and bss). */
 static struct { uint64_t start, end; } own[8];
 
+void ns_own_del(uint64_t start, uint64_t end)
+{
+	for (int i = 0; i < 8; i++)
+		if (own[i].start == start && own[i].end == end)
+			own[i].start = own[i].end = 0;
+}
+
 void ns_own_add(uint64_t start, uint64_t end)
 {
 	for (int i = 0; i < 8; i++)
