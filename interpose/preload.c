@@ -314,21 +314,29 @@ ESCAPE(int, shmdt, (const void *a), (a), -1)
 ESCAPE(int, pkey_mprotect, (void *a, size_t l, int p, int k), (a, l, p, k), -1)
 
 /* Makes libc's function at target jump to dest.  Returns 0 or -errno. */
-static int redirect(void *target, void *dest)
+/* Writes the jump to dest at target, whose page is writable; 0. */
+static int patch(void *target, void *dest)
 {
 	unsigned char code[12] = { 0x48, 0xb8 };	/* movabs $dest, %rax */
-	uint64_t page = (uint64_t)target & ~4095ULL;
-	size_t len = ((uint64_t)target + sizeof(code) - page + 4095) & ~4095ULL;
-	long r;
 
 	memcpy(code + 2, &dest, 8);
 	code[10] = 0xff;				/* jmp *%rax */
 	code[11] = 0xe0;
+	memcpy(target, code, sizeof(code));
+	__builtin___clear_cache((char *)target, (char *)target + sizeof(code));
+	return 0;
+}
+
+static int redirect(void *target, void *dest)
+{
+	uint64_t page = (uint64_t)target & ~4095ULL;
+	size_t len = ((uint64_t)target + 12 - page + 4095) & ~4095ULL;
+	long r;
+
 	r = sys_mprotect((void *)page, len, PROT_READ | PROT_WRITE | PROT_EXEC);
 	if (r < 0)
 		return (int)r;
-	memcpy(target, code, sizeof(code));
-	__builtin___clear_cache((char *)target, (char *)target + sizeof(code));
+	patch(target, dest);
 	return (int)sys_mprotect((void *)page, len, PROT_READ | PROT_EXEC);
 }
 
@@ -345,16 +353,50 @@ static const struct {
 	{ "execve", (void *)w_execve },
 };
 
+/* libc's code, as [lo, hi): each stub must lie there (one dladdr() for
+ * the lot: it searches symbol tables, and start-up is every process's). */
+struct text {
+	uintptr_t base, lo, hi;
+};
+
+static int text_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct text *t = arg;
+
+	(void)size;
+	if (info->dlpi_addr != t->base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_X)) {
+			t->lo = t->base + info->dlpi_phdr[i].p_vaddr;
+			t->hi = t->lo + info->dlpi_phdr[i].p_memsz;
+		}
+	return 1;
+}
+
 static void redirect_libc(void)
 {
+	struct text libc = { 0, 0, 0 };
+	Dl_info info;
+	void *first = dlsym(RTLD_NEXT, redirects[0].name);
+
+	if (first && dladdr(first, &info) && info.dli_fname &&
+	    strstr(info.dli_fname, "libc.so")) {
+		libc.base = (uintptr_t)info.dli_fbase;
+		dl_iterate_phdr(text_cb, &libc);
+	}
+	/* libc's text writable once for all the stubs, not twice per stub:
+	 * every process pays for start-up. */
+	uintptr_t lo = libc.lo & ~4095UL, hi = (libc.hi + 4095) & ~4095UL;
+	bool open_text = hi > lo &&
+		sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
 	for (size_t i = 0; i < sizeof(redirects) / sizeof(*redirects); i++) {
 		void *t = dlsym(RTLD_NEXT, redirects[i].name);
-		Dl_info info;
 		int r = -ENOENT;
 
-		if (t && dladdr(t, &info) && info.dli_fname &&
-		    strstr(info.dli_fname, "libc.so"))
-			r = redirect(t, redirects[i].wrapper);
+		if (t && (uintptr_t)t >= libc.lo && (uintptr_t)t < libc.hi)
+			r = open_text ? patch(t, redirects[i].wrapper)
+				      : redirect(t, redirects[i].wrapper);
 		if (r < 0) {
 			char msg[160];
 			int n = 0;
@@ -366,9 +408,11 @@ static void redirect_libc(void)
 					msg[n++] = *s;
 			sys_write(2, msg, (size_t)n);
 			ns_reconcile_always();
-			return;
+			break;
 		}
 	}
+	if (open_text)
+		sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
 }
 
 /*

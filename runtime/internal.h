@@ -326,6 +326,8 @@ void mig_after_fork(void);
 long mig_move_all(int node, unsigned flags);
 /* Counts this proc's present pages by node into counts[64]; lock held. */
 void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
+/* Asks the kernel for the nodes the shadow does not know in [lo, hi). */
+void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi);
 
 /* ---- proc.c: the processes of the family ---- */
 
@@ -541,10 +543,6 @@ int trace_fd(void);
 void trace_emit(int type, uint64_t addr, uint64_t len, int node, uint32_t aux);
 void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 		    uint32_t aux);
-bool trace_claim(void);
-void trace_unclaim(void);
-size_t trace_span(const void **buf);
-void trace_written(size_t n);
 void trace_flush_sync(void);
 void trace_finish(void);
 void trace_after_fork(int parent);

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the runtime's service thread: the control socket, timers and
- * trace writes, on one io_uring.
+ * trace writes, waiting on one io_uring.
  *
  * One thread per process sleeps in io_uring_submit_and_wait_timeout()
  * until the first of: a client on the control socket (ACCEPT, then RECV
  * and SEND, each with a linked timeout so a silent client cannot hold the
- * loop), the next timer (the wait's own timeout), a wake-up (a READ of an
- * eventfd: a timer added, the trace ring half full, a socket replaced), or
- * a trace write completing.  Timers run their work here, one at a time: a
- * long one (a migration) delays the others, never the program.
+ * loop), the next timer (the wait's own timeout), or a wake-up (a READ of
+ * an eventfd: a timer added, the trace ring half full, a socket replaced).
+ * Timers run their work here, one at a time: a long one (a migration)
+ * delays the others, never the program.  Trace records are written with
+ * plain write(2) from this thread each time round: a file write through
+ * io_uring runs on the kernel's io-wq workers, threads of the process that
+ * outlive the program's own and keep its thread count up.
  *
  * The userfaultfd monitor is not on this ring: a uffd read through
  * io_uring costs 21-35 us per fault against about 4 for a woken thread's
@@ -39,7 +42,7 @@
 #define WAKELESS_NS (100 * 1000 * 1000ULL)
 #define ALONE_NS (1000 * 1000 * 1000ULL)
 
-enum { U_WAKE = 1, U_ACCEPT, U_RECV, U_SEND, U_TIMEOUT, U_TRACE };
+enum { U_WAKE = 1, U_ACCEPT, U_RECV, U_SEND, U_TIMEOUT };
 
 struct timer {
 	uint64_t due, period;	/* CLOCK_MONOTONIC ns; period 0: once */
@@ -62,9 +65,6 @@ static struct {
 	size_t got;
 	const char *out;	/* the answer, and how much of it went */
 	size_t out_len, out_off;
-	const char *tr_buf;	/* the run of records being written */
-	size_t tr_inflight;	/* its length (0: no write in flight) */
-	size_t tr_off;		/* how much of it is written */
 } lp;
 
 static int said;	/* io_uring's absence told: once, fork children too */
@@ -217,36 +217,6 @@ static void client_done(void)
 	arm_accept();
 }
 
-static void trace_write_more(void)
-{
-	int fd = trace_fd();
-	struct io_uring_sqe *s = fd < 0 ? NULL : sqe(U_TRACE);
-
-	if (!s) {	/* not our file any more, or no room: drop the run */
-		trace_written(lp.tr_inflight);
-		lp.tr_inflight = 0;
-		trace_unclaim();
-		return;
-	}
-	io_uring_prep_write(s, fd, lp.tr_buf + lp.tr_off,
-			    (unsigned)(lp.tr_inflight - lp.tr_off), (uint64_t)-1);
-}
-
-static void arm_trace(void)
-{
-	const void *b;
-
-	if (lp.tr_inflight || !trace_on() || !trace_claim())
-		return;
-	lp.tr_inflight = trace_span(&b);
-	lp.tr_buf = b;
-	lp.tr_off = 0;
-	if (!lp.tr_inflight) {
-		trace_unclaim();
-		return;
-	}
-	trace_write_more();
-}
 
 static void on_cqe(uint64_t what, int res)
 {
@@ -297,18 +267,6 @@ static void on_cqe(uint64_t what, int res)
 		else
 			client_done();
 		break;
-	case U_TRACE:
-		/* A short write goes on from where it stopped, so the file
-		 * never holds part of a record; a failed one drops the run. */
-		if (res > 0 && (lp.tr_off += (size_t)res) < lp.tr_inflight) {
-			trace_write_more();
-			break;
-		}
-		trace_written(lp.tr_inflight);
-		lp.tr_inflight = 0;
-		trace_unclaim();
-		arm_trace();
-		break;
 	default:
 		break;	/* linked timeouts */
 	}
@@ -328,7 +286,7 @@ static void uring_loop(void)
 		struct io_uring_cqe *c;
 		unsigned head, n = 0;
 
-		arm_trace();
+		trace_flush_sync();
 		int r = io_uring_submit_and_wait_timeout(&lp.ring, &c, 1,
 							 next == ~0ULL ? NULL : &ts, NULL);
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY &&

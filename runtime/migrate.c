@@ -288,6 +288,7 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	c = &proc_of(ns_rt.self)->mig;
 	c->calls++;
 	page_sync_range(ns_rt.self, start, end);
+	mig_learn_nodes(ns_rt.self, start, end);
 	struct collect k = { start, end, node, 0, flags, 0, 0, mf == MPOL_MF_MOVE_ALL, c };
 	for (int spins = 0;;) {
 		k.n = 0;
@@ -390,10 +391,39 @@ long mig_move_all(int node, unsigned flags)
 }
 
 /* Counts proc's pages by node (the zero page aside); lock held. */
+/* Asks the kernel the node of each page proc maps in [lo, hi) whose node
+ * the shadow does not know yet (a sync leaves it -1), a batch at a time.
+ * Lock held. */
+void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
+{
+	enum { BATCH_Q = 256 };
+	void *addr[BATCH_Q];
+	uint32_t pg[BATCH_Q];
+	int status[BATCH_Q], n = 0;
+
+	for (uint32_t t = proc_of(proc)->pte_head; t; t = pte_of(t)->next) {
+		struct ns_page *p = page_of(pte_of(t)->page);
+		uint64_t a = pte_of(t)->vpn << NS_PAGE_SHIFT;
+		if (!(p->flags & NS_PG_ZERO) && p->node < 0 && a >= lo && a < hi) {
+			addr[n] = (void *)(pte_of(t)->vpn << NS_PAGE_SHIFT);
+			pg[n++] = pte_of(t)->page;
+		}
+		if (n == BATCH_Q || (n && !pte_of(t)->next)) {
+			if (sys_move_pages(proc_of(proc)->pid, (unsigned long)n, addr, NULL,
+					   status, 0) == 0)
+				for (int k = 0; k < n; k++)
+					if (status[k] >= 0)
+						page_of(pg[k])->node = status[k];
+			n = 0;
+		}
+	}
+}
+
 void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
 {
 	for (int i = 0; i < 64; i++)
 		counts[i] = 0;
+	mig_learn_nodes(proc, 0, ~0ULL);
 	for (uint32_t t = proc_of(proc)->pte_head; t; t = pte_of(t)->next) {
 		struct ns_page *p = page_of(pte_of(t)->page);
 		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64)

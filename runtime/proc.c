@@ -49,6 +49,8 @@ void proc_release(uint32_t proc)
 	pool_free(POOL_PROC, proc);
 }
 
+static int64_t stat_parse(char *buf, long n, int field, char *state);
+
 /* Field `field` (as proc(5) numbers them, >= 3) of the stat file at
  * path, with the state letter (field 3) in *state when asked; -1 when the
  * file cannot be read. */
@@ -56,15 +58,25 @@ int64_t stat_field(const char *path, int field, char *state)
 {
 	char buf[512];
 	long fd, n;
+	bool self = !__builtin_strcmp(path, "/proc/self/stat");
+
+	/* Our own, through the descriptor kept for it (sys_self_fd). */
+	fd = self ? sys_self_fd(SYS_SELF_STAT) : sys_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = sys_pread((int)fd, buf, sizeof(buf) - 1, 0);
+	if (!self)
+		sys_close((int)fd);
+	return stat_parse(buf, n, field, state);
+}
+
+/* The field of stat text buf[0, n) (see stat_field). */
+static int64_t stat_parse(char *buf, long n, int field, char *state)
+{
 	int64_t v = 0;
 	int f = 2;
 	char *p;
 
-	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = sys_read((int)fd, buf, sizeof(buf) - 1);
-	sys_close((int)fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;

@@ -422,11 +422,15 @@ static void reconcile(void)
  * served must not be used from here (the io_uring's memory is shared). */
 static void child_reset(void)
 {
+	/* None of the parent's threads came along: count ours afresh (a
+	 * count kept from the parent made ns_thread_alone end the child). */
+	ns_rt.threads = 0;
 	/* The parent's threads' stacks came along, unused. */
 	for (int i = 0; i < 4; i++)
 		if (stacks[i].end) {
 			ns_own_del(stacks[i].start, stacks[i].end);
-			sys_munmap((void *)stacks[i].start, STACK_SIZE);
+			sys_munmap((void *)(stacks[i].start - NS_PAGE_SIZE),
+				   STACK_SIZE + 2 * NS_PAGE_SIZE);
 			stacks[i].start = stacks[i].end = 0;
 			mark_dirty();
 		}
@@ -1060,7 +1064,9 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 
 	if (!enter())
 		return real_fork();
-	/* The kernel copies the pages present now: learn them first. */
+	/* The kernel copies the pages present now: learn them first (the
+	 * look after the fork alone leaves a window in which a write
+	 * breaks COW unseen). */
 	page_sync(ns_rt.self);
 	ns_rt.in_fork = 1;
 	ns_lock_kick();
@@ -1370,26 +1376,37 @@ int ns_thread_start(void *(*fn)(void *))
 	int slot = 0;
 	while (slot < 4 && stacks[slot].end)
 		slot++;
-	long st = slot < 4 ? sys_mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+	/* A guard page each side: the kernel would merge a bare stack with
+	 * the program's anonymous neighbours into one VMA, which would then
+	 * count as the runtime's own memory whole. */
+	long st = slot < 4 ? sys_mmap(NULL, STACK_SIZE + 2 * NS_PAGE_SIZE, PROT_NONE,
 				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0) : -ENOSPC;
 	if (failed(st))
 		return (int)st;
+	st += NS_PAGE_SIZE;
+	if (sys_mprotect((void *)st, STACK_SIZE, PROT_READ | PROT_WRITE) < 0) {
+		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
+		return -ENOMEM;
+	}
 	stacks[slot].start = (uint64_t)st;
 	stacks[slot].end = (uint64_t)st + STACK_SIZE;
 	ns_own_add(stacks[slot].start, stacks[slot].end);
 	ns_mark_dirty_async();	/* the shadow learns it from the maps */
-	__atomic_add_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstack(&at, (void *)st, STACK_SIZE);
 	r = pthread_create(&th, &at, thread_trampoline, (void *)fn);
 	pthread_attr_destroy(&at);
 	if (r) {
-		__atomic_sub_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
 		ns_own_del(stacks[slot].start, stacks[slot].end);
-		sys_munmap((void *)st, STACK_SIZE);
+		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
 		stacks[slot].start = stacks[slot].end = 0;
-	} else if (nptl_nthreads)
+		return -r;
+	}
+	/* Counted once it runs, never before: a count ahead of the threads
+	 * would make another of ours think the program's are gone. */
+	__atomic_add_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
+	if (nptl_nthreads)
 		__atomic_sub_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
 	return -r;
 }
@@ -1413,9 +1430,10 @@ void ns_thread_alone(void)
 	/* A leader that ended first stays counted, a zombie, until the
 	 * whole group has. */
 	n -= __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED) + (state == 'Z');
-	/* The kernel's io_uring workers count as threads of the process. */
-	if (n > 0 && n <= 8)
-		n -= proc_threads_named("iou-wrk-");
+	/* The kernel's io_uring workers count as threads of the process;
+	 * they end after a few idle seconds, and we see it then (counting
+	 * them would open a descriptor per thread, each one a moment in the
+	 * program's range). */
 	if (n <= 0) {
 		/* The kernel reports the status of the group's last thread,
 		 * which would have been the program's: for a leader that
@@ -1564,9 +1582,13 @@ int ns_init(void)
 		if (ov)
 			ns_own_add(vma_of(ov)->start, vma_of(ov)->end);
 	}
-	page_sync(ns_rt.self);
-	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper"))
+	/* Pages are learned when someone asks (verify, the API, stat, a
+	 * migration, a fork), not at start-up; the test corruption needs
+	 * some to spoil. */
+	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper")) {
+		page_sync(ns_rt.self);
 		verify_corrupt(corrupt_kind);
+	}
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;

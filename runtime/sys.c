@@ -20,9 +20,10 @@
 #include <sys/resource.h>
 #include "sys.h"
 
-#define HIDE_SPAN 64	/* numbers tried at the top of the program's range */
+#define HIDE_SPAN 32	/* numbers kept at the top of the program's range */
 
-static int hidden_low;	/* lowest descriptor placed below the soft limit */
+static int hidden_low;	/* where the numbers kept below the soft limit
+			 * start: the program is told its limit ends there */
 
 struct k_rlimit {
 	uint64_t cur, max;
@@ -43,13 +44,15 @@ long sys_fd_hide(long fd)
 			sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, &old, 0, 0, 0);
 		}
 	}
-	/* The top of the range, downward, on a number nobody holds. */
+	/* The top of the range, downward, on a number nobody holds.  The
+	 * whole span is kept from the first use on, so a limit the program
+	 * read once stays below every descriptor we place later. */
 	for (long n = (long)old.cur - 1; hi < 0 && n > 2 && n >= (long)old.cur - HIDE_SPAN; n--) {
 		if (n == fd || sys_call(SYS_fcntl, n, F_GETFD, 0, 0, 0, 0) != -EBADF)
 			continue;
 		hi = sys_call(SYS_dup3, fd, n, O_CLOEXEC, 0, 0, 0);
-		if (hi >= 0 && (!hidden_low || hi < hidden_low))
-			__atomic_store_n(&hidden_low, (int)hi, __ATOMIC_RELAXED);
+		if (hi >= 0 && !hidden_low)
+			__atomic_store_n(&hidden_low, (int)(old.cur - HIDE_SPAN), __ATOMIC_RELAXED);
 	}
 	if (hi < 0)
 		return fd;	/* visible, but working */
@@ -74,4 +77,44 @@ void sys_flag_set(uint32_t *flag)
 {
 	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
 	sys_futex(flag, FUTEX_WAKE_PRIVATE, 1u << 30, 0);
+}
+
+/*
+ * This process's own /proc files, each opened once and kept out of the
+ * program's range: a descriptor the runtime opens for a moment, on one of
+ * its threads while the program lists its descriptors on another, would
+ * show at the program's lowest free number.  The kernel ties pagemap to
+ * the mm at open, so one descriptor serves every thread (and outlives a
+ * leader that ended); a fork child opens its own.
+ */
+static struct {
+	const char *path;
+	int fd, pid;
+	uint64_t ino;
+	uint32_t busy;
+} self_files[] = {
+	[SYS_SELF_STAT] = { "/proc/self/stat", -1, 0, 0, 0 },
+	[SYS_SELF_PAGEMAP] = { "/proc/thread-self/pagemap", -1, 0, 0, 0 },
+};
+
+int sys_self_fd(int which)
+{
+	__typeof__(self_files[0]) *f = &self_files[which];
+	int pid = (int)sys_getpid();
+	long fd;
+
+	while (__atomic_exchange_n(&f->busy, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	if (f->fd < 0 || f->pid != pid || sys_fd_ino(f->fd) != f->ino) {
+		/* The parent's (in a fork child), or closed by the program. */
+		if (f->fd >= 0 && sys_fd_ino(f->fd) == f->ino)
+			sys_close(f->fd);
+		fd = sys_fd_hide(sys_call(SYS_openat, -100, f->path, O_RDONLY | O_CLOEXEC, 0, 0, 0));
+		f->fd = fd < 0 ? -1 : (int)fd;
+		f->pid = pid;
+		f->ino = sys_fd_ino(f->fd);
+	}
+	fd = f->fd;
+	__atomic_store_n(&f->busy, 0, __ATOMIC_RELEASE);
+	return fd < 0 ? (int)-ENOENT : (int)fd;
 }

@@ -105,6 +105,11 @@ uint64_t sys_nofile_seen(uint64_t cur);
 void sys_flag_wait(uint32_t *flag);
 void sys_flag_set(uint32_t *flag);
 
+/* A descriptor of this process's own /proc/self/stat or pagemap, opened
+ * once and hidden; never to be closed by the caller.  -errno if none. */
+enum { SYS_SELF_STAT, SYS_SELF_PAGEMAP };
+int sys_self_fd(int which);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline uint64_t sys_now_ns(void)
 {

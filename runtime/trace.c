@@ -172,12 +172,12 @@ static bool tr_put(int tid, int type, uint64_t addr, uint64_t len, int node,
 
 /* The consumer's side: at most one at a time (the loop, or the exiting
  * thread once the loop is gone).  Returns false when another holds it. */
-bool trace_claim(void)
+static bool trace_claim(void)
 {
 	return !__atomic_exchange_n(&tr.flushing, 1, __ATOMIC_ACQUIRE);
 }
 
-void trace_unclaim(void)
+static void trace_unclaim(void)
 {
 	__atomic_store_n(&tr.flushing, 0, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&tr.finishing, __ATOMIC_ACQUIRE))
@@ -186,7 +186,7 @@ void trace_unclaim(void)
 
 /* The next run of published records, contiguous in the ring, marked sent;
  * its length in bytes (0: none). */
-size_t trace_span(const void **buf)
+static size_t trace_span(const void **buf)
 {
 	uint64_t s = tr.sent, e = s;
 	uint64_t lost = __atomic_load_n(&tr.lost, __ATOMIC_RELAXED);
@@ -207,7 +207,7 @@ size_t trace_span(const void **buf)
 }
 
 /* A write of n bytes from the oldest sent records is done (or gave up). */
-void trace_written(size_t n)
+static void trace_written(size_t n)
 {
 	__atomic_add_fetch(&tr.freed, n / sizeof(struct ns_trace_rec), __ATOMIC_RELEASE);
 }

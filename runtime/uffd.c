@@ -285,6 +285,11 @@ static void cpu_nodes_read(void)
  * of the CPU it last ran on.  -1 when unknown. */
 static int thread_node(int tid)
 {
+	uint64_t online = numa_online();
+	/* One node: nothing to ask (the question below reads a /proc file,
+	 * whose descriptor would be a moment in the program's range). */
+	if (online && !(online & (online - 1)))
+		return __builtin_ctzll(online);
 	uint64_t mask[16] = { 0 };
 	long n = sys_call(SYS_sched_getaffinity, tid, sizeof(mask), mask, 0, 0, 0);
 	int node = -2;

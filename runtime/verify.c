@@ -595,9 +595,11 @@ static int scan_vma(uint32_t vma, void *arg)
 			pg = sync_one(vma, vpn, e);
 			if (!pg || (page_of(pg)->flags & NS_PG_ZERO))
 				continue;
-			/* Ask the kernel for nodes we do not know, and, when
-			 * checking, for all of them. */
-			if (s->check || page_of(pg)->node < 0) {
+			/* When checking, ask the kernel for every node; a
+			 * sync leaves a new page's node unknown (-1) for
+			 * whoever wants it (mig_pages_by_node, the API): fork
+			 * and start-up never wait on move_pages. */
+			if (s->check) {
 				scr.addrs[q] = (void *)(vpn << NS_PAGE_SHIFT);
 				scr.pages_q[q++] = pg;
 			}
@@ -628,16 +630,16 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0, lo, hi };
 	long fd;
 
-	if (s.pid == ns_rt.pid)
-		ns_fmt(path, sizeof(path), "/proc/thread-self/pagemap");
-	else
-		ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)s.pid);
-	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
+	bool self = s.pid == ns_rt.pid;
+
+	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)s.pid);
+	fd = self ? sys_self_fd(SYS_SELF_PAGEMAP) : sys_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	s.pm_fd = (int)fd;
 	vma_walk(proc, lo, hi, scan_vma, &s);
-	sys_close((int)fd);
+	if (!self)
+		sys_close((int)fd);
 	return s.diffs;
 }
 
@@ -681,12 +683,11 @@ int page_sync_addr(uint32_t proc, uint64_t addr)
 	}
 	if (!v)
 		return -EFAULT;
-	fd = sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
+	fd = sys_self_fd(SYS_SELF_PAGEMAP);
 	if (fd < 0)
 		return (int)fd;
 	if (sys_pread((int)fd, &e, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
 		e = 0;
-	sys_close((int)fd);
 	if (!(e & PM_PRESENT))
 		return 0;
 	return (int)sync_one(v, addr >> NS_PAGE_SHIFT, e);
@@ -888,6 +889,7 @@ int verify_corrupt(const char *what)
 		/* A page of code: it stays mapped to the end and no write
 		 * copies it.  (A stack page does not do: a process that writes
 		 * it after fork gets a new record, and the spoiled one goes.) */
+		mig_learn_nodes(self, 0, ~0ULL);
 		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next) {
 			uint32_t v = vma_find(self, pte_of(t)->vpn << NS_PAGE_SHIFT);
 			struct ns_page *p = page_of(pte_of(t)->page);
