@@ -25,6 +25,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include "internal.h"
+#include "parse.h"
 #include "sys.h"
 
 static char sock_path[108];	/* ours, to unlink at exit */
@@ -155,18 +156,17 @@ static void do_stat(void)
 
 static void do_migrate(const char *s)
 {
-	int node = 0, digits = 0;
-	uint64_t lo = 0, hi = 0;
+	int node;
+	uint64_t lo = 0, hi = 0, n;
 	unsigned flags = NS_MIG_SHARED;
 	bool all = false;
 	long r;
 
-	for (; *s >= '0' && *s <= '9'; s++, digits++)
-		node = node * 10 + (*s - '0');
-	if (!digits || *s++ != ' ') {
-		out("error: usage: migrate NODE all|START-END [sync]");
+	if (parse_u64(&s, 4095, &n) < 0 || *s++ != ' ') {
+		out("error: usage: migrate NODE all|START-END [sync], NODE a node number");
 		return;
 	}
+	node = (int)n;
 	if (!numa_node_online(node)) {
 		char list[200];
 		int len = 0;
@@ -181,12 +181,10 @@ static void do_migrate(const char *s)
 		all = true;
 		s += 3;
 	} else {
-		lo = ns_hex(&s);
-		if (*s++ != '-') {
-			out("error: range must be START-END in hex");
+		if (parse_hex64(&s, &lo) < 0 || *s++ != '-' || parse_hex64(&s, &hi) < 0) {
+			out("error: range must be START-END in hex, each at most 16 digits");
 			return;
 		}
-		hi = ns_hex(&s);
 		if (hi <= lo) {
 			out("error: empty range %#lx-%#lx", (unsigned long)lo,
 			    (unsigned long)hi);

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include "internal.h"
+#include "parse.h"
 
 struct ns_policies ns_pol;
 
@@ -33,15 +34,15 @@ static bool prefix(const char **s, const char *p)
 	return true;
 }
 
+/* A node number or weight: anything past 4095 is no node and no weight
+ * (parse.h refuses it rather than wrap it onto one). */
 static int parse_num(const char **s, unsigned *out)
 {
-	unsigned v = 0;
-	int d = 0;
+	uint64_t v;
+	int r = parse_u64(s, 4095, &v);
 
-	for (; **s >= '0' && **s <= '9'; (*s)++, d++)
-		v = v * 10 + (unsigned)(**s - '0');
-	*out = v;
-	return d ? 0 : -EINVAL;
+	*out = (unsigned)v;
+	return r;
 }
 
 /* "all" or "0-3,5" into a mask of online nodes; -EINVAL if a node is not
@@ -135,18 +136,28 @@ int policy_parse_default(const char *s)
 	return 0;
 }
 
+/* SIZE like 4096, 64K, 2M or 1G, at most 2^47 bytes (an address
+ * space); 0 or -errno. */
 static int parse_size(const char **s, uint64_t *out)
 {
-	unsigned v;
+	uint64_t v;
+	unsigned shift = 0;
+	const char *unit;
+	int r;
 
-	if (parse_num(s, &v) < 0)
-		return -EINVAL;
-	*out = v;
-	switch (**s) {
-	case 'K': case 'k': *out <<= 10; (*s)++; break;
-	case 'M': case 'm': *out <<= 20; (*s)++; break;
-	case 'G': case 'g': *out <<= 30; (*s)++; break;
+	/* The digits first, then their unit: the bound depends on it. */
+	for (unit = *s; *unit >= '0' && *unit <= '9'; unit++)
+		;
+	switch (*unit) {
+	case 'K': case 'k': shift = 10; break;
+	case 'M': case 'm': shift = 20; break;
+	case 'G': case 'g': shift = 30; break;
 	}
+	if ((r = parse_u64(s, (1ULL << 47) >> shift, &v)) < 0)
+		return r;
+	if (shift)
+		(*s)++;
+	*out = v << shift;
 	return 0;
 }
 

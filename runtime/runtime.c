@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include "internal.h"
 #include "numashadow.h"
+#include "parse.h"
 #include "runtime.h"
 #include "sys.h"
 
@@ -184,19 +185,19 @@ static const struct {
 	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",
 			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
 	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
-				"SECONDS:NODE, e.g. 0.5:1, with NODE an online node" },
+				"SECONDS:NODE, e.g. 0.5:1, SECONDS at most a century, NODE an online node" },
 	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0 or 1" },
 	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
 	[OPT_POLICY] = { "NUMASHADOW_POLICY",
 			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
 			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
-	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5" },
+	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5, at most a century" },
 	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
 	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
 	[OPT_TRACE] = { "NUMASHADOW_TRACE", "a writable regular file path" },
 	[OPT_RULES] = { "NUMASHADOW_RULES",
 			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
-			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M" },
+			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M, at most 131072G" },
 };
 
 static int ctl_on;			/* NUMASHADOW_CTL: opt-in */
@@ -215,34 +216,16 @@ static unsigned balance_mibps;		/* NUMASHADOW_BALANCE, 0: off */
 static int migrate_after_node = -1;	/* ... and target; -1: none */
 static int report_at_exit;		/* NUMASHADOW_REPORT */
 
-/* SECONDS like 2 or 0.25 at *v, advancing it; -1 when there are none. */
-static int64_t parse_seconds(const char **v)
-{
-	uint64_t ns = 0, scale = 1000000000ULL;
-	int digits = 0;
-
-	for (; **v >= '0' && **v <= '9'; (*v)++, digits++)
-		ns = ns * 10 + (uint64_t)(**v - '0') * 1000000000ULL;
-	if (**v == '.')
-		for ((*v)++; **v >= '0' && **v <= '9'; (*v)++, digits++)
-			ns += (uint64_t)(**v - '0') * (scale /= 10);
-	return digits && ns < (1ULL << 62) ? (int64_t)ns : -1;
-}
-
 /* "SECONDS:NODE"; returns 0 or -EINVAL. */
 static int parse_migrate_after(const char *v)
 {
-	int64_t ns = parse_seconds(&v);
-	int node = 0;
+	uint64_t ns, node;
 
-	if (ns < 0 || *v++ != ':' || *v < '0' || *v > '9')
+	if (parse_seconds(&v, &ns) < 0 || *v++ != ':' || parse_u64(&v, 63, &node) < 0 ||
+	    *v || !numa_node_online((int)node))
 		return -EINVAL;
-	for (; *v >= '0' && *v <= '9'; v++)
-		node = node * 10 + (*v - '0');
-	if (*v || !numa_node_online(node))
-		return -EINVAL;
-	migrate_after_ns = (uint64_t)ns;
-	migrate_after_node = node;
+	migrate_after_ns = ns;
+	migrate_after_node = (int)node;
 	return 0;
 }
 
@@ -301,19 +284,18 @@ static int options_read(void)
 	v = getenv(options[OPT_NEXT_TOUCH_AT].env);
 	if (v && *v) {
 		const char *p = v;
-		next_touch_ns = parse_seconds(&p);
-		if (next_touch_ns < 0 || *p)
+		uint64_t ns;
+		if (parse_seconds(&p, &ns) < 0 || *p)
 			return bad_option(OPT_NEXT_TOUCH_AT, v);
+		next_touch_ns = (int64_t)ns;
 	}
 	v = getenv(options[OPT_BALANCE].env);
 	if (v && *v) {
-		unsigned r = 0;
+		uint64_t r;
 		const char *p = v;
-		while (*p >= '0' && *p <= '9' && r <= 100000)
-			r = r * 10 + (unsigned)(*p++ - '0');
-		if (*p || r < 1 || r > 100000)
+		if (parse_u64(&p, 100000, &r) < 0 || *p || r < 1)
 			return bad_option(OPT_BALANCE, v);
-		balance_mibps = r;
+		balance_mibps = (unsigned)r;
 	}
 	v = getenv(options[OPT_REPORT].env);
 	if (v && *v) {

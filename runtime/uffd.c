@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include "internal.h"
+#include "parse.h"
 #include "sys.h"
 
 #ifndef UFFD_USER_MODE_ONLY
@@ -1124,13 +1125,11 @@ void uffd_stats(struct ns_fault_stats *out)
 /* NUMASHADOW_FAULT_AROUND: pages filled per fault; 0 or -EINVAL. */
 int uffd_set_window(const char *v)
 {
-	unsigned n = 0;
+	uint64_t n;
 
-	for (; *v >= '0' && *v <= '9' && n <= MAX_WINDOW; v++)
-		n = n * 10 + (unsigned)(*v - '0');
-	if (*v || n < 1 || n > MAX_WINDOW)
+	if (parse_u64(&v, MAX_WINDOW, &n) < 0 || *v || n < 1)
 		return -EINVAL;
-	mon.window = n;
+	mon.window = (unsigned)n;
 	return 0;
 }
 

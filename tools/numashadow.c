@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "parse.h"
 #include "trace.h"
 
 #ifndef NS_VERSION
@@ -408,31 +409,19 @@ static int command_exec(char **argv)
 /* SECONDS, a decimal number. */
 static int seconds_valid(const char *v)
 {
-	int digits = 0;
+	uint64_t ns;
 
-	for (; isdigit((unsigned char)*v); v++)
-		digits++;
-	if (*v == '.')
-		for (v++; isdigit((unsigned char)*v); v++)
-			digits++;
-	return digits && !*v;
+	return parse_seconds(&v, &ns) == 0 && !*v;
 }
 
-/* SECONDS:NODE, SECONDS a decimal number; the runtime checks the node. */
+/* SECONDS:NODE, SECONDS a decimal number; the runtime checks the node is
+ * online. */
 static int migrate_after_valid(const char *v)
 {
-	int digits = 0;
+	uint64_t ns, node;
 
-	for (; isdigit((unsigned char)*v); v++)
-		digits++;
-	if (*v == '.')
-		for (v++; isdigit((unsigned char)*v); v++)
-			digits++;
-	if (!digits || *v++ != ':' || !isdigit((unsigned char)*v))
-		return 0;
-	while (isdigit((unsigned char)*v))
-		v++;
-	return *v == '\0';
+	return parse_seconds(&v, &ns) == 0 && *v++ == ':' &&
+	       parse_u64(&v, 63, &node) == 0 && !*v;
 }
 
 /*
@@ -1002,10 +991,10 @@ static int cmd_migrate(int argc, char **argv)
 				return value_error("migrate", "--to",
 						   "a node number", m < 0 ? NULL : val);
 		} else if ((m = option_match("--range", argc, argv, &i, &val))) {
-			unsigned long lo, hi;
-			char end;
-			if (m < 0 || sscanf(val, "%lx-%lx%c", &lo, &hi, &end) != 2 ||
-			    hi <= lo)
+			uint64_t lo = 0, hi = 0;
+			const char *p = val;
+			if (m < 0 || parse_hex64(&p, &lo) < 0 || *p++ != '-' ||
+			    parse_hex64(&p, &hi) < 0 || *p || hi <= lo)
 				return value_error("migrate", "--range",
 						   "START-END in hexadecimal, START < END",
 						   m < 0 ? NULL : val);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * parse.h - the one parser for every number the runtime and the command
+ * accept (settings, the control protocol, command options).  Nothing
+ * wraps: a value past its bound is refused (-ERANGE), as is a string with
+ * no digits (-EINVAL).  Each function advances *s past what it read and
+ * leaves what follows to the caller.  No libc, no errno: the runtime uses
+ * these before it is up and in any thread.
+ */
+#ifndef NS_PARSE_H
+#define NS_PARSE_H
+
+#include <errno.h>
+#include <stdint.h>
+
+/* Decimal digits at *s, at most max, into *out; 0 or -errno. */
+static inline int parse_u64(const char **s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	int digits = 0;
+
+	for (; **s >= '0' && **s <= '9'; (*s)++, digits++) {
+		uint64_t d = (uint64_t)(**s - '0');
+		if (v > (max - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (!digits)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Hexadecimal digits at *s (an optional 0x first), at most 16 of them
+ * with no leading part lost, into *out; 0 or -errno. */
+static inline int parse_hex64(const char **s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int digits = 0;
+
+	if ((*s)[0] == '0' && ((*s)[1] == 'x' || (*s)[1] == 'X'))
+		*s += 2;
+	for (;; (*s)++, digits++) {
+		char c = **s;
+		uint64_t d;
+		if (c >= '0' && c <= '9')
+			d = (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (uint64_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (uint64_t)(c - 'A' + 10);
+		else
+			break;
+		if (v >> 60)
+			return -ERANGE;
+		v = v << 4 | d;
+	}
+	if (!digits)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+#define PARSE_MAX_SECONDS (100ULL * 365 * 24 * 3600)	/* a century */
+
+/* SECONDS like 2, 0.25 or .5 at *s, at most a century, in nanoseconds
+ * (digits past the ninth decimal ignored); 0 or -errno. */
+static inline int parse_seconds(const char **s, uint64_t *ns)
+{
+	uint64_t whole = 0, frac = 0, scale = 1000000000ULL;
+	int digits = 0, r;
+
+	if (**s >= '0' && **s <= '9') {
+		if ((r = parse_u64(s, PARSE_MAX_SECONDS, &whole)) < 0)
+			return r;
+		digits++;
+	}
+	if (**s == '.')
+		for ((*s)++; **s >= '0' && **s <= '9'; (*s)++, digits++)
+			if (scale > 1)
+				frac += (uint64_t)(**s - '0') * (scale /= 10);
+	if (!digits)
+		return -EINVAL;
+	*ns = whole * 1000000000ULL + frac;
+	return 0;
+}
+
+#endif
