@@ -188,7 +188,11 @@ bool ns_lock_unless(const volatile int *bail)
 		    __atomic_compare_exchange_n(&l->owner, &cur, me, false,
 						__ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED)) {
-			ns_arena->tainted = 1;
+			/* Once per family: a takeover after it was said
+			 * does not make it news again. */
+			uint32_t clean = 0;
+			__atomic_compare_exchange_n(&ns_arena->tainted, &clean, 1, false,
+						    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 			return true;
 		}
 	}

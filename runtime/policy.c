@@ -38,7 +38,7 @@ static bool prefix(const char **s, const char *p)
  * (parse.h refuses it rather than wrap it onto one). */
 static int parse_num(const char **s, unsigned *out)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int r = parse_u64(s, 4095, &v);
 
 	*out = (unsigned)v;

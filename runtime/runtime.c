@@ -351,8 +351,10 @@ static int verify_now(bool full)
 	if (ns_rt.escapes)
 		return 0;	/* ld.so is mapping right now: nothing to judge */
 	ns_catch_up();
-	if (ns_arena->tainted == 1) {
-		ns_arena->tainted = 2;	/* said once per family */
+	uint32_t news = 1;
+	if (__atomic_compare_exchange_n(&ns_arena->tainted, &news, 2, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		/* Said once per family, by whoever marks it said. */
 		ns_log("verify: a process died holding the family lock; what it was changing may be missing from the shadow");
 	}
 	/* Another thread's call may have gone straight to the kernel while
