@@ -63,9 +63,12 @@ int maps_read(pid_t pid, struct ns_kvma *out, int max, char *maps_buf,
 	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return (int)fd;
-	while ((n = sys_read((int)fd, maps_buf + len,
-			     size - 1 - (size_t)len)) > 0)
+	while ((size_t)len < size - 1 &&
+	       (n = sys_read((int)fd, maps_buf + len, size - 1 - (size_t)len)) > 0)
 		len += n;
+	/* A full buffer may be a cut text: never judge from part of it. */
+	if ((size_t)len == size - 1)
+		n = sys_read((int)fd, maps_buf + len, 1) > 0 ? -E2BIG : 0;
 	sys_close((int)fd);
 	if (n < 0)
 		return (int)n;

@@ -265,8 +265,16 @@ int verify_vmas(uint32_t proc, bool fix)
 	}
 	nk = maps_read(pid == ns_rt.pid ? 0 : pid, scr.kvma, MAX_KVMA, scr.maps,
 		       sizeof(scr.maps));
-	if (nk < 0)
-		return 0;	/* cannot see: nothing to say */
+	if (nk < 0) {
+		/* A check that could not be made is no pass.  (Another
+		 * member that is gone has nothing left to check.) */
+		if (fix || (pid != ns_rt.pid && (nk == -ENOENT || nk == -ESRCH)))
+			return 0;
+		ns_fmt(line, sizeof(line), "could not look: reading its maps failed (%d%s)",
+		       nk, nk == -E2BIG ? ": too many mappings or too much text" : "");
+		report(pid, 0, 0, line);
+		return diffs + 1;
+	}
 	/* Drop what is not ours to shadow, keep order. */
 	int w = 0;
 	for (int r = 0; r < nk; r++)
@@ -558,8 +566,13 @@ static int scan_vma(uint32_t vma, void *arg)
 		if (n > CHUNK)
 			n = CHUNK;
 		r = sys_pread(s->pm_fd, scr.pm, n * 8, (off_t)((a >> NS_PAGE_SHIFT) * 8));
-		if (r < (long)(n * 8))
+		if (r < (long)(n * 8)) {
+			if (s->check) {
+				report(s->pid, a, end, "could not look at these pages: short pagemap read");
+				s->diffs++;
+			}
 			return 0;
+		}
 		for (uint64_t k = 0; k < n; k++) {
 			uint64_t vpn = (a >> NS_PAGE_SHIFT) + k, e = scr.pm[k];
 			uint32_t t, pg;
@@ -634,8 +647,15 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 
 	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)s.pid);
 	fd = self ? sys_self_fd(SYS_SELF_PAGEMAP) : sys_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		if (check && (self || (fd != -ENOENT && fd != -ESRCH))) {
+			char line[80];
+			ns_fmt(line, sizeof(line), "could not look at its pages: pagemap (%ld)", fd);
+			report(s.pid, lo, lo, line);
+			return 1;
+		}
 		return 0;
+	}
 	s.pm_fd = (int)fd;
 	vma_walk(proc, lo, hi, scan_vma, &s);
 	if (!self)
