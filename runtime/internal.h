@@ -362,7 +362,6 @@ void proc_release(uint32_t proc);
 uint64_t proc_starttime(pid_t pid);
 int64_t stat_field(const char *path, int field, char *state);
 bool proc_alive(uint32_t proc);
-int proc_threads_named(const char *prefix);
 
 /* ---- maps.c: /proc/PID/maps ---- */
 

@@ -58,14 +58,15 @@ int64_t stat_field(const char *path, int field, char *state)
 {
 	char buf[512];
 	long fd, n;
-	bool self = !__builtin_strcmp(path, "/proc/self/stat");
+	bool kept = false;
 
 	/* Our own, through the descriptor kept for it (sys_self_fd). */
-	fd = self ? sys_self_fd(SYS_SELF_STAT) : sys_open(path, O_RDONLY | O_CLOEXEC);
+	fd = !__builtin_strcmp(path, "/proc/self/stat") ? sys_self_fd(SYS_SELF_STAT, &kept)
+							 : sys_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	n = sys_pread((int)fd, buf, sizeof(buf) - 1, 0);
-	if (!self)
+	if (!kept)
 		sys_close((int)fd);
 	return stat_parse(buf, n, field, state);
 }
@@ -134,34 +135,3 @@ bool proc_alive(uint32_t proc)
 	return stat_field(path, 20, NULL) > 1;
 }
 
-/* Threads of this process whose name starts with prefix: the kernel's
- * io_uring workers ("iou-wrk-"), which are ours but not started by us. */
-int proc_threads_named(const char *prefix)
-{
-	char buf[4096], path[64], comm[32];
-	size_t plen = __builtin_strlen(prefix);
-	long dir = sys_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n;
-	int count = 0;
-
-	if (dir < 0)
-		return 0;
-	while ((n = sys_call(SYS_getdents64, dir, buf, sizeof(buf), 0, 0, 0)) > 0)
-		for (long off = 0; off < n;) {
-			/* struct linux_dirent64: ino, off, reclen, type, name */
-			unsigned short reclen = *(unsigned short *)(buf + off + 16);
-			const char *name = buf + off + 19;
-			off += reclen;
-			if (name[0] < '0' || name[0] > '9')
-				continue;
-			ns_fmt(path, sizeof(path), "/proc/self/task/%s/comm", name);
-			long fd = sys_open(path, O_RDONLY | O_CLOEXEC), len;
-			if (fd < 0)
-				continue;
-			len = sys_read((int)fd, comm, sizeof(comm));
-			sys_close((int)fd);
-			if (len >= (long)plen && !__builtin_memcmp(comm, prefix, plen))
-				count++;
-		}
-	sys_close((int)dir);
-	return count;
-}

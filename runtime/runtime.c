@@ -1357,6 +1357,7 @@ int ns_thread_start(void *(*fn)(void *))
 
 	if (!looked++)
 		nptl_nthreads = dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
+	sys_self_keep();	/* from now on our threads read /proc too */
 	int slot = 0;
 	while (slot < 4 && stacks[slot].end)
 		slot++;
@@ -1436,11 +1437,7 @@ int ns_program_threads(void)
 
 	if (threads < 0)
 		return -1;
-	threads -= __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED);
-	/* The loop's file writes may run on the kernel's io_uring workers. */
-	if (threads > 1 && trace_on())
-		threads -= proc_threads_named("iou-wrk-");
-	return (int)threads;
+	return (int)(threads - __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED));
 }
 
 static void start_timer(uint64_t delay, void (*fn)(void), const char *what)

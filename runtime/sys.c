@@ -80,13 +80,22 @@ void sys_flag_set(uint32_t *flag)
 }
 
 /*
- * This process's own /proc files, each opened once and kept out of the
- * program's range: a descriptor the runtime opens for a moment, on one of
- * its threads while the program lists its descriptors on another, would
- * show at the program's lowest free number.  The kernel ties pagemap to
- * the mm at open, so one descriptor serves every thread (and outlives a
- * leader that ended); a fork child opens its own.
+ * This process's own /proc files.  Once the runtime has threads of its own
+ * (sys_self_keep), each is opened once and kept out of the program's
+ * range: a descriptor one of our threads opened for a moment, while the
+ * program lists its descriptors on another, would show at the program's
+ * lowest free number.  Until then the calling thread (the program's, in a
+ * hook) opens and closes it itself, so a process that asked for nothing
+ * holds none.  The kernel ties pagemap to the mm at open, so one kept
+ * descriptor serves every thread (and outlives a leader that ended); a
+ * fork child opens its own.
  */
+static int keep;
+
+void sys_self_keep(void)
+{
+	__atomic_store_n(&keep, 1, __ATOMIC_RELEASE);
+}
 static struct {
 	const char *path;
 	int fd, pid;
@@ -97,12 +106,15 @@ static struct {
 	[SYS_SELF_PAGEMAP] = { "/proc/thread-self/pagemap", -1, 0, 0, 0 },
 };
 
-int sys_self_fd(int which)
+int sys_self_fd(int which, bool *kept)
 {
 	__typeof__(self_files[0]) *f = &self_files[which];
 	int pid = (int)sys_getpid();
 	long fd;
 
+	*kept = __atomic_load_n(&keep, __ATOMIC_ACQUIRE);
+	if (!*kept)
+		return (int)sys_call(SYS_openat, -100, f->path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
 	while (__atomic_exchange_n(&f->busy, 1, __ATOMIC_ACQUIRE))
 		__builtin_ia32_pause();
 	if (f->fd < 0 || f->pid != pid || sys_fd_ino(f->fd) != f->ino) {

@@ -10,6 +10,7 @@
 #ifndef NS_SYS_H
 #define NS_SYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -105,10 +106,13 @@ uint64_t sys_nofile_seen(uint64_t cur);
 void sys_flag_wait(uint32_t *flag);
 void sys_flag_set(uint32_t *flag);
 
-/* A descriptor of this process's own /proc/self/stat or pagemap, opened
- * once and hidden; never to be closed by the caller.  -errno if none. */
+/* A descriptor of this process's own /proc/self/stat or pagemap, or
+ * -errno; *kept says it is the one kept hidden (never to be closed) rather
+ * than the caller's to close. */
 enum { SYS_SELF_STAT, SYS_SELF_PAGEMAP };
-int sys_self_fd(int which);
+int sys_self_fd(int which, bool *kept);
+/* From now on keep them (the runtime has threads of its own). */
+void sys_self_keep(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline uint64_t sys_now_ns(void)

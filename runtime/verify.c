@@ -608,11 +608,9 @@ static int scan_vma(uint32_t vma, void *arg)
 			pg = sync_one(vma, vpn, e);
 			if (!pg || (page_of(pg)->flags & NS_PG_ZERO))
 				continue;
-			/* When checking, ask the kernel for every node; a
-			 * sync leaves a new page's node unknown (-1) for
-			 * whoever wants it (mig_pages_by_node, the API): fork
-			 * and start-up never wait on move_pages. */
-			if (s->check) {
+			/* Ask the kernel for nodes we do not know, and, when
+			 * checking, for all of them. */
+			if (s->check || page_of(pg)->node < 0) {
 				scr.addrs[q] = (void *)(vpn << NS_PAGE_SHIFT);
 				scr.pages_q[q++] = pg;
 			}
@@ -643,10 +641,10 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0, lo, hi };
 	long fd;
 
-	bool self = s.pid == ns_rt.pid;
+	bool self = s.pid == ns_rt.pid, kept = false;
 
 	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)s.pid);
-	fd = self ? sys_self_fd(SYS_SELF_PAGEMAP) : sys_open(path, O_RDONLY | O_CLOEXEC);
+	fd = self ? sys_self_fd(SYS_SELF_PAGEMAP, &kept) : sys_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (check && (self || (fd != -ENOENT && fd != -ESRCH))) {
 			char line[80];
@@ -658,7 +656,7 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 	}
 	s.pm_fd = (int)fd;
 	vma_walk(proc, lo, hi, scan_vma, &s);
-	if (!self)
+	if (!kept)
 		sys_close((int)fd);
 	return s.diffs;
 }
@@ -703,11 +701,14 @@ int page_sync_addr(uint32_t proc, uint64_t addr)
 	}
 	if (!v)
 		return -EFAULT;
-	fd = sys_self_fd(SYS_SELF_PAGEMAP);
+	bool kept;
+	fd = sys_self_fd(SYS_SELF_PAGEMAP, &kept);
 	if (fd < 0)
 		return (int)fd;
 	if (sys_pread((int)fd, &e, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
 		e = 0;
+	if (!kept)
+		sys_close((int)fd);
 	if (!(e & PM_PRESENT))
 		return 0;
 	return (int)sync_one(v, addr >> NS_PAGE_SHIFT, e);
