@@ -246,33 +246,6 @@ size_t ctl_answer(char *req, const char **ans)
 	return out_len;
 }
 
-/* One client, served with blocking reads and writes (no io_uring). */
-void ctl_serve_sync(int fd)
-{
-	struct timeval tv = { 2, 0 };	/* a client that never reads */
-	char req[256];
-	const char *ans;
-	long n, got = 0;
-	size_t len, off = 0;
-
-	sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv), 0);
-	sys_call(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv), 0);
-	if (!ctl_peer_ok(fd))
-		return;
-	while (got < (long)sizeof(req) - 1 &&
-	       (n = sys_read(fd, req + got, sizeof(req) - 1 - (size_t)got)) > 0) {
-		got += n;
-		if (req[got - 1] == '\n')
-			break;
-	}
-	if (got <= 0)
-		return;
-	req[got] = 0;
-	len = ctl_answer(req, &ans);
-	while (off < len && (n = sys_call(SYS_sendto, fd, ans + off, len - off,
-					  MSG_NOSIGNAL, 0, 0)) > 0)
-		off += (size_t)n;
-}
 
 /* The listening socket, while the descriptor is still ours (the program
  * may have closed it and reused the number); -1 otherwise. */
@@ -321,7 +294,7 @@ int ctl_start(void)
 	ns_fmt(sock_path, sizeof(sock_path), "%s/%d.sock", dir_path, (int)ns_rt.pid);
 	__builtin_memcpy(sa.sun_path, sock_path, sizeof(sock_path));
 	sys_call(SYS_unlinkat, -100, sock_path, 0, 0, 0, 0);	/* a dead namesake's */
-	fd = sys_call(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, 0, 0, 0);
+	fd = sys_call(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, 0, 0, 0);
 	if (fd < 0)
 		return (int)fd;
 	if ((r = (int)sys_call(SYS_bind, fd, &sa, sizeof(sa), 0, 0, 0)) < 0 ||

@@ -525,7 +525,6 @@ void ctl_forget(pid_t pid);
 int ctl_fd(void);
 bool ctl_peer_ok(int fd);
 size_t ctl_answer(char *req, const char **out);
-void ctl_serve_sync(int fd);
 
 /* ---- loop.c: the service thread (control socket, timers, trace) ---- */
 
@@ -577,12 +576,6 @@ int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ns_verify_fail(void);
 void ns_catch_up(void);
-struct ns_map {
-	uint64_t start, len, off;
-	int prot, flags, fd;
-};
-void ns_track_mmaps(const struct ns_map *m, int n);
-void ns_track_munmap(uint64_t start, size_t len);
 /* From a thread that must not take the family lock (the monitor). */
 void ns_mark_dirty_async(void);
 

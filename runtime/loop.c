@@ -1,74 +1,79 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loop.c - the runtime's service thread: the control socket, timers and
- * trace writes, waiting on one io_uring.
+ * trace writes, on poll(2).
  *
- * One thread per process sleeps in io_uring_submit_and_wait_timeout()
- * until the first of: a client on the control socket (ACCEPT, then RECV
- * and SEND, each with a linked timeout so a silent client cannot hold the
- * loop), the next timer (the wait's own timeout), or a wake-up (a READ of
- * an eventfd: a timer added, the trace ring half full, a socket replaced).
- * Timers run their work here, one at a time: a long one (a migration)
- * delays the others, never the program.  Trace records are written with
- * plain write(2) from this thread each time round: a file write through
- * io_uring runs on the kernel's io-wq workers, threads of the process that
- * outlive the program's own and keep its thread count up.
+ * One thread per process, started only when a setting needs it, sleeps in
+ * poll(2) until the first of: a client on the control socket, a client's
+ * bytes or room to send it more, the next timer or client deadline, or a
+ * wake-up (an eventfd: a timer added, the trace ring half full, a socket
+ * replaced).  Timers run their work here, one at a time: a long one (a
+ * migration) delays the others, never the program.  Trace records are
+ * written with plain write(2) each time round.
  *
- * The userfaultfd monitor is not on this ring: a uffd read through
- * io_uring costs 21-35 us per fault against about 4 for a woken thread's
- * read (design brief; docs/placement.md).
+ * Clients never hold the loop: their sockets are non-blocking, at most
+ * MAX_CLIENTS at once (one more takes the place of the one idle longest),
+ * each read as
+ * its bytes come and answered request by request (pipelined requests in
+ * turn, a last one without its newline at EOF too, an oversized one with
+ * an error line), closed once nothing more is asked, and dropped once idle
+ * for CLIENT_IDLE_NS.
  *
- * Without io_uring (kernel.io_uring_disabled, a seccomp filter) the same
- * loop runs on poll(2), with plain accept, read and write; said once.
+ * io_uring served here once; a file write through it runs on the kernel's
+ * io-wq workers, threads of the process that keep its thread count up
+ * after the program's own have ended, and for one control client now and
+ * then a ring gained nothing over poll(2) but a descriptor and three
+ * mappings to keep from the program.
  *
- * liburing issues its own raw syscalls (it maps the rings without libc),
- * so the hooks never see those mappings: ring_track() tells the shadow.
+ * Locking: timers_busy is a spinlock over t[] (loop_timer from any thread,
+ * run_timers here), held for a table edit only; the rest of lp belongs to
+ * the loop thread (and to a fork child, alone, in loop_after_fork).
  */
 #include <errno.h>
-#include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include "internal.h"
 #include "sys.h"
 
 #define MAX_TIMERS 8
+#define MAX_CLIENTS 8
+#define REQ_MAX 256		/* bytes of one request line, newline included */
+#define OUT_MAX (256 * 1024)	/* a whole answer (ctl.c's limit too) */
 #define TRACE_PERIOD_NS (20 * 1000 * 1000ULL)
-#define CLIENT_TIMEOUT_S 2
+#define CLIENT_IDLE_NS (2 * 1000 * 1000 * 1000ULL)
 #define WAKELESS_NS (100 * 1000 * 1000ULL)
 #define ALONE_NS (1000 * 1000 * 1000ULL)
-
-enum { U_WAKE = 1, U_ACCEPT, U_RECV, U_SEND, U_TIMEOUT };
 
 struct timer {
 	uint64_t due, period;	/* CLOCK_MONOTONIC ns; period 0: once */
 	void (*fn)(void);
 };
 
+struct client {
+	int fd;			/* 0: free slot */
+	uint64_t ino;		/* to know the descriptor again */
+	uint64_t deadline;	/* dropped when idle past it */
+	bool eof;		/* the client sent all it will */
+	size_t got;		/* request bytes held */
+	char req[REQ_MAX];
+	size_t out_len, out_off;	/* the answer being sent */
+	char out[OUT_MAX];
+};
+
 static struct {
-	struct io_uring ring;
-	int uring;		/* the ring is ours and usable */
 	int running;		/* the thread is started */
-	uint32_t started;	/* ... and has registered the ring */
+	uint32_t started;	/* ... and runs */
 	int wake_fd;		/* eventfd, 0 when none */
 	uint64_t wake_buf;
 	uint32_t timers_busy;	/* spinlock of t[] */
 	struct timer t[MAX_TIMERS];
-	int accepting;		/* an ACCEPT is in flight */
-	int client;		/* the client being served, 0 when none */
-	uint64_t client_ino;
-	char req[256];
-	size_t got;
-	const char *out;	/* the answer, and how much of it went */
-	size_t out_len, out_off;
+	struct client c[MAX_CLIENTS];
 } lp;
 
-static int said;	/* io_uring's absence told: once, fork children too */
-static uint64_t wake_ino, ring_ino;	/* to know our descriptors again */
+static uint64_t wake_ino;	/* to know our eventfd again */
 
 /* Is the eventfd's number still ours?  A program that closes every
  * descriptor may have put a file of its own there. */
@@ -151,182 +156,174 @@ static uint64_t run_timers(void)
 	return next < ALONE_NS ? next : ALONE_NS;
 }
 
-/* ---- the io_uring side ---- */
+/* ---- clients ---- */
 
-static struct io_uring_sqe *sqe(uint64_t what)
+static void client_close(struct client *c)
 {
-	struct io_uring_sqe *s = io_uring_get_sqe(&lp.ring);
+	char sink[4096];
 
-	if (!s) {
-		io_uring_submit(&lp.ring);
-		s = io_uring_get_sqe(&lp.ring);
+	if (sys_fd_ino(c->fd) == c->ino) {	/* never the program's, were it reused */
+		/* What the client sent that we will not read goes first:
+		 * closing over unread bytes resets the connection, and the
+		 * client could lose our last line. */
+		for (int i = 0; i < 16 && sys_call(SYS_recvfrom, c->fd, sink, sizeof(sink),
+						   MSG_DONTWAIT, 0, 0) > 0; i++)
+			;
+		sys_close(c->fd);
 	}
-	if (s)
-		io_uring_sqe_set_data64(s, what);
-	return s;
+	c->fd = 0;
 }
 
-static void arm_wake(void)
+/* The answer to the next whole request held, once the last one is sent:
+ * requests are answered in turn.  A request with no newline is whole at
+ * EOF; one that fills the buffer without a newline is refused. */
+static void client_answer(struct client *c)
 {
-	struct io_uring_sqe *s = wake_ok() ? sqe(U_WAKE) : NULL;
+	const char *ans;
+	char *nl;
+	size_t len, used;
 
-	if (s)
-		io_uring_prep_read(s, lp.wake_fd, &lp.wake_buf, sizeof(lp.wake_buf), 0);
-}
-
-static void arm_accept(void)
-{
-	int fd = ctl_fd();
-	struct io_uring_sqe *s;
-
-	if (lp.accepting || lp.client || fd < 0 || !(s = sqe(U_ACCEPT)))
+	if (c->out_len)
 		return;
-	io_uring_prep_accept(s, fd, NULL, NULL, SOCK_CLOEXEC);
-	lp.accepting = 1;
-}
-
-/* A RECV or SEND on the client, bounded by a linked timeout. */
-static void arm_client(bool send)
-{
-	static struct __kernel_timespec ts = { CLIENT_TIMEOUT_S, 0 };
-	struct io_uring_sqe *s, *t;
-
-	if (sys_fd_ino(lp.client) != lp.client_ino) {
-		lp.client = 0;	/* the program's now: drop it, never close it */
-		arm_accept();
+	nl = __builtin_memchr(c->req, '\n', c->got);
+	if (nl) {
+		*nl = 0;
+		used = (size_t)(nl - c->req) + 1;
+	} else if (c->got == REQ_MAX - 1) {
+		static const char e[] = "error: request too long (at most 254 bytes and a newline)\n";
+		__builtin_memcpy(c->out, e, sizeof(e) - 1);
+		c->out_len = sizeof(e) - 1;
+		c->got = 0;
+		c->eof = true;	/* what follows is not a request */
+		return;
+	} else if (c->eof && c->got) {
+		c->req[c->got] = 0;
+		used = c->got;
+	} else {
 		return;
 	}
-	if (!(s = sqe(send ? U_SEND : U_RECV)))
+	len = ctl_answer(c->req, &ans);
+	__builtin_memcpy(c->out, ans, len);
+	c->out_len = len;
+	c->out_off = 0;
+	__builtin_memmove(c->req, c->req + used, c->got - used);
+	c->got -= used;
+}
+
+/* The client's socket is ready (revents from poll). */
+static void client_io(struct client *c, short revents)
+{
+	long n;
+
+	if (sys_fd_ino(c->fd) != c->ino) {
+		c->fd = 0;	/* the program closed it and reused the number */
 		return;
-	if (send)
-		io_uring_prep_send(s, lp.client, lp.out + lp.out_off,
-				   lp.out_len - lp.out_off, MSG_NOSIGNAL);
-	else
-		io_uring_prep_recv(s, lp.client, lp.req + lp.got,
-				   sizeof(lp.req) - 1 - lp.got, 0);
-	s->flags |= IOSQE_IO_LINK;
-	if ((t = sqe(U_TIMEOUT)))
-		io_uring_prep_link_timeout(t, &ts, 0);
-}
-
-static void client_done(void)
-{
-	if (sys_fd_ino(lp.client) == lp.client_ino)
-		sys_close(lp.client);
-	lp.client = 0;
-	arm_accept();
-}
-
-
-static void on_cqe(uint64_t what, int res)
-{
-	switch (what) {
-	case U_WAKE:
-		arm_wake();
-		arm_accept();	/* a new socket after a failed exec */
-		break;
-	case U_ACCEPT:
-		lp.accepting = 0;
-		if (res < 0) {
-			/* A closed or shut-down socket is not re-armed. */
-			if (res == -EINTR || res == -ECONNABORTED || res == -EAGAIN)
-				arm_accept();
-			break;
-		}
-		/* Out of the program's range, and known by inode from here
-		 * on: the program may close it and reuse the number. */
-		res = (int)sys_fd_hide(res);
-		lp.client = res;
-		lp.client_ino = sys_fd_ino(res);
-		lp.got = 0;
-		if (ctl_peer_ok(res))
-			arm_client(false);
-		else
-			client_done();
-		break;
-	case U_RECV:
-		if (res <= 0) {
-			client_done();
-			break;
-		}
-		lp.got += (size_t)res;
-		if (lp.req[lp.got - 1] != '\n' && lp.got < sizeof(lp.req) - 1) {
-			arm_client(false);
-			break;
-		}
-		lp.req[lp.got] = 0;
-		lp.out_len = ctl_answer(lp.req, &lp.out);
-		lp.out_off = 0;
-		arm_client(true);
-		break;
-	case U_SEND:
-		if (res > 0)
-			lp.out_off += (size_t)res;
-		if (res > 0 && lp.out_off < lp.out_len)
-			arm_client(true);
-		else
-			client_done();
-		break;
-	default:
-		break;	/* linked timeouts */
 	}
+	if ((revents & POLLIN) && !c->eof) {
+		n = sys_call(SYS_recvfrom, c->fd, c->req + c->got, REQ_MAX - 1 - c->got,
+			     MSG_DONTWAIT, 0, 0);
+		if (n > 0)
+			c->got += (size_t)n;
+		else if (n == 0)
+			c->eof = true;
+		else if (n != -EAGAIN && n != -EINTR)
+			{ client_close(c); return; }
+	}
+	if ((revents & (POLLERR | POLLNVAL)) ||
+	    ((revents & POLLHUP) && !(revents & POLLIN)))
+		{ client_close(c); return; }
+	client_answer(c);
+	if (c->out_len) {
+		n = sys_call(SYS_sendto, c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			     MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0);
+		if (n < 0 && n != -EAGAIN && n != -EINTR)
+			{ client_close(c); return; }
+		if (n > 0 && (c->out_off += (size_t)n) == c->out_len) {
+			c->out_len = c->out_off = 0;
+			client_answer(c);	/* a pipelined one, next */
+			/* Nothing more asked: the answer ends with the
+			 * connection, which the command reads to its end. */
+			if (!c->out_len && !c->got)
+				c->eof = true;
+		}
+	}
+	if (c->eof && !c->out_len && !c->got)
+		{ client_close(c); return; }
+	if (revents & (POLLIN | POLLOUT))
+		c->deadline = sys_now_ns() + CLIENT_IDLE_NS;
 }
 
-/* Returns when the ring fails (then the poll loop takes over). */
-static void uring_loop(void)
+/* Takes one waiting client; false when none was waiting. */
+static bool client_accept(int listen)
 {
-	int errs = 0;
+	long fd = sys_call(SYS_accept4, listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK, 0, 0);
+	struct client *c = NULL;
 
-	arm_wake();
-	arm_accept();
+	if (fd < 0)
+		return false;
+	fd = sys_fd_hide(fd);	/* out of the program's range */
+	if (!ctl_peer_ok((int)fd)) {
+		sys_close((int)fd);
+		return true;
+	}
+	/* A free slot, or the one idle the longest: a crowd of silent
+	 * clients never keeps the next one out. */
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (!c || !lp.c[i].fd || (c->fd && lp.c[i].deadline < c->deadline))
+			c = &lp.c[i];
+	if (c->fd)
+		client_close(c);
+	c->fd = (int)fd;
+	c->ino = sys_fd_ino((int)fd);
+	c->deadline = sys_now_ns() + CLIENT_IDLE_NS;
+	c->eof = false;
+	c->got = c->out_len = c->out_off = 0;
+	return true;
+}
+
+/* ---- the loop ---- */
+
+static void loop_run(void)
+{
 	for (;;) {
-		uint64_t next = run_timers();
-		struct __kernel_timespec ts = { (long long)(next / 1000000000ULL),
-						(long long)(next % 1000000000ULL) };
-		struct io_uring_cqe *c;
-		unsigned head, n = 0;
+		struct pollfd pf[2 + MAX_CLIENTS];
+		struct client *who[2 + MAX_CLIENTS];
+		uint64_t next = run_timers(), now;
+		int n = 0, lfd = ctl_fd();
 
 		trace_flush_sync();
-		int r = io_uring_submit_and_wait_timeout(&lp.ring, &c, 1,
-							 next == ~0ULL ? NULL : &ts, NULL);
-		if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY &&
-		    ++errs > 3) {
-			ns_log("io_uring failed (%d); the control socket, timers and trace use poll(2)",
-			       r);
-			return;
-		} else if (r >= 0) {
-			errs = 0;
+		pf[n++] = (struct pollfd){ wake_ok() ? lp.wake_fd : -1, POLLIN, 0 };
+		pf[n++] = (struct pollfd){ lfd, POLLIN, 0 };
+		now = sys_now_ns();
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			struct client *c = &lp.c[i];
+			if (!c->fd)
+				continue;
+			if (now >= c->deadline) {
+				client_close(c);	/* idle too long */
+				continue;
+			}
+			if (c->deadline - now < next)
+				next = c->deadline - now;
+			who[n] = c;
+			pf[n++] = (struct pollfd){ c->fd,
+				(short)((c->eof ? 0 : POLLIN) | (c->out_len ? POLLOUT : 0)), 0 };
 		}
-		io_uring_for_each_cqe(&lp.ring, head, c) {
-			on_cqe(io_uring_cqe_get_data64(c), c->res);
-			n++;
-		}
-		io_uring_cq_advance(&lp.ring, n);
-	}
-}
-
-/* ---- the poll(2) side, without io_uring ---- */
-
-static void poll_loop(void)
-{
-	for (;;) {
-		uint64_t next = run_timers();
-		struct pollfd pf[2] = { { wake_ok() ? lp.wake_fd : -1, POLLIN, 0 },
-					{ ctl_fd(), POLLIN, 0 } };
 		int ms = next == ~0ULL ? -1 : (int)((next + 999999) / 1000000);
-
-		trace_flush_sync();
-		sys_call(SYS_poll, pf, pf[1].fd >= 0 ? 2 : 1, ms, 0, 0, 0);
+		if (sys_call(SYS_poll, pf, n, ms, 0, 0, 0) <= 0)
+			continue;
 		if (pf[0].revents)
 			sys_read(lp.wake_fd, &lp.wake_buf, sizeof(lp.wake_buf));
-		if (pf[1].fd >= 0 && (pf[1].revents & POLLIN)) {
-			long fd = sys_call(SYS_accept4, pf[1].fd, NULL, NULL,
-					   SOCK_CLOEXEC, 0, 0);
-			if (fd >= 0) {
-				ctl_serve_sync((int)fd);
-				sys_close((int)fd);
-			}
-		}
+		/* The clients polled first: a new one may take a polled
+		 * one's slot, and must not get its events. */
+		for (int k = 2; k < n; k++)
+			if (pf[k].revents && who[k]->fd)
+				client_io(who[k], pf[k].revents);
+		/* Every client waiting, not one a round: the listen queue
+		 * is short. */
+		for (int k = 0; lfd >= 0 && (pf[1].revents & POLLIN) && k < 4 * MAX_CLIENTS &&
+		     client_accept(lfd); k++)
+			;
 	}
 }
 
@@ -338,42 +335,9 @@ static void *loop_main(void *unused)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own calls pass straight to the kernel */
-	/* Entering the ring by its registered index (per thread: so here),
-	 * the loop no longer needs the descriptor, which a program may close;
-	 * kernels before 5.18 refuse, and the descriptor serves. */
-	if (lp.uring)
-		io_uring_register_ring_fd(&lp.ring);
 	sys_flag_set(&lp.started);
-	if (lp.uring)
-		uring_loop();
-	poll_loop();
+	loop_run();
 	return NULL;
-}
-
-/* The ring's mappings, which liburing makes and unmaps by raw syscalls,
- * told to the shadow as the hooks would have: map (lock not held) or
- * unmap (lock held, in a fork child). */
-static void ring_track(bool map)
-{
-	struct ns_map m[3] = {
-		{ (uint64_t)lp.ring.sq.ring_ptr, lp.ring.sq.ring_sz, 0 /* IORING_OFF_SQ_RING */,
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, lp.ring.ring_fd },
-		{ (uint64_t)lp.ring.sq.sqes,
-		  (uint64_t)*lp.ring.sq.kring_entries * sizeof(struct io_uring_sqe),
-		  0x10000000 /* IORING_OFF_SQES */,
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, lp.ring.ring_fd },
-		{ (uint64_t)lp.ring.cq.ring_ptr, lp.ring.cq.ring_sz, 0x8000000 /* IORING_OFF_CQ_RING */,
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, lp.ring.ring_fd },
-	};
-	/* One mapping serves both rings where the kernel can (SINGLE_MMAP). */
-	int n = m[2].start == m[0].start ? 2 : 3;
-
-	if (map) {
-		ns_track_mmaps(m, n);
-		return;
-	}
-	for (int i = 0; i < n; i++)
-		ns_track_munmap(m[i].start, m[i].len);
 }
 
 /* Starts the loop once something needs it; 0 or -errno. */
@@ -391,24 +355,10 @@ int loop_start(void)
 		lp.wake_fd = (int)fd;
 		wake_ino = sys_fd_ino(lp.wake_fd);
 	}
-	r = io_uring_queue_init(16, &lp.ring, 0);
-	if (r == 0) {
-		lp.ring.ring_fd = lp.ring.enter_ring_fd = (int)sys_fd_hide(lp.ring.ring_fd);
-		ring_ino = sys_fd_ino(lp.ring.ring_fd);
-		lp.uring = 1;
-		ring_track(true);
-	} else if (!said++) {
-		ns_log("io_uring unavailable (%d); the control socket, timers and trace use poll(2)",
-		       r);
-	}
 	lp.running = 1;
 	r = ns_thread_start(loop_main);
 	if (r < 0) {
 		lp.running = 0;
-		if (lp.uring)
-			io_uring_queue_exit(&lp.ring);	/* reconciled at the next hook */
-		lp.uring = 0;
-		ns_mark_dirty_async();
 		return r;
 	}
 	/* Before the program goes on (it may close every descriptor). */
@@ -417,18 +367,18 @@ int loop_start(void)
 }
 
 /* In the child of fork (lock held): the thread stayed with the parent;
- * the ring's memory is shared with it and must go, unused. */
+ * its clients are the parent's to answer. */
 void loop_after_fork(void)
 {
-	if (lp.uring) {
-		ring_track(false);
-		if (sys_fd_ino(lp.ring.ring_fd) != ring_ino)
-			lp.ring.ring_fd = -1;	/* the program's now: unmap only */
-		io_uring_queue_exit(&lp.ring);
-	}
-	if (lp.client)
-		sys_close(lp.client);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (lp.c[i].fd)
+			client_close(&lp.c[i]);
 	if (wake_ok())
 		sys_close(lp.wake_fd);
-	__builtin_memset(&lp, 0, sizeof(lp));
+	/* Field by field: the clients' buffers are megabytes, untouched. */
+	lp.running = 0;
+	lp.started = 0;
+	lp.wake_fd = 0;
+	lp.timers_busy = 0;	/* another thread may have held it */
+	__builtin_memset(lp.t, 0, sizeof(lp.t));
 }

@@ -403,7 +403,7 @@ static void reconcile(void)
 }
 
 /* In a fork child: the parent's threads did not come along; what they
- * served must not be used from here (the io_uring's memory is shared). */
+ * served must not be used from here. */
 static void child_reset(void)
 {
 	/* None of the parent's threads came along: count ours afresh (a
@@ -791,26 +791,6 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		mark_dirty();	/* the old mapping may be gone already */
 	leave();
 	return r;
-}
-
-/* Mappings the runtime made itself by raw syscalls (liburing's rings):
- * into the shadow, as the hooks would have put them, all before the
- * shadow is checked again. */
-void ns_track_mmaps(const struct ns_map *m, int n)
-{
-	if (!enter())
-		return;
-	for (int i = 0; i < n; i++)
-		on_mmap(m[i].start, m[i].len, m[i].prot, m[i].flags, m[i].fd,
-			(off_t)m[i].off, NULL, 0);
-	leave();
-}
-
-/* ... and its unmapping; lock held. */
-void ns_track_munmap(uint64_t start, size_t len)
-{
-	if (vma_unmap(ns_rt.self, start, start + NS_PAGE_ALIGN(len)) < 0)
-		mark_dirty();
 }
 
 long ns_munmap(void *addr, size_t len)
@@ -1415,16 +1395,11 @@ void ns_thread_alone(void)
 	/* A leader that ended first stays counted, a zombie, until the
 	 * whole group has. */
 	n -= __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED) + (state == 'Z');
-	/* The kernel's io_uring workers count as threads of the process;
-	 * they end after a few idle seconds, and we see it then (counting
-	 * them would open a descriptor per thread, each one a moment in the
-	 * program's range). */
 	if (n <= 0) {
 		/* The kernel reports the status of the group's last thread,
 		 * which would have been the program's: for a leader that
 		 * ended, its exit code (stat field 52).  Given to the whole
-		 * group at once, since the kernel's io_uring workers may
-		 * outlive us. */
+		 * group at once: our other threads go with it. */
 		int64_t code = state == 'Z' ? stat_field("/proc/self/stat", 52, NULL) : 0;
 		sys_exit_group(code > 0 ? (int)((code >> 8) & 0xff) : 0);
 	}

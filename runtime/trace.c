@@ -6,7 +6,7 @@
  * a record to this process's ring with no lock and no syscall but the
  * clock: it claims a slot by compare-and-swap, fills it, and publishes it
  * by storing its sequence number last.  The service loop (loop.c) hands
- * runs of published records to the kernel (io_uring writes to the file,
+ * runs of published records to the kernel (plain writes to the file,
  * opened O_APPEND so the family's processes never overwrite each other)
  * and frees their slots when the write completes.  A full ring drops
  * records and counts them; an NS_TR_LOST record says how many.  The ring
