@@ -29,9 +29,9 @@ struct it_ops vma_mm_ops, vma_imap_ops, avc_ops;
 /* Capacities, multiplied by arena_create()'s scale. */
 static const struct { uint32_t size, cap; } pool_geom[NR_POOLS] = {
 	[POOL_PROC] = { sizeof(struct ns_proc), 4096 },
-	[POOL_OBJ] = { sizeof(struct ns_object), 1 << 18 },
-	[POOL_VMA] = { sizeof(struct ns_vma), 1 << 18 },
-	[POOL_AVC] = { sizeof(struct ns_avc), 1 << 19 },
+	[POOL_OBJ] = { sizeof(struct ns_object), 1 << 20 },
+	[POOL_VMA] = { sizeof(struct ns_vma), 1 << 20 },
+	[POOL_AVC] = { sizeof(struct ns_avc), 1 << 21 },
 	[POOL_PAGE] = { sizeof(struct ns_page), 1 << 22 },
 	[POOL_PTE] = { sizeof(struct ns_pte), 1 << 23 },
 	[POOL_SITE] = { sizeof(struct ns_site_rec), 1 << 14 },

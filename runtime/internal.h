@@ -236,6 +236,7 @@ long mm_is_valid(uint32_t proc);
 
 /* ---- page.c: page descriptors and shadow PTEs ---- */
 
+#define NS_NODE_NONE	(-2)	/* ns_page.node: asked, no node given */
 #define NS_PG_ANON	0x01	/* anonymous (belongs to an anon_vma) */
 #define NS_PG_ZERO	0x02	/* the shared zero page */
 #define NS_PG_MIGRATING	0x04	/* under migration: like a migration entry */
@@ -246,7 +247,8 @@ struct ns_page {
 	uint32_t mapcount;	/* shadow PTEs pointing here */
 	uint64_t index;		/* page offset in obj (linear index for anon) */
 	uint64_t pfn;		/* 0 when unknown (not root) */
-	int32_t node;		/* NUMA node, -1 unknown */
+	int32_t node;		/* NUMA node, -1 unknown, NS_NODE_NONE: the
+				 * kernel gave none when asked */
 	uint32_t flags;		/* NS_PG_* */
 	uint32_t hash_next;	/* page-cache chain (file/shm pages) */
 	int32_t toucher;	/* thread whose fault brought it in, 0 unknown */
@@ -289,6 +291,9 @@ typedef int (*rmap_cb)(uint32_t proc, uint32_t vma, uint64_t addr, void *arg);
 
 uint64_t vma_address(uint32_t vma, uint64_t index);
 int rmap_walk(uint32_t page, rmap_cb cb, void *arg);
+/* The same over every (proc, vma, address) that could map the page - its
+ * object's VMAs at the page's index - whatever their shadow PTEs say. */
+int rmap_walk_places(uint32_t page, rmap_cb cb, void *arg);
 
 /* ---- numa.c: topology and rights ---- */
 

@@ -404,7 +404,7 @@ void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
 	for (uint32_t t = proc_of(proc)->pte_head; t; t = pte_of(t)->next) {
 		struct ns_page *p = page_of(pte_of(t)->page);
 		uint64_t a = pte_of(t)->vpn << NS_PAGE_SHIFT;
-		if (!(p->flags & NS_PG_ZERO) && p->node < 0 && a >= lo && a < hi) {
+		if (!(p->flags & NS_PG_ZERO) && p->node == -1 && a >= lo && a < hi) {
 			addr[n] = (void *)(pte_of(t)->vpn << NS_PAGE_SHIFT);
 			pg[n++] = pte_of(t)->page;
 		}

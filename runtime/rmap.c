@@ -27,6 +27,7 @@ uint64_t vma_address(uint32_t vma, uint64_t index)
 struct walk {
 	uint32_t page;
 	uint64_t index;
+	bool any;		/* every place that could map it, PTE or not */
 	rmap_cb cb;
 	void *arg;
 };
@@ -38,8 +39,8 @@ static int visit(struct walk *w, uint32_t vma)
 
 	if (!addr)
 		return 0;
-	pte = pte_lookup(proc, addr >> NS_PAGE_SHIFT);
-	if (!pte || pte_of(pte)->page != w->page)
+	pte = w->any ? 0 : pte_lookup(proc, addr >> NS_PAGE_SHIFT);
+	if (!w->any && (!pte || pte_of(pte)->page != w->page))
 		return 0;
 	return w->cb(proc, vma, addr, w->arg);
 }
@@ -56,10 +57,10 @@ static int file_cb(uint32_t vma, void *arg)
 
 /* Calls cb for every mapper of page; returns cb's first non-zero value, or
  * 0.  The zero page has no reverse map. */
-int rmap_walk(uint32_t page, rmap_cb cb, void *arg)
+static int walk(uint32_t page, bool any, rmap_cb cb, void *arg)
 {
 	struct ns_page *p = page_of(page);
-	struct walk w = { page, p->index, cb, arg };
+	struct walk w = { page, p->index, any, cb, arg };
 
 	if (p->flags & NS_PG_ZERO)
 		return 0;
@@ -68,4 +69,14 @@ int rmap_walk(uint32_t page, rmap_cb cb, void *arg)
 				p->index, anon_cb, &w);
 	return it_query(&vma_imap_ops, obj_of(p->obj)->tree, p->index, p->index,
 			file_cb, &w);
+}
+
+int rmap_walk(uint32_t page, rmap_cb cb, void *arg)
+{
+	return walk(page, false, cb, arg);
+}
+
+int rmap_walk_places(uint32_t page, rmap_cb cb, void *arg)
+{
+	return walk(page, true, cb, arg);
 }

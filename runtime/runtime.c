@@ -1650,27 +1650,81 @@ static int mapper_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 	return 0;
 }
 
+#define MAX_PLACES 1024
+
+struct places {
+	struct { uint32_t proc; uint64_t addr; } at[MAX_PLACES];
+	int n;
+};
+
+static int place_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct places *pl = arg;
+
+	(void)vma;
+	if (pl->n == MAX_PLACES)
+		return 1;
+	pl->at[pl->n].proc = proc;
+	pl->at[pl->n++].addr = addr;
+	return 0;
+}
+
+/* Learns the page at each place that could map it, in every member: the
+ * kernel's rmap walk, in user space - a query costs what the page's
+ * mappers cost, not what the family maps.  Dead members met on the way are
+ * released.  Lock held; returns false when there were too many places
+ * (then the caller learns the members whole). */
+static bool sync_places(uint32_t pg)
+{
+	static struct places pl;	/* under the family lock */
+
+	pl.n = 0;
+	if (rmap_walk_places(pg, place_cb, &pl) || pl.n == MAX_PLACES)
+		return false;
+	for (int i = 0; i < pl.n; i++) {
+		uint32_t p = pl.at[i].proc;
+		if (!p)
+			continue;	/* released below */
+		if (p != ns_rt.self && !proc_alive(p)) {
+			for (int j = i; j < pl.n; j++)
+				if (pl.at[j].proc == p)
+					pl.at[j].proc = 0;
+			proc_release(p);
+			continue;
+		}
+		if (p == ns_rt.self ||
+		    (!proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE))
+			page_sync_range(p, pl.at[i].addr, pl.at[i].addr + NS_PAGE_SIZE);
+	}
+	return true;
+}
+
 NS_API int numashadow_page_mappers(const void *addr,
 				   struct numashadow_mapper *out, int max)
 {
 	struct mappers m = { out, 0, max < 0 ? 0 : max };
+	uint64_t a = (uint64_t)addr & ~(NS_PAGE_SIZE - 1);
 	uint32_t next;
 	int pg;
 
 	if (!api_enter())
 		return -ENOSYS;
-	/* Other members may have broken COW since they last told us. */
-	for (uint32_t p = ns_arena->procs; p; p = next) {
-		next = proc_of(p)->next;
-		if (p == ns_rt.self)
-			continue;
-		if (!proc_alive(p))
-			proc_release(p);
-		else if (!proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE)
-			page_sync(p);
+	pg = page_sync_addr(ns_rt.self, a);
+	if (pg > 0 && (page_of((uint32_t)pg)->flags & NS_PG_ZERO))
+		pg = 0;
+	/* Other members may have broken COW, or mapped it, since they
+	 * last told us: look where they could map it. */
+	if (pg > 0 && !sync_places((uint32_t)pg)) {
+		for (uint32_t p = ns_arena->procs; p; p = next) {
+			next = proc_of(p)->next;
+			if (p != ns_rt.self && !proc_alive(p))
+				proc_release(p);
+			else if (!proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE)
+				page_sync(p);
+		}
 	}
-	page_sync(ns_rt.self);	/* our other mappings of the same page */
-	pg = page_sync_addr(ns_rt.self, (uint64_t)addr & ~(NS_PAGE_SIZE - 1));
+	if (pg > 0)
+		pg = page_sync_addr(ns_rt.self, a);	/* ours may have changed */
 	if (pg > 0 && (page_of((uint32_t)pg)->flags & NS_PG_ZERO))
 		pg = 0;
 	if (pg > 0)

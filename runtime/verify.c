@@ -504,8 +504,13 @@ static void query_nodes(struct scan *s, int n)
 		return;
 	for (int k = 0; k < n; k++) {
 		struct ns_page *p = page_of(scr.pages_q[k]);
-		if (scr.status[k] < 0)
+		if (scr.status[k] < 0) {
+			/* No node for it (a special mapping): not asked at
+			 * every sync again. */
+			if (p->node == -1)
+				p->node = NS_NODE_NONE;
 			continue;
+		}
 		if (p->node < 0) {
 			p->node = scr.status[k];
 		} else if (s->check && p->node != scr.status[k]) {
@@ -608,9 +613,10 @@ static int scan_vma(uint32_t vma, void *arg)
 			pg = sync_one(vma, vpn, e);
 			if (!pg || (page_of(pg)->flags & NS_PG_ZERO))
 				continue;
-			/* Ask the kernel for nodes we do not know, and, when
+			/* Ask the kernel for nodes we do not know (not for
+			 * those it would not give: NS_NODE_NONE), and, when
 			 * checking, for all of them. */
-			if (s->check || page_of(pg)->node < 0) {
+			if (s->check || page_of(pg)->node == -1) {
 				scr.addrs[q] = (void *)(vpn << NS_PAGE_SHIFT);
 				scr.pages_q[q++] = pg;
 			}
