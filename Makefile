@@ -7,6 +7,7 @@
 #   make test SAN=thread   the sanitized unit build uses that sanitizer
 #                          (address [default, with undefined], undefined, thread)
 #   make vmtest            only the tests that run in the NUMA guest
+#   make fuzz              the fuzzers (tests/fuzz), FUZZ_SECONDS each (600)
 #   make bench             host benchmarks; make bench-vm for the 2-node ones
 #   make install PREFIX=/usr/local DESTDIR=
 VERSION   := 0.1.0
@@ -54,8 +55,20 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 TESTFLAGS := $(BASEFLAGS) -Itests -DNS_BUILD_DIR=\"$(CURDIR)/$(B)\"
 
+# Fuzzers (tests/fuzz): libFuzzer harnesses, clang with ASan and UBSan, the
+# runtime and tools/trace.c built again for them.  Without libFuzzer (make
+# deps installs it) they are not built and their tests skip.
+FUZZ_CC   ?= clang
+FUZZFLAGS := -O1 -g $(BASEFLAGS) -Itools -fno-omit-frame-pointer \
+	     -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OK   := $(wildcard $(shell $(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-$(shell uname -m).a)
+FUZZ_RT   := $(RT_SRC:%.c=$(B)/fuzz/obj/%.o)
+FUZZ_BIN  := $(if $(FUZZ_OK),$(B)/tests/fuzz/trace $(B)/tests/fuzz/ctl)
+FUZZ_SH   := tests/fuzz/trace.sh tests/fuzz/ctl.sh
+FUZZ_SECONDS ?= 600
+
 .SECONDARY:
-.PHONY: all deps test vmtest unit bench bench-vm install clean check-tests demo
+.PHONY: all deps test vmtest unit bench bench-vm install clean check-tests demo fuzz
 all: $(B)/libnumashadow.so $(B)/numashadow $(B)/numashadow-vm
 
 $(B)/numashadow-vm: tools/numashadow-vm
@@ -67,7 +80,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	  gcc make libc6-dev pkg-config liburing-dev libnuma-dev \
 	  libcmocka-dev qemu-system-x86 busybox-static cpio numactl libcap2-bin \
-	  python3 git sqlite3 ca-certificates
+	  python3 git sqlite3 ca-certificates clang libclang-rt-dev
 
 $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -93,6 +106,18 @@ $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -luring -ldl -lpthread
 
+$(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h include/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+# Small chunks and process cap: small inputs reach both (tools/trace.c).
+$(B)/fuzz/obj/tools/trace.o: FUZZFLAGS += -DTR_CHUNK=4 -DTR_MAX_PROCS=32u
+$(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(B)/fuzz/obj/tools/trace.o
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
+$(B)/tests/fuzz/ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_RT)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -ldl -lpthread
+
 $(B)/tests/integration/%: tests/integration/%.c $(wildcard tests/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
@@ -110,16 +135,21 @@ demo: all $(B)/tests/progs/workload
 	$(B)/numashadow vm --nodes 2 -- $(B)/numashadow run --verify --report \
 	  --migrate-after 0.5:1 -- $(B)/tests/progs/workload 32 4
 
-check-tests: all $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(PROG_BIN)
+check-tests: all $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(PROG_BIN) $(FUZZ_BIN)
 
 test: check-tests
-	@tests/run.sh $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(INT_SH) $(VM_SH)
+	@tests/run.sh $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(INT_SH) $(FUZZ_SH) $(VM_SH)
 
 unit: $(UNIT_BIN) $(UNIT_SAN)
 	@tests/run.sh $(UNIT_BIN) $(UNIT_SAN)
 
 vmtest: check-tests
 	@tests/run.sh $(VM_SH)
+
+fuzz: $(FUZZ_BIN)
+	$(if $(FUZZ_OK),,$(error make fuzz needs libFuzzer: clang and libclang-rt-dev (make deps)))
+	@NS_FUZZ_SECONDS=$(FUZZ_SECONDS) NS_FUZZ_KEEP=1 \
+	  tests/run.sh -t $$(($(FUZZ_SECONDS) + 60)) $(FUZZ_SH)
 
 bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do case $$b in *_vm) ;; *) $$b || exit 1;; esac; done

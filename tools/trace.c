@@ -37,9 +37,15 @@
 #define TR_NODES	64	/* nodes 0 to 63, as the runtime */
 #define TR_KERNEL	TR_NODES	/* placed[] slot: the kernel chose */
 #define SVG_BUCKETS	100	/* the run in hundredths */
+/* The fuzzer's build (tests/fuzz) sets TR_CHUNK and TR_MAX_PROCS small,
+ * so that small inputs cross chunks and reach the cap. */
+#ifndef TR_CHUNK
 #define TR_CHUNK	1024	/* records per read(2): 48 KiB */
+#endif
 #define TR_PID_MAX	4194304	/* the kernel's PID_MAX_LIMIT */
+#ifndef TR_MAX_PROCS
 #define TR_MAX_PROCS	(1u << 20)	/* processes --summary keeps */
+#endif
 
 struct tr_file {
 	const char *path;	/* as given, for messages */
