@@ -78,7 +78,7 @@ $(B)/numashadow-vm: tools/numashadow-vm
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	  gcc make libc6-dev pkg-config liburing-dev libnuma-dev \
+	  gcc make libc6-dev pkg-config libnuma-dev \
 	  libcmocka-dev qemu-system-x86 busybox-static cpio numactl libcap2-bin \
 	  python3 git sqlite3 ca-certificates clang libclang-rt-dev
 
@@ -89,7 +89,7 @@ $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 $(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map
 	$(CC) -shared -o $@ $(RT_OBJ) $(IP_OBJ) \
 	  -Wl,--version-script=interpose/libnumashadow.map -Wl,-z,now \
-	  -luring -ldl -lpthread -Wl,--no-as-needed -lgcc_s
+	  -ldl -lpthread -Wl,--no-as-needed -lgcc_s
 
 $(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(B)
@@ -101,10 +101,10 @@ $(B)/san-$(SAN)/%.o: %.c $(wildcard runtime/*.h include/*.h)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
 $(B)/tests/unit/%: tests/unit/%.c $(RT_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< $(RT_OBJ) -lcmocka -luring -ldl -lpthread
+	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< $(RT_OBJ) -lcmocka -ldl -lpthread
 $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -luring -ldl -lpthread
+	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -ldl -lpthread
 
 $(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h include/*.h tools/*.h)
 	@mkdir -p $(dir $@)
@@ -116,7 +116,7 @@ $(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(B)/fuzz/obj/tools/trace.o
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 $(B)/tests/fuzz/ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_RT)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ -luring -ldl -lpthread
+	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ -ldl -lpthread
 
 $(B)/tests/integration/%: tests/integration/%.c $(wildcard tests/*.h include/*.h)
 	@mkdir -p $(dir $@)

@@ -275,7 +275,8 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	if ((flags & NS_MIG_SHARED) && numa_can_move_all())
 		mf = MPOL_MF_MOVE_ALL;
 	start &= ~(NS_PAGE_SIZE - 1);
-	end = NS_PAGE_ALIGN(end);
+	/* Rounded up, never over the top of the address space. */
+	end = end > ~0ULL - NS_PAGE_SIZE ? ~0ULL & ~(NS_PAGE_SIZE - 1) : NS_PAGE_ALIGN(end);
 	/* Pages in flight are write-protected only when another thread of
 	 * the program could write them meanwhile; the monitor, which serves
 	 * those faults, starts before the lock (a thread start may wait for
@@ -293,7 +294,11 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	for (int spins = 0;;) {
 		k.n = 0;
 		k.waiting = 0;
-		vma_walk(ns_rt.self, k.pos, end, collect_vma, &k);
+		/* A walk that stopped for a full batch says so; one that met
+		 * no more mappings ends the round (the range may end past
+		 * the last of them: the fuzzer's spinning migrate). */
+		if (!vma_walk(ns_rt.self, k.pos, end, collect_vma, &k))
+			k.pos = end;
 		ns_unlock();
 		if (k.n) {
 			uint64_t before = c->moved;
