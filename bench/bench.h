@@ -323,6 +323,21 @@ static inline int bench_run_timed(const char *who, char *const argv[], char **en
 	return st;
 }
 
+/* A "Key:  N kB" field of /proc/self/status (key without the colon, e.g.
+ * "RssAnon"), in kB; -1 when it cannot be read. */
+static inline long bench_status_kb(const char *key)
+{
+	char *st = bench_read_file("/proc/self/status");
+	size_t n = strlen(key);
+	long kb = -1;
+
+	for (const char *l = st; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, key, n) && l[n] == ':' && sscanf(l + n + 1, "%ld", &kb) == 1)
+			break;
+	free(st);
+	return kb;
+}
+
 /* One result line of the JSON contract; value and baseline with prec
  * decimals, the ratio with three. */
 static inline void bench_json(const char *bench, const char *name, double value,
