@@ -450,8 +450,10 @@ static void adopt(void)
 	need_services = 1;	/* threads start outside the lock, in leave() */
 }
 
-/* Returns true when the caller may use the model (lock held). */
-static bool enter(void)
+/* Returns true when the caller may use the model (lock held).  A hook
+ * does not wait for a fork in another thread (it may hold a lock the fork
+ * needs); an API call, made by the program outside libc, waits. */
+static bool enter_as(bool api)
 {
 	if (!ns_rt.ready || ns_rt.disabled)
 		return false;
@@ -469,7 +471,7 @@ static bool enter(void)
 	/* While another thread forks, waiting could deadlock: we may hold a
 	 * malloc lock its fork needs.  Go to the kernel directly; the shadow
 	 * catches up by reconciling, in the parent and in the child. */
-	if (!ns_lock_unless(&ns_rt.in_fork)) {
+	if (!ns_lock_unless(api ? NULL : &ns_rt.in_fork)) {
 		ns_mark_dirty_async();
 		ns_in_runtime = 0;
 		return false;
@@ -487,6 +489,11 @@ static bool enter(void)
 		reconcile();
 	drain_monitor();
 	return true;
+}
+
+static bool enter(void)
+{
+	return enter_as(false);
 }
 
 /* Takes in every change the shadow has been told of but not applied: the
@@ -1596,11 +1603,11 @@ void ns_exit(void)
 
 /* ---- the public API ---- */
 
+/* An API call: -ENOSYS only when the runtime is not up in this process
+ * (never because another thread is forking). */
 static bool api_enter(void)
 {
-	if (!enter())
-		return false;
-	return true;
+	return enter_as(true);
 }
 
 static void api_leave(void)

@@ -11,6 +11,11 @@
 # under about 2 minutes on a 2-core host.  Runs in a 2-node guest with
 # automatic NUMA balancing off.  Run from the project root after `make
 # check-tests`; skips only when qemu is missing.
+#
+# PENDING (make test-pending, not in make test): fails today on a runtime
+# defect - verify at a fork finds pages that other threads wrote during
+# the fork still counted as shared (kpagecount 1, shadow mapcount 2), and
+# nodes a migration changed meanwhile.
 PROG=build/tests/progs/vm_migrate_fire
 
 . tests/vm_lib.sh
