@@ -10,7 +10,7 @@
 # is checked).  NS_FIRE_SECONDS changes the 20 s; the whole test stays
 # under about 2 minutes on a 2-core host.  Runs in a 2-node guest with
 # automatic NUMA balancing off.  Run from the project root after `make
-# check-tests`; skips only when qemu is missing.
+# check-tests`; fails when qemu is missing.
 #
 # PENDING (make test-pending, not in make test): fails today on a runtime
 # defect - verify at a fork finds pages that other threads wrote during

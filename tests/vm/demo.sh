@@ -11,7 +11,7 @@
 # node 1 with at most LEFT_MAX left on node 0; its exit report must show
 # node 1 holding at least the workload's buffer.  Automatic NUMA balancing
 # is switched off in the guest first.  Run from the project root after
-# `make check-tests`; skips only when qemu is missing.
+# `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/workload
 LEFT_MAX=16	# pages that may stay on node 0 (busy at the time, the kernel's)
 

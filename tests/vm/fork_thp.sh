@@ -4,7 +4,7 @@
 # processes (tests/progs/vm_fork_thp.c says what is checked).  It runs in
 # the guest because the Debian guest kernel (6.1, root) forms huge pages and
 # lets the program read /proc/kpageflags.  Run from the project root after
-# `make check-tests`; skips only when qemu is missing.
+# `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_fork_thp
 
 . tests/vm_lib.sh

@@ -4,8 +4,8 @@
 # numashadow_page_node() and verify mode agree after every step
 # (tests/progs/vm_migrate_basic.c says what is checked).  Automatic NUMA
 # balancing is switched off in the guest first, so only our migrations move
-# pages.  Run from the project root after `make check-tests`; skips only
-# when qemu is missing.
+# pages.  Run from the project root after `make check-tests`; fails when
+# qemu is missing.
 NODES=${NODES:-2} TARGET=${TARGET:-1}	# migrate_basic_4node.sh: 4 and 3
 PROG=build/tests/progs/vm_migrate_basic
 

@@ -26,7 +26,7 @@
 # past the last mapping: "moved N pages to node 1" within 30 s).  The
 # script runs itself in the guest with --guest, which prints "case NAME:
 # PASS" or "case NAME: FAIL (why)".  Run from the project root after
-# `make check-tests`; skips only when qemu is missing.
+# `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_migrate_errors
 NS=build/numashadow
 ENGINE="eacces-fork eacces-outside enodev einval enoent unmapped partial efault ebusy"

@@ -5,7 +5,7 @@
 # agrees with the kernel on every page (tests/progs/vm_migrate_pinned.c
 # says what is checked).  Runs in a 2-node guest with automatic NUMA
 # balancing off.  Run from the project root after `make check-tests`;
-# skips only when qemu is missing.
+# fails when qemu is missing.
 PROG=build/tests/progs/vm_migrate_pinned
 
 . tests/vm_lib.sh

@@ -4,7 +4,7 @@
 # failed_shared (and stay, with the shadow saying so) when it has not
 # (tests/progs/vm_migrate_shared.c says what is checked).  Runs as root in
 # a 2-node guest with automatic NUMA balancing off.  Run from the project
-# root after `make check-tests`; skips only when qemu is missing.
+# root after `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_migrate_shared
 
 . tests/vm_lib.sh

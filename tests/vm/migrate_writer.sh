@@ -4,7 +4,7 @@
 # ends where the last migration put it, with the shadow in agreement
 # (tests/progs/vm_migrate_writer.c says what is checked).  Runs in a 2-node
 # guest with automatic NUMA balancing off.  Run from the project root after
-# `make check-tests`; skips only when qemu is missing.
+# `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_migrate_writer
 
 . tests/vm_lib.sh

@@ -7,7 +7,7 @@
 # nothing in any of the processes (`vm_place fork`; tests/progs/vm_place.c
 # says what is checked); the runtime prints no "numashadow:" line.  Runs
 # in a 2-node guest under `numashadow run --verify`.  Run from the project
-# root after `make check-tests`; skips only when qemu is missing.
+# root after `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_place
 
 . tests/vm_lib.sh

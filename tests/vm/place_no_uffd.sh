@@ -15,7 +15,7 @@
 # the kernel, so without the monitor numashadow's policy wins over it).
 # The script runs itself in the guest with --guest, which prints "case
 # NAME POLICY: PASS" or "... FAIL (why)" per case.  Run from the project
-# root after `make check-tests`; skips only when qemu is missing.
+# root after `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_place
 WRAP=build/tests/progs/vm_place_nouffd
 CASES="membind:membind=1

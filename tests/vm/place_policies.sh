@@ -13,7 +13,7 @@
 # there, and its pages may still land right by chance).  The script runs
 # itself in the guest with --guest, which prints "case NAME POLICY: PASS"
 # or "... FAIL (why)" per case.  Run from the project root after `make check-tests`;
-# skips only when qemu is missing.
+# fails when qemu is missing.
 PROG=build/tests/progs/vm_place
 CASES="interleave:interleave=0-1
 weighted:weighted-interleave=0:3,1:1

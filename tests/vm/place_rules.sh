@@ -12,7 +12,7 @@
 # Each case must exit 0 and leave no "numashadow:" line on stderr.  The
 # script runs itself in the guest with --guest, which prints "case NAME:
 # PASS" or "case NAME: FAIL (why)" per case.  Run from the project root
-# after `make check-tests`; skips only when qemu is missing.
+# after `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_place_rules
 SITE=site=vm_place_rules:alloc_here:membind=1
 

@@ -3,7 +3,7 @@
 # kernel sees exactly two NUMA nodes, each with memory and a CPU; arguments
 # reach the command unchanged; the command's exit status (3 here) comes back
 # to the host.  The script runs itself in the guest with --guest.
-# Run from the project root after `make`; skips only when qemu is missing.
+# Run from the project root after `make`; fails when qemu is missing.
 # NODES (default 2) sets the node count; smoke_4node.sh sets it to 4.
 NODES=${NODES:-2}
 

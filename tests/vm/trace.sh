@@ -8,7 +8,7 @@
 # add up, node by node, to exactly the pages the kernel put on each node
 # (32 and 32: interleaving alternates), and one MIGRATE record covers the
 # region, names node 1 and counts the pages the call moved.  Run from the
-# project root after `make check-tests`; skips only when qemu is missing.
+# project root after `make check-tests`; fails when qemu is missing.
 PROG=build/tests/progs/vm_trace
 
 . tests/vm_lib.sh
