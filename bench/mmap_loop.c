@@ -13,6 +13,10 @@
  * preloaded run without the trace, the trace's own cost.
  * It prints one JSON line per case and side, then a table.  Times are reported,
  * never judged: exit 0, or 1 when the library is missing or a child fails.
+ * A preloaded child (LD_PRELOAD set) measures nothing unless the runtime
+ * is really loaded in it (bench_self_loaded()): it exits 2, and the driver
+ * stops and reports no ratio at all (a junk file in place of the library
+ * would otherwise give ratios near 1).
  */
 #include <malloc.h>
 #include <sys/mman.h>
@@ -149,11 +153,14 @@ static const struct bench_case *case_find(const char *name)
 	return NULL;
 }
 
-/* --child: run one case, print ns/op; returns the exit status. */
+/* --child: run one case, print ns/op; returns the exit status: 0, 1 when
+ * it could not measure, 2 when it is preloaded (LD_PRELOAD set) but the
+ * runtime is not loaded here. */
 static int child_main(const char *name, const char *iters_s)
 {
 	const struct bench_case *c = case_find(name);
-	char *end;
+	const char *preload = getenv("LD_PRELOAD");
+	char *end, lib[PATH_MAX];
 	long iters = strtol(iters_s, &end, 10);
 	void *arg = NULL;
 	int err = 0;
@@ -162,6 +169,17 @@ static int child_main(const char *name, const char *iters_s)
 		fprintf(stderr, "mmap_loop: --child %s %s: unknown case or bad count\n",
 			name, iters_s);
 		return 1;
+	}
+	/* The preload did not take (or is not the runtime): no number. */
+	if (preload && *preload) {
+		if (bench_lib_path("mmap_loop", lib))
+			return 2;
+		if (!bench_self_loaded(lib, "numashadow_page_node")) {
+			fprintf(stderr, "mmap_loop: %s: the runtime is not loaded in the "
+				"preloaded child (LD_PRELOAD=%s): %s is not mapped, "
+				"or has no numashadow_page_node\n", name, preload, lib);
+			return 2;
+		}
 	}
 	if (c->setup && !(arg = c->setup())) {
 		fprintf(stderr, "mmap_loop: %s: setup failed\n", name);
@@ -185,7 +203,8 @@ static int child_main(const char *name, const char *iters_s)
 
 /* ---- the driver ---- */
 
-/* Run one child; returns 0 with *ns set, or -1 (reason on stderr). */
+/* Run one child; returns 0 with *ns set, -2 when a preloaded child found
+ * the runtime not loaded, or -1 (reason on stderr). */
 static int run_child(const char *self, char **env, int preload,
 		     const struct bench_case *c, double *ns)
 {
@@ -196,6 +215,8 @@ static int run_child(const char *self, char **env, int preload,
 	int st = bench_run("mmap_loop", argv, env, 0, out, sizeof(out));
 	if (st < 0)
 		return -1;
+	if (preload && WIFEXITED(st) && WEXITSTATUS(st) == 2)
+		return -2;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) || sscanf(out, "%lf", ns) != 1) {
 		fprintf(stderr, "mmap_loop: %s%s: child failed (%s %d)\n",
 			c->name, preload == 2 ? " (traced)" : preload ? " (preloaded)" : "",
@@ -216,7 +237,7 @@ struct result {
 int main(int argc, char **argv)
 {
 	struct result res[NR_CASES];
-	char self[4096];
+	char self[4096], lib[PATH_MAX];
 	int failed = 0;
 
 	pg = sysconf(_SC_PAGESIZE);
@@ -226,16 +247,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [--child CASE ITERATIONS]\n", argv[0]);
 		return 1;
 	}
-	if (bench_need_lib("mmap_loop") || bench_self("mmap_loop", self, sizeof(self)))
+	if (bench_need_lib("mmap_loop") || bench_lib_path("mmap_loop", lib) ||
+	    bench_self("mmap_loop", self, sizeof(self)))
 		return 1;
-	/* The preloaded sides run with defaults, verify checks off. */
+	/* The preloaded sides run with defaults, verify checks off, the
+	 * library named by the path their maps will show. */
 	char trace[] = "/tmp/numashadow-bench-trace.XXXXXX", tvar[64];
+	char pvar[PATH_MAX + 16];
 	int tfd = mkstemp(trace);
 	if (tfd < 0)
 		return perror("mmap_loop: trace file"), 1;
 	snprintf(tvar, sizeof(tvar), "NUMASHADOW_TRACE=%s", trace);
-	char *preload[] = { "LD_PRELOAD=" BENCH_LIB, "NUMASHADOW_VERIFY=0", NULL };
-	char *traced[] = { "LD_PRELOAD=" BENCH_LIB, "NUMASHADOW_VERIFY=0", tvar, NULL };
+	snprintf(pvar, sizeof(pvar), "LD_PRELOAD=%s", lib);
+	char *preload[] = { pvar, "NUMASHADOW_VERIFY=0", NULL };
+	char *traced[] = { pvar, "NUMASHADOW_VERIFY=0", tvar, NULL };
 	char **env[3] = { bench_env(NULL), bench_env(preload), bench_env(traced) };
 	if (!env[0] || !env[1] || !env[2])
 		return perror("mmap_loop"), 1;
@@ -248,8 +273,17 @@ int main(int argc, char **argv)
 				int side = (k + rep) % 3;	/* each goes first in turn */
 				if (side == 2 && ftruncate(tfd, 0))
 					return perror("mmap_loop: trace file"), 1;
-				if (run_child(self, env[side], side, &cases[i],
-					      &t[side][rep]))
+				int r = run_child(self, env[side], side, &cases[i],
+						  &t[side][rep]);
+				if (r == -2) {
+					close(tfd);
+					unlink(trace);
+					fprintf(stderr, "mmap_loop: no ratio: the library at %s "
+						"is not the numashadow runtime, or did not load "
+						"(rebuild it with `make`)\n", lib);
+					return 1;
+				}
+				if (r)
 					res[i].ok = 0;
 			}
 		if (!res[i].ok) {
