@@ -181,6 +181,7 @@ void obj_get(uint32_t obj);
 void obj_put(uint32_t obj);
 uint32_t anon_vma_alloc(uint32_t parent);
 int anon_vma_prepare(uint32_t vma);
+int anon_vma_link(uint32_t vma, uint32_t anon_vma);
 int anon_vma_clone(uint32_t dst_vma, uint32_t src_vma);
 int anon_vma_fork(uint32_t child_vma, uint32_t parent_vma);
 void unlink_anon_vmas(uint32_t vma);
@@ -277,6 +278,7 @@ void pte_clear_range(uint32_t proc, uint64_t start, uint64_t end);
 void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len);
 int pte_copy_one(uint32_t pte, uint32_t to);
 uint32_t page_new_anon(uint32_t anon_vma, uint64_t index);
+void page_move_anon(uint32_t page, uint32_t anon_vma);
 uint32_t page_cache_get(uint32_t obj, uint64_t index);
 uint32_t page_zero(void);
 /* The record of (object, function), created on first sight; 0 if full. */
@@ -347,7 +349,8 @@ struct ns_proc {
 	uint32_t state;		/* NS_PROC_* */
 	int32_t pid;
 	uint32_t parent;	/* proc it was forked from, 0 for the root */
-	uint64_t starttime;	/* /proc/PID/stat field 22, against pid reuse */
+	uint64_t starttime;	/* started by then (stat field 22's unit), against
+				 * pid reuse */
 	uint32_t mm_root;	/* VMA tree */
 	uint32_t nr_vma;
 	uint32_t pte_head;	/* list of its PTEs */
@@ -364,7 +367,7 @@ static inline struct ns_proc *proc_of(uint32_t i)
 uint32_t proc_new(pid_t pid, uint32_t parent);
 uint32_t proc_find(pid_t pid);
 void proc_release(uint32_t proc);
-uint64_t proc_starttime(pid_t pid);
+void proc_release_pid(pid_t pid);
 int64_t stat_field(const char *path, int field, char *state);
 bool proc_alive(uint32_t proc);
 
@@ -416,7 +419,6 @@ bool ns_own_overlaps(uint64_t start, uint64_t end);
 int verify_corrupt(const char *what);
 extern uint64_t ns_zero_pfn;
 extern uint64_t ns_devzero_dev, ns_devzero_ino;
-extern uint32_t ns_fork_child;
 
 /* ---- policy.c: first-touch placement policies and rules ---- */
 

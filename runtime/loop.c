@@ -373,10 +373,11 @@ void loop_after_fork(void)
 	/* Closed, not drained: the sockets are the parent's too, and what
 	 * is unread there is the parent's to read. */
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (lp.c[i].fd && sys_fd_ino(lp.c[i].fd) == lp.c[i].ino)
-			sys_close(lp.c[i].fd);
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		lp.c[i].fd = 0;
+		if (lp.c[i].fd) {	/* read first: each slot is pages apart */
+			if (sys_fd_ino(lp.c[i].fd) == lp.c[i].ino)
+				sys_close(lp.c[i].fd);
+			lp.c[i].fd = 0;
+		}
 	if (wake_ok())
 		sys_close(lp.wake_fd);
 	/* Field by field: the clients' buffers are megabytes, untouched. */

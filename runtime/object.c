@@ -117,6 +117,15 @@ static int avc_link(uint32_t vma, uint32_t anon_vma)
 	return 0;
 }
 
+/* Links vma to anon_vma unless it is already; 0 or -ENOMEM. */
+int anon_vma_link(uint32_t vma, uint32_t anon_vma)
+{
+	for (uint32_t c = vma_of(vma)->avc_head; c; c = avc_of(c)->next)
+		if (avc_of(c)->anon_vma == anon_vma)
+			return 0;
+	return avc_link(vma, anon_vma);
+}
+
 /* Gives vma its own anon_vma (on first anonymous page), as the kernel does
  * at the first write fault.  Returns 0 or -ENOMEM. */
 /* find_mergeable_anon_vma(): a neighbour that differs only in protection,

@@ -34,6 +34,22 @@ static inline uint32_t *pc_bucket(uint32_t obj, uint64_t index)
 	return &tab[h & (NS_PC_HASH - 1)];
 }
 
+/* An anonymous page found shared with relatives whose VMAs do not all link
+ * its anon_vma goes to one they all link (anon_vma), as if first faulted
+ * there. */
+void page_move_anon(uint32_t page, uint32_t anon_vma)
+{
+	struct ns_page *p = page_of(page);
+
+	if (p->obj == anon_vma)
+		return;
+	obj_get(anon_vma);
+	obj_of(anon_vma)->nr_pages++;
+	obj_of(p->obj)->nr_pages--;
+	obj_put(p->obj);
+	p->obj = anon_vma;
+}
+
 /* Returns the PTE of (proc, vpn), or 0. */
 uint32_t pte_lookup(uint32_t proc, uint64_t vpn)
 {

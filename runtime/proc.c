@@ -5,12 +5,29 @@
  * A proc is created by its parent at fork (the parent holds the family lock
  * and knows the pid) or by itself at start-up.  Processes that end without
  * running our exit code (killed, _exit) are found dead by anyone who looks
- * (proc_alive) and released then; the start time guards against pid reuse.
+ * (proc_alive) and released then.  Against pid reuse: a process now at the
+ * pid that started after the record was made is another one, and a fork
+ * that returns a pid proves whoever had it before is gone.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include "internal.h"
 #include "sys.h"
+
+/* The latest start time (/proc/PID/stat field 22: CLOCK_BOOTTIME in clock
+ * ticks) of a process that exists now: reading the clock costs nothing,
+ * reading the process's stat file a path walk per fork. */
+static uint64_t started_by_now(void)
+{
+	static uint64_t tick_ns;
+
+	if (!tick_ns) {
+		unsigned long hz = getauxval(AT_CLKTCK);
+		tick_ns = 1000000000ULL / (hz ? hz : 100);
+	}
+	return sys_clock_ns(7 /* CLOCK_BOOTTIME */) / tick_ns;
+}
 
 /* Returns a new live proc for pid, on the family list, or 0. */
 uint32_t proc_new(pid_t pid, uint32_t parent)
@@ -22,9 +39,21 @@ uint32_t proc_new(pid_t pid, uint32_t parent)
 	*proc_of(i) = (struct ns_proc){ .next = ns_arena->procs,
 					.state = NS_PROC_LIVE, .pid = pid,
 					.parent = parent,
-					.starttime = proc_starttime(pid) };
+					.starttime = started_by_now() };
 	ns_arena->procs = i;
 	return i;
+}
+
+/* A fork just returned pid: whoever had the number before is dead. */
+void proc_release_pid(pid_t pid)
+{
+	uint32_t next;
+
+	for (uint32_t i = ns_arena->procs; i; i = next) {
+		next = proc_of(i)->next;
+		if (proc_of(i)->pid == pid)
+			proc_release(i);
+	}
 }
 
 /* Returns the live proc of pid, or 0. */
@@ -109,11 +138,6 @@ static uint64_t stat_read(pid_t pid, char *state)
 	return v < 0 ? 0 : (uint64_t)v;
 }
 
-uint64_t proc_starttime(pid_t pid)
-{
-	return stat_read(pid, NULL);
-}
-
 /* Is the proc's process still running the image we shadow? */
 bool proc_alive(uint32_t proc)
 {
@@ -125,7 +149,7 @@ bool proc_alive(uint32_t proc)
 		return false;	/* reaped: no need to read its stat */
 	st = stat_read(proc_of(proc)->pid, &state);
 
-	if (!st || st != proc_of(proc)->starttime || state == 'X' || state == 'x')
+	if (!st || st > proc_of(proc)->starttime || state == 'X' || state == 'x')
 		return false;
 	if (state != 'Z')
 		return true;

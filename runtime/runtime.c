@@ -1035,39 +1035,33 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 
 	if (!enter())
 		return real_fork();
-	/* The kernel copies the pages present now: learn them first (the
-	 * look after the fork alone leaves a window in which a write
-	 * breaks COW unseen). */
-	page_sync(ns_rt.self);
+	/* No page is learned here: the child shares what the kernel gave
+	 * it, and whoever asks later learns it as shared (verify.c). */
 	ns_rt.in_fork = 1;
 	ns_lock_kick();
 	pid = real_fork();
 	if (pid > 0) {
-		/* Other threads' calls went straight to the kernel while glibc
-		 * forked: take them in before the child gets a copy, which
-		 * may then hold what came after the fork - the child looks
-		 * at its own maps again (marked below). */
+		/* The child gets the shadow as it stood at the fork: nobody
+		 * else changed it since (we hold the lock).  Calls of other
+		 * threads that went straight to the kernel around the fork are
+		 * taken in afterwards, by each process against its own maps
+		 * and pages: the child cannot tell which came before the fork,
+		 * so it looks at all of them (marked dirty). */
 		bool passed_by = ns_rt.dirty;
-		if (passed_by)
-			reconcile();
 		proc_reap_dead();
+		ctl_forget(pid);
+		proc_release_pid(pid);
 		uint32_t c = proc_new(pid, ns_rt.self);
 		trace_emit(NS_TR_FORK, 0, 0, -1, (uint32_t)pid);
-		if (!c || mm_fork(ns_rt.self, c) < 0) {
+		if (!c || mm_fork(ns_rt.self, c) < 0)
 			ns_log("arena full: pid %d is not shadowed", (int)pid);
-		} else {
-			/* Pages first touched after the sync above but before
-			 * the fork are the child's too. */
-			ns_fork_child = c;
-			page_sync(ns_rt.self);
-			ns_fork_child = 0;
-			cow_watch_all();
-			if (passed_by)
-				proc_of(c)->dirty = 1;
-		}
+		else if (passed_by)
+			proc_of(c)->dirty = 1;
 		ns_rt.in_fork = 0;
 		if (ns_rt.dirty)
 			reconcile();
+		if (c)
+			cow_watch_all();
 		if (ns_rt.verify && verify_now(true))
 			ns_verify_fail();
 		ns_unlock();
@@ -1090,12 +1084,17 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 		adopt();
 	} else {
 		child_reset();
-		/* Another thread changed the parent around the fork, or the
-		 * loop's ring went.  A call caught half-recorded at the fork
-		 * (its thread did not come along) leaves its range unknown. */
+		/* Another thread's call went straight to the kernel around the
+		 * fork: what it changed before the fork is ours too.  Recorded
+		 * ranges are looked at again; a call caught half-recorded, or
+		 * one the parent saw only after the fork, leaves every page
+		 * unknown. */
+		bool unknown = proc_of(ns_rt.self)->dirty;
 		passed_after_fork();
-		if (ns_rt.dirty || proc_of(ns_rt.self)->dirty)
+		if (ns_rt.dirty || unknown)
 			reconcile();
+		if (unknown)
+			page_drop_vanished(ns_rt.self, 0, ~0ULL);
 	}
 	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
 		verify_corrupt(corrupt_kind);
@@ -1533,20 +1532,20 @@ int ns_init(void)
 	verify_vmas(ns_rt.self, true);
 	/* Our own writable memory shared after fork must not sit in huge
 	 * pages, whose sharing pagemap reports only roughly. */
-	uint32_t bv = vma_find(ns_rt.self, (uint64_t)&ns_fork_child);
+	uint32_t bv = vma_find(ns_rt.self, (uint64_t)&ns_rt.in_fork);
 	if (bv)
 		sys_madvise((void *)vma_of(bv)->start, vma_of(bv)->end - vma_of(bv)->start,
 			    MADV_NOHUGEPAGE);
 	/* Our own writable memory is never write-protected by us: the monitor
 	 * writes it, and a fault there would wait for the monitor itself. */
-	const void *own[] = { &ns_rt, &ns_fork_child, &ns_arena };
+	const void *own[] = { &ns_rt, &ns_arena };
 	for (unsigned k = 0; k < sizeof(own) / sizeof(*own); k++) {
 		uint32_t ov = vma_find(ns_rt.self, (uint64_t)own[k]);
 		if (ov)
 			ns_own_add(vma_of(ov)->start, vma_of(ov)->end);
 	}
 	/* Pages are learned when someone asks (verify, the API, stat, a
-	 * migration, a fork), not at start-up; the test corruption needs
+	 * migration), not at start-up or fork; the test corruption needs
 	 * some to spoil. */
 	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper")) {
 		page_sync(ns_rt.self);

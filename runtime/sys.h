@@ -114,13 +114,19 @@ int sys_self_fd(int which, bool *kept);
 /* From now on keep them (the runtime has threads of its own). */
 void sys_self_keep(void);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-static inline uint64_t sys_now_ns(void)
+/* A clock in nanoseconds. */
+static inline uint64_t sys_clock_ns(int clock)
 {
 	struct { long sec, nsec; } t;
 
-	sys_call(SYS_clock_gettime, 1 /* CLOCK_MONOTONIC */, &t, 0, 0, 0, 0);
+	sys_call(SYS_clock_gettime, clock, &t, 0, 0, 0, 0);
 	return (uint64_t)t.sec * 1000000000ULL + (uint64_t)t.nsec;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t sys_now_ns(void)
+{
+	return sys_clock_ns(1 /* CLOCK_MONOTONIC */);
 }
 
 #endif

@@ -1114,7 +1114,9 @@ void uffd_after_fork(void)
 		sys_close(mon_fd);
 	mon_stop_fd = mon_fd = -1;
 	mon.alive = 0;
-	__builtin_memset(mon.tids, 0, sizeof(mon.tids));
+	for (int i = 0; i < TID_CACHE; i++)	/* untouched pages stay so */
+		if (mon.tids[i].tid)
+			__builtin_memset(&mon.tids[i], 0, sizeof(mon.tids[i]));
 }
 
 void uffd_stats(struct ns_fault_stats *out)

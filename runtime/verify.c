@@ -367,34 +367,185 @@ struct scan {
 	bool check;		/* report differences, not only learn */
 	int diffs;
 	uint64_t lo, hi;	/* the part of the address space to scan */
+	bool kin_unknown;	/* a member's shadow awaits its own look */
 };
 
-uint32_t ns_fork_child;	/* set while the parent catches up after fork */
-
-/* A page the parent learns right after fork that the kernel shows shared
- * was present at fork (written between our pre-fork sync and the fork):
- * the child maps it too. */
-static void fork_catch_up(uint32_t vma, uint64_t vpn, uint32_t pg)
+/* The linear index of an anonymous page at vpn in vma (mm/rmap.c's
+ * linear_page_index()). */
+static uint64_t anon_index(uint32_t vma, uint64_t vpn)
 {
-	uint32_t cv = vma_find(ns_fork_child, vpn << NS_PAGE_SHIFT);
+	return vma_of(vma)->pgoff +
+	       (((vpn << NS_PAGE_SHIFT) - vma_of(vma)->start) >> NS_PAGE_SHIFT);
+}
 
-	if (!cv)
-		return;
-	if (!vma_of(cv)->anon_vma && anon_vma_fork(cv, vma) < 0)
-		return;
-	pte_set(ns_fork_child, vpn, pg);
+/* The pagemap entry of addr in another process of the family; 0 when it
+ * cannot be read. */
+static uint64_t pm_peek(uint32_t proc, uint64_t addr)
+{
+	char path[48];
+	uint64_t ent = 0;
+	long fd;
+
+	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)proc_of(proc)->pid);
+	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (sys_pread((int)fd, &ent, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
+		ent = 0;
+	sys_close((int)fd);
+	return ent;
+}
+
+/* Does a pagemap entry show the page we have: the same frame when PFNs
+ * are readable, else an anonymous page someone else maps too? */
+static bool pm_same(uint64_t e, uint64_t pfn)
+{
+	if (!(e & PM_PRESENT) || (e & PM_FILE))
+		return false;
+	return pfn ? (e & PM_PFN) == pfn : !(e & PM_EXCL);
+}
+
+#define MAX_KIN 16
+
+struct kin {
+	uint32_t self;		/* our proc */
+	uint64_t index, pfn;	/* the page, its frame (0: not readable) */
+	uint32_t page;		/* a relative's descriptor for it */
+	int n;			/* relatives mapping it without one */
+	struct { uint32_t proc; uint64_t vpn; } peer[MAX_KIN];
+};
+
+static int kin_cb(uint32_t avc, void *arg)
+{
+	struct kin *k = arg;
+	uint32_t w = avc_of(avc)->vma, proc = vma_of(w)->proc, t, d = 0;
+	uint64_t addr = vma_address(w, k->index);
+
+	if (!addr || proc == k->self || proc_of(proc)->state != NS_PROC_LIVE)
+		return 0;
+	t = pte_lookup(proc, addr >> NS_PAGE_SHIFT);
+	if (t && (page_of(pte_of(t)->page)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON)
+		d = pte_of(t)->page;
+	/* Its shadow may be older than its kernel (a write since broke COW
+	 * there): what it maps now decides. */
+	if (!pm_same(pm_peek(proc, addr), k->pfn))
+		return 0;
+	/* Its descriptor is the page's unless it knows another frame: that
+	 * shadow missed a COW break since (the relative maps ours now, so
+	 * the descriptor stays with whoever maps its frame). */
+	if (d && !(k->pfn && page_of(d)->pfn && page_of(d)->pfn != k->pfn)) {
+		if (k->pfn)
+			page_of(d)->pfn = k->pfn;
+		k->page = d;
+		return 1;
+	}
+	if (k->n < MAX_KIN)
+		k->peer[k->n++] = (typeof(k->peer[0])){ proc, addr >> NS_PAGE_SHIFT };
+	return 0;
+}
+
+/*
+ * The same when no anon_vma of ours leads to a relative: VMAs the shadow
+ * learned from the maps (after calls that went straight to the kernel
+ * around a fork) are not linked as fork links them, yet share what fork
+ * gave both.  Any member with a private VMA at the same address and index
+ * is asked; a match links the two VMAs, so the next page of the range is
+ * found through the anon_vmas.
+ */
+static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
+				uint64_t pfn)
+{
+	uint32_t self = vma_of(vma)->proc, pg = 0, t;
+	uint64_t addr = vpn << NS_PAGE_SHIFT;
+
+	for (uint32_t q = ns_arena->procs; q; q = proc_of(q)->next) {
+		uint32_t w = q == self ? 0 : vma_find(q, addr);
+		if (!w || proc_of(q)->state != NS_PROC_LIVE ||
+		    (vma_of(w)->flags & NS_VMA_SHARED) || vma_of(w)->obj != vma_of(vma)->obj ||
+		    anon_index(w, vpn) != index || !pm_same(pm_peek(q, addr), pfn))
+			continue;
+		t = pte_lookup(q, vpn);
+		uint32_t d = t ? pte_of(t)->page : 0;
+		if (!pg && d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON &&
+		    !(pfn && page_of(d)->pfn && page_of(d)->pfn != pfn)) {
+			/* Theirs: we join its anon_vma. */
+			if (anon_vma_link(vma, page_of(d)->obj) < 0)
+				return 0;
+			pg = d;
+			continue;
+		}
+		if (!pg && !(pg = page_new_anon(vma_of(vma)->anon_vma, index)))
+			return 0;
+		if (anon_vma_link(w, page_of(pg)->obj) < 0)
+			return 0;
+		pte_set(q, vpn, pg);
+	}
+	if (!pg || pte_set(self, vpn, pg) < 0)
+		return 0;
+	if (pfn)
+		page_of(pg)->pfn = pfn;
+	if (!page_of(pg)->site)
+		page_of(pg)->site = vma_of(vma)->site;
+	return pg;
+}
+
+/*
+ * A present anonymous page the kernel says someone else maps too, which
+ * the shadow has not seen shared: fork shared it before anyone looked
+ * (pages are learned when asked, not at fork).  Its relatives are found
+ * as the kernel's rmap would find them - through the anon_vmas our VMA
+ * links, the root first - and each is asked whether it maps the same page
+ * at that index.  We take a relative's descriptor, or give a new one to
+ * those mapping it without one, in the anon_vma all of them link.  Returns the descriptor, or 0 when no relative maps the page.
+ * Without PFNs two zero pages look shared too: the node query that
+ * follows for a new descriptor tells them apart (query_nodes).
+ */
+static uint32_t learn_shared(uint32_t vma, uint64_t vpn, uint64_t index,
+			     uint64_t pfn)
+{
+	uint32_t avs[32], self = vma_of(vma)->proc, pg;
+	int navs = 0, total;
+	struct kin k = { .self = self, .index = index, .pfn = pfn };
+
+	for (uint32_t c = vma_of(vma)->avc_head; c && navs < 32; c = avc_of(c)->next)
+		avs[navs++] = avc_of(c)->anon_vma;	/* newest first */
+	total = navs;
+	while (navs--) {
+		it_query(&avc_ops, obj_of(avs[navs])->tree, index, index, kin_cb, &k);
+		if (k.page || k.n)
+			break;
+	}
+	if (navs < 0)
+		return learn_kin_apart(vma, vpn, index, pfn);
+	pg = k.page ? k.page : page_new_anon(avs[navs], index);
+	if (!pg)
+		return 0;
+	bool linked = false;	/* is its anon_vma one we link? */
+	for (int i = 0; i < total && !linked; i++)
+		linked = avs[i] == page_of(pg)->obj;
+	if (!linked)
+		page_move_anon(pg, avs[navs]);
+	if (pfn)
+		page_of(pg)->pfn = pfn;
+	if (!page_of(pg)->site)
+		page_of(pg)->site = vma_of(vma)->site;
+	if (pte_set(self, vpn, pg) < 0)
+		return 0;
+	for (int i = 0; i < k.n; i++)
+		pte_set(k.peer[i].proc, k.peer[i].vpn, pg);
+	return pg;
 }
 
 static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 			   bool excl)
 {
-	uint64_t index;
+	uint64_t index = anon_index(vma, vpn);
 	uint32_t pg;
 
 	if (anon_vma_prepare(vma) < 0)
 		return 0;
-	index = vma_of(vma)->pgoff +
-		(((vpn << NS_PAGE_SHIFT) - vma_of(vma)->start) >> NS_PAGE_SHIFT);
+	if (!excl && (pg = learn_shared(vma, vpn, index, pfn)))
+		return pg;
 	pg = page_new_anon(vma_of(vma)->anon_vma, index);
 	if (pg && pte_set(vma_of(vma)->proc, vpn, pg) < 0)
 		return 0;
@@ -402,8 +553,6 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 		page_of(pg)->pfn = pfn;
 		page_of(pg)->site = vma_of(vma)->site;
 	}
-	if (pg && !excl && ns_fork_child && vma_of(vma)->proc == ns_rt.self)
-		fork_catch_up(vma, vpn, pg);
 	return pg;
 }
 
@@ -416,28 +565,20 @@ struct elsewhere {
 static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 {
 	struct elsewhere *e = arg;
-	char path[48];
-	uint64_t ent = 0;
-	long fd;
+	uint64_t ent;
 
 	(void)vma;
 	if (proc == e->self)
 		return 0;
-	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)proc_of(proc)->pid);
-	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (sys_pread((int)fd, &ent, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) == 8 &&
-	    (ent & PM_PRESENT) && (ent & PM_PFN) == e->pfn)
+	ent = pm_peek(proc, addr);
+	if ((ent & PM_PRESENT) && (ent & PM_PFN) == e->pfn)
 		e->found = true;
-	sys_close((int)fd);
 	return e->found;
 }
 
 /* A shared page's frame changed under one mapper: a migration moves it for
- * all, a COW break (the writer raced our last look, as our own writes do
- * between the pre-fork sync and the fork) for this one alone.  Does
- * another mapper still see the old frame? */
+ * all, a COW break for this one alone.  Does another mapper still see the
+ * old frame? */
 static bool still_mapped_elsewhere(uint32_t page, uint32_t self, uint64_t old)
 {
 	struct elsewhere e = { self, old, false };
@@ -470,9 +611,16 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 		return pg;
 	}
 	/* The zero page: by PFN when we can read PFNs, else a present
-	 * anonymous page nobody maps exclusively that we never saw. */
+	 * anonymous page nobody maps exclusively that we never saw - unless
+	 * a relative maps it too (fork shared it before anyone looked; two
+	 * zero pages that look so are told apart in query_nodes). */
 	bool zero = pfn ? pfn == ns_zero_pfn
 			: !excl && (!cur || (page_of(cur)->flags & NS_PG_ZERO));
+	if (zero && !pfn && !cur && anon_vma_prepare(vma) == 0) {
+		uint32_t pg = learn_shared(vma, vpn, anon_index(vma, vpn), 0);
+		if (pg)
+			return pg;
+	}
 	if (zero) {
 		if (cur != page_zero())
 			pte_set(proc, vpn, page_zero());
@@ -496,6 +644,34 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 	return learn_anon(vma, vpn, pfn, excl);
 }
 
+struct mappers {
+	int n;
+	struct { uint32_t proc; uint64_t vpn; } at[MAX_KIN];
+};
+
+static int mappers_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct mappers *m = arg;
+
+	(void)vma;
+	if (m->n == MAX_KIN)
+		return 1;
+	m->at[m->n].proc = proc;
+	m->at[m->n++].vpn = addr >> NS_PAGE_SHIFT;
+	return 0;
+}
+
+/* A page learned as anonymous that the kernel says is the zero page: every
+ * mapper maps the zero page instead. */
+static void to_zero(uint32_t page)
+{
+	struct mappers m = { 0 };
+
+	rmap_walk(page, mappers_cb, &m);
+	for (int i = 0; i < m.n; i++)
+		pte_set(m.at[i].proc, m.at[i].vpn, page_zero());
+}
+
 /* Nodes of the batch's pages, straight from the kernel. */
 static void query_nodes(struct scan *s, int n)
 {
@@ -504,6 +680,11 @@ static void query_nodes(struct scan *s, int n)
 		return;
 	for (int k = 0; k < n; k++) {
 		struct ns_page *p = page_of(scr.pages_q[k]);
+		if (scr.status[k] == -EFAULT && !p->pfn && p->node == -1 &&
+		    (p->flags & NS_PG_ANON)) {
+			to_zero(scr.pages_q[k]);	/* PFNs unreadable */
+			continue;
+		}
 		if (scr.status[k] < 0) {
 			/* No node for it (a special mapping): not asked at
 			 * every sync again. */
@@ -623,6 +804,7 @@ static int scan_vma(uint32_t vma, void *arg)
 			if (!(page_of(pg)->flags & NS_PG_ANON))
 				continue;
 			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
+			    !s->kin_unknown &&
 			    !excl_unreliable(v, e & PM_PFN)) {
 				report(s->pid, vpn << NS_PAGE_SHIFT,
 				       (vpn + 1) << NS_PAGE_SHIFT,
@@ -644,7 +826,7 @@ static int scan_vma(uint32_t vma, void *arg)
 static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 {
 	char path[48];
-	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0, lo, hi };
+	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0, lo, hi, false };
 	long fd;
 
 	bool self = s.pid == ns_rt.pid, kept = false;
@@ -661,6 +843,11 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 		return 0;
 	}
 	s.pm_fd = (int)fd;
+	/* Sharing with a member that has not yet taken in what passed it
+	 * by (a fork child before its first look) cannot be judged. */
+	for (uint32_t q = ns_arena->procs; q && check; q = proc_of(q)->next)
+		if (q != proc && proc_of(q)->dirty && proc_of(q)->state == NS_PROC_LIVE)
+			s.kin_unknown = true;
 	vma_walk(proc, lo, hi, scan_vma, &s);
 	if (!kept)
 		sys_close((int)fd);
@@ -788,8 +975,10 @@ static void report_ptes(uint32_t pg)
 			}
 }
 
-/* Root only: each PFN's mappers in the kernel against rmap_walk(). */
-static int check_sharing(void)
+/* Root only: each PFN's mappers in the kernel against rmap_walk().  With
+ * kin_unknown (a member has not yet looked at its own maps) the kernel's
+ * count may hold mappers the shadow cannot know yet. */
+static int check_sharing(bool kin_unknown)
 {
 	long kc = sys_open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
 	long kf = sys_open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
@@ -825,7 +1014,7 @@ static int check_sharing(void)
 			diffs++;
 		}
 		uint64_t cnt, flags = 0;
-		if (kc >= 0 && kf >= 0 && !c.unscanned &&
+		if (kc >= 0 && kf >= 0 && !c.unscanned && !kin_unknown &&
 		    sys_pread((int)kc, &cnt, 8, (off_t)(scr.seen[lo].pfn * 8)) == 8 &&
 		    sys_pread((int)kf, &flags, 8, (off_t)(scr.seen[lo].pfn * 8)) == 8 &&
 		    !(flags & ((1ULL << 15) | (1ULL << 16) | (1ULL << 22))) &&
@@ -849,6 +1038,7 @@ static int verify_pages_once(bool all)
 {
 	int diffs = 0;
 	uint32_t next;
+	bool kin_unknown = false;
 
 	nseen = 0;
 	for (uint32_t p = ns_arena->procs; p; p = next) {
@@ -859,13 +1049,14 @@ static int verify_pages_once(bool all)
 			proc_release(p);
 			continue;
 		}
+		kin_unknown |= proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE;
 		if (all && !proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE)
 			diffs += scan_proc(p, true);
 	}
 	diffs += scan_proc(ns_rt.self, true);
 	/* Sharing can only be judged when every family member was scanned. */
 	if (ns_rt.is_root && all)
-		diffs += check_sharing();
+		diffs += check_sharing(kin_unknown);
 	return diffs;
 }
 
@@ -953,11 +1144,18 @@ int verify_corrupt(const char *what)
 		return -ENOENT;
 	}
 	if (!__builtin_strcmp(what, "mapper")) {
-		/* Forget this process's mapping of one page it shares. */
+		/* Give this process a copy of one page it shares, a COW break
+		 * the kernel did not make (learning keeps it: the copy's frame
+		 * is unknown, so the kernel's is taken for it). */
+		page_sync(self);
 		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next) {
 			struct ns_page *p = page_of(pte_of(t)->page);
 			if ((p->flags & NS_PG_ANON) && p->mapcount > 1) {
-				pte_clear(t);
+				uint32_t copy = page_new_anon(p->obj, p->index);
+				if (!copy)
+					return -ENOMEM;
+				page_of(copy)->node = p->node;
+				pte_set(self, pte_of(t)->vpn, copy);
 				return 0;
 			}
 		}

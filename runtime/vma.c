@@ -450,6 +450,13 @@ static int fork_cb(uint32_t i, void *arg)
 	vma_of(n)->site = v->site;
 	if (v->flags & NS_VMA_WIPEONFORK)
 		return 0;	/* the child starts with fresh anonymous memory */
+	/* Pages are learned after the fork, when someone asks: a private
+	 * VMA may hold anonymous pages the shadow has not seen yet, and the
+	 * child must link the anon_vma they will be learned into. */
+	if (!(v->flags & NS_VMA_SHARED) && anon_vma_prepare(i) < 0) {
+		f->err = -ENOMEM;
+		return 1;
+	}
 	if (v->anon_vma && anon_vma_fork(n, i) < 0) {
 		f->err = -ENOMEM;
 		return 1;

@@ -25,11 +25,13 @@
 # nothing on stderr, and `numashadow trace` reads the file (exit 0) and
 # shows exec records of more than one pid; sh's $(echo ... | head -n 1),
 # 20 times, prints what it prints plainly.  (8) Every run under the
-# runtime prints on stdout only lines the plain run printed.  Run from the
-# project root; NS_KEEP_TMP=1 keeps the outputs.
+# runtime prints on stdout only lines the plain run printed.  (9) A parent
+# forking 20 times while two threads map, write and unmap regions and
+# malloc and free: every child exits 0, and under --verify no verify line
+# (fork_busy).  Run from the project root; NS_KEEP_TMP=1 keeps the outputs.
 . tests/int_lib.sh
 P=build/tests/progs
-need $P/thread_end $P/sleepers $P/fd_list $P/remap_cycle $P/sparse_rss $P/reap_children
+need $P/thread_end $P/sleepers $P/fd_list $P/remap_cycle $P/sparse_rss $P/reap_children $P/fork_busy
 # The distribution's python3, not a wrapper PATH may put first.
 PY=/usr/bin/python3
 [ -x $PY ] || { echo "FAIL: $PY is not installed (make deps installs it)"; exit 1; }
@@ -269,6 +271,17 @@ echo $rc >"$tmp/reap10k.none.rc"
 reaped reap10k none
 reaped reap10k verify
 reaped reap64m none
+
+# --- 9: forks while other threads map -------------------------------------
+run busy plain 60 $P/fork_busy 20
+for s in $SETTINGS; do
+	run busy "$s" 60 $P/fork_busy 20
+	expect busy "$s" 0
+	grep -aq 'numashadow: verify' "$tmp/busy.$s.err" && {
+		fail "fork_busy $(label "$s"): verify found differences"
+		show "$tmp/busy.$s.err"
+	}
+done
 
 # --- 8: quiet: stdout holds the program's own lines only ------------------
 # Every run under the runtime: no line the plain run did not print (a
