@@ -409,11 +409,33 @@ static bool pm_same(uint64_t e, uint64_t pfn)
 
 struct kin {
 	uint32_t self;		/* our proc */
+	uint64_t vpn;		/* where we map the page */
+	int node;		/* its node, -3 until asked (without PFNs) */
 	uint64_t index, pfn;	/* the page, its frame (0: not readable) */
 	uint32_t page;		/* a relative's descriptor for it */
 	int n;			/* relatives mapping it without one */
 	struct { uint32_t proc; uint64_t vpn; } peer[MAX_KIN];
 };
+
+/* Can d be the page (proc, vpn) maps?  With PFNs the frames say; without,
+ * a descriptor that knows another node than the kernel gives our page
+ * belongs to a copy the relative made since (its shadow is older). */
+static bool kin_may_be(uint32_t d, uint32_t proc, uint64_t vpn, uint64_t pfn,
+		       int *node)
+{
+	if (pfn)
+		return !page_of(d)->pfn || page_of(d)->pfn == pfn;
+	if (page_of(d)->node < 0)
+		return true;
+	if (*node == -3) {
+		void *a = (void *)(vpn << NS_PAGE_SHIFT);
+		int st = -1;
+		if (sys_move_pages(proc_of(proc)->pid, 1, &a, NULL, &st, 0) < 0)
+			st = -1;
+		*node = st;
+	}
+	return *node < 0 || *node == page_of(d)->node;
+}
 
 static int kin_cb(uint32_t avc, void *arg)
 {
@@ -433,7 +455,9 @@ static int kin_cb(uint32_t avc, void *arg)
 	/* Its descriptor is the page's unless it knows another frame: that
 	 * shadow missed a COW break since (the relative maps ours now, so
 	 * the descriptor stays with whoever maps its frame). */
-	if (d && !(k->pfn && page_of(d)->pfn && page_of(d)->pfn != k->pfn)) {
+	if (d && !kin_may_be(d, k->self, k->vpn, k->pfn, &k->node))
+		return 0;	/* not ours to take or to replace */
+	if (d) {
 		if (k->pfn)
 			page_of(d)->pfn = k->pfn;
 		k->page = d;
@@ -457,6 +481,7 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 {
 	uint32_t self = vma_of(vma)->proc, pg = 0, t;
 	uint64_t addr = vpn << NS_PAGE_SHIFT;
+	int node = -3;
 
 	for (uint32_t q = ns_arena->procs; q; q = proc_of(q)->next) {
 		uint32_t w = q == self ? 0 : vma_find(q, addr);
@@ -466,8 +491,10 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 			continue;
 		t = pte_lookup(q, vpn);
 		uint32_t d = t ? pte_of(t)->page : 0;
-		if (!pg && d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON &&
-		    !(pfn && page_of(d)->pfn && page_of(d)->pfn != pfn)) {
+		if (d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON &&
+		    !kin_may_be(d, self, vpn, pfn, &node))
+			continue;	/* a copy it made since */
+		if (!pg && d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON) {
 			/* Theirs: we join its anon_vma. */
 			if (anon_vma_link(vma, page_of(d)->obj) < 0)
 				return 0;
@@ -505,7 +532,8 @@ static uint32_t learn_shared(uint32_t vma, uint64_t vpn, uint64_t index,
 {
 	uint32_t avs[32], self = vma_of(vma)->proc, pg;
 	int navs = 0, total;
-	struct kin k = { .self = self, .index = index, .pfn = pfn };
+	struct kin k = { .self = self, .vpn = vpn, .node = -3, .index = index,
+			 .pfn = pfn };
 
 	for (uint32_t c = vma_of(vma)->avc_head; c && navs < 32; c = avc_of(c)->next)
 		avs[navs++] = avc_of(c)->anon_vma;	/* newest first */
