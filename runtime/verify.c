@@ -455,8 +455,11 @@ static int kin_cb(uint32_t avc, void *arg)
 	/* Its descriptor is the page's unless it knows another frame: that
 	 * shadow missed a COW break since (the relative maps ours now, so
 	 * the descriptor stays with whoever maps its frame). */
-	if (d && !kin_may_be(d, k->self, k->vpn, k->pfn, &k->node))
-		return 0;	/* not ours to take or to replace */
+	if (d && !kin_may_be(d, k->self, k->vpn, k->pfn, &k->node)) {
+		if (!k->pfn)
+			return 0;	/* no frame to tell: leave it be */
+		d = 0;	/* it maps our frame now: its copy went elsewhere */
+	}
 	if (d) {
 		if (k->pfn)
 			page_of(d)->pfn = k->pfn;
@@ -492,8 +495,11 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 		t = pte_lookup(q, vpn);
 		uint32_t d = t ? pte_of(t)->page : 0;
 		if (d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON &&
-		    !kin_may_be(d, self, vpn, pfn, &node))
-			continue;	/* a copy it made since */
+		    !kin_may_be(d, self, vpn, pfn, &node)) {
+			if (!pfn)
+				continue;	/* no frame to tell: leave it be */
+			d = 0;
+		}
 		if (!pg && d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON) {
 			/* Theirs: we join its anon_vma. */
 			if (anon_vma_link(vma, page_of(d)->obj) < 0)
