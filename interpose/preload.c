@@ -482,25 +482,38 @@ static int redirect_ldso(void)
 			continue;
 		const unsigned char *lo = (const unsigned char *)eh + ph[i].p_vaddr;
 		size_t len = ph[i].p_memsz;
-		for (size_t k = 0; k < sizeof(ldso_stubs) / sizeof(*ldso_stubs); k++) {
-			const unsigned char *hit = NULL;
-			int hits = 0;
-			/* Functions start 16-byte aligned in this build. */
-			for (size_t off = (16 - (uintptr_t)lo % 16) % 16;
-			     off + sizeof(ldso_stubs[k].code) <= len; off += 16) {
-				size_t j = 0;
+		enum { NSTUB = sizeof(ldso_stubs) / sizeof(*ldso_stubs) };
+		const unsigned char *hit[NSTUB] = { 0 };
+		int hits[NSTUB] = { 0 };
+		uint32_t head[NSTUB], hmask[NSTUB];
+		for (size_t k = 0; k < NSTUB; k++) {
+			__builtin_memcpy(&head[k], ldso_stubs[k].code, 4);
+			__builtin_memcpy(&hmask[k], ldso_stubs[k].mask, 4);
+		}
+		/* One pass (functions start 16-byte aligned in this build),
+		 * each stub's first four bytes as one word before the rest:
+		 * every process pays this at start-up. */
+		for (size_t off = (16 - (uintptr_t)lo % 16) % 16;
+		     off + sizeof(ldso_stubs[0].code) <= len; off += 16) {
+			uint32_t w;
+			__builtin_memcpy(&w, lo + off, 4);
+			for (size_t k = 0; k < NSTUB; k++) {
+				if ((w ^ head[k]) & hmask[k])
+					continue;
+				size_t j = 4;
 				for (; j < sizeof(ldso_stubs[k].code); j++)
 					if ((lo[off + j] ^ ldso_stubs[k].code[j]) &
 					    ldso_stubs[k].mask[j])
 						break;
 				if (j == sizeof(ldso_stubs[k].code)) {
-					hit = lo + off;
-					hits++;
+					hit[k] = lo + off;
+					hits[k]++;
 				}
 			}
-			if (hits == 1 && redirect((void *)hit, ldso_stubs[k].wrapper) == 0)
-				done++;
 		}
+		for (size_t k = 0; k < NSTUB; k++)
+			if (hits[k] == 1 && redirect((void *)hit[k], ldso_stubs[k].wrapper) == 0)
+				done++;
 	}
 	if (done != (int)(sizeof(ldso_stubs) / sizeof(*ldso_stubs)))
 		return -ENOENT;

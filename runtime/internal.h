@@ -556,6 +556,9 @@ void trace_after_fork(int parent);
 
 struct ns_runtime {
 	int ready;		/* the hooks may use the model */
+	int dormant;		/* no setting asked for the shadow: the hooks
+				 * pass, nothing is learned until an API call
+				 * wakes it (runtime.c, wake()) */
 	int disabled;		/* fail open: pass everything through */
 	pid_t pid;		/* pid this state belongs to */
 	uint32_t self;		/* our proc index */

@@ -209,6 +209,7 @@ static int need_services;		/* an adopted child wants its socket, loop */
 static int site_rules;			/* some rule names a call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_services(void);
+static void wake(void);
 
 static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
 static int64_t next_touch_ns = -1;	/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
@@ -457,6 +458,8 @@ static bool enter_as(bool api)
 {
 	if (!ns_rt.ready || ns_rt.disabled)
 		return false;
+	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && !api)
+		return false;	/* passed() marks it */
 	if (ns_in_runtime) {
 		mark_dirty();
 		return false;
@@ -476,7 +479,9 @@ static bool enter_as(bool api)
 		ns_in_runtime = 0;
 		return false;
 	}
-	if (ns_rt.forked_unseen)
+	if (ns_rt.dormant)
+		wake();
+	else if (ns_rt.forked_unseen)
 		adopt();
 	if (ns_rt.disabled || proc_of(ns_rt.self)->state != NS_PROC_LIVE) {
 		/* Another thread is in execve: the image is going away. */
@@ -630,6 +635,10 @@ static void passed_drain(void)
  * and len: the range whose pages it may have dropped (len 0: none). */
 static inline long passed(long r, uint64_t start, uint64_t len)
 {
+	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST)) {
+		ns_rt.dirty = 1;	/* wake() learns everything anyway */
+		return r;
+	}
 	if (ns_rt.ready && !ns_rt.disabled) {
 		if (len)
 			passed_add(start, len);
@@ -1497,6 +1506,60 @@ static void find_zero_pfn(void)
 	sys_munmap((void *)p, NS_PAGE_SIZE);
 }
 
+/* Does any setting need the shadow from the start?  Without one the runtime
+ * stays dormant: an API call is the only thing that can want it. */
+static bool wanted_now(void)
+{
+	return ns_rt.verify || corrupt_kind || trace_on() || ctl_on ||
+	       report_at_exit || balance_mibps || migrate_after_node >= 0 ||
+	       next_touch_ns >= 0 || policy_any() || site_rules;
+}
+
+/* What the shadow needs to know of this process: the zero page, /dev/zero,
+ * its VMAs, and which of its memory is the runtime's own.  Lock held. */
+static void learn_self(void)
+{
+	find_zero_pfn();
+	struct stat zst;
+	long zfd = sys_open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	if (zfd >= 0) {
+		if (sys_fstat((int)zfd, &zst) == 0) {
+			ns_devzero_dev = dev_split(zst.st_dev);
+			ns_devzero_ino = zst.st_ino;
+		}
+		sys_close((int)zfd);
+	}
+	if (ns_rt.forked_unseen)
+		adopt();	/* a dormant parent's fork: learns our VMAs */
+	else
+		verify_vmas(ns_rt.self, true);
+	/* Our own writable memory shared after fork must not sit in huge
+	 * pages, whose sharing pagemap reports only roughly. */
+	uint32_t bv = vma_find(ns_rt.self, (uint64_t)&ns_rt.in_fork);
+	if (bv)
+		sys_madvise((void *)vma_of(bv)->start, vma_of(bv)->end - vma_of(bv)->start,
+			    MADV_NOHUGEPAGE);
+	/* Our own writable memory is never write-protected by us: the monitor
+	 * writes it, and a fault there would wait for the monitor itself. */
+	const void *own[] = { &ns_rt, &ns_arena };
+	for (unsigned k = 0; k < sizeof(own) / sizeof(*own); k++) {
+		uint32_t ov = vma_find(ns_rt.self, (uint64_t)own[k]);
+		if (ov)
+			ns_own_add(vma_of(ov)->start, vma_of(ov)->end);
+	}
+}
+
+/* The first API call of a dormant process: learn it now.  Hooks that ran
+ * meanwhile only marked it dirty; one still under way sees dormant clear
+ * after its system call and records what it did (passed()).  Lock held. */
+static void wake(void)
+{
+	__atomic_store_n(&ns_rt.dormant, 0, __ATOMIC_SEQ_CST);
+	ns_rt.dirty = 0;
+	learn_self();
+	proc_of(ns_rt.self)->dirty = 0;
+}
+
 /* Returns 0 when the runtime is up, or -errno after saying why once. */
 int ns_init(void)
 {
@@ -1515,35 +1578,21 @@ int ns_init(void)
 	}
 	ns_rt.pid = (pid_t)sys_getpid();
 	ns_rt.is_root = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0) == 0;
-	find_zero_pfn();
-	struct stat zst;
-	long zfd = sys_open("/dev/zero", O_RDONLY | O_CLOEXEC);
-	if (zfd >= 0) {
-		if (sys_fstat((int)zfd, &zst) == 0) {
-			ns_devzero_dev = dev_split(zst.st_dev);
-			ns_devzero_ino = zst.st_ino;
-		}
-		sys_close((int)zfd);
-	}
 	ns_lock();
 	ns_rt.self = proc_new(ns_rt.pid, 0);
 	proc_of(ns_rt.self)->brk = (uint64_t)sys_brk(NULL);
 	proc_of(ns_rt.self)->start_brk = proc_of(ns_rt.self)->brk;
-	verify_vmas(ns_rt.self, true);
-	/* Our own writable memory shared after fork must not sit in huge
-	 * pages, whose sharing pagemap reports only roughly. */
-	uint32_t bv = vma_find(ns_rt.self, (uint64_t)&ns_rt.in_fork);
-	if (bv)
-		sys_madvise((void *)vma_of(bv)->start, vma_of(bv)->end - vma_of(bv)->start,
-			    MADV_NOHUGEPAGE);
-	/* Our own writable memory is never write-protected by us: the monitor
-	 * writes it, and a fault there would wait for the monitor itself. */
-	const void *own[] = { &ns_rt, &ns_arena };
-	for (unsigned k = 0; k < sizeof(own) / sizeof(*own); k++) {
-		uint32_t ov = vma_find(ns_rt.self, (uint64_t)own[k]);
-		if (ov)
-			ns_own_add(vma_of(ov)->start, vma_of(ov)->end);
+	if (!wanted_now()) {
+		/* Nothing to do until the program asks (docs/design.md,
+		 * "Dormant"): others do not judge our unlearned shadow. */
+		ns_rt.dormant = 1;
+		proc_of(ns_rt.self)->dirty = 1;
+		ns_unlock();
+		ns_rt.ready = 1;
+		ns_in_runtime = 0;
+		return 0;
 	}
+	learn_self();
 	/* Pages are learned when someone asks (verify, the API, stat, a
 	 * migration), not at start-up or fork; the test corruption needs
 	 * some to spoil. */
@@ -1575,7 +1624,7 @@ out_disable:
 
 void ns_exit(void)
 {
-	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime ||
+	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime || ns_rt.dormant ||
 	    sys_getpid() != ns_rt.pid)
 		return;
 	if (report_at_exit)
