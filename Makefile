@@ -87,10 +87,10 @@ $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIBFLAGS) -c $< -o $@
 
-$(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map
+$(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map Makefile
 	$(CC) -shared -o $@ $(RT_OBJ) $(IP_OBJ) \
 	  -Wl,--version-script=interpose/libnumashadow.map -Wl,-z,now \
-	  -ldl -lpthread -Wl,--no-as-needed -lgcc_s
+	  -ldl -lpthread
 
 $(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(B)

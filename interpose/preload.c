@@ -18,6 +18,7 @@
  * docs/interposition.md.
  */
 #include <dlfcn.h>
+#include <sys/auxv.h>
 #include <elf.h>
 #include <link.h>
 #include <errno.h>
@@ -333,6 +334,7 @@ static int redirect(void *target, void *dest)
 	size_t len = ((uint64_t)target + 12 - page + 4095) & ~4095ULL;
 	long r;
 
+	sys_madvise((void *)page, len, MADV_DONTDUMP);	/* see redirect_libc() */
 	r = sys_mprotect((void *)page, len, PROT_READ | PROT_WRITE | PROT_EXEC);
 	if (r < 0)
 		return (int)r;
@@ -353,10 +355,11 @@ static const struct {
 	{ "execve", (void *)w_execve },
 };
 
-/* libc's code, as [lo, hi): each stub must lie there (one dladdr() for
- * the lot: it searches symbol tables, and start-up is every process's). */
+/* libc's code, as [lo, hi): each stub must lie there (one walk of the
+ * loaded objects for the lot, not a dladdr() symbol search: start-up is
+ * every process's). */
 struct text {
-	uintptr_t base, lo, hi;
+	uintptr_t addr, lo, hi;
 };
 
 static int text_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -364,34 +367,48 @@ static int text_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	struct text *t = arg;
 
 	(void)size;
-	if (info->dlpi_addr != t->base)
+	if (!info->dlpi_name || !strstr(info->dlpi_name, "libc.so"))
 		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_X)) {
-			t->lo = t->base + info->dlpi_phdr[i].p_vaddr;
-			t->hi = t->lo + info->dlpi_phdr[i].p_memsz;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    t->addr >= lo && t->addr < lo + ph->p_memsz) {
+			t->lo = lo;
+			t->hi = lo + ph->p_memsz;
+			return 1;
 		}
-	return 1;
+	}
+	return 0;
 }
 
 static void redirect_libc(void)
 {
-	struct text libc = { 0, 0, 0 };
-	Dl_info info;
-	void *first = dlsym(RTLD_NEXT, redirects[0].name);
+	struct text libc = { (uintptr_t)dlsym(RTLD_NEXT, redirects[0].name), 0, 0 };
 
-	if (first && dladdr(first, &info) && info.dli_fname &&
-	    strstr(info.dli_fname, "libc.so")) {
-		libc.base = (uintptr_t)info.dli_fbase;
+	if (libc.addr)
 		dl_iterate_phdr(text_cb, &libc);
+	/* A VMA with a page written keeps an anon_vma, and every fork then
+	 * copies the page table of the whole VMA: the pages we patch go in
+	 * VMAs of their own (a flag their neighbours lack keeps the kernel
+	 * from merging them back), not the whole of libc's text. */
+	enum { NRED = sizeof(redirects) / sizeof(*redirects) };
+	void *tgt[NRED];
+	for (size_t i = 0; i < NRED; i++) {
+		tgt[i] = dlsym(RTLD_NEXT, redirects[i].name);
+		uintptr_t t = (uintptr_t)tgt[i];
+		if (t >= libc.lo && t < libc.hi) {
+			uintptr_t p = t & ~4095UL;
+			sys_madvise((void *)p, ((t + 12 + 4095) & ~4095UL) - p, MADV_DONTDUMP);
+		}
 	}
 	/* libc's text writable once for all the stubs, not twice per stub:
 	 * every process pays for start-up. */
 	uintptr_t lo = libc.lo & ~4095UL, hi = (libc.hi + 4095) & ~4095UL;
 	bool open_text = hi > lo &&
 		sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
-	for (size_t i = 0; i < sizeof(redirects) / sizeof(*redirects); i++) {
-		void *t = dlsym(RTLD_NEXT, redirects[i].name);
+	for (size_t i = 0; i < NRED; i++) {
+		void *t = tgt[i];
 		int r = -ENOENT;
 
 		if (t && (uintptr_t)t >= libc.lo && (uintptr_t)t < libc.hi)
@@ -453,36 +470,39 @@ static void w_dl_debug_state(void)
 		ns_escape(rdebug->r_state == RT_CONSISTENT ? -1 : 1);
 }
 
-static int redirect_debug_state(void *fn)
+/* Is fn _dl_debug_state's "ret" and the padding to the next function:
+ * room for our jump? */
+static bool debug_state_shaped(const void *fn)
 {
-	/* "ret" and the padding to the next function: room for our jump. */
 	static const unsigned char shape[16] = { 0xc3, 0x66, 0x66, 0x2e, 0x0f, 0x1f,
 		0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x1f, 0x40, 0x00 };
 
-	rdebug = dlsym(RTLD_DEFAULT, "_r_debug");
-	if (!fn || !rdebug || memcmp(fn, shape, sizeof(shape)))
-		return -ENOENT;
-	return redirect(fn, (void *)w_dl_debug_state);
+	return fn && !memcmp(fn, shape, sizeof(shape));
 }
 
 static int redirect_ldso(void)
 {
 	void *anchor = dlsym(RTLD_DEFAULT, "_dl_debug_state");
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)getauxval(AT_BASE);
+	enum { NSTUB = sizeof(ldso_stubs) / sizeof(*ldso_stubs) };
+	void *at[NSTUB + 1] = { 0 }, *to[NSTUB + 1];
+	uintptr_t lo = 0, hi = 0;
 	Dl_info info;
-	const Elf64_Ehdr *eh;
-	const Elf64_Phdr *ph;
-	int done = 0;
 
-	if (!anchor || !dladdr(anchor, &info) || !info.dli_fbase)
+	rdebug = dlsym(RTLD_DEFAULT, "_r_debug");
+	if (!anchor || !rdebug || !debug_state_shaped(anchor))
 		return -ENOENT;
-	eh = info.dli_fbase;
-	ph = (const Elf64_Phdr *)((const char *)eh + eh->e_phoff);
+	if (!eh) {	/* ld.so run as the program: find it the long way */
+		if (!dladdr(anchor, &info) || !info.dli_fbase)
+			return -ENOENT;
+		eh = info.dli_fbase;
+	}
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)((const char *)eh + eh->e_phoff);
 	for (int i = 0; i < eh->e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
 			continue;
-		const unsigned char *lo = (const unsigned char *)eh + ph[i].p_vaddr;
+		const unsigned char *base = (const unsigned char *)eh + ph[i].p_vaddr;
 		size_t len = ph[i].p_memsz;
-		enum { NSTUB = sizeof(ldso_stubs) / sizeof(*ldso_stubs) };
 		const unsigned char *hit[NSTUB] = { 0 };
 		int hits[NSTUB] = { 0 };
 		uint32_t head[NSTUB], hmask[NSTUB];
@@ -493,31 +513,55 @@ static int redirect_ldso(void)
 		/* One pass (functions start 16-byte aligned in this build),
 		 * each stub's first four bytes as one word before the rest:
 		 * every process pays this at start-up. */
-		for (size_t off = (16 - (uintptr_t)lo % 16) % 16;
+		for (size_t off = (16 - (uintptr_t)base % 16) % 16;
 		     off + sizeof(ldso_stubs[0].code) <= len; off += 16) {
 			uint32_t w;
-			__builtin_memcpy(&w, lo + off, 4);
+			__builtin_memcpy(&w, base + off, 4);
 			for (size_t k = 0; k < NSTUB; k++) {
 				if ((w ^ head[k]) & hmask[k])
 					continue;
 				size_t j = 4;
 				for (; j < sizeof(ldso_stubs[k].code); j++)
-					if ((lo[off + j] ^ ldso_stubs[k].code[j]) &
+					if ((base[off + j] ^ ldso_stubs[k].code[j]) &
 					    ldso_stubs[k].mask[j])
 						break;
 				if (j == sizeof(ldso_stubs[k].code)) {
-					hit[k] = lo + off;
+					hit[k] = base + off;
 					hits[k]++;
 				}
 			}
 		}
 		for (size_t k = 0; k < NSTUB; k++)
-			if (hits[k] == 1 && redirect((void *)hit[k], ldso_stubs[k].wrapper) == 0)
-				done++;
+			if (hits[k] == 1) {
+				at[k] = (void *)hit[k];
+				to[k] = ldso_stubs[k].wrapper;
+			}
+		if ((uintptr_t)anchor >= (uintptr_t)base && (uintptr_t)anchor < (uintptr_t)base + len) {
+			lo = (uintptr_t)base & ~4095UL;
+			hi = ((uintptr_t)base + len + 4095) & ~4095UL;
+		}
 	}
-	if (done != (int)(sizeof(ldso_stubs) / sizeof(*ldso_stubs)))
-		return -ENOENT;
-	return redirect_debug_state(anchor);
+	for (size_t k = 0; k < NSTUB; k++)
+		if (!at[k] || (uintptr_t)at[k] < lo || (uintptr_t)at[k] >= hi)
+			return -ENOENT;
+	at[NSTUB] = anchor;
+	to[NSTUB] = (void *)w_dl_debug_state;
+	/* As for libc: each patched page a VMA of its own, the text
+	 * writable once for all of them. */
+	for (size_t k = 0; k <= NSTUB; k++) {
+		uintptr_t p = (uintptr_t)at[k] & ~4095UL;
+		sys_madvise((void *)p, (((uintptr_t)at[k] + 12 + 4095) & ~4095UL) - p,
+			    MADV_DONTDUMP);
+	}
+	if (sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) == 0) {
+		for (size_t k = 0; k <= NSTUB; k++)
+			patch(at[k], to[k]);
+		return (int)sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
+	}
+	for (size_t k = 0; k <= NSTUB; k++)
+		if (redirect(at[k], to[k]) < 0)
+			return -ENOENT;
+	return 0;
 }
 
 __attribute__((constructor(101))) static void preload_init(void)

@@ -210,6 +210,7 @@ static int site_rules;			/* some rule names a call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_services(void);
 static void wake(void);
+static bool family_ready(void);
 
 static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
 static int64_t next_touch_ns = -1;	/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
@@ -393,9 +394,12 @@ static void mark_dirty(void)
 static void passed_drain(void);
 
 /* Bring the shadow up to date with untracked changes. */
+static void remap_replay(void);
+
 static void reconcile(void)
 {
 	ns_rt.dirty = 0;
+	remap_replay();
 	verify_vmas(ns_rt.self, true);
 	passed_drain();
 	proc_of(ns_rt.self)->dirty = ns_rt.escapes ? 1 : 0;
@@ -458,7 +462,8 @@ static bool enter_as(bool api)
 {
 	if (!ns_rt.ready || ns_rt.disabled)
 		return false;
-	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && !api)
+	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) &&
+	    (!api || !family_ready()))
 		return false;	/* passed() marks it */
 	if (ns_in_runtime) {
 		mark_dirty();
@@ -599,9 +604,70 @@ static void passed_add(uint64_t start, uint64_t len)
 	__atomic_store_n(&passed_overflow, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * An mremap that passed the hooks moved a VMA the kernel keeps whole: its
+ * page offset (which /proc/PID/maps does not show for anonymous memory) and
+ * so its pages' identity.  Reconciling from the maps would make a new VMA
+ * with another offset, whose pages no relative could be found sharing.
+ * So the call itself is recorded and replayed on the shadow, in order,
+ * before the maps are compared (a fork child replays what came before
+ * its fork: the table is copied with the rest of memory).
+ */
+#define NR_REMAPS 8
+static struct {
+	uint64_t old, oldlen, newlen, new;
+	int flags;
+	uint32_t state;		/* 0 free, 1 being written, 2 ready */
+	uint64_t seq;		/* order of the calls */
+} passed_remap[NR_REMAPS];
+static uint64_t remap_seq;
+
+static void remap_add(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags,
+		      uint64_t new)
+{
+	uint64_t seq = __atomic_add_fetch(&remap_seq, 1, __ATOMIC_ACQ_REL);
+
+	for (int i = 0; i < NR_REMAPS; i++) {
+		uint32_t fr = 0;
+		if (!__atomic_compare_exchange_n(&passed_remap[i].state, &fr, 1, false,
+						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		passed_remap[i].old = old;
+		passed_remap[i].oldlen = oldlen;
+		passed_remap[i].newlen = newlen;
+		passed_remap[i].new = new;
+		passed_remap[i].flags = flags;
+		passed_remap[i].seq = seq;
+		__atomic_store_n(&passed_remap[i].state, 2, __ATOMIC_RELEASE);
+		return;
+	}
+	/* Full: the maps alone tell where it went. */
+}
+
+/* Lock held: the recorded mremaps, oldest first, on our shadow. */
+static void remap_replay(void)
+{
+	for (;;) {
+		int first = -1;
+		for (int i = 0; i < NR_REMAPS; i++)
+			if (__atomic_load_n(&passed_remap[i].state, __ATOMIC_ACQUIRE) == 2 &&
+			    (first < 0 || passed_remap[i].seq < passed_remap[first].seq))
+				first = i;
+		if (first < 0)
+			return;
+		vma_remap(ns_rt.self, passed_remap[first].old, passed_remap[first].oldlen,
+			  passed_remap[first].newlen, passed_remap[first].flags,
+			  passed_remap[first].new);
+		__atomic_store_n(&passed_remap[first].state, 0, __ATOMIC_RELEASE);
+	}
+}
+
 /* In a fork child: a slot being written at the fork will never be. */
 static void passed_after_fork(void)
 {
+	for (int i = 0; i < NR_REMAPS; i++)
+		if (passed_remap[i].state == 1)
+			passed_remap[i].state = 0;
 	for (int i = 0; i < NR_PASSED; i++)
 		if (passed_rng[i].state == 1) {
 			passed_rng[i].state = 0;
@@ -905,8 +971,11 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	if (!enter())
 	{
 		long r = sys_mremap(old, oldlen, newlen, flags, new);
-		if (!failed(r) && (uint64_t)r != (uint64_t)old)
-			passed_add((uint64_t)r, newlen);	/* where they went */
+		if (!failed(r) && !__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST)) {
+			remap_add((uint64_t)old, oldlen, newlen, flags, (uint64_t)r);
+			if ((uint64_t)r != (uint64_t)old)
+				passed_add((uint64_t)r, newlen);	/* where they went */
+		}
 		return passed(r, (uint64_t)old, oldlen);
 	}
 	r = sys_mremap(old, oldlen, newlen, flags, new);
@@ -1042,6 +1111,11 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 {
 	pid_t pid;
 
+	/* A dormant process's child joins its family only if the arena is
+	 * there to share. */
+	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && ns_rt.ready &&
+	    !ns_rt.disabled && !ns_in_runtime)
+		family_ready();
 	if (!enter())
 		return real_fork();
 	/* No page is learned here: the child shares what the kernel gave
@@ -1506,6 +1580,54 @@ static void find_zero_pfn(void)
 	sys_munmap((void *)p, NS_PAGE_SIZE);
 }
 
+static uint64_t start_brk;	/* the break at start-up */
+
+/* The family's arena and our record in it, made once: at start-up when a
+ * setting needs them, else at the first fork (the child must share the
+ * arena to join the family) or API call.  False when the arena cannot be
+ * made (said once; the runtime is off then). */
+static bool family_ready(void)
+{
+	static uint32_t state;	/* 0 none, 1 being made, 2 made, 3 failed */
+	uint32_t none = 0;
+
+	if (__atomic_compare_exchange_n(&state, &none, 1, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		int ret = 0;
+		if (!ns_arena) {
+			/* A family's first process (one forked without our
+			 * knowing before an arena existed starts its own). */
+			ret = arena_create(1);
+			ns_rt.pid = (pid_t)sys_getpid();
+			ns_rt.forked_unseen = 0;
+			ns_rt.self = 0;
+		}
+		if (ret < 0) {
+			ns_log("cannot create the shared arena (%d); running without numashadow",
+			       ret);
+			ns_rt.disabled = 1;
+			__atomic_store_n(&state, 3, __ATOMIC_RELEASE);
+			return false;
+		}
+		if (!ns_rt.self) {
+			ns_lock();
+			ns_rt.self = proc_new(ns_rt.pid, 0);
+			if (ns_rt.self) {
+				proc_of(ns_rt.self)->brk = (uint64_t)sys_brk(NULL);
+				proc_of(ns_rt.self)->start_brk = start_brk;
+				/* Others do not judge a shadow not yet learned. */
+				proc_of(ns_rt.self)->dirty = ns_rt.dormant;
+			}
+			ns_unlock();
+		}
+		__atomic_store_n(&state, 2, __ATOMIC_RELEASE);
+	}
+	uint32_t st;
+	while ((st = __atomic_load_n(&state, __ATOMIC_ACQUIRE)) == 1)
+		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	return st == 2 && ns_rt.self;
+}
+
 /* Does any setting need the shadow from the start?  Without one the runtime
  * stays dormant: an API call is the only thing that can want it. */
 static bool wanted_now(void)
@@ -1570,28 +1692,22 @@ int ns_init(void)
 		ret = -EINVAL;
 		goto out_disable;
 	}
-	ret = arena_create(1);
-	if (ret < 0) {
-		ns_log("cannot create the shared arena (%d); running without numashadow",
-		       ret);
-		goto out_disable;
-	}
 	ns_rt.pid = (pid_t)sys_getpid();
 	ns_rt.is_root = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0) == 0;
-	ns_lock();
-	ns_rt.self = proc_new(ns_rt.pid, 0);
-	proc_of(ns_rt.self)->brk = (uint64_t)sys_brk(NULL);
-	proc_of(ns_rt.self)->start_brk = proc_of(ns_rt.self)->brk;
+	start_brk = (uint64_t)sys_brk(NULL);
 	if (!wanted_now()) {
 		/* Nothing to do until the program asks (docs/design.md,
-		 * "Dormant"): others do not judge our unlearned shadow. */
+		 * "Dormant"); the arena waits for a fork or an API call. */
 		ns_rt.dormant = 1;
-		proc_of(ns_rt.self)->dirty = 1;
-		ns_unlock();
 		ns_rt.ready = 1;
 		ns_in_runtime = 0;
 		return 0;
 	}
+	if (!family_ready()) {
+		ret = -ENOMEM;
+		goto out_disable;
+	}
+	ns_lock();
 	learn_self();
 	/* Pages are learned when someone asks (verify, the API, stat, a
 	 * migration), not at start-up or fork; the test corruption needs
