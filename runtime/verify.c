@@ -667,6 +667,11 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 		if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
 		    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))
 			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
+		/* Its frame unknown (a migration forgets it): shared still
+		 * only if another mapper sees ours. */
+		if (pfn && !p->pfn && p->mapcount > 1 &&
+		    !still_mapped_elsewhere(cur, vma_of(vma)->proc, pfn))
+			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
 		if (pfn && p->pfn != pfn) {
 			if (p->pfn)
 				p->node = -1;	/* moved behind our back: ask */

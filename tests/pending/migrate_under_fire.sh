@@ -12,10 +12,11 @@
 # automatic NUMA balancing off.  Run from the project root after `make
 # check-tests`; fails when qemu is missing.
 #
-# PENDING (make test-pending, not in make test): fails today on a runtime
-# defect - verify at a fork finds pages that other threads wrote during
-# the fork still counted as shared (kpagecount 1, shadow mapcount 2), and
-# nodes a migration changed meanwhile.
+# PENDING (make test-pending, not in make test): fails today on runtime
+# defects - verify in a fork child or the parent finds, for some pages of
+# the range migrated while the threads write it, the node of the other
+# process's copy ("page on node 0, shadow says node 1"), or pages the
+# kernel shares that the shadow gives one mapper.
 PROG=build/tests/progs/vm_migrate_fire
 
 . tests/vm_lib.sh
