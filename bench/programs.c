@@ -33,7 +33,9 @@
  * library.  A case whose program is missing is skipped with a note.
  *
  * Then "the shadow's bytes per resident page": a preloaded child writes
- * 64 MiB, forks once, and while its child is alive reads its own smaps:
+ * 64 MiB, forks once, both call numashadow_verify() (with no setting the
+ * runtime learns nothing until asked; a check learns every page), and
+ * while its child is alive it reads its own smaps:
  * the Rss of the arena mapping (the memfd named "numashadow-arena") over
  * the resident pages of everything else it maps.
  *
@@ -142,6 +144,12 @@ static int child_shadow(long mib, const char *lib)
 		fprintf(stderr, "shadow: %s is not loaded in this process\n", lib);
 		return 2;
 	}
+	/* With no setting the runtime learns nothing until asked: both
+	 * processes ask (a whole check learns every page), so the arena
+	 * holds what a shadow of both costs. */
+	int (*verify)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "numashadow_verify");
+	if (!verify)
+		return fprintf(stderr, "shadow: no numashadow_verify\n"), 1;
 	if (!(p = written(mib)))
 		return perror("shadow: mmap"), 1;
 	if (pipe(up) || pipe(down))
@@ -152,9 +160,8 @@ static int child_shadow(long mib, const char *lib)
 	if (c == 0) {
 		close(up[0]);
 		close(down[1]);
-		/* Ready once fork() has returned here: the runtime's own
-		 * work for this child is done.  Then wait for EOF. */
-		if (write(up[1], "r", 1) != 1)
+		/* Ready once its pages are learned.  Then wait for EOF. */
+		if (verify() != 0 || write(up[1], "r", 1) != 1)
 			_exit(1);
 		while (read(down[0], buf, 1) > 0)
 			;
@@ -164,6 +171,8 @@ static int child_shadow(long mib, const char *lib)
 	close(down[0]);
 	if (read(up[0], buf, 1) != 1)
 		return fprintf(stderr, "shadow: child did not start\n"), 1;
+	if (verify() != 0)
+		return fprintf(stderr, "shadow: numashadow_verify() found differences\n"), 1;
 
 	char *smaps = bench_read_file("/proc/self/smaps");
 	if (!smaps)

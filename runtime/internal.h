@@ -355,6 +355,7 @@ struct ns_proc {
 	uint32_t nr_vma;
 	uint32_t pte_head;	/* list of its PTEs */
 	uint32_t dirty;		/* untracked changes: reconcile before use */
+	uint32_t unlearned;	/* dormant: its shadow is empty, kept by nobody */
 	uint64_t nr_pte;
 	uint64_t start_brk;	/* heap start, as the kernel's mm->start_brk */
 	uint64_t brk;		/* current break */
@@ -368,6 +369,7 @@ uint32_t proc_new(pid_t pid, uint32_t parent);
 uint32_t proc_find(pid_t pid);
 void proc_release(uint32_t proc);
 void proc_release_pid(pid_t pid);
+void proc_renew(uint32_t proc);
 int64_t stat_field(const char *path, int field, char *state);
 bool proc_alive(uint32_t proc);
 
@@ -406,6 +408,9 @@ int page_sync(uint32_t proc);
 void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
 /* The same, letting pages the kernel no longer has go from the shadow. */
 void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
+/* Does proc map, at addr, the page we map there (its frame as root, else
+ * both present, anonymous and shared)? */
+bool pm_maps_ours(uint32_t proc, uint64_t addr);
 /* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
 int page_sync_addr(uint32_t proc, uint64_t addr);
 /* Leaves a runtime buffer out of page tracking: the runtime writes it while

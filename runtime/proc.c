@@ -44,6 +44,13 @@ uint32_t proc_new(pid_t pid, uint32_t parent)
 	return i;
 }
 
+/* The record now stands for a process that exists now (its start time
+ * bound is taken again). */
+void proc_renew(uint32_t proc)
+{
+	proc_of(proc)->starttime = started_by_now();
+}
+
 /* A fork just returned pid: whoever had the number before is dead. */
 void proc_release_pid(pid_t pid)
 {
@@ -145,6 +152,8 @@ bool proc_alive(uint32_t proc)
 	uint64_t st;
 	char path[48];
 
+	if (!proc_of(proc)->pid)
+		return true;	/* made for a child its parent is forking */
 	if (sys_kill(proc_of(proc)->pid, 0) == -ESRCH)
 		return false;	/* reaped: no need to read its stat */
 	st = stat_read(proc_of(proc)->pid, &state);

@@ -440,6 +440,7 @@ static void adopt(void)
 
 	ns_rt.forked_unseen = 0;
 	ns_rt.pid = pid;
+	proc_release_pid(pid);	/* the record a dormant parent kept for us */
 	self = proc_new(pid, parent);
 	if (!self) {
 		ns_log("arena full: shadow stops in pid %d", (int)pid);
@@ -1111,11 +1112,41 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 {
 	pid_t pid;
 
-	/* A dormant process's child joins its family only if the arena is
-	 * there to share. */
+	/* A dormant process's child joins its family: the arena is there to
+	 * share, and the child has a record, unlearned like ours, that the
+	 * API asks its kernel about (numashadow_page_mappers). */
 	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && ns_rt.ready &&
-	    !ns_rt.disabled && !ns_in_runtime)
-		family_ready();
+	    !ns_rt.disabled && !ns_in_runtime && family_ready()) {
+		/* The child's record is made before the fork, so that the
+		 * child knows it at once (its own forks hang below it). */
+		static uint32_t mine;	/* a dormant child's record, 0: ns_rt.self */
+		ns_in_runtime = 1;
+		ns_lock();
+		proc_reap_dead();
+		uint32_t c = proc_new(0, mine ? mine : ns_rt.self);
+		if (c) {
+			proc_of(c)->dirty = proc_of(c)->unlearned = 1;
+			proc_of(c)->starttime = ~0ULL;	/* being born */
+		}
+		ns_unlock();
+		pid = real_fork();
+		if (pid == 0) {
+			mine = c;
+			ns_in_runtime = 0;
+			return 0;
+		}
+		ns_lock();
+		if (c && pid > 0) {
+			proc_release_pid(pid);	/* whoever had the number is dead */
+			proc_of(c)->pid = pid;
+			proc_renew(c);
+		} else if (c) {
+			proc_release(c);
+		}
+		ns_unlock();
+		ns_in_runtime = 0;
+		return pid;
+	}
 	if (!enter())
 		return real_fork();
 	/* No page is learned here: the child shares what the kernel gave
@@ -1617,6 +1648,7 @@ static bool family_ready(void)
 				proc_of(ns_rt.self)->start_brk = start_brk;
 				/* Others do not judge a shadow not yet learned. */
 				proc_of(ns_rt.self)->dirty = ns_rt.dormant;
+				proc_of(ns_rt.self)->unlearned = ns_rt.dormant;
 			}
 			ns_unlock();
 		}
@@ -1680,6 +1712,7 @@ static void wake(void)
 	ns_rt.dirty = 0;
 	learn_self();
 	proc_of(ns_rt.self)->dirty = 0;
+	proc_of(ns_rt.self)->unlearned = 0;
 }
 
 /* Returns 0 when the runtime is up, or -errno after saying why once. */
@@ -1900,6 +1933,18 @@ NS_API int numashadow_page_mappers(const void *addr,
 		pg = 0;
 	if (pg > 0)
 		rmap_walk((uint32_t)pg, mapper_cb, &m);
+	/* Members still dormant have no shadow: their kernel is asked
+	 * about the same address (fork keeps addresses). */
+	for (uint32_t p = ns_arena->procs; pg > 0 && p; p = next) {
+		next = proc_of(p)->next;
+		if (p == ns_rt.self || !proc_of(p)->unlearned ||
+		    proc_of(p)->state != NS_PROC_LIVE)
+			continue;
+		if (!proc_alive(p))
+			proc_release(p);
+		else if (pm_maps_ours(p, a))
+			mapper_cb(p, 0, a, &m);
+	}
 	api_leave();
 	return pg < 0 ? pg : pg == 0 ? -ENOENT : m.n;
 }

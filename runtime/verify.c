@@ -405,6 +405,23 @@ static bool pm_same(uint64_t e, uint64_t pfn)
 	return pfn ? (e & PM_PFN) == pfn : !(e & PM_EXCL);
 }
 
+bool pm_maps_ours(uint32_t proc, uint64_t addr)
+{
+	bool kept;
+	uint64_t mine = 0;
+	long fd = sys_self_fd(SYS_SELF_PAGEMAP, &kept);
+
+	if (fd < 0)
+		return false;
+	if (sys_pread((int)fd, &mine, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
+		mine = 0;
+	if (!kept)
+		sys_close((int)fd);
+	if (!(mine & PM_PRESENT) || (!(mine & PM_PFN) && (mine & PM_EXCL)))
+		return false;
+	return pm_same(pm_peek(proc, addr), mine & PM_PFN);
+}
+
 #define MAX_KIN 16
 
 struct kin {
