@@ -328,18 +328,37 @@ static int patch(void *target, void *dest)
 	return 0;
 }
 
-static int redirect(void *target, void *dest)
+/*
+ * Writes at[i] a jump to to[i], for n stubs.  A VMA with a page written
+ * keeps an anon_vma, and every fork then copies the page table of the
+ * whole VMA (the kernel's vma_needs_copy()): each page patched is first
+ * made a VMA of its own (MADV_DONTDUMP, a flag its neighbours lack, keeps
+ * the kernel from merging it back), and then opened and closed alone - a
+ * one-page VMA, one PTE to change, where opening the whole text walked all
+ * its PTEs twice.  Every process pays this at start-up.  Returns n, or the
+ * index of the first stub that could not be written.
+ */
+static size_t patch_all(void *const at[], void *const to[], size_t n)
 {
-	uint64_t page = (uint64_t)target & ~4095ULL;
-	size_t len = ((uint64_t)target + 12 - page + 4095) & ~4095ULL;
-	long r;
-
-	sys_madvise((void *)page, len, MADV_DONTDUMP);	/* see redirect_libc() */
-	r = sys_mprotect((void *)page, len, PROT_READ | PROT_WRITE | PROT_EXEC);
-	if (r < 0)
-		return (int)r;
-	patch(target, dest);
-	return (int)sys_mprotect((void *)page, len, PROT_READ | PROT_EXEC);
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t p = (uintptr_t)at[i] & ~4095UL;
+		uintptr_t e = ((uintptr_t)at[i] + 12 + 4095) & ~4095UL;
+		bool done = false;
+		for (size_t k = 0; k < i && !done; k++)
+			done = ((uintptr_t)at[k] & ~4095UL) == p &&
+			       (((uintptr_t)at[k] + 12 + 4095) & ~4095UL) == e;
+		if (done)
+			continue;	/* its page was opened for an earlier one */
+		sys_madvise((void *)p, e - p, MADV_DONTDUMP);
+		if (sys_mprotect((void *)p, e - p, PROT_READ | PROT_WRITE | PROT_EXEC) < 0)
+			return i;
+		for (size_t k = i; k < n; k++)
+			if (((uintptr_t)at[k] & ~4095UL) == p &&
+			    (((uintptr_t)at[k] + 12 + 4095) & ~4095UL) == e)
+				patch(at[k], to[k]);
+		sys_mprotect((void *)p, e - p, PROT_READ | PROT_EXEC);
+	}
+	return n;
 }
 
 static const struct {
@@ -388,48 +407,28 @@ static void redirect_libc(void)
 
 	if (libc.addr)
 		dl_iterate_phdr(text_cb, &libc);
-	/* A VMA with a page written keeps an anon_vma, and every fork then
-	 * copies the page table of the whole VMA: the pages we patch go in
-	 * VMAs of their own (a flag their neighbours lack keeps the kernel
-	 * from merging them back), not the whole of libc's text. */
 	enum { NRED = sizeof(redirects) / sizeof(*redirects) };
-	void *tgt[NRED];
-	for (size_t i = 0; i < NRED; i++) {
-		tgt[i] = dlsym(RTLD_NEXT, redirects[i].name);
-		uintptr_t t = (uintptr_t)tgt[i];
-		if (t >= libc.lo && t < libc.hi) {
-			uintptr_t p = t & ~4095UL;
-			sys_madvise((void *)p, ((t + 12 + 4095) & ~4095UL) - p, MADV_DONTDUMP);
-		}
+	void *at[NRED], *to[NRED];
+	size_t n = 0, done;
+	for (; n < NRED; n++) {
+		at[n] = dlsym(RTLD_NEXT, redirects[n].name);
+		to[n] = redirects[n].wrapper;
+		if (!at[n] || (uintptr_t)at[n] < libc.lo || (uintptr_t)at[n] >= libc.hi)
+			break;	/* not libc's: none from here on */
 	}
-	/* libc's text writable once for all the stubs, not twice per stub:
-	 * every process pays for start-up. */
-	uintptr_t lo = libc.lo & ~4095UL, hi = (libc.hi + 4095) & ~4095UL;
-	bool open_text = hi > lo &&
-		sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
-	for (size_t i = 0; i < NRED; i++) {
-		void *t = tgt[i];
-		int r = -ENOENT;
-
-		if (t && (uintptr_t)t >= libc.lo && (uintptr_t)t < libc.hi)
-			r = open_text ? patch(t, redirects[i].wrapper)
-				      : redirect(t, redirects[i].wrapper);
-		if (r < 0) {
-			char msg[160];
-			int n = 0;
-			const char *parts[] = { "numashadow: cannot redirect libc's ",
-				redirects[i].name,
-				"; libc-internal calls will be found by reconciling with /proc/self/maps\n" };
-			for (int k = 0; k < 3; k++)
-				for (const char *s = parts[k]; *s && n < 159; s++)
-					msg[n++] = *s;
-			sys_write(2, msg, (size_t)n);
-			ns_reconcile_always();
-			break;
-		}
+	done = patch_all(at, to, n);
+	if (done < NRED) {
+		char msg[160];
+		int len = 0;
+		const char *parts[] = { "numashadow: cannot redirect libc's ",
+			redirects[done].name,
+			"; libc-internal calls will be found by reconciling with /proc/self/maps\n" };
+		for (int k = 0; k < 3; k++)
+			for (const char *c = parts[k]; *c && len < 159; c++)
+				msg[len++] = *c;
+		sys_write(2, msg, (size_t)len);
+		ns_reconcile_always();
 	}
-	if (open_text)
-		sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
 }
 
 /*
@@ -546,22 +545,7 @@ static int redirect_ldso(void)
 			return -ENOENT;
 	at[NSTUB] = anchor;
 	to[NSTUB] = (void *)w_dl_debug_state;
-	/* As for libc: each patched page a VMA of its own, the text
-	 * writable once for all of them. */
-	for (size_t k = 0; k <= NSTUB; k++) {
-		uintptr_t p = (uintptr_t)at[k] & ~4095UL;
-		sys_madvise((void *)p, (((uintptr_t)at[k] + 12 + 4095) & ~4095UL) - p,
-			    MADV_DONTDUMP);
-	}
-	if (sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) == 0) {
-		for (size_t k = 0; k <= NSTUB; k++)
-			patch(at[k], to[k]);
-		return (int)sys_mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
-	}
-	for (size_t k = 0; k <= NSTUB; k++)
-		if (redirect(at[k], to[k]) < 0)
-			return -ENOENT;
-	return 0;
+	return patch_all(at, to, NSTUB + 1) == NSTUB + 1 ? 0 : -ENOENT;
 }
 
 __attribute__((constructor(101))) static void preload_init(void)
