@@ -11,6 +11,7 @@
 #define NUMASHADOW_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -52,6 +53,17 @@ int numashadow_verify(void);
  * Returns the number of pages moved, or -errno (-EINVAL: bad node, range
  * or flags). */
 long numashadow_migrate(void *addr, size_t len, int node, unsigned flags);
+
+/* migrate_pages(2) for this process: moves every present page on a node
+ * of the mask from (bit n: node n) to the matching node of to - the i-th
+ * node of from to the i-th node of to, in ascending order - keeping the
+ * shadow true for every process that maps them.  A node of from whose
+ * match is itself keeps its pages; no page moves twice (from 0,1 to 1,2
+ * moves node 1's pages to 2 before node 0's to 1).  Flags as for
+ * numashadow_migrate().  Returns the number of pages moved, or -errno
+ * (-EINVAL: an empty mask, masks naming different numbers of nodes, a node
+ * that is not online, or bad flags). */
+long numashadow_migrate_nodes(uint64_t from, uint64_t to, unsigned flags);
 
 /* What this process's migrations did, by outcome. */
 struct numashadow_migrate_stats {

@@ -13,6 +13,9 @@
  *                                 migration counters
  *   migrate NODE all|START-END [sync]
  *                                 move the pages (hex addresses) to NODE
+ *   migrate-nodes FROM TO [sync]  move the pages on each node of the mask
+ *                                 FROM (hex, bit n: node n) to the
+ *                                 matching node of TO
  *
  * See docs/migration.md.
  */
@@ -154,6 +157,26 @@ static void do_stat(void)
 	out("ok");
 }
 
+/* A node mask as a list, "0,2,3". */
+static void nodes_fmt(char *buf, size_t size, uint64_t mask)
+{
+	int len = 0;
+
+	buf[0] = 0;
+	for (int n = 0; n < 64; n++)
+		if (mask >> n & 1)
+			len += ns_fmt(buf + len, size - (size_t)len, "%s%d",
+				      len ? "," : "", n);
+}
+
+static void out_offline(int node)
+{
+	char list[200];
+
+	nodes_fmt(list, sizeof(list), numa_online());
+	out("error: node %d is not online (online nodes: %s)", node, list);
+}
+
 static void do_migrate(const char *s)
 {
 	int node;
@@ -168,13 +191,7 @@ static void do_migrate(const char *s)
 	}
 	node = (int)n;
 	if (!numa_node_online(node)) {
-		char list[200];
-		int len = 0;
-		for (int n = 0; n < 64; n++)
-			if (numa_node_online(n))
-				len += ns_fmt(list + len, sizeof(list) - (size_t)len,
-					      "%s%d", len ? "," : "", n);
-		out("error: node %d is not online (online nodes: %s)", node, list);
+		out_offline(node);
 		return;
 	}
 	if (!__builtin_strncmp(s, "all", 3)) {
@@ -209,6 +226,46 @@ static void do_migrate(const char *s)
 		out("moved %ld pages to node %d\nok", r, node);
 }
 
+/* migrate-nodes FROM TO [sync]: the masks' i-th nodes paired, as
+ * migrate_pages(2) pairs them. */
+static void do_migrate_nodes(const char *s)
+{
+	uint64_t from, to, off;
+	unsigned flags = NS_MIG_SHARED;
+	char fl[200], tl[200];
+	long r;
+
+	if (parse_hex64(&s, &from) < 0 || *s++ != ' ' || parse_hex64(&s, &to) < 0 ||
+	    (*s && *s != ' ')) {
+		out("error: usage: migrate-nodes FROM TO [sync], FROM and TO node masks in hex (bit n: node n), each at most 16 digits");
+		return;
+	}
+	if (!from || !to) {
+		out("error: empty node mask");
+		return;
+	}
+	if (__builtin_popcountll(from) != __builtin_popcountll(to)) {
+		out("error: FROM and TO must name as many nodes (%d and %d)",
+		    __builtin_popcountll(from), __builtin_popcountll(to));
+		return;
+	}
+	off = (from | to) & ~numa_online();
+	if (off) {
+		out_offline(__builtin_ctzll(off));
+		return;
+	}
+	if (!__builtin_strncmp(s, " sync", 5))
+		flags |= NS_MIG_SYNC;
+	r = mig_move_nodes(from, to, flags);
+	if (r < 0) {
+		out("error: migration failed (%ld)", r);
+		return;
+	}
+	nodes_fmt(fl, sizeof(fl), from);
+	nodes_fmt(tl, sizeof(tl), to);
+	out("moved %ld pages from nodes %s to nodes %s\nok", r, fl, tl);
+}
+
 /* May this peer talk to us?  Our effective uid or root (SO_PEERCRED);
  * tells it why not. */
 bool ctl_peer_ok(int fd)
@@ -241,8 +298,10 @@ size_t ctl_answer(char *req, const char **ans)
 		do_stat();
 	else if (!__builtin_strncmp(req, "migrate ", 8))
 		do_migrate(req + 8);
+	else if (!__builtin_strncmp(req, "migrate-nodes ", 14))
+		do_migrate_nodes(req + 14);
 	else
-		out("error: unknown request '%s' (stat, migrate)", req);
+		out("error: unknown request '%s' (stat, migrate, migrate-nodes)", req);
 	return out_len;
 }
 

@@ -331,6 +331,10 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags);
 void mig_after_fork(void);
 /* Moves every page the program maps (not the runtime's own). */
 long mig_move_all(int node, unsigned flags);
+/* Moves the pages on each node of from to the matching node of to (the
+ * i-th of each mask, as migrate_pages(2)); -EINVAL for empty masks, masks
+ * of different weight or offline nodes. */
+long mig_move_nodes(uint64_t from, uint64_t to, unsigned flags);
 /* Counts this proc's present pages by node into counts[64]; lock held. */
 void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
 /* Asks the kernel for the nodes the shadow does not know in [lo, hi). */

@@ -71,6 +71,7 @@ static void engine_unlock(void)
 
 struct collect {
 	uint64_t pos, end;	/* where the walk resumes, where it stops */
+	int from;		/* only pages on this node; -1: any */
 	int node, n;
 	unsigned flags;
 	int waiting;		/* sync: pages another migration holds */
@@ -112,6 +113,10 @@ static int collect_vma(uint32_t vma, void *arg)
 			continue;
 		p = page_of(pte_of(t)->page);
 		if (p->flags & NS_PG_ZERO)
+			continue;
+		/* A node move takes only its source's pages, so a page it
+		 * moved is not taken again by a later round or pair. */
+		if (k->from >= 0 && p->node != k->from)
 			continue;
 		if (p->node == k->node) {
 			if (!k->again)
@@ -264,7 +269,8 @@ static long move_batch(int n, int mf, struct ns_mig_counters *c)
 	return 0;
 }
 
-long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
+static long move_range(uint64_t start, uint64_t end, int from, int node,
+		       unsigned flags)
 {
 	int mf = MPOL_MF_MOVE;
 	long moved = 0, err = 0;
@@ -290,7 +296,8 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	c->calls++;
 	page_sync_range(ns_rt.self, start, end);
 	mig_learn_nodes(ns_rt.self, start, end);
-	struct collect k = { start, end, node, 0, flags, 0, 0, mf == MPOL_MF_MOVE_ALL, c };
+	struct collect k = { start, end, from, node, 0, flags, 0, 0,
+			     mf == MPOL_MF_MOVE_ALL, c };
 	for (int spins = 0;;) {
 		k.n = 0;
 		k.waiting = 0;
@@ -352,6 +359,11 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 	return err ? err : moved;
 }
 
+long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
+{
+	return move_range(start, end, -1, node, flags);
+}
+
 struct all_ctx {
 	uint64_t lo[256], hi[256];
 	int n;
@@ -373,7 +385,7 @@ static int all_cb(uint32_t vma, void *arg)
 	return 0;
 }
 
-long mig_move_all(int node, unsigned flags)
+static long move_all(int from, int node, unsigned flags)
 {
 	struct all_ctx a = { .n = 0 };
 	long total = 0, r;
@@ -385,13 +397,60 @@ long mig_move_all(int node, unsigned flags)
 		vma_walk(ns_rt.self, pos, ~0ULL, all_cb, &a);
 		ns_unlock();
 		for (int i = 0; i < a.n; i++) {
-			r = mig_move_range(a.lo[i], a.hi[i], node, flags);
+			r = move_range(a.lo[i], a.hi[i], from, node, flags);
 			if (r < 0)
 				return r;
 			total += r;
 		}
 		pos = a.n ? a.hi[a.n - 1] : ~0ULL;
 	} while (a.n == 256);
+	return total;
+}
+
+long mig_move_all(int node, unsigned flags)
+{
+	return move_all(-1, node, flags);
+}
+
+/*
+ * The kernel's migrate_pages(2) for this process: the i-th node of from
+ * maps to the i-th node of to (node_remap() for masks of one weight).
+ * Pairs go in do_migrate_pages()' order: a source whose target is no
+ * longer a source to empty, so no page moves twice.  Both masks list
+ * their nodes in ascending order, so the map keeps order and has no
+ * cycle: such a source always exists.
+ */
+long mig_move_nodes(uint64_t from, uint64_t to, unsigned flags)
+{
+	uint64_t left = 0, t = to;
+	int map[64];
+	long total = 0, r;
+
+	if (!from || __builtin_popcountll(from) != __builtin_popcountll(to) ||
+	    ((from | to) & ~numa_online()))
+		return -EINVAL;
+	for (int s = 0; s < 64; s++) {
+		if (!(from >> s & 1))
+			continue;
+		map[s] = __builtin_ctzll(t);
+		t &= t - 1;
+		if (map[s] != s)	/* pages already where they go stay */
+			left |= 1ULL << s;
+	}
+	while (left) {
+		int s = __builtin_ctzll(left);
+
+		for (uint64_t m = left; m; m &= m - 1)
+			if (!(left >> map[__builtin_ctzll(m)] & 1)) {
+				s = __builtin_ctzll(m);
+				break;
+			}
+		left &= ~(1ULL << s);
+		r = move_all(s, map[s], flags);
+		if (r < 0)
+			return r;
+		total += r;
+	}
 	return total;
 }
 

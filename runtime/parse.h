@@ -61,6 +61,38 @@ static inline int parse_hex64(const char **s, uint64_t *out)
 	return 0;
 }
 
+#define PARSE_MAX_NODE 63	/* node masks are one uint64_t */
+
+/* A node list like 0,2 or 0-1,3 at *s into the mask *out: each node at
+ * most PARSE_MAX_NODE, a range's first no greater than its last, no empty
+ * element; stops at the first character that continues none.  0 or
+ * -errno (-EINVAL also for a range backwards). */
+static inline int parse_nodelist(const char **s, uint64_t *out)
+{
+	uint64_t mask = 0, a, b;
+	int r;
+
+	for (;;) {
+		if ((r = parse_u64(s, PARSE_MAX_NODE, &a)) < 0)
+			return r;
+		b = a;
+		if (**s == '-') {
+			(*s)++;
+			if ((r = parse_u64(s, PARSE_MAX_NODE, &b)) < 0)
+				return r;
+			if (b < a)
+				return -EINVAL;
+		}
+		for (; a <= b; a++)
+			mask |= 1ULL << a;
+		if (**s != ',')
+			break;
+		(*s)++;
+	}
+	*out = mask;
+	return 0;
+}
+
 #define PARSE_MAX_SECONDS (100ULL * 365 * 24 * 3600)	/* a century */
 
 /* SECONDS like 2, 0.25 or .5 at *s, at most a century, in nanoseconds

@@ -1980,6 +1980,23 @@ NS_API long numashadow_migrate(void *addr, size_t len, int node, unsigned flags)
 	return r;
 }
 
+NS_API long numashadow_migrate_nodes(uint64_t from, uint64_t to, unsigned flags)
+{
+	long r;
+
+	if (flags & ~(unsigned)(NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED))
+		return -EINVAL;
+	if (!api_enter())
+		return -ENOSYS;
+	api_leave();
+	ns_in_runtime = 1;
+	r = mig_move_nodes(from, to,
+			   ((flags & NUMASHADOW_MIGRATE_SYNC) ? NS_MIG_SYNC : 0) |
+			   ((flags & NUMASHADOW_MIGRATE_SHARED) ? NS_MIG_SHARED : 0));
+	ns_in_runtime = 0;
+	return r;
+}
+
 NS_API int numashadow_migrate_stats(struct numashadow_migrate_stats *out)
 {
 	struct ns_mig_counters c;

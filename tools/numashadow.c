@@ -4,6 +4,7 @@
  *
  *   numashadow run [OPTIONS] [--] CMD [ARGS...]
  *   numashadow migrate --pid PID --to NODE [--range START-END | --all] [--sync]
+ *   numashadow migrate --pid PID --from NODES --to NODES [--sync]
  *   numashadow stat --pid PID
  *   numashadow trace [--summary | --csv | --svg OUT.svg] FILE
  *   numashadow vm [--nodes 2|4] [--mem MIB] [--cpus N] [--file PATH]...
@@ -103,12 +104,17 @@ static const struct subcommand subcommands[] = {
 		cmd_run,
 	},
 	{
-		"migrate", "--pid PID --to NODE [--range START-END | --all] [--sync]",
+		"migrate", "--pid PID [--from NODES] --to NODE|NODES [--range START-END | --all] [--sync]",
 		"move a running program's pages to another node",
 		"  --pid PID           the process (it must run under numashadow)\n"
 		"  --to NODE           the target node\n"
 		"  --range START-END   only pages in [START, END), hexadecimal\n"
 		"  --all               every page of the program (the default)\n"
+		"  --from NODES        only pages on these nodes, each to the matching\n"
+		"                      node of --to NODES, as migrate_pages(2): the\n"
+		"                      i-th node of each list, in ascending order;\n"
+		"                      lists like 0,2 or 0-1, nodes 0 to 63, both\n"
+		"                      naming as many nodes (not with --range)\n"
 		"  --sync              wait for pages another migration holds\n",
 		cmd_migrate,
 	},
@@ -971,11 +977,18 @@ static int pid_parse(const char *cmd, const char *val, long *pid)
 	return 0;
 }
 
+/* A whole node list for --from or --to: 0, or -EINVAL. */
+static int nodes_parse(const char *s, uint64_t *mask)
+{
+	return parse_nodelist(&s, mask) < 0 || *s ? -EINVAL : 0;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
-	const char *val, *range = NULL;
+	const char *val, *range = NULL, *from = NULL, *to = NULL;
 	long pid = 0, node = -1;
 	int i, m, sync = 0, all = 0;
+	uint64_t from_mask = 0, to_mask = 0;
 	char req[128];
 
 	for (i = 1; i < argc; i++) {
@@ -987,9 +1000,18 @@ static int cmd_migrate(int argc, char **argv)
 			if (pid_parse("migrate", m < 0 ? NULL : val, &pid))
 				return EXIT_USAGE;
 		} else if ((m = option_match("--to", argc, argv, &i, &val))) {
-			if (m < 0 || number_parse(val, 0, 63, &node))
+			/* A list only with --from, which may come later. */
+			if (m < 0 || nodes_parse(val, &to_mask))
 				return value_error("migrate", "--to",
-						   "a node number", m < 0 ? NULL : val);
+						   "a node number 0 to 63 (with --from, a node list like 0,2 or 0-1)",
+						   m < 0 ? NULL : val);
+			to = val;
+		} else if ((m = option_match("--from", argc, argv, &i, &val))) {
+			if (m < 0 || nodes_parse(val, &from_mask))
+				return value_error("migrate", "--from",
+						   "a node list like 0,2 or 0-1, nodes 0 to 63",
+						   m < 0 ? NULL : val);
+			from = val;
 		} else if ((m = option_match("--range", argc, argv, &i, &val))) {
 			uint64_t lo = 0, hi = 0;
 			const char *p = val;
@@ -1009,10 +1031,26 @@ static int cmd_migrate(int argc, char **argv)
 	}
 	if (!pid)
 		return usage_error("migrate", "--pid is required");
-	if (node < 0)
+	if (!to)
 		return usage_error("migrate", "--to is required");
 	if (range && all)
 		return usage_error("migrate", "--range and --all exclude each other");
+	if (from) {
+		if (range)
+			return usage_error("migrate", "--from and --range exclude each other");
+		if (__builtin_popcountll(from_mask) != __builtin_popcountll(to_mask))
+			return usage_error("migrate", "--from %s and --to %s must name as many nodes (%d and %d)",
+					   from, to, __builtin_popcountll(from_mask),
+					   __builtin_popcountll(to_mask));
+		/* Masks, not the lists: any lists fit the request line. */
+		snprintf(req, sizeof(req), "migrate-nodes %#llx %#llx%s",
+			 (unsigned long long)from_mask, (unsigned long long)to_mask,
+			 sync ? " sync" : "");
+		return ctl_request("migrate", pid, req);
+	}
+	if (number_parse(to, 0, 63, &node))
+		return value_error("migrate", "--to", "a node number 0 to 63 (a list needs --from)",
+				   to);
 	snprintf(req, sizeof(req), "migrate %ld %s%s", node, range ? range : "all",
 		 sync ? " sync" : "");
 	return ctl_request("migrate", pid, req);
