@@ -511,13 +511,14 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 			continue;
 		t = pte_lookup(q, vpn);
 		uint32_t d = t ? pte_of(t)->page : 0;
-		if (d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON &&
-		    !kin_may_be(d, self, vpn, pfn, &node)) {
+		if (d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) != NS_PG_ANON)
+			d = 0;
+		if (d && !kin_may_be(d, self, vpn, pfn, &node)) {
 			if (!pfn)
 				continue;	/* no frame to tell: leave it be */
-			d = 0;
+			d = 0;	/* it maps our frame now: its copy went elsewhere */
 		}
-		if (!pg && d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON) {
+		if (!pg && d) {
 			/* Theirs: we join its anon_vma. */
 			if (anon_vma_link(vma, page_of(d)->obj) < 0)
 				return 0;
@@ -546,9 +547,10 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
  * as the kernel's rmap would find them - through the anon_vmas our VMA
  * links, the root first - and each is asked whether it maps the same page
  * at that index.  We take a relative's descriptor, or give a new one to
- * those mapping it without one, in the anon_vma all of them link.  Returns the descriptor, or 0 when no relative maps the page.
- * Without PFNs two zero pages look shared too: the node query that
- * follows for a new descriptor tells them apart (query_nodes).
+ * those mapping it without one, in the anon_vma all of them link.
+ * Returns the descriptor, or 0 when no relative maps the page.  Without
+ * PFNs two zero pages look shared too: the node query that follows for a
+ * new descriptor tells them apart (query_nodes).
  */
 static uint32_t learn_shared(uint32_t vma, uint64_t vpn, uint64_t index,
 			     uint64_t pfn)
@@ -700,14 +702,14 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 	return learn_anon(vma, vpn, pfn, excl);
 }
 
-struct mappers {
+struct mapped_at {
 	int n;
 	struct { uint32_t proc; uint64_t vpn; } at[MAX_KIN];
 };
 
-static int mappers_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+static int mapped_at_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 {
-	struct mappers *m = arg;
+	struct mapped_at *m = arg;
 
 	(void)vma;
 	if (m->n == MAX_KIN)
@@ -721,9 +723,9 @@ static int mappers_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
  * mapper maps the zero page instead. */
 static void to_zero(uint32_t page)
 {
-	struct mappers m = { 0 };
+	struct mapped_at m = { 0 };
 
-	rmap_walk(page, mappers_cb, &m);
+	rmap_walk(page, mapped_at_cb, &m);
 	for (int i = 0; i < m.n; i++)
 		pte_set(m.at[i].proc, m.at[i].vpn, page_zero());
 }
