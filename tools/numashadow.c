@@ -5,8 +5,9 @@
  *   numashadow run [OPTIONS] [--] CMD [ARGS...]
  *   numashadow migrate --pid PID --to NODE [--range START-END | --all] [--sync]
  *   numashadow migrate --pid PID --from NODES --to NODES [--sync]
- *   numashadow stat --pid PID
- *   numashadow trace [--summary | --csv | --svg OUT.svg] FILE
+ *   numashadow stat --pid PID [--json] [--interval SECONDS [--count N]]
+ *   numashadow stat --all [--json]
+ *   numashadow trace [--summary | --csv | --svg OUT.svg] [--json] FILE
  *   numashadow vm [--nodes 2|4] [--mem MIB] [--cpus N] [--file PATH]...
  *                 [--timeout SECONDS] [--] CMD [ARGS...]
  *
@@ -21,8 +22,10 @@
  * as env(1) does.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "parse.h"
 #include "trace.h"
@@ -119,13 +123,22 @@ static const struct subcommand subcommands[] = {
 		cmd_migrate,
 	},
 	{
-		"stat", "--pid PID",
+		"stat", "--pid PID [--json] [--interval SECONDS [--count N]] | --all [--json]",
 		"show a running program's pages by node and its migrations",
-		"  --pid PID           the process (it must run under numashadow)\n",
+		"  --pid PID           the process (it must run under numashadow)\n"
+		"  --json              the same as one JSON object (keys: numashadow(1));\n"
+		"                      with --interval or --all, one object per line\n"
+		"  --interval SECONDS  one line per interval, as vmstat: seconds since\n"
+		"                      the first, pages per node, total, and the change\n"
+		"                      per second of the total and of pages migrated;\n"
+		"                      until Ctrl-C (exit 0) or the process ends\n"
+		"  --count N           stop after N lines (with --interval)\n"
+		"  --all               every process of yours with a control socket:\n"
+		"                      pid, command, pages per node, total\n",
 		cmd_stat,
 	},
 	{
-		"trace", "[--summary | --csv | --svg OUT.svg] FILE",
+		"trace", "[--summary | --csv | --svg OUT.svg] [--json] FILE",
 		"show a trace file written by run --trace",
 		"  (none)              one line per record, in file order, time in\n"
 		"                      seconds since the earliest record\n"
@@ -135,7 +148,9 @@ static const struct subcommand subcommands[] = {
 		"                      then the family's total\n"
 		"  --csv               time_ns,pid,tid,type,addr,len,node,aux rows\n"
 		"  --svg OUT.svg       plot pages placed and moved per node over time\n"
-		"                      into OUT.svg\n",
+		"                      into OUT.svg\n"
+		"  --json              the records, or with --summary the rows, as one\n"
+		"                      JSON object per line (keys: docs/trace.md)\n",
 		cmd_trace,
 	},
 	{
@@ -862,31 +877,19 @@ static int ctl_dir_open(const char *cmd, const char *dir)
 	return fd;
 }
 
-/* A socket connected to pid's control socket.  Returns the descriptor,
- * or -1 after one line saying why not. */
-static int ctl_connect(const char *cmd, long pid)
+/* A socket connected to name in the current directory, the checked
+ * socket directory dir (for messages), served by our effective uid and,
+ * when pid is not 0, by pid itself.  Returns the descriptor; -ENOENT when
+ * nobody listens there (no socket, or one a dead process left); -1 after
+ * one line saying why not. */
+static int ctl_connect_name(const char *cmd, const char *dir, const char *name,
+			    long pid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[SUN_PATH_SIZE], name[32];
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int dfd, fd, err;
+	int fd, err;
 
-	if (ctl_path(cmd, pid, dir, sizeof(dir), name, sizeof(name)))
-		return -1;
-	dfd = ctl_dir_open(cmd, dir);
-	if (dfd == -ENOENT)
-		goto no_socket;
-	if (dfd < 0)
-		return -1;
-	/* Connect by a name relative to the directory we checked: we are a
-	 * short-lived command, nothing else depends on our working directory. */
-	if (fchdir(dfd)) {
-		fprintf(stderr, "numashadow: %s: %s: %s\n", cmd, dir, strerror(errno));
-		close(dfd);
-		return -1;
-	}
-	close(dfd);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -896,9 +899,8 @@ static int ctl_connect(const char *cmd, long pid)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = errno;
 		close(fd);
-		/* No socket, or one a dead process left: nobody listens. */
 		if (err == ENOENT || err == ECONNREFUSED)
-			goto no_socket;
+			return -ENOENT;
 		fprintf(stderr, "numashadow: %s: %s/%s: %s\n", cmd, dir, name,
 			strerror(err));
 		return -1;
@@ -916,6 +918,42 @@ static int ctl_connect(const char *cmd, long pid)
 		close(fd);
 		return -1;
 	}
+	/* --all names the process by the file name: it must be the one
+	 * that listens, or the line would describe another process. */
+	if (pid && cred.pid != (pid_t)pid) {
+		fprintf(stderr, "numashadow: %s: %s/%s is served by pid %ld, not "
+			"by pid %ld; skipped\n", cmd, dir, name, (long)cred.pid, pid);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A socket connected to pid's control socket.  Returns the descriptor,
+ * or -1 after one line saying why not. */
+static int ctl_connect(const char *cmd, long pid)
+{
+	char dir[SUN_PATH_SIZE], name[32];
+	int dfd, fd;
+
+	if (ctl_path(cmd, pid, dir, sizeof(dir), name, sizeof(name)))
+		return -1;
+	dfd = ctl_dir_open(cmd, dir);
+	if (dfd == -ENOENT)
+		goto no_socket;
+	if (dfd < 0)
+		return -1;
+	/* Connect by a name relative to the directory we checked: we are a
+	 * short-lived command, nothing else depends on our working directory. */
+	if (fchdir(dfd)) {
+		fprintf(stderr, "numashadow: %s: %s: %s\n", cmd, dir, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	close(dfd);
+	fd = ctl_connect_name(cmd, dir, name, 0);
+	if (fd == -ENOENT)
+		goto no_socket;
 	return fd;
 
 no_socket:
@@ -1056,11 +1094,695 @@ static int cmd_migrate(int argc, char **argv)
 	return ctl_request("migrate", pid, req);
 }
 
+/* ---- stat --json, --interval, --all: the stat answer read back ---- */
+
+/*
+ * The runtime answers "stat" in text (runtime/ctl.c, docs/migration.md);
+ * these read that text back.  Lines are known by how they start; a line
+ * of another shape is skipped, so that a runtime which says more does not
+ * break the JSON, but a known line that does not parse is an error.
+ */
+
+#define STAT_NODES	64	/* nodes 0 to 63, as the runtime */
+#define STAT_ANSWER_MAX	(1 << 20)	/* the runtime's buffer is 256 KiB */
+
+/* An answer split into lines, "ok" dropped. */
+struct stat_answer {
+	char *buf;
+	char **line;
+	size_t n;
+};
+
+/* Set by SIGINT during --interval: the end, not an error. */
+static volatile sig_atomic_t stat_stop;
+
+/* What --interval and --all show of one answer. */
+struct stat_sum {
+	uint64_t online;		/* nodes with a "node N:" line */
+	uint64_t pages[STAT_NODES];
+	uint64_t total;
+	uint64_t moved;			/* the migration counter */
+};
+
+static void stat_answer_free(struct stat_answer *a)
+{
+	free(a->buf);
+	free(a->line);
+	a->buf = NULL;
+	a->line = NULL;
+}
+
+/*
+ * Sends "stat" on fd and reads the whole answer into *a.  Returns 0 when
+ * it ends with "ok"; otherwise 1, after one line unless quiet (then only
+ * for errors other than the process exiting, which --all skips).
+ */
+static int stat_fetch_fd(const char *cmd, int fd, long pid, int quiet,
+			 struct stat_answer *a)
+{
+	size_t len = 0, cap = 65536, k;
+	char *buf = malloc(cap), *p, *err = NULL;
+	ssize_t n;
+
+	memset(a, 0, sizeof(*a));
+	errno = 0;
+	if (!buf || send(fd, "stat\n", 5, MSG_NOSIGNAL) != 5) {
+		if (!quiet)
+			fprintf(stderr, "numashadow: %s: pid %ld: %s\n", cmd, pid,
+				strerror(!buf ? ENOMEM : errno ? errno : EIO));
+		free(buf);
+		close(fd);
+		return 1;
+	}
+	for (;;) {
+		if (len + 1 == cap) {
+			char *nb = cap >= STAT_ANSWER_MAX ? NULL : realloc(buf, 2 * cap);
+			if (!nb)
+				break;	/* longer than any answer: cut it here */
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR && !stat_stop)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	a->buf = buf;
+	a->line = calloc(len + 1, sizeof(*a->line));	/* a line per byte at most */
+	if (!a->line) {
+		fprintf(stderr, "numashadow: %s: %s\n", cmd, strerror(ENOMEM));
+		stat_answer_free(a);
+		return 1;
+	}
+	/* Whole lines only: a last one without its newline was cut. */
+	for (p = buf; (k = strcspn(p, "\n")), p[k] == '\n'; p += k + 1) {
+		p[k] = '\0';
+		if (strcmp(p, "ok") == 0)
+			return 0;
+		if (strncmp(p, "error: ", 7) == 0) {
+			err = p + 7;
+			break;
+		}
+		a->line[a->n++] = p;
+	}
+	if (stat_stop)
+		;	/* interrupted on purpose: nothing to say */
+	else if (!err && !quiet)
+		fprintf(stderr, "numashadow: %s: pid %ld: the answer ends without "
+			"'ok' (cut short)\n", cmd, pid);
+	else if (err && (!quiet || strcmp(err, "the process is exiting")))
+		fprintf(stderr, "numashadow: %s: pid %ld: %s\n", cmd, pid, err);
+	stat_answer_free(a);
+	return 1;
+}
+
+/* The stat answer of pid; 0, or 1 after one line. */
+static int stat_fetch(const char *cmd, long pid, struct stat_answer *a)
+{
+	int fd;
+
+	if (kill((pid_t)pid, 0) && errno == ESRCH) {
+		fprintf(stderr, "numashadow: %s: no process %ld\n", cmd, pid);
+		return 1;
+	}
+	fd = ctl_connect(cmd, pid);
+	if (fd < 0)
+		return 1;
+	return stat_fetch_fd(cmd, fd, pid, 0, a);
+}
+
+/* A decimal number at *s, then the exact text lit; 0 or -EINVAL. */
+static int scan_u64(const char **s, const char *lit, uint64_t *v)
+{
+	size_t n = strlen(lit);
+
+	if (parse_u64(s, UINT64_MAX, v) || strncmp(*s, lit, n))
+		return -EINVAL;
+	*s += n;
+	return 0;
+}
+
+/* "node N: M pages" into *node, *pages; 0 or -EINVAL. */
+static int stat_node_line(const char *s, uint64_t *node, uint64_t *pages)
+{
+	s += 5;
+	if (scan_u64(&s, ": ", node) || *node >= STAT_NODES ||
+	    scan_u64(&s, " pages", pages) || *s)
+		return -EINVAL;
+	return 0;
+}
+
+/* One line the parser could not read: the answer's shape changed. */
+static int stat_bad_line(const char *cmd, const char *line)
+{
+	fprintf(stderr, "numashadow: %s: cannot read the answer's line '%.200s'\n",
+		cmd, line);
+	return 1;
+}
+
+/* Pages per node and the moved counter of an answer; 0, or 1 after one
+ * line. */
+static int stat_summarize(const char *cmd, const struct stat_answer *a,
+			  struct stat_sum *sum)
+{
+	uint64_t node, pages;
+
+	memset(sum, 0, sizeof(*sum));
+	for (size_t i = 0; i < a->n; i++) {
+		const char *s = a->line[i];
+
+		if (strncmp(s, "node ", 5) == 0) {
+			if (stat_node_line(s, &node, &pages))
+				return stat_bad_line(cmd, s);
+			sum->online |= 1ULL << node;
+			sum->pages[node] = pages;
+			sum->total += pages;
+		} else if (strncmp(s, "migrations:", 11) == 0) {
+			const char *m = strstr(s, " moved ");
+			if (!m)
+				return stat_bad_line(cmd, s);
+			m += 7;
+			if (parse_u64(&m, UINT64_MAX, &sum->moved))
+				return stat_bad_line(cmd, s);
+		}
+	}
+	if (!sum->online) {
+		fprintf(stderr, "numashadow: %s: the answer has no 'node N: M pages' line\n",
+			cmd);
+		return 1;
+	}
+	return 0;
+}
+
+/* s as a JSON string. */
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* The pages per node of sum as a JSON object {"N":PAGES,...}. */
+static void json_sum_nodes(FILE *f, const struct stat_sum *sum)
+{
+	const char *sep = "";
+
+	fputc('{', f);
+	for (int n = 0; n < STAT_NODES; n++)
+		if (sum->online >> n & 1) {
+			fprintf(f, "%s\"%d\":%" PRIu64, sep, n, sum->pages[n]);
+			sep = ",";
+		}
+	fputc('}', f);
+}
+
+/* " nodeN=COUNT" pairs at s as a JSON object {"N":COUNT,...}; 0 or
+ * -EINVAL. */
+static int json_node_pairs(FILE *f, const char *s)
+{
+	uint64_t node, pages;
+	const char *sep = "";
+
+	fputc('{', f);
+	while (*s) {
+		if (strncmp(s, " node", 5))
+			return -EINVAL;
+		s += 5;
+		if (scan_u64(&s, "=", &node) || parse_u64(&s, UINT64_MAX, &pages))
+			return -EINVAL;
+		fprintf(f, "%s\"%" PRIu64 "\":%" PRIu64, sep, node, pages);
+		sep = ",";
+	}
+	fputc('}', f);
+	return 0;
+}
+
+/* "START-END PERMS KIND nodeN=COUNT..." as a JSON object; 0 or -EINVAL. */
+static int json_mapping(FILE *f, const char *s)
+{
+	uint64_t lo, hi;
+	size_t pl, kl;
+
+	if (parse_hex64(&s, &lo) || *s++ != '-' || parse_hex64(&s, &hi) ||
+	    *s++ != ' ')
+		return -EINVAL;
+	pl = strcspn(s, " ");
+	if (!s[pl] || !pl)
+		return -EINVAL;
+	kl = strcspn(s + pl + 1, " ");
+	fprintf(f, "{\"start\":\"0x%" PRIx64 "\",\"end\":\"0x%" PRIx64 "\",\"perms\":", lo, hi);
+	json_str(f, s, pl);
+	fprintf(f, ",\"kind\":");
+	json_str(f, s + pl + 1, kl);
+	fprintf(f, ",\"nodes\":");
+	if (json_node_pairs(f, s + pl + 1 + kl))
+		return -EINVAL;
+	fputc('}', f);
+	return 0;
+}
+
+/* "shared ADDR node N: pid P at A, pid P at A" as a JSON object; 0 or
+ * -EINVAL.  The runtime cuts a long list of mappers short. */
+static int json_shared(FILE *f, const char *s)
+{
+	uint64_t addr, node, pid, at;
+	const char *sep = "";
+	int64_t snode;
+
+	s += 7;
+	if (parse_hex64(&s, &addr) || strncmp(s, " node ", 6))
+		return -EINVAL;
+	s += 6;
+	/* The node may be -1, not known. */
+	snode = *s == '-' ? (s++, -1) : 1;
+	if (scan_u64(&s, ":", &node))
+		return -EINVAL;
+	fprintf(f, "{\"addr\":\"0x%" PRIx64 "\",\"node\":%" PRId64 ",\"mappers\":[", addr,
+	       snode * (int64_t)node);
+	while (*s == ' ') {
+		s++;
+		if (strncmp(s, "pid ", 4))
+			return -EINVAL;
+		s += 4;
+		if (scan_u64(&s, " at ", &pid) || parse_hex64(&s, &at))
+			return -EINVAL;
+		fprintf(f, "%s{\"pid\":%" PRIu64 ",\"addr\":\"0x%" PRIx64 "\"}", sep, pid, at);
+		sep = ",";
+		if (*s == ',')
+			s++;
+	}
+	if (*s)
+		return -EINVAL;
+	fprintf(f, "]}");
+	return 0;
+}
+
+/* "migrations: KEY N KEY N ..." as a JSON object, '-' in keys as '_';
+ * 0 or -EINVAL. */
+static int json_counters(FILE *f, const char *s)
+{
+	const char *sep = "";
+	uint64_t v;
+
+	s += 11;
+	fputc('{', f);
+	while (*s == ' ') {
+		size_t kl = strcspn(++s, " ");
+		if (!kl || s[kl] != ' ')
+			return -EINVAL;
+		fputc(*sep ? ',' : '"', f);
+		if (*sep)
+			fputc('"', f);
+		for (size_t i = 0; i < kl; i++) {
+			if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+				return -EINVAL;
+			fputc(s[i] == '-' ? '_' : s[i], f);
+		}
+		s += kl + 1;
+		if (parse_u64(&s, UINT64_MAX, &v))
+			return -EINVAL;
+		fprintf(f, "\":%" PRIu64, v);
+		sep = ",";
+	}
+	fputc('}', f);
+	return *s ? -EINVAL : 0;
+}
+
+/*
+ * The answer as one JSON object on one line (keys: docs/migration.md),
+ * into f.  Each section is a pass over the lines: the text groups them
+ * the same way, and a missing section is an empty one.  Returns 0, or 1
+ * after one line.
+ */
+static int stat_json_write(FILE *f, const char *cmd, long pid,
+			   const struct stat_answer *a, const struct stat_sum *sum)
+{
+	uint64_t shared = 0, mappings = 0, node, pages;
+	const char *sep;
+	int has_counters = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		const char *s = a->line[i];
+		if (strncmp(s, "shared pages: ", 14) == 0) {
+			s += 14;
+			if (scan_u64(&s, ", with ", &shared) ||
+			    scan_u64(&s, " mappings in the family", &mappings) || *s)
+				return stat_bad_line(cmd, a->line[i]);
+		}
+	}
+	fprintf(f, "{\"pid\":%ld,\"nodes\":{", pid);
+	sep = "";
+	for (size_t i = 0; i < a->n; i++)
+		if (strncmp(a->line[i], "node ", 5) == 0 &&
+		    stat_node_line(a->line[i], &node, &pages) == 0) {
+			fprintf(f, "%s\"%" PRIu64 "\":%" PRIu64, sep, node, pages);
+			sep = ",";
+		}
+	fprintf(f, "},\"pages\":%" PRIu64 ",\"shared_pages\":%" PRIu64
+	       ",\"shared_mappings\":%" PRIu64 ",\"migrations\":", sum->total, shared,
+	       mappings);
+	for (size_t i = 0; i < a->n; i++)
+		if (strncmp(a->line[i], "migrations:", 11) == 0) {
+			if (json_counters(f, a->line[i]))
+				return stat_bad_line(cmd, a->line[i]);
+			has_counters = 1;
+			break;
+		}
+	if (!has_counters)
+		fprintf(f, "{}");
+	fprintf(f, ",\"mappings\":[");
+	sep = "";
+	for (size_t i = 0; i < a->n; i++)
+		if (strncmp(a->line[i], "0x", 2) == 0) {
+			fputs(sep, f);
+			if (json_mapping(f, a->line[i]))
+				return stat_bad_line(cmd, a->line[i]);
+			sep = ",";
+		}
+	fprintf(f, "],\"shared\":[");
+	sep = "";
+	for (size_t i = 0; i < a->n; i++)
+		if (strncmp(a->line[i], "shared 0x", 9) == 0) {
+			fputs(sep, f);
+			if (json_shared(f, a->line[i]))
+				return stat_bad_line(cmd, a->line[i]);
+			sep = ",";
+		}
+	fprintf(f, "]}\n");
+	return 0;
+}
+
+/* The object on stdout only when it is whole: a script gets all of it
+ * or nothing.  Returns 0, or 1 after one line. */
+static int stat_json(const char *cmd, long pid, const struct stat_answer *a,
+		     const struct stat_sum *sum)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int err;
+
+	if (!f) {
+		fprintf(stderr, "numashadow: %s: %s\n", cmd, strerror(errno));
+		return 1;
+	}
+	err = stat_json_write(f, cmd, pid, a, sum);
+	if (fclose(f) && !err) {
+		fprintf(stderr, "numashadow: %s: %s\n", cmd, strerror(ENOMEM));
+		err = 1;
+	}
+	if (!err)
+		fwrite(buf, 1, len, stdout);
+	free(buf);
+	return err;
+}
+
+static void stat_on_sigint(int sig)
+{
+	(void)sig;
+	stat_stop = 1;
+}
+
+static double mono_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * One line per interval, as vmstat: seconds since the first line, pages
+ * per node (the nodes of the first answer), their total, and the change
+ * of the total and of the moved counter per second since the line before
+ * ("-" on the first).  Until SIGINT (exit 0), count lines, or the process
+ * ends (exit 0 after one line on stderr).
+ */
+static int stat_interval(long pid, double interval, long count, int json)
+{
+	struct sigaction sa = { .sa_handler = stat_on_sigint };
+	struct stat_answer a;
+	struct stat_sum sum, prev;
+	double t0 = 0, tprev = 0, t, next;
+	long lines = 0;
+	uint64_t nodes = 0;
+
+	/* No SA_RESTART: the signal ends the sleep or the read at once. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	next = mono_now();
+	while (!stat_stop && (!count || lines < count)) {
+		if (stat_fetch("stat", pid, &a)) {
+			if (stat_stop)
+				break;
+			if (lines && kill((pid_t)pid, 0) && errno == ESRCH) {
+				fprintf(stderr, "numashadow: stat: pid %ld has ended\n", pid);
+				return 0;
+			}
+			return 1;
+		}
+		t = mono_now();
+		if (stat_summarize("stat", &a, &sum)) {
+			stat_answer_free(&a);
+			return 1;
+		}
+		stat_answer_free(&a);
+		if (json) {
+			if (!lines)
+				t0 = t;
+			printf("{\"time\":%.3f,\"pid\":%ld,\"nodes\":", t - t0, pid);
+			json_sum_nodes(stdout, &sum);
+			printf(",\"pages\":%" PRIu64 ",\"moved\":%" PRIu64, sum.total,
+			       sum.moved);
+			if (lines && t > tprev)
+				printf(",\"pages_per_s\":%.1f,\"moved_per_s\":%.1f}\n",
+				       ((double)sum.total - (double)prev.total) / (t - tprev),
+				       sum.moved >= prev.moved ?
+				       (double)(sum.moved - prev.moved) / (t - tprev) : 0.0);
+			else
+				printf(",\"pages_per_s\":null,\"moved_per_s\":null}\n");
+		} else if (!lines) {
+			nodes = sum.online;
+			t0 = t;
+			printf("%9s", "time");
+			for (int n = 0; n < STAT_NODES; n++)
+				if (nodes >> n & 1) {
+					char label[16];
+					snprintf(label, sizeof(label), "node%d", n);
+					printf(" %11s", label);
+				}
+			printf(" %11s %10s %10s\n", "total", "pages/s", "moved/s");
+		}
+		if (!json) {
+			printf("%9.3f", t - t0);
+			for (int n = 0; n < STAT_NODES; n++)
+				if (nodes >> n & 1)
+					printf(" %11" PRIu64, sum.pages[n]);
+			printf(" %11" PRIu64, sum.total);
+		}
+		if (json)
+			;
+		else if (lines && t > tprev)
+			printf(" %10.1f %10.1f\n",
+			       ((double)sum.total - (double)prev.total) / (t - tprev),
+			       /* A counter that went back (it never should): none. */
+			       sum.moved >= prev.moved ?
+			       (double)(sum.moved - prev.moved) / (t - tprev) : 0.0);
+		else
+			printf(" %10s %10s\n", "-", "-");
+		prev = sum;
+		tprev = t;
+		lines++;
+		if (count && lines >= count)
+			break;
+		/* On a grid from the start: a slow answer does not drift it. */
+		next += interval;
+		t = mono_now();
+		if (next > t) {
+			struct timespec ts = { (time_t)(next - t),
+				(long)((next - t - (double)(time_t)(next - t)) * 1e9) };
+			nanosleep(&ts, NULL);
+		} else {
+			next = t;
+		}
+	}
+	return 0;
+}
+
+/* One process of --all. */
+struct stat_proc {
+	long pid;
+	char comm[20];
+	struct stat_sum sum;
+};
+
+static int stat_proc_cmp(const void *x, const void *y)
+{
+	const struct stat_proc *a = x, *b = y;
+
+	return (a->pid > b->pid) - (a->pid < b->pid);
+}
+
+/* /proc/PID/comm, printable ASCII (spaces kept): the name is the
+ * program's to choose. */
+static void comm_read(long pid, char *buf, size_t size)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, (int)size, f))
+		snprintf(buf, size, "?");
+	if (f)
+		fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+}
+
+/*
+ * Every process of ours with a control socket in our socket directory
+ * (checked as for --pid), one line each: pid, command, pages per node
+ * (the nodes any answered for), total.  A socket file is taken only when
+ * it is a socket (not a symbolic link) owned by us and writable by no
+ * one else; the process must exist, listen on it and be its SO_PEERCRED
+ * pid.  Stale sockets of dead processes are skipped quietly.
+ */
+static int stat_all(int json)
+{
+	char dir[SUN_PATH_SIZE], name[32];
+	struct stat_proc *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t nodes = 0;
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	if (ctl_path("stat", 1, dir, sizeof(dir), name, sizeof(name)))
+		return 1;
+	dfd = ctl_dir_open("stat", dir);
+	if (dfd < 0 && dfd != -ENOENT)
+		return 1;
+	if (dfd >= 0) {
+		/* O_PATH cannot be read: list it by a descriptor of its own,
+		 * reached through the checked one. */
+		int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lfd < 0 || fchdir(dfd) || !(d = fdopendir(lfd))) {
+			fprintf(stderr, "numashadow: stat: %s: %s\n", dir, strerror(errno));
+			if (lfd >= 0)
+				close(lfd);
+			close(dfd);
+			return 1;
+		}
+		while ((de = readdir(d))) {
+			const char *p = de->d_name;
+			uint64_t pid;
+			struct stat st;
+			struct stat_answer a;
+			int fd;
+
+			if (parse_u64(&p, 4194304, &pid) || strcmp(p, ".sock") || !pid)
+				continue;
+			if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+			    !S_ISSOCK(st.st_mode))
+				continue;
+			if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+				fprintf(stderr, "numashadow: stat: %s/%s is not yours alone "
+					"(uid %ld, mode %04o); skipped\n", dir, de->d_name,
+					(long)st.st_uid, (unsigned)(st.st_mode & 07777));
+				continue;
+			}
+			if (kill((pid_t)pid, 0) && errno == ESRCH)
+				continue;	/* a dead process's socket */
+			fd = ctl_connect_name("stat", dir, de->d_name, (long)pid);
+			if (fd < 0)
+				continue;	/* stale, or said why */
+			if (stat_fetch_fd("stat", fd, (long)pid, 1, &a))
+				continue;
+			if (n == cap) {
+				struct stat_proc *nv = realloc(v, (cap = cap ? 2 * cap : 16) *
+								  sizeof(*v));
+				if (!nv) {
+					stat_answer_free(&a);
+					break;
+				}
+				v = nv;
+			}
+			v[n].pid = (long)pid;
+			if (stat_summarize("stat", &a, &v[n].sum) == 0) {
+				comm_read((long)pid, v[n].comm, sizeof(v[n].comm));
+				nodes |= v[n].sum.online;
+				n++;
+			}
+			stat_answer_free(&a);
+		}
+		closedir(d);
+		close(dfd);
+	}
+	qsort(v, n, sizeof(*v), stat_proc_cmp);
+	if (json) {
+		for (size_t i = 0; i < n; i++) {
+			printf("{\"pid\":%ld,\"command\":", v[i].pid);
+			json_str(stdout, v[i].comm, strlen(v[i].comm));
+			printf(",\"nodes\":");
+			json_sum_nodes(stdout, &v[i].sum);
+			printf(",\"pages\":%" PRIu64 "}\n", v[i].sum.total);
+		}
+		free(v);
+		return 0;
+	}
+	printf("%8s %-16s", "pid", "command");
+	for (int k = 0; k < STAT_NODES; k++)
+		if (nodes >> k & 1) {
+			char label[16];
+			snprintf(label, sizeof(label), "node%d", k);
+			printf(" %11s", label);
+		}
+	printf(" %11s\n", "total");
+	for (size_t i = 0; i < n; i++) {
+		printf("%8ld %-16s", v[i].pid, v[i].comm);
+		for (int k = 0; k < STAT_NODES; k++)
+			if (nodes >> k & 1)
+				printf(" %11" PRIu64, v[i].sum.pages[k]);
+		printf(" %11" PRIu64 "\n", v[i].sum.total);
+	}
+	free(v);
+	return 0;
+}
+
+/* err, or 1 when what went to stdout did not all get there (a full
+ * disk, a closed pipe): a script must not take a cut answer as whole. */
+static int stat_out_check(int err)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "numashadow: stat: standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		return 1;
+	}
+	return err;
+}
+
 static int cmd_stat(int argc, char **argv)
 {
-	const char *val;
-	long pid = 0;
-	int i, m;
+	const char *val, *interval_s = NULL;
+	long pid = 0, count = 0;
+	int i, m, json = 0, all = 0;
+	uint64_t interval_ns = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
@@ -1068,12 +1790,53 @@ static int cmd_stat(int argc, char **argv)
 		if ((m = option_match("--pid", argc, argv, &i, &val))) {
 			if (pid_parse("stat", m < 0 ? NULL : val, &pid))
 				return EXIT_USAGE;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (strcmp(argv[i], "--all") == 0) {
+			all = 1;
+		} else if ((m = option_match("--interval", argc, argv, &i, &val))) {
+			const char *p = val;
+			if (m < 0 || parse_seconds(&p, &interval_ns) || *p ||
+			    interval_ns < 1000000 || interval_ns > 86400000000000ULL)
+				return value_error("stat", "--interval",
+						   "seconds from 0.001 to 86400, such as 0.5",
+						   m < 0 ? NULL : val);
+			interval_s = val;
+		} else if ((m = option_match("--count", argc, argv, &i, &val))) {
+			if (m < 0 || number_parse(val, 1, 1000000000, &count))
+				return value_error("stat", "--count", "a number of lines from 1",
+						   m < 0 ? NULL : val);
 		} else {
 			return usage_error("stat", "unknown argument '%s'", argv[i]);
 		}
 	}
+	if (all) {
+		if (pid)
+			return usage_error("stat", "--all and --pid exclude each other");
+		if (interval_s || count)
+			return usage_error("stat", "--all takes no --interval or --count");
+		return stat_out_check(stat_all(json));
+	}
 	if (!pid)
-		return usage_error("stat", "--pid is required");
+		return usage_error("stat", "--pid (or --all) is required");
+	if (count && !interval_s)
+		return usage_error("stat", "--count needs --interval");
+	if (interval_s)
+		return stat_out_check(stat_interval(pid, (double)interval_ns / 1e9,
+						    count, json));
+	if (json) {
+		struct stat_answer a;
+		struct stat_sum sum;
+		int err;
+
+		if (stat_fetch("stat", pid, &a))
+			return 1;
+		err = stat_summarize("stat", &a, &sum);
+		if (!err)
+			err = stat_json("stat", pid, &a, &sum);
+		stat_answer_free(&a);
+		return stat_out_check(err);
+	}
 	return ctl_request("stat", pid, "stat");
 }
 
@@ -1083,7 +1846,7 @@ static int cmd_trace(int argc, char **argv)
 {
 	enum trace_out out = TRACE_TEXT;
 	const char *file = NULL, *svg = NULL, *val;
-	int i, m, modes = 0, options = 1;
+	int i, m, modes = 0, options = 1, json = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -1098,6 +1861,10 @@ static int cmd_trace(int argc, char **argv)
 			if (strcmp(a, "--summary") == 0) {
 				out = TRACE_SUMMARY;
 				modes++;
+				continue;
+			}
+			if (strcmp(a, "--json") == 0) {
+				json = 1;
 				continue;
 			}
 			if (strcmp(a, "--csv") == 0) {
@@ -1122,7 +1889,11 @@ static int cmd_trace(int argc, char **argv)
 	}
 	if (modes > 1)
 		return usage_error("trace", "--summary, --csv and --svg exclude each other");
+	if (json && (out == TRACE_CSV || out == TRACE_SVG))
+		return usage_error("trace", "--json goes with the records or --summary, not --csv or --svg");
 	if (!file)
 		return usage_error("trace", "no trace file given");
+	if (json)
+		out = out == TRACE_SUMMARY ? TRACE_SUMMARY_JSON : TRACE_JSON;
 	return trace_show(file, out, svg);
 }

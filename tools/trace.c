@@ -484,6 +484,24 @@ static int show_csv(struct tr_file *tf)
 	return got < 0;
 }
 
+/* One record as a JSON object on one line: the CSV's fields, the record
+ * number, and addr as a string (a 64-bit number is not exact in every
+ * JSON reader). */
+static int show_json(struct tr_file *tf)
+{
+	const struct ns_trace_rec *r;
+	char tb[16];
+	int got;
+
+	while ((got = tr_next(tf, &r)) > 0) {
+		printf("{\"time_ns\":%" PRIu64 ",\"pid\":%d,\"tid\":%d,\"seq\":%" PRIu64
+		       ",\"type\":\"%s\",\"addr\":\"0x%" PRIx64 "\",\"len\":%" PRIu64
+		       ",\"node\":%d,\"aux\":%u}\n", r->time - tf->t0, r->pid, r->tid,
+		       r->seq, type_name(r->type, tb), r->addr, r->len, r->node, r->aux);
+	}
+	return got < 0;
+}
+
 /* ---- per process ---- */
 
 static size_t pid_hash(int32_t pid, size_t nslots)
@@ -682,7 +700,43 @@ static void proc_row(const struct tr_proc *p, const struct tr_pages *pages,
 	       wm, moved, p->next_touch, p->balance, p->lost);
 }
 
-static int show_summary(struct tr_file *tf)
+/* {"0":64,"kernel":2}: pages by node, nodes in show even with none. */
+static void nodes_json(const uint64_t *pages, int n, uint64_t show)
+{
+	const char *sep = "";
+
+	putchar('{');
+	for (int i = 0; i < n; i++) {
+		if (!pages[i] && (i >= TR_NODES || !(show >> i & 1)))
+			continue;
+		if (i == TR_KERNEL)
+			printf("%s\"kernel\":%" PRIu64, sep, pages[i]);
+		else
+			printf("%s\"%d\":%" PRIu64, sep, i, pages[i]);
+		sep = ",";
+	}
+	putchar('}');
+}
+
+/* One row of --summary --json: a process, or the family's total. */
+static void proc_json(const struct tr_proc *p, const struct tr_pages *pages, int family)
+{
+	if (family)
+		printf("{\"family\":true");
+	else if (p->parent >= 0)
+		printf("{\"pid\":%d,\"parent\":%" PRId64, p->pid, p->parent);
+	else
+		printf("{\"pid\":%d,\"parent\":null", p->pid);
+	printf(",\"records\":%" PRIu64 ",\"mmaps\":%" PRIu64 ",\"munmaps\":%" PRIu64
+	       ",\"placed\":", p->recs, p->mmaps, p->munmaps);
+	nodes_json(pages->placed, TR_NODES + 1, 0);
+	printf(",\"cow\":%" PRIu64 ",\"migrated\":", p->cows);
+	nodes_json(pages->moved, TR_NODES, p->targets);
+	printf(",\"next_touch\":%" PRIu64 ",\"balance\":%" PRIu64 ",\"lost\":%" PRIu64
+	       "}\n", p->next_touch, p->balance, p->lost);
+}
+
+static int show_summary(struct tr_file *tf, int json)
 {
 	struct tr_procs ps = { 0 };
 	struct tr_proc sum = { 0 };
@@ -719,6 +773,15 @@ static int show_summary(struct tr_file *tf)
 	for (size_t i = 0; i < ps.n; i++) {
 		proc_add(&sum, &ps.v[i]);
 		proc_pages_add(sum_pages, &ps.v[i]);
+	}
+	if (json) {
+		for (size_t i = 0; i < ps.n; i++) {
+			memset(pages, 0, sizeof(*pages));
+			proc_pages_add(pages, &ps.v[i]);
+			proc_json(&ps.v[i], pages, 0);
+		}
+		proc_json(&sum, sum_pages, 1);
+		goto out_free;
 	}
 	/* The node lists are as wide as the widest, the family's. */
 	nodes_format(buf, sizeof(buf), sum_pages->placed, TR_NODES + 1, 0);
@@ -938,7 +1001,7 @@ int trace_show(const char *path, enum trace_out out, const char *svg_path)
 		return file_error(path, strerror(ENOMEM));
 	err = tr_file_open(tf, path);
 	/* Times are relative to the earliest record: a pass to find it. */
-	if (!err && out != TRACE_SUMMARY)
+	if (!err && out != TRACE_SUMMARY && out != TRACE_SUMMARY_JSON)
 		err = tr_times(tf);
 	if (!err) {
 		switch (out) {
@@ -949,7 +1012,11 @@ int trace_show(const char *path, enum trace_out out, const char *svg_path)
 			err = show_csv(tf);
 			break;
 		case TRACE_SUMMARY:
-			err = show_summary(tf);
+		case TRACE_SUMMARY_JSON:
+			err = show_summary(tf, out == TRACE_SUMMARY_JSON);
+			break;
+		case TRACE_JSON:
+			err = show_json(tf);
 			break;
 		case TRACE_SVG:
 			err = show_svg(tf, svg_path);

@@ -10,6 +10,8 @@ enum trace_out {
 	TRACE_SUMMARY,		/* one line per process, and the family's */
 	TRACE_CSV,		/* one row per record, for other tools */
 	TRACE_SVG,		/* pages placed and moved over time */
+	TRACE_JSON,		/* one JSON object per record (JSON Lines) */
+	TRACE_SUMMARY_JSON,	/* one JSON object per process, and the family's */
 };
 
 /* Shows the trace file at path on stdout (TRACE_SVG: into svg_path).

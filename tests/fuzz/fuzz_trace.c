@@ -38,5 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	trace_show(path, TRACE_TEXT, NULL);
 	trace_show(path, TRACE_CSV, NULL);
 	trace_show(path, TRACE_SVG, "/dev/null");
+	trace_show(path, TRACE_JSON, NULL);
+	trace_show(path, TRACE_SUMMARY_JSON, NULL);
 	return 0;
 }
