@@ -930,8 +930,9 @@ static int ctl_connect_name(const char *cmd, const char *dir, const char *name,
 }
 
 /* A socket connected to pid's control socket.  Returns the descriptor,
- * or -1 after one line saying why not. */
-static int ctl_connect(const char *cmd, long pid)
+ * or -1 after one line saying why not; with quiet_gone, -ENOENT and no
+ * line when there is no socket. */
+static int ctl_connect_q(const char *cmd, long pid, int quiet_gone)
 {
 	char dir[SUN_PATH_SIZE], name[32];
 	int dfd, fd;
@@ -957,9 +958,16 @@ static int ctl_connect(const char *cmd, long pid)
 	return fd;
 
 no_socket:
+	if (quiet_gone)
+		return -ENOENT;
 	fprintf(stderr, "numashadow: pid %ld has no control socket (start it "
 		"with 'numashadow run --ctl')\n", pid);
 	return -1;
+}
+
+static int ctl_connect(const char *cmd, long pid)
+{
+	return ctl_connect_q(cmd, pid, 0);
 }
 
 /* Sends one request to pid's control socket and copies the answer to
@@ -1134,8 +1142,9 @@ static void stat_answer_free(struct stat_answer *a)
 
 /*
  * Sends "stat" on fd and reads the whole answer into *a.  Returns 0 when
- * it ends with "ok"; otherwise 1, after one line unless quiet (then only
- * for errors other than the process exiting, which --all skips).
+ * it ends with "ok"; 2 when the process is going away (it answered that
+ * it is exiting, or closed without a byte), after one line unless quiet;
+ * otherwise 1 after one line.
  */
 static int stat_fetch_fd(const char *cmd, int fd, long pid, int quiet,
 			 struct stat_answer *a)
@@ -1143,16 +1152,19 @@ static int stat_fetch_fd(const char *cmd, int fd, long pid, int quiet,
 	size_t len = 0, cap = 65536, k;
 	char *buf = malloc(cap), *p, *err = NULL;
 	ssize_t n;
+	int gone;
 
 	memset(a, 0, sizeof(*a));
 	errno = 0;
 	if (!buf || send(fd, "stat\n", 5, MSG_NOSIGNAL) != 5) {
-		if (!quiet)
+		/* A peer that hung up is going away too. */
+		gone = buf && (errno == EPIPE || errno == ECONNRESET);
+		if (!quiet || !gone)
 			fprintf(stderr, "numashadow: %s: pid %ld: %s\n", cmd, pid,
 				strerror(!buf ? ENOMEM : errno ? errno : EIO));
 		free(buf);
 		close(fd);
-		return 1;
+		return gone ? 2 : 1;
 	}
 	for (;;) {
 		if (len + 1 == cap) {
@@ -1189,30 +1201,39 @@ static int stat_fetch_fd(const char *cmd, int fd, long pid, int quiet,
 		}
 		a->line[a->n++] = p;
 	}
-	if (stat_stop)
-		;	/* interrupted on purpose: nothing to say */
-	else if (!err && !quiet)
+	gone = len == 0 || (err && !strcmp(err, "the process is exiting"));
+	if (stat_stop || (quiet && gone))
+		;	/* interrupted on purpose, or gone: nothing to say */
+	else if (!err)
 		fprintf(stderr, "numashadow: %s: pid %ld: the answer ends without "
 			"'ok' (cut short)\n", cmd, pid);
-	else if (err && (!quiet || strcmp(err, "the process is exiting")))
+	else
 		fprintf(stderr, "numashadow: %s: pid %ld: %s\n", cmd, pid, err);
 	stat_answer_free(a);
-	return 1;
+	return gone ? 2 : 1;
 }
 
-/* The stat answer of pid; 0, or 1 after one line. */
-static int stat_fetch(const char *cmd, long pid, struct stat_answer *a)
+/* The stat answer of pid; 0, or 1 after one line.  With quiet_gone,
+ * 2 and no line when the process is gone or going: no process, no
+ * socket (removed at exit), or an answer saying so. */
+static int stat_fetch(const char *cmd, long pid, int quiet_gone,
+		      struct stat_answer *a)
 {
 	int fd;
 
 	if (kill((pid_t)pid, 0) && errno == ESRCH) {
+		if (quiet_gone)
+			return 2;
 		fprintf(stderr, "numashadow: %s: no process %ld\n", cmd, pid);
 		return 1;
 	}
-	fd = ctl_connect(cmd, pid);
+	fd = ctl_connect_q(cmd, pid, quiet_gone);
+	if (fd == -ENOENT)
+		return 2;
 	if (fd < 0)
 		return 1;
-	return stat_fetch_fd(cmd, fd, pid, 0, a);
+	fd = stat_fetch_fd(cmd, fd, pid, quiet_gone, a);
+	return fd == 2 && !quiet_gone ? 1 : fd;
 }
 
 /* A decimal number at *s, then the exact text lit; 0 or -EINVAL. */
@@ -1538,6 +1559,7 @@ static int stat_interval(long pid, double interval, long count, int json)
 	double t0 = 0, tprev = 0, t, next;
 	long lines = 0;
 	uint64_t nodes = 0;
+	int err;
 
 	/* No SA_RESTART: the signal ends the sleep or the read at once. */
 	sigemptyset(&sa.sa_mask);
@@ -1545,10 +1567,13 @@ static int stat_interval(long pid, double interval, long count, int json)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	next = mono_now();
 	while (!stat_stop && (!count || lines < count)) {
-		if (stat_fetch("stat", pid, &a)) {
+		/* After the first line, the process going away is the end
+		 * of the view, not an error. */
+		err = stat_fetch("stat", pid, lines > 0, &a);
+		if (err) {
 			if (stat_stop)
 				break;
-			if (lines && kill((pid_t)pid, 0) && errno == ESRCH) {
+			if (err == 2) {
 				fprintf(stderr, "numashadow: stat: pid %ld has ended\n", pid);
 				return 0;
 			}
@@ -1829,7 +1854,7 @@ static int cmd_stat(int argc, char **argv)
 		struct stat_sum sum;
 		int err;
 
-		if (stat_fetch("stat", pid, &a))
+		if (stat_fetch("stat", pid, 0, &a))
 			return 1;
 		err = stat_summarize("stat", &a, &sum);
 		if (!err)

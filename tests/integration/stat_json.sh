@@ -5,14 +5,17 @@
 # range, kind and pages per node), also after a migrate; for a forked
 # family, its shared pages list both processes as mappers.  `stat
 # --interval S --count N` prints a header and N lines whose total is the
-# sum of the node columns; without --count, SIGINT ends it with status 0.
+# sum of the node columns; without --count, SIGINT ends it with status 0,
+# as does the process's end (with one line saying so).
 # `stat --all` lists the running processes started with --ctl (pid and
 # command name) and not one killed with SIGKILL, whose socket file is
 # still there; --interval --json and --all --json say the same as JSON
 # Lines.  `trace --json` has one JSON object per CSV row with the
 # same fields, `trace --summary --json` one per process and the family's
-# with the table's numbers.  Options that do not go together are usage
-# errors (2).  Needs python3.  Run from the project root.
+# with the table's numbers.  A fake server's answers: a line of unknown
+# shape is skipped, a malformed known line, a cut answer and an error are
+# one line and status 1 with nothing on stdout.  Options that do not go
+# together are usage errors (2).  Needs python3.  Run from the project root.
 . tests/int_lib.sh
 PROG=build/tests/progs/workload
 TPROG=$(pwd)/build/tests/progs/trace_prog
@@ -127,6 +130,18 @@ wait $st
 rc=$?
 [ $rc -eq 0 ] || fail "stat --interval: exit $rc after SIGINT: $(cat "$tmp/err")"
 [ "$(wc -l <"$tmp/iv")" -ge 3 ] || fail "stat --interval for 1 s: $(cat "$tmp/iv")"
+
+# Until the process ends: status 0 and one line saying so.
+$NS run --ctl -- $PROG 4 2 >/dev/null 2>&1 &
+short=$!
+wait_ctl $short
+$NS stat --pid $short --interval 0.2 >"$tmp/iv" 2>"$tmp/err"
+rc=$?
+wait $short
+[ $rc -eq 0 ] || fail "stat --interval of a process that ends: exit $rc: $(cat "$tmp/err")"
+[ "$(cat "$tmp/err")" = "numashadow: stat: pid $short has ended" ] ||
+	fail "stat --interval of a process that ends: said $(cat "$tmp/err")"
+[ "$(wc -l <"$tmp/iv")" -ge 3 ] || fail "stat --interval of a process that ends: $(cat "$tmp/iv")"
 
 # --all: the live ones, not one killed (its socket file left behind).
 kill -KILL $dead
