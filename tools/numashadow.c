@@ -8,7 +8,8 @@
  *   numashadow stat --pid PID [--json] [--interval SECONDS [--count N]]
  *   numashadow stat --all [--json]
  *   numashadow trace [--summary | --csv | --svg OUT.svg] [--json] FILE
- *   numashadow vm [--nodes 2|4] [--mem MIB] [--cpus N] [--file PATH]...
+ *   numashadow vm [--nodes N] [--memory-only NODES] [--distance A-B:V,...]
+ *                 [--mem MIB] [--cpus N] [--file PATH]...
  *                 [--timeout SECONDS] [--] CMD [ARGS...]
  *
  * Every subcommand is one entry of subcommands[] (name, synopsis, summary,
@@ -156,7 +157,11 @@ static const struct subcommand subcommands[] = {
 	{
 		"vm", "[OPTIONS] [--] CMD [ARGS...]",
 		"boot a QEMU guest with NUMA nodes and run CMD inside",
-		"  --nodes 2|4         NUMA nodes in the guest (default 2)\n"
+		"  --nodes N           NUMA nodes in the guest, 2 to 8 (default 2)\n"
+		"  --memory-only NODES the last nodes get memory and no CPUs\n"
+		"                      (as CXL memory appears): 2, 2,3 or 2-3\n"
+		"  --distance A-B:V,...  node distances, 11 to 254 (both ways\n"
+		"                      unless B-A:W is given too; default 20)\n"
 		"  --mem MIB           guest memory in MiB, split evenly over the\n"
 		"                      nodes, 256 to 65536 (default 1024)\n"
 		"  --cpus N            virtual CPUs, 1 to 64, spread over the nodes\n"
@@ -660,7 +665,7 @@ static int cmd_vm(int argc, char **argv)
 	char script[PATH_MAX], self[PATH_MAX], dirs[2 * PATH_MAX + 8];
 	char nodes_s[16], mem_s[16], cpus_s[16], timeout_s[16];
 	long nodes = 2, mem = 1024, cpus = 0, timeout = 600;
-	const char *val;
+	const char *val, *memonly = NULL, *distance = NULL;
 	char **files, **nv;
 	int nfiles = 0, i, m, k;
 	struct stat st;
@@ -680,10 +685,22 @@ static int cmd_vm(int argc, char **argv)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
 			return subcommand_help("vm");
 		if ((m = option_match("--nodes", argc, argv, &i, &val))) {
-			if (m < 0 || number_parse(val, 2, 4, &nodes) ||
-			    nodes == 3)
-				return value_error("vm", "--nodes", "2 or 4",
+			if (m < 0 || number_parse(val, 2, 8, &nodes))
+				return value_error("vm", "--nodes", "2 to 8",
 						   m < 0 ? NULL : val);
+		} else if ((m = option_match("--memory-only", argc, argv, &i,
+					     &val))) {
+			/* The helper checks the list against --nodes. */
+			if (m < 0)
+				return value_error("vm", "--memory-only",
+						   "the last nodes, as 2, 2,3 or 2-3", NULL);
+			memonly = val;
+		} else if ((m = option_match("--distance", argc, argv, &i,
+					     &val))) {
+			if (m < 0)
+				return value_error("vm", "--distance",
+						   "A-B:V[,A-B:V]..., V from 11 to 254", NULL);
+			distance = val;
 		} else if ((m = option_match("--mem", argc, argv, &i, &val))) {
 			if (m < 0 || number_parse(val, 256, 65536, &mem))
 				return value_error("vm", "--mem",
@@ -725,7 +742,7 @@ static int cmd_vm(int argc, char **argv)
 	if (self_path(self, sizeof(self)))
 		self[0] = '\0';
 
-	nv = calloc(14 + 2 * nfiles + (argc - i) + 1, sizeof(*nv));
+	nv = calloc(18 + 2 * nfiles + (argc - i) + 1, sizeof(*nv));
 	if (!nv)
 		return EXIT_SELF;
 	snprintf(nodes_s, sizeof(nodes_s), "%ld", nodes);
@@ -738,6 +755,14 @@ static int cmd_vm(int argc, char **argv)
 	nv[k++] = "--mem";	nv[k++] = mem_s;
 	nv[k++] = "--cpus";	nv[k++] = cpus_s;
 	nv[k++] = "--timeout";	nv[k++] = timeout_s;
+	if (memonly) {
+		nv[k++] = "--memory-only";
+		nv[k++] = (char *)memonly;
+	}
+	if (distance) {
+		nv[k++] = "--distance";
+		nv[k++] = (char *)distance;
+	}
 	if (self[0]) {
 		nv[k++] = "--numashadow";
 		nv[k++] = self;

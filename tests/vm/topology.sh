@@ -1,9 +1,10 @@
 #!/bin/sh
-# tests/vm/topology.sh - numashadow-vm --memory-only and --distance: a
-# 3-node guest whose node 2 has memory and no CPUs (as CXL memory appears)
-# and distances 0-1:21 (both ways), 0-2:30 and 2-0:32 (asymmetric), 1-2 not
-# given (20).  In the guest, /sys must show node 2 with memory and an empty
-# cpulist and exactly that distance matrix; then tests/progs/vm_topology.c,
+# tests/vm/topology.sh - numashadow vm --memory-only and --distance (passed
+# on to numashadow-vm, which checks them): a 3-node guest whose node 2
+# has memory and no CPUs (as CXL memory appears) and distances 0-1:21
+# (both ways), 0-2:30 and 2-0:32 (asymmetric), 1-2 not given (20).  In
+# the guest, /sys must show node 2 with memory and an empty cpulist and
+# exactly that distance matrix; then tests/progs/vm_topology.c,
 # under `numashadow run --verify` with automatic NUMA balancing off, moves
 # pages touched on node 0 to node 2 and on to node 1, checked page by page
 # against move_pages(2), numashadow_page_node() and verify.  On the host,
@@ -48,7 +49,7 @@ vm_need build/numashadow-vm $PROG
 bad() {	# bad OPTION VALUE WANT...
 	o=$1 v=$2
 	shift 2
-	msg=$(build/numashadow-vm --nodes 3 "$o" "$v" -- /bin/true 2>&1)
+	msg=$(build/numashadow vm --nodes 3 "$o" "$v" -- /bin/true 2>&1)
 	rc=$?
 	[ $rc -eq 2 ] || fail "$o '$v': status $rc, expected 2 ($msg)"
 	[ "$(echo "$msg" | wc -l)" -eq 1 ] || fail "$o '$v': not one line: $msg"
@@ -75,7 +76,7 @@ build/numashadow-vm --help | grep -q -- "--memory-only NODES" ||
 build/numashadow-vm --help | grep -q -- "--distance A-B:V" ||
 	fail "--help does not describe --distance"
 
-out=$(build/numashadow-vm --nodes 3 --memory-only 2 --distance $DIST \
+out=$(build/numashadow vm --nodes 3 --memory-only 2 --distance $DIST \
 	--file build/numashadow --file $PROG -- /bin/sh "$0" --guest 2>&1)
 rc=$?
 echo "$out"
