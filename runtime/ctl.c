@@ -148,6 +148,12 @@ static void do_stat(void)
 		listed++;
 	}
 	ns_unlock();
+	/* First touches the placement filled (0 without a policy): what a
+	 * live view turns into pages placed a second. */
+	struct ns_fault_stats fs;
+	uffd_stats(&fs);
+	out("placement: faults %lu pages %lu", (unsigned long)fs.faults,
+	    (unsigned long)fs.pages);
 	out("migrations: calls %lu moved %lu already %lu shared %lu not-present %lu nomem %lu not-movable %lu busy %lu other %lu passes %lu",
 	    (unsigned long)c.calls, (unsigned long)c.moved,
 	    (unsigned long)c.already, (unsigned long)c.shared,

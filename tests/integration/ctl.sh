@@ -25,6 +25,8 @@ echo "$out" | grep -q "^pid $pid$" || fail "stat: no 'pid $pid' line: $out"
 echo "$out" | grep -Eq "^node 0: [1-9][0-9]* pages$" || fail "stat: no pages on node 0: $out"
 echo "$out" | grep -q "anon node0=" || fail "stat: no per-mapping line: $out"
 echo "$out" | grep -q "^migrations: calls 0 " || fail "stat: counters: $out"
+# No placement policy: no first touch was the runtime's to fill.
+echo "$out" | grep -q "^placement: faults 0 pages 0$" || fail "stat: placement: $out"
 
 out=$($NS migrate --pid $pid --to 0 --sync 2>&1); rc=$?
 [ $rc -eq 0 ] || fail "migrate --to 0: exit $rc: $out"
@@ -32,6 +34,22 @@ echo "$out" | grep -q "^moved 0 pages to node 0$" || fail "migrate --to 0: $out"
 out=$($NS stat --pid $pid 2>&1)
 echo "$out" | grep -Eq "^migrations: calls [1-9].* already [1-9]" ||
 	fail "stat after migrate: the pages already on node 0 not counted: $out"
+
+# With a policy the placement fills the program's first touches: some
+# pages are counted placed.
+$NS run --ctl --interleave=all -- $PROG 8 20 >/dev/null 2>&1 &
+ppid=$!
+on_exit='kill $pid $ppid 2>/dev/null; wait $pid $ppid 2>/dev/null'
+for i in $(seq 50); do
+	pout=$($NS stat --pid $ppid 2>&1) && break
+	sleep 0.1
+done
+placed=$(echo "$pout" | sed -n 's/^placement: faults [0-9]* pages \([0-9]*\)$/\1/p')
+[ -n "$placed" ] && [ "$placed" -gt 0 ] ||
+	fail "stat under --interleave=all: no pages placed: $pout"
+kill $ppid 2>/dev/null
+wait $ppid 2>/dev/null
+on_exit='kill $pid 2>/dev/null; wait $pid 2>/dev/null'
 
 expect() {	# expect STATUS PATTERN -- ARGS...: a refused request
 	want=$1 pat=$2
