@@ -150,17 +150,12 @@ static void log_fd_set(int fd)
  * (coreutils close stderr at exit) and opened a file of its own at that
  * number gets nothing of ours in it.  A log file that went falls back to
  * stderr; a stderr that went takes the line with it. */
-void ns_log(const char *fmt, ...)
+/* Writes buf[0, n), one whole line, to the log (see ns_log). */
+static void log_line(const char *buf, int n)
 {
-	char buf[1024];
-	va_list ap;
 	struct stat st;
-	int n = ns_fmt(buf, sizeof(buf), "numashadow: "), fd = ns_rt.log_fd;
+	int fd = ns_rt.log_fd;
 
-	va_start(ap, fmt);
-	n += ns_vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	buf[n++] = '\n';
 	if (sys_fstat(fd, &st) < 0 || st.st_dev != log_dev || st.st_ino != log_ino) {
 		if (fd == 2 || sys_fstat(2, &st) < 0 || st.st_dev != err_dev ||
 		    st.st_ino != err_ino)
@@ -168,6 +163,19 @@ void ns_log(const char *fmt, ...)
 		fd = 2;
 	}
 	sys_write(fd, buf, (size_t)n);
+}
+
+void ns_log(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n = ns_fmt(buf, sizeof(buf), "numashadow: ");
+
+	va_start(ap, fmt);
+	n += ns_vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	buf[n++] = '\n';
+	log_line(buf, n);
 }
 
 /* ---- options, read once ---- */
@@ -186,7 +194,7 @@ static const struct {
 			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
 	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
 				"SECONDS:NODE, e.g. 0.5:1, SECONDS at most a century, NODE an online node" },
-	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0 or 1" },
+	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0, 1 or json" },
 	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
 	[OPT_POLICY] = { "NUMASHADOW_POLICY",
 			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
@@ -301,9 +309,12 @@ static int options_read(void)
 	}
 	v = getenv(options[OPT_REPORT].env);
 	if (v && *v) {
-		if ((v[0] != '0' && v[0] != '1') || v[1])
+		if (!__builtin_strcmp(v, "json"))
+			report_at_exit = 2;
+		else if ((v[0] != '0' && v[0] != '1') || v[1])
 			return bad_option(OPT_REPORT, v);
-		report_at_exit = v[0] == '1';
+		else
+			report_at_exit = v[0] == '1';
 	}
 	/* A placement setting that does not parse is refused whole: the
 	 * program runs with the shadow but without numashadow's placement. */
@@ -1309,6 +1320,68 @@ static void report_touches(void)
 	ns_unlock();
 }
 
+/* Appends "KEY":{"N":COUNT,...} of the online nodes to buf at *len. */
+static void json_nodes(char *buf, size_t n, int *len, const char *key,
+		       const uint64_t counts[64])
+{
+	int first = 1;
+
+	*len += ns_fmt(buf + *len, n - (size_t)*len, "\"%s\":{", key);
+	for (int i = 0; i < 64; i++)
+		if (numa_node_online(i)) {
+			*len += ns_fmt(buf + *len, n - (size_t)*len, "%s\"%d\":%lu",
+				       first ? "" : ",", i, (unsigned long)counts[i]);
+			first = 0;
+		}
+	*len += ns_fmt(buf + *len, n - (size_t)*len, "}");
+}
+
+/* NUMASHADOW_REPORT=json: the same as report(), as one JSON object on one
+ * line after "numashadow: report: " (keys: docs/migration.md). */
+static void report_json(const char *when)
+{
+	static char buf[8192];	/* at exit, once: not on the stack */
+	struct ns_mig_counters c = proc_of(ns_rt.self)->mig;
+	uint64_t counts[64];
+	int len = ns_fmt(buf, sizeof(buf), "numashadow: report: {\"pid\":%d,\"when\":\"%s\",",
+			 (int)ns_rt.pid, when);
+
+	pages_by_node(counts);
+	json_nodes(buf, sizeof(buf), &len, "pages_by_node", counts);
+	if (uffd_active()) {
+		struct ns_fault_stats f;
+		uffd_quiesce();
+		uffd_stats(&f);
+		len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
+			      ",\"first_touch\":{\"faults\":%lu,\"pages\":%lu,",
+			      (unsigned long)f.faults, (unsigned long)f.pages);
+		json_nodes(buf, sizeof(buf), &len, "pages_by_node", f.by_node);
+		len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
+			      ",\"fallbacks\":%lu,\"already_served\":%lu,\"sleeps\":%lu,\"errors\":%lu,\"waited\":%lu,\"next_touch\":%lu,\"cow_breaks\":%lu}",
+			      (unsigned long)f.fallbacks, (unsigned long)f.wakes,
+			      (unsigned long)f.sleeps, (unsigned long)f.errors,
+			      (unsigned long)f.waited, (unsigned long)f.next_touch,
+			      (unsigned long)f.cow);
+	}
+	if (balance_active()) {
+		struct ns_balance_stats b;
+		balance_stats(&b);
+		len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
+			      ",\"balance\":{\"samples\":%lu,\"moves\":%lu,\"pingpong_avoided\":%lu,\"over_budget\":%lu}",
+			      (unsigned long)b.samples, (unsigned long)b.moves,
+			      (unsigned long)b.pingpong, (unsigned long)b.budget);
+	}
+	len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
+		      ",\"migrations\":{\"calls\":%lu,\"moved\":%lu,\"already\":%lu,\"shared\":%lu,\"not_present\":%lu,\"nomem\":%lu,\"not_movable\":%lu,\"busy\":%lu,\"other\":%lu,\"passes\":%lu}}\n",
+		      (unsigned long)c.calls, (unsigned long)c.moved,
+		      (unsigned long)c.already, (unsigned long)c.shared,
+		      (unsigned long)c.not_present, (unsigned long)c.nomem,
+		      (unsigned long)c.fault, (unsigned long)c.busy,
+		      (unsigned long)c.other, (unsigned long)c.passes);
+	if (len < (int)sizeof(buf) - 1)	/* whole, or not at all */
+		log_line(buf, len);
+}
+
 static void report(const char *when)
 {
 	uint64_t counts[64];
@@ -1776,7 +1849,9 @@ void ns_exit(void)
 	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime || ns_rt.dormant ||
 	    sys_getpid() != ns_rt.pid)
 		return;
-	if (report_at_exit)
+	if (report_at_exit == 2)
+		report_json("at exit");
+	else if (report_at_exit)
 		report("at exit");
 	ns_in_runtime = 1;
 	ns_lock();

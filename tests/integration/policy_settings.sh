@@ -94,6 +94,26 @@ cmp -s "$tmp/base.err" "$tmp/good.err" || fail "membind=0: stderr differs from t
 run good NUMASHADOW_REPORT=1 NUMASHADOW_POLICY=membind=0
 grep -aq '^numashadow: report: pid [0-9]* first touches: ' "$tmp/good.err" ||
 	fail "membind=0 with NUMASHADOW_REPORT=1: no first-touch report line"
+# The same report as JSON: one line per process of the family, each an
+# object naming only the online node; the first process's first touches
+# count pages placed (its forked child may place none).
+run good NUMASHADOW_REPORT=json NUMASHADOW_POLICY=membind=0
+grep -a '^numashadow: report: {' "$tmp/good.err" | sed 's/^numashadow: report: //' |
+	/usr/bin/python3 -c '
+import json, sys
+placed = 0
+for line in sys.stdin:
+    r = json.loads(line)
+    assert set(r) >= {"pid", "when", "pages_by_node", "first_touch", "migrations"}, r
+    assert set(r["pages_by_node"]) == {"0"}, r
+    assert set(r["migrations"]) >= {"calls", "moved", "shared", "busy", "passes"}, r
+    placed = max(placed, r["first_touch"]["pages"])
+sys.exit(0 if placed > 0 else 1)' ||
+	fail "NUMASHADOW_REPORT=json: no report line, or one that is not the expected JSON"
+run bad NUMASHADOW_REPORT=yes
+[ "$(cat "$tmp/bad.rc")" = 3 ] || fail "NUMASHADOW_REPORT=yes: exit $(cat "$tmp/bad.rc"), want 3"
+grep -aqx "numashadow: NUMASHADOW_REPORT=yes: not accepted (accepted: 0, 1 or json); running without numashadow" "$tmp/bad.err" ||
+	fail "NUMASHADOW_REPORT=yes: not refused in one line naming the accepted values: $(head -n 2 "$tmp/bad.err")"
 run bad NUMASHADOW_REPORT=1 NUMASHADOW_POLICY=membind=9
 grep -aq ' first touches: ' "$tmp/bad.err" &&
 	fail "membind=9 refused, yet the report shows pages placed"
