@@ -110,8 +110,10 @@ $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 $(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h include/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-# Small chunks and process cap: small inputs reach both (tools/trace.c).
-$(B)/fuzz/obj/tools/trace.o: FUZZFLAGS += -DTR_CHUNK=4 -DTR_MAX_PROCS=32u
+# Small chunks and caps (processes; the report's mappings and pages):
+# small inputs reach them all (tools/trace.c).
+$(B)/fuzz/obj/tools/trace.o: FUZZFLAGS += -DTR_CHUNK=4 -DTR_MAX_PROCS=32u \
+	-DRP_MAX_MAPS=8u -DRP_MAX_PAGES=64u
 $(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(B)/fuzz/obj/tools/trace.o
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^

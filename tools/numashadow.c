@@ -8,6 +8,7 @@
  *   numashadow stat --pid PID [--json] [--interval SECONDS [--count N]]
  *   numashadow stat --all [--json]
  *   numashadow trace [--summary | --csv | --svg OUT.svg] [--json] FILE
+ *   numashadow report [--format text|json] [-o OUT] FILE
  *   numashadow vm [--nodes N] [--memory-only NODES] [--distance A-B:V,...]
  *                 [--mem MIB] [--cpus N] [--file PATH]...
  *                 [--timeout SECONDS] [--] CMD [ARGS...]
@@ -16,7 +17,7 @@
  * option help, handler), so adding one is one entry and one function.
  *
  * Exit status: the command's own when we exec it; 2 for usage errors;
- * 1 when migrate, stat or trace fails (a one-line message says why);
+ * 1 when migrate, stat, trace or report fails (a one-line message says why);
  * 125 when numashadow cannot do its own job (missing library or helper,
  * a --trace file it cannot create);
  * 126 when the command is found but cannot run, 127 when it is not found,
@@ -70,6 +71,7 @@ static int cmd_vm(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
 static int cmd_stat(int argc, char **argv);
 static int cmd_trace(int argc, char **argv);
+static int cmd_report(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
@@ -153,6 +155,19 @@ static const struct subcommand subcommands[] = {
 		"  --json              the records, or with --summary the rows, as one\n"
 		"                      JSON object per line (keys: docs/trace.md)\n",
 		cmd_trace,
+	},
+	{
+		"report", "[--format text|json] [-o OUT] FILE",
+		"summarize a trace file: placements, migrations, hot mappings",
+		"  (none)              run time, pages placed per node, migrations\n"
+		"                      by reason and target, bytes moved, lost\n"
+		"                      records, top mappings by pages placed and\n"
+		"                      migrated, ping-pong pages (docs/report.md)\n"
+		"  --format FORMAT     text (the default) or json: one JSON object\n"
+		"                      (keys: docs/report.md)\n"
+		"  -o OUT              write to OUT instead of standard output\n"
+		"                      (a regular file, created or emptied)\n",
+		cmd_report,
 	},
 	{
 		"vm", "[OPTIONS] [--] CMD [ARGS...]",
@@ -1946,4 +1961,48 @@ static int cmd_trace(int argc, char **argv)
 	if (json)
 		out = out == TRACE_SUMMARY ? TRACE_SUMMARY_JSON : TRACE_JSON;
 	return trace_show(file, out, svg);
+}
+
+/* ---- report: a trace file summed up (tools/trace.c) ---- */
+
+static int cmd_report(int argc, char **argv)
+{
+	const char *file = NULL, *out = NULL, *val;
+	int i, m, options = 1, json = 0;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (options && strcmp(a, "--") == 0) {
+			options = 0;
+			continue;
+		}
+		if (options && a[0] == '-' && a[1]) {
+			if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+				return subcommand_help("report");
+			m = option_match("--format", argc, argv, &i, &val);
+			if (m < 0)
+				return value_error("report", "--format", "text or json", NULL);
+			if (m > 0) {
+				if (strcmp(val, "text") && strcmp(val, "json"))
+					return value_error("report", "--format", "text or json", val);
+				json = strcmp(val, "json") == 0;
+				continue;
+			}
+			m = option_match("-o", argc, argv, &i, &val);
+			if (m < 0 || (m > 0 && !*val))
+				return value_error("report", "-o", "an output file name", NULL);
+			if (m > 0) {
+				out = val;
+				continue;
+			}
+			return usage_error("report", "unknown option '%s'", a);
+		}
+		if (file)
+			return usage_error("report", "one trace file only, got '%s' too", a);
+		file = a;
+	}
+	if (!file)
+		return usage_error("report", "no trace file given");
+	return trace_report(file, json, out);
 }

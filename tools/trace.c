@@ -137,9 +137,12 @@ static const struct bit_name advice_names[] = {
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The command messages name: "trace", or "report" (trace_report). */
+static const char *tr_cmd = "trace";
+
 static int file_error(const char *path, const char *why)
 {
-	fprintf(stderr, "numashadow: trace: %s: %s\n", path, why);
+	fprintf(stderr, "numashadow: %s: %s: %s\n", tr_cmd, path, why);
 	return 1;
 }
 
@@ -198,8 +201,8 @@ static int tr_file_open(struct tr_file *tf, const char *path)
 	tf->n = (size - sizeof(h)) / sizeof(struct ns_trace_rec);
 	tail = (size - sizeof(h)) % sizeof(struct ns_trace_rec);
 	if (tail)
-		fprintf(stderr, "numashadow: trace: %s: warning: the last record is "
-			"truncated (%" PRIu64 " of %zu bytes); ignored\n", path, tail,
+		fprintf(stderr, "numashadow: %s: %s: warning: the last record is "
+			"truncated (%" PRIu64 " of %zu bytes); ignored\n", tr_cmd, path, tail,
 			sizeof(struct ns_trace_rec));
 	return 0;
 }
@@ -1029,5 +1032,675 @@ int trace_show(const char *path, enum trace_out out, const char *svg_path)
 		fprintf(stderr, "numashadow: trace: standard output: %s\n", strerror(errno));
 		err = 1;
 	}
+	return err;
+}
+
+/* ---- report: one run's numbers (numashadow report) ---- */
+
+/*
+ * The trace holds no call sites, no durations and no failed moves: the
+ * report says "not recorded" for those rather than guess.  Pages are
+ * grouped by the mapping (an MMAP or MREMAP_TO record) they fell in.
+ * Memory is bounded: at most RP_MAX_MAPS live mappings and as many with
+ * pages, at most RP_MAX_PAGES pages followed for ping-pong; the output
+ * says when a cap was hit.  The fuzzer's build sets both small.
+ */
+#ifndef RP_MAX_MAPS
+#define RP_MAX_MAPS	8192u	/* sorted insertion: O(n) each, keep n modest */
+#endif
+#ifndef RP_MAX_PAGES
+#define RP_MAX_PAGES	(1u << 18)	/* 1 GiB of 4 KiB pages, 8 MiB of table */
+#endif
+#define RP_FAULT_PAGES	512	/* the runtime fills at most 512 pages a fault */
+#define RP_TOP		10	/* mappings listed */
+#define RP_TOP_PAGES	5	/* ping-pong pages listed */
+#define RP_PARENTS	8	/* fork generations looked up for a mapping */
+
+/* A live mapping: [start, end) of pid, what is left of it. */
+struct rp_map {
+	int32_t pid;
+	uint32_t stat;		/* index + 1 into rp.stats, 0: no pages yet */
+	uint64_t start, end;
+	uint64_t addr, len;	/* as recorded when made */
+};
+
+/* The pages of one mapping, kept after it is gone. */
+struct rp_mstat {
+	int32_t pid;
+	uint64_t addr, len;
+	uint64_t placed[TR_NODES + 1];	/* [TR_KERNEL]: the kernel chose */
+	uint64_t placed_total, migrated;
+};
+
+/* A page's node, and the nodes it left, for ping-pong. */
+struct rp_page {
+	uint64_t addr;		/* page address; 0: a free slot */
+	uint64_t left;		/* bit n: the page has left node n */
+	int32_t pid;
+	int16_t node;		/* -1: unknown */
+	uint16_t pad;
+	uint32_t returns;	/* moves back to a node it had left */
+};
+
+struct rp_move {
+	uint64_t calls, none, range_pages, pages;	/* migrate: calls moving nothing */
+	uint64_t calls_to[TR_NODES], pages_to[TR_NODES];
+};
+
+struct rp {
+	struct tr_procs ps;
+	struct rp_map *maps;	/* by pid, then start; never overlapping */
+	size_t nmaps, maps_skipped;
+	struct rp_mstat *stats;
+	size_t nstats, stats_skipped;
+	struct rp_page *pages;
+	size_t npages, nslots;
+	uint64_t pages_skipped;
+	struct rp_move migrate, next_touch, balance;
+	uint64_t lost_recs, lost_said;	/* LOST records, what they say */
+	uint64_t un_placed, un_migrated;	/* outside any recorded mapping */
+	uint64_t recs;
+};
+
+/* The first map of pid not starting below addr. */
+static size_t rp_map_lower(const struct rp *rp, int32_t pid, uint64_t addr)
+{
+	size_t lo = 0, hi = rp->nmaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct rp_map *m = &rp->maps[mid];
+		if (m->pid < pid || (m->pid == pid && m->start < addr))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Takes [s, e) out of pid's live mappings: a mapping wholly inside goes,
+ * one cut keeps its head (a middle cut loses the tail's attribution),
+ * one starting inside keeps its tail. */
+static void rp_unmap(struct rp *rp, int32_t pid, uint64_t s, uint64_t e)
+{
+	size_t i = rp_map_lower(rp, pid, s);
+
+	if (i > 0 && rp->maps[i - 1].pid == pid && rp->maps[i - 1].end > s)
+		rp->maps[i - 1].end = s;	/* begins before s: keep the head */
+	while (i < rp->nmaps && rp->maps[i].pid == pid && rp->maps[i].start < e) {
+		if (rp->maps[i].end > e) {
+			rp->maps[i].start = e;	/* still before the next one */
+			break;
+		}
+		memmove(&rp->maps[i], &rp->maps[i + 1],
+			(rp->nmaps - i - 1) * sizeof(rp->maps[0]));
+		rp->nmaps--;
+	}
+}
+
+static int rp_map_add(struct rp *rp, int32_t pid, uint64_t s, uint64_t len)
+{
+	uint64_t e = s + len < s ? UINT64_MAX : s + len;
+	size_t i;
+
+	if (!len)
+		return 0;
+	rp_unmap(rp, pid, s, e);
+	if (rp->nmaps == RP_MAX_MAPS) {
+		rp->maps_skipped++;
+		return 0;
+	}
+	if (!rp->maps) {
+		rp->maps = malloc(RP_MAX_MAPS * sizeof(rp->maps[0]));
+		if (!rp->maps)
+			return -ENOMEM;
+	}
+	i = rp_map_lower(rp, pid, s);
+	memmove(&rp->maps[i + 1], &rp->maps[i], (rp->nmaps - i) * sizeof(rp->maps[0]));
+	rp->maps[i] = (struct rp_map){ .pid = pid, .start = s, .end = e,
+				       .addr = s, .len = len };
+	rp->nmaps++;
+	return 0;
+}
+
+/* The process pid, or NULL: a lookup that adds nothing. */
+static struct tr_proc *proc_find(struct tr_procs *ps, int32_t pid)
+{
+	if (!ps->nslots)
+		return NULL;
+	for (size_t h = pid_hash(pid, ps->nslots); ps->slot[h]; h = (h + 1) & (ps->nslots - 1))
+		if (ps->v[ps->slot[h] - 1].pid == pid)
+			return &ps->v[ps->slot[h] - 1];
+	return NULL;
+}
+
+/* The pages of the mapping holding addr in pid, or in the parent it was
+ * forked from (a child's mappings are inherited, not recorded); NULL when
+ * none does, or no slot is left (counted). */
+static struct rp_mstat *rp_stat_of(struct rp *rp, int32_t pid, uint64_t addr)
+{
+	for (int gen = 0; gen < RP_PARENTS && pid > 0; gen++) {
+		size_t i = rp_map_lower(rp, pid, addr + 1);
+		struct tr_proc *p;
+
+		if (i > 0 && rp->maps[i - 1].pid == pid && rp->maps[i - 1].end > addr) {
+			struct rp_map *m = &rp->maps[i - 1];
+			if (!m->stat) {
+				if (rp->nstats == RP_MAX_MAPS) {
+					rp->stats_skipped++;
+					return NULL;
+				}
+				if (!rp->stats) {
+					rp->stats = calloc(RP_MAX_MAPS, sizeof(rp->stats[0]));
+					if (!rp->stats)
+						return NULL;
+				}
+				rp->stats[rp->nstats] = (struct rp_mstat){ .pid = m->pid,
+					.addr = m->addr, .len = m->len };
+				m->stat = (uint32_t)++rp->nstats;
+			}
+			return &rp->stats[m->stat - 1];
+		}
+		p = proc_find(&rp->ps, pid);
+		if (!p || p->parent <= 0 || p->parent > TR_PID_MAX)
+			break;
+		pid = (int32_t)p->parent;
+	}
+	return NULL;
+}
+
+static size_t page_hash(int32_t pid, uint64_t addr, size_t nslots)
+{
+	uint64_t h = (addr >> TR_PAGE_SHIFT) * 0x9e3779b97f4a7c15ull ^ (uint64_t)pid;
+
+	return (size_t)(h ^ h >> 29) & (nslots - 1);
+}
+
+/* The page of pid at addr (page-aligned), made on first use; NULL when
+ * RP_MAX_PAGES are followed already (counted) or out of memory. */
+static struct rp_page *rp_page(struct rp *rp, int32_t pid, uint64_t addr)
+{
+	size_t h;
+
+	addr &= ~(((uint64_t)1 << TR_PAGE_SHIFT) - 1);
+	if (!addr)
+		addr = 1;	/* page 0 is a valid address; 0 marks free slots */
+	if (rp->nslots)
+		for (h = page_hash(pid, addr, rp->nslots); rp->pages[h].addr;
+		     h = (h + 1) & (rp->nslots - 1))
+			if (rp->pages[h].addr == addr && rp->pages[h].pid == pid)
+				return &rp->pages[h];
+	if (rp->npages == RP_MAX_PAGES) {
+		rp->pages_skipped++;
+		return NULL;
+	}
+	if (2 * (rp->npages + 1) > rp->nslots) {
+		size_t nslots = rp->nslots ? 2 * rp->nslots : 1024;
+		struct rp_page *v = calloc(nslots, sizeof(*v));
+		if (!v)
+			return NULL;
+		for (size_t i = 0; i < rp->nslots; i++) {
+			if (!rp->pages[i].addr)
+				continue;
+			for (h = page_hash(rp->pages[i].pid, rp->pages[i].addr, nslots);
+			     v[h].addr; h = (h + 1) & (nslots - 1))
+				;
+			v[h] = rp->pages[i];
+		}
+		free(rp->pages);
+		rp->pages = v;
+		rp->nslots = nslots;
+	}
+	for (h = page_hash(pid, addr, rp->nslots); rp->pages[h].addr;
+	     h = (h + 1) & (rp->nslots - 1))
+		;
+	rp->pages[h] = (struct rp_page){ .addr = addr, .pid = pid, .node = -1 };
+	rp->npages++;
+	return &rp->pages[h];
+}
+
+/* A page moved to node: a return when it had left node before. */
+static void rp_page_move(struct rp *rp, int32_t pid, uint64_t addr, int node)
+{
+	struct rp_page *pg = rp_page(rp, pid, addr);
+
+	if (!pg || pg->node == node)
+		return;
+	if (pg->node >= 0)
+		pg->left |= 1ULL << pg->node;
+	if (pg->left >> node & 1)
+		pg->returns++;
+	pg->node = (int16_t)node;
+}
+
+static void rp_move_add(struct rp_move *mv, int node, uint64_t pages)
+{
+	mv->pages += pages;
+	mv->pages_to[node] += pages;
+	mv->calls_to[node]++;
+	mv->calls++;
+}
+
+/* Counts record r; returns 0 or -ENOMEM. */
+static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
+{
+	int node = r->node >= 0 && r->node < TR_NODES ? r->node : -1;
+	struct rp_mstat *ms;
+	uint64_t pages;
+
+	rp->recs++;
+	switch (r->type) {
+	case NS_TR_MMAP:
+	case NS_TR_MREMAP_TO:
+		return rp_map_add(rp, r->pid, r->addr, r->len);
+	case NS_TR_MUNMAP:
+		if (r->len)
+			rp_unmap(rp, r->pid, r->addr, r->addr + r->len < r->addr ?
+				 UINT64_MAX : r->addr + r->len);
+		return 0;
+	case NS_TR_FAULT:
+		pages = r->len >> TR_PAGE_SHIFT;
+		ms = rp_stat_of(rp, r->pid, r->addr);
+		if (ms) {
+			ms->placed[node >= 0 ? node : TR_KERNEL] += pages;
+			ms->placed_total += pages;
+		} else {
+			rp->un_placed += pages;
+		}
+		/* A fresh page: what it left before is forgotten.  No more
+		 * than the runtime fills at once, in a hostile file. */
+		for (uint64_t i = 0; i < pages && i < RP_FAULT_PAGES; i++) {
+			struct rp_page *pg = rp_page(rp, r->pid,
+						     r->addr + (i << TR_PAGE_SHIFT));
+			if (pg) {
+				pg->node = (int16_t)node;
+				pg->left = 0;
+			}
+		}
+		return 0;
+	case NS_TR_MIGRATE:
+		if (node < 0)
+			return 0;
+		rp_move_add(&rp->migrate, node, r->aux);
+		rp->migrate.range_pages += r->len >> TR_PAGE_SHIFT;
+		rp->migrate.none += !r->aux;
+		/* Which pages moved is not recorded: a range inside one
+		 * mapping counts there, others outside any. */
+		ms = rp_stat_of(rp, r->pid, r->addr);
+		if (ms && r->len && r->len <= ms->len - (r->addr - ms->addr))
+			ms->migrated += r->aux;
+		else
+			rp->un_migrated += r->aux;
+		return 0;
+	case NS_TR_NEXT_TOUCH:
+	case NS_TR_BALANCE:
+		if (node < 0)
+			return 0;
+		rp_move_add(r->type == NS_TR_BALANCE ? &rp->balance : &rp->next_touch, node, 1);
+		ms = rp_stat_of(rp, r->pid, r->addr);
+		if (ms)
+			ms->migrated++;
+		else
+			rp->un_migrated++;
+		rp_page_move(rp, r->pid, r->addr, node);
+		return 0;
+	case NS_TR_LOST:
+		rp->lost_recs++;
+		rp->lost_said += r->aux;
+		return 0;
+	}
+	return 0;
+}
+
+static void rp_free(struct rp *rp)
+{
+	procs_free(&rp->ps);
+	free(rp->maps);
+	free(rp->stats);
+	free(rp->pages);
+}
+
+/* Indices of the n largest by key (ties: the earlier first), into top;
+ * returns how many (those with key 0 are left out). */
+static size_t rp_top_maps(const struct rp *rp, int migrated, size_t *top, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < rp->nstats; i++) {
+		const struct rp_mstat *s = &rp->stats[i];
+		uint64_t v = migrated ? s->migrated : s->placed_total;
+		size_t j;
+
+		if (!v)
+			continue;
+		for (j = k; j > 0; j--) {
+			const struct rp_mstat *o = &rp->stats[top[j - 1]];
+			if ((migrated ? o->migrated : o->placed_total) >= v)
+				break;
+			if (j < n)
+				top[j] = top[j - 1];
+		}
+		if (j < n) {
+			top[j] = i;
+			if (k < n)
+				k++;
+		}
+	}
+	return k;
+}
+
+static size_t rp_top_pages(const struct rp *rp, const struct rp_page **top, size_t n,
+			   uint64_t *npages, uint64_t *returns)
+{
+	size_t k = 0;
+
+	*npages = *returns = 0;
+	for (size_t i = 0; i < rp->nslots; i++) {
+		const struct rp_page *pg = &rp->pages[i];
+		size_t j;
+
+		if (!pg->addr || !pg->returns)
+			continue;
+		++*npages;
+		*returns += pg->returns;
+		for (j = k; j > 0 && top[j - 1]->returns < pg->returns; j--)
+			if (j < n)
+				top[j] = top[j - 1];
+		if (j < n) {
+			top[j] = pg;
+			if (k < n)
+				k++;
+		}
+	}
+	return k;
+}
+
+static void nodes_fprint(FILE *f, const uint64_t *pages, int n, uint64_t show)
+{
+	char buf[NODES_BUF];
+
+	nodes_format(buf, sizeof(buf), pages, n, show);
+	fputs(buf, f);
+}
+
+static void nodes_fjson(FILE *f, const uint64_t *pages, int n)
+{
+	const char *sep = "";
+
+	fputc('{', f);
+	for (int i = 0; i < n; i++) {
+		if (!pages[i])
+			continue;
+		if (i == TR_KERNEL)
+			fprintf(f, "%s\"kernel\":%" PRIu64, sep, pages[i]);
+		else
+			fprintf(f, "%s\"%d\":%" PRIu64, sep, i, pages[i]);
+		sep = ",";
+	}
+	fputc('}', f);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);	/* bytes as Latin-1: always valid */
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static uint64_t sum_nodes(const uint64_t *v, int n)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += v[i];
+	return s;
+}
+
+static void rp_move_text(FILE *f, const char *what, const struct rp_move *mv)
+{
+	fprintf(f, "  %-11s %" PRIu64 " pages moved, by target node: ", what, mv->pages);
+	nodes_fprint(f, mv->pages_to, TR_NODES, 0);
+	fputc('\n', f);
+}
+
+static void rp_move_json(FILE *f, const char *what, const struct rp_move *mv)
+{
+	fprintf(f, "\"%s\":{\"pages_moved\":%" PRIu64 ",\"by_node\":", what, mv->pages);
+	nodes_fjson(f, mv->pages_to, TR_NODES);
+	fputc('}', f);
+}
+
+static void rp_mstat_text(FILE *f, const struct rp_mstat *s)
+{
+	fprintf(f, "  pid %d 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " bytes): %" PRIu64
+		" placed (", s->pid, s->addr, s->addr + s->len, s->len, s->placed_total);
+	nodes_fprint(f, s->placed, TR_NODES + 1, 0);
+	fprintf(f, "), %" PRIu64 " migrated\n", s->migrated);
+}
+
+static void rp_mstat_json(FILE *f, const struct rp_mstat *s)
+{
+	fprintf(f, "{\"pid\":%d,\"addr\":\"0x%" PRIx64 "\",\"len\":%" PRIu64 ",\"placed\":",
+		s->pid, s->addr, s->len);
+	nodes_fjson(f, s->placed, TR_NODES + 1);
+	fprintf(f, ",\"placed_total\":%" PRIu64 ",\"migrated\":%" PRIu64 "}",
+		s->placed_total, s->migrated);
+}
+
+static void rp_write(FILE *f, const struct tr_file *tf, const struct rp *rp, int json)
+{
+	struct tr_proc sum = { 0 };
+	struct tr_pages pg;
+	const struct rp_page *ptop[RP_TOP_PAGES];
+	size_t top[2][RP_TOP], ntop[2], npt;
+	uint64_t span = rp->recs ? tf->t1 - tf->t0 : 0, pp_pages, pp_returns;
+	uint64_t moved = rp->migrate.pages + rp->next_touch.pages + rp->balance.pages;
+	uint64_t placed;
+	int maps_cut = rp->maps_skipped || rp->stats_skipped;
+
+	memset(&pg, 0, sizeof(pg));
+	for (size_t i = 0; i < rp->ps.n; i++) {
+		proc_add(&sum, &rp->ps.v[i]);
+		proc_pages_add(&pg, &rp->ps.v[i]);
+	}
+	placed = sum_nodes(pg.placed, TR_NODES + 1);
+	ntop[0] = rp_top_maps(rp, 0, top[0], RP_TOP);
+	ntop[1] = rp_top_maps(rp, 1, top[1], RP_TOP);
+	npt = rp_top_pages(rp, ptop, RP_TOP_PAGES, &pp_pages, &pp_returns);
+
+	if (json) {
+		fputs("{\"file\":", f);
+		json_string(f, tf->path);
+		fprintf(f, ",\"records\":%" PRIu64 ",\"processes\":%zu,\"run_time_ns\":%" PRIu64
+			",\"placed\":", rp->recs, rp->ps.n, span);
+		nodes_fjson(f, pg.placed, TR_NODES + 1);
+		fprintf(f, ",\"placed_total\":%" PRIu64 ",\"migrations\":{\"migrate\":"
+			"{\"calls\":%" PRIu64 ",\"calls_moved_none\":%" PRIu64
+			",\"range_pages\":%" PRIu64 ",\"pages_moved\":%" PRIu64 ",\"by_node\":",
+			placed, rp->migrate.calls, rp->migrate.none, rp->migrate.range_pages,
+			rp->migrate.pages);
+		nodes_fjson(f, rp->migrate.pages_to, TR_NODES);
+		fputs(",\"calls_by_node\":", f);
+		nodes_fjson(f, rp->migrate.calls_to, TR_NODES);
+		fputs("},", f);
+		rp_move_json(f, "next_touch", &rp->next_touch);
+		fputc(',', f);
+		rp_move_json(f, "balance", &rp->balance);
+		fprintf(f, ",\"failed\":null},\"pages_moved\":%" PRIu64 ",\"bytes_moved\":%"
+			PRIu64 ",\"latency_ns\":null,\"lost\":{\"total\":%" PRIu64
+			",\"lost_records\":%" PRIu64 ",\"in_lost_records\":%" PRIu64
+			",\"in_seq_gaps\":%" PRIu64 "},\"call_sites\":null,\"mappings\":"
+			"{\"grouped_by\":\"mmap\",\"cap\":%u,\"cap_hit\":%s,\"unattributed_placed\":%"
+			PRIu64 ",\"unattributed_migrated\":%" PRIu64 ",\"top_placed\":[",
+			moved, moved << TR_PAGE_SHIFT, sum.lost, rp->lost_recs, rp->lost_said,
+			sum.lost - rp->lost_said, RP_MAX_MAPS, maps_cut ? "true" : "false",
+			rp->un_placed, rp->un_migrated);
+		for (int k = 0; k < 2; k++) {
+			for (size_t i = 0; i < ntop[k]; i++) {
+				if (i)
+					fputc(',', f);
+				rp_mstat_json(f, &rp->stats[top[k][i]]);
+			}
+			fputs(k ? "]}" : "],\"top_migrated\":[", f);
+		}
+		fprintf(f, ",\"ping_pong\":{\"pages\":%" PRIu64 ",\"returns\":%" PRIu64
+			",\"pages_followed\":%zu,\"cap\":%u,\"cap_hit\":%s,\"top\":[", pp_pages,
+			pp_returns, rp->npages, RP_MAX_PAGES, rp->pages_skipped ? "true" : "false");
+		for (size_t i = 0; i < npt; i++)
+			fprintf(f, "%s{\"pid\":%d,\"addr\":\"0x%" PRIx64 "\",\"returns\":%u,"
+				"\"node\":%d}", i ? "," : "", ptop[i]->pid, ptop[i]->addr,
+				ptop[i]->returns, ptop[i]->node);
+		fputs("]}}\n", f);
+		return;
+	}
+
+	fprintf(f, "trace: %s\n", tf->path);
+	fprintf(f, "run time: %" PRIu64 ".%06" PRIu64 " s (earliest to latest record), "
+		"%zu processes, %" PRIu64 " records\n", span / 1000000000,
+		span % 1000000000 / 1000, rp->ps.n, rp->recs);
+	fputs("pages placed: ", f);
+	nodes_fprint(f, pg.placed, TR_NODES + 1, 0);
+	fprintf(f, " (total %" PRIu64 "; first touch, node:pages, kernel: the kernel chose)\n",
+		placed);
+	fputs("migrations, by reason:\n", f);
+	fprintf(f, "  %-11s %" PRIu64 " calls (%" PRIu64 " moved nothing), %" PRIu64
+		" pages in their ranges, %" PRIu64 " pages moved, by target node: ",
+		"migrate", rp->migrate.calls, rp->migrate.none, rp->migrate.range_pages,
+		rp->migrate.pages);
+	nodes_fprint(f, rp->migrate.pages_to, TR_NODES, 0);
+	fputc('\n', f);
+	rp_move_text(f, "next-touch", &rp->next_touch);
+	rp_move_text(f, "balance", &rp->balance);
+	fputs("  failed:     not recorded (the trace holds moves made, not failures)\n", f);
+	fprintf(f, "pages moved: %" PRIu64 " (%" PRIu64 " bytes)\n", moved,
+		moved << TR_PAGE_SHIFT);
+	fputs("migration latency: not recorded (records carry one time, no durations)\n", f);
+	fprintf(f, "lost records: %" PRIu64 " (%" PRIu64 " said by %" PRIu64
+		" lost records, %" PRIu64 " gaps in record numbers)\n", sum.lost,
+		rp->lost_said, rp->lost_recs, sum.lost - rp->lost_said);
+	fputs("call sites: not recorded; pages grouped by the mmap records' mappings instead\n", f);
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "top mappings by pages %s:\n", k ? "migrated" : "placed");
+		for (size_t i = 0; i < ntop[k]; i++)
+			rp_mstat_text(f, &rp->stats[top[k][i]]);
+		if (!ntop[k])
+			fputs("  none\n", f);
+	}
+	fprintf(f, "  outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated\n",
+		rp->un_placed, rp->un_migrated);
+	if (maps_cut)
+		fprintf(f, "  cap hit: mappings beyond %u not followed (their pages "
+			"counted as outside)\n", RP_MAX_MAPS);
+	fprintf(f, "ping-pong pages (moved back to a node they left; next-touch and "
+		"balance moves, migrate records do not say which pages): %" PRIu64
+		" pages, %" PRIu64 " returns\n", pp_pages, pp_returns);
+	for (size_t i = 0; i < npt; i++)
+		fprintf(f, "  pid %d 0x%" PRIx64 ": %u returns, now on node %d\n",
+			ptop[i]->pid, ptop[i]->addr, ptop[i]->returns, ptop[i]->node);
+	if (rp->pages_skipped)
+		fprintf(f, "  cap hit: %u pages followed, %" PRIu64 " page events past it not\n",
+			RP_MAX_PAGES, rp->pages_skipped);
+}
+
+/* Opens out for writing: created 0666 less the umask, or a regular file
+ * emptied; never a FIFO, device or symbolic link.  Returns the stream or
+ * NULL after saying why. */
+static FILE *rp_out_open(const char *out)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "numashadow: report: -o %s: not a regular file; "
+			"refusing to overwrite it\n", out);
+		return NULL;
+	}
+	/* O_NONBLOCK and no O_TRUNC: whatever appeared since the lstat is
+	 * looked at before it is emptied. */
+	fd = open(out, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+		  0666);
+	if (fd < 0) {
+		fprintf(stderr, "numashadow: report: -o %s: %s\n", out,
+			errno == ELOOP ? "not a regular file; refusing to overwrite it"
+				       : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "numashadow: report: -o %s: not a regular file; "
+			"refusing to overwrite it\n", out);
+		close(fd);
+		return NULL;
+	}
+	if (ftruncate(fd, 0)) {
+		fprintf(stderr, "numashadow: report: -o %s: %s\n", out, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		fprintf(stderr, "numashadow: report: -o %s: %s\n", out, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+int trace_report(const char *path, int json, const char *out)
+{
+	struct tr_file *tf = malloc(sizeof(*tf));
+	struct rp rp;
+	const struct ns_trace_rec *r;
+	char buf[160];
+	FILE *f = stdout;
+	int got, full = 0, err;
+
+	memset(&rp, 0, sizeof(rp));
+	tr_cmd = "report";
+	if (!tf)
+		return file_error(path, strerror(ENOMEM));
+	err = tr_file_open(tf, path) || tr_times(tf);
+	while (!err && (got = tr_next(tf, &r)) != 0) {
+		struct tr_proc *p;
+
+		if (got < 0) {
+			err = 1;
+			break;
+		}
+		p = proc_get(&rp.ps, r->pid, &full);
+		if (!p && full) {
+			snprintf(buf, sizeof(buf), "more than %u processes; the report "
+				 "keeps at most %u", TR_MAX_PROCS, TR_MAX_PROCS);
+			err = file_error(path, buf);
+		} else if (!p || proc_count(p, r) || rp_count(&rp, r)) {
+			err = file_error(path, strerror(ENOMEM));
+		}
+	}
+	/* Nothing is written, and OUT not touched, unless the whole file read. */
+	if (!err && out && !(f = rp_out_open(out)))
+		err = 1;
+	if (!err) {
+		rp_write(f, tf, &rp, json);
+		if (f != stdout && (ferror(f) | fclose(f))) {	/* both, always */
+			fprintf(stderr, "numashadow: report: -o %s: %s\n", out,
+				strerror(errno ? errno : EIO));
+			err = 1;
+		}
+	}
+	tr_file_close(tf);
+	free(tf);
+	rp_free(&rp);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "numashadow: report: standard output: %s\n", strerror(errno));
+		err = 1;
+	}
+	tr_cmd = "trace";
 	return err;
 }

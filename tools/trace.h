@@ -18,4 +18,11 @@ enum trace_out {
  * Returns the exit status: 0, or 1 after one line on stderr. */
 int trace_show(const char *path, enum trace_out out, const char *svg_path);
 
+/* `numashadow report`: the run's numbers from the trace file at path, as
+ * text or one JSON object, on stdout or into out (NULL: stdout; created
+ * 0666 less the umask, or a regular file emptied, and only once the whole
+ * file has been read).  Returns the exit status: 0, or 1 after one line on
+ * stderr. */
+int trace_report(const char *path, int json, const char *out);
+
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_trace.c - libFuzzer harness for `numashadow trace` (tools/trace.c):
- * each input is a whole trace file, read in every output mode.
+ * each input is a whole trace file, read in every output mode and by
+ * `numashadow report` (trace_report(), text and JSON).
  *
  * The input goes into a memfd, and trace_show() reads it by the name
  * /proc/self/fd/N, as it reads any file: stat, open, pread.  Text and CSV
@@ -40,5 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	trace_show(path, TRACE_SVG, "/dev/null");
 	trace_show(path, TRACE_JSON, NULL);
 	trace_show(path, TRACE_SUMMARY_JSON, NULL);
+	trace_report(path, 0, NULL);
+	trace_report(path, 1, NULL);
 	return 0;
 }
