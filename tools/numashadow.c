@@ -84,7 +84,8 @@ static const struct subcommand subcommands[] = {
 		"  --migrate-after SECONDS:NODE\n"
 		"                      after SECONDS (e.g. 0.5), move every page of the\n"
 		"                      program to NODE (NUMASHADOW_MIGRATE_AFTER)\n"
-		"  --report            at exit, report pages by node and migrations\n"
+		"  --report[=json]     at exit, report pages by node and migrations\n"
+		"                      (with json: one JSON object a process)\n"
 		"                      (NUMASHADOW_REPORT=1)\n"
 		"  --balance[=MIBPS]   move pages to the node whose threads write them,\n"
 		"                      at most MIBPS MiB/s (default 64) (NUMASHADOW_BALANCE)\n"
@@ -569,8 +570,10 @@ static int cmd_run(int argc, char **argv)
 			snprintf(balance, sizeof(balance), "%ld", rate);
 			continue;
 		}
-		if (strcmp(a, "--report") == 0) {
-			report = 1;
+		if (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0) {
+			if (a[8] && strcmp(a + 9, "json"))
+				return value_error("run", "--report", "json", a + 9);
+			report = a[8] ? 2 : 1;
 			continue;
 		}
 		if (strcmp(a, "--ctl") == 0 || strcmp(a, "--no-ctl") == 0) {
@@ -648,7 +651,7 @@ static int cmd_run(int argc, char **argv)
 		err = -errno;
 	if (!err && nextat && setenv("NUMASHADOW_NEXT_TOUCH_AT", nextat, 1))
 		err = -errno;
-	if (!err && report && setenv("NUMASHADOW_REPORT", "1", 1))
+	if (!err && report && setenv("NUMASHADOW_REPORT", report == 2 ? "json" : "1", 1))
 		err = -errno;
 	if (!err && ctl && setenv("NUMASHADOW_CTL", ctl, 1))
 		err = -errno;

@@ -109,4 +109,16 @@ if ! grep -a -q '^numashadow: verify:' "$tmp/log" 2>/dev/null; then
 	fail "run --log with vma-prot: no verify line in the log file (stderr: $(head -c 300 "$tmp/err"))"
 fi
 
+# --report=json: the exit report as one JSON object; another value refused.
+out=$("$NS" run --report=json -- true 2>&1)
+echo "$out" | sed -n 's/^numashadow: report: //p' | /usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert "pages_by_node" in r and "migrations" in r' ||
+	fail "run --report=json: no JSON report line: $out"
+out=$("$NS" run --report=xml -- true 2>&1); rc=$?
+[ $rc -eq 2 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] &&
+	echo "$out" | grep -q -- "--report: expected json" ||
+	fail "run --report=xml: exit $rc, want 2 and one line naming json: $out"
+
 finish
