@@ -1484,6 +1484,26 @@ static int json_counters(FILE *f, const char *s)
 	return *s ? -EINVAL : 0;
 }
 
+/* The answer's lines starting with prefix, each made an object by one, as
+ * a JSON array.  Returns 0, or 1 after one line for a line that does not
+ * parse. */
+static int json_array(FILE *f, const char *cmd, const struct stat_answer *a,
+		      const char *prefix, int (*one)(FILE *, const char *))
+{
+	const char *sep = "";
+
+	fputc('[', f);
+	for (size_t i = 0; i < a->n; i++)
+		if (strncmp(a->line[i], prefix, strlen(prefix)) == 0) {
+			fputs(sep, f);
+			if (one(f, a->line[i]))
+				return stat_bad_line(cmd, a->line[i]);
+			sep = ",";
+		}
+	fputc(']', f);
+	return 0;
+}
+
 /*
  * The answer as one JSON object on one line (keys: docs/migration.md),
  * into f.  Each section is a pass over the lines: the text groups them
@@ -1526,25 +1546,13 @@ static int stat_json_write(FILE *f, const char *cmd, long pid,
 		}
 	if (!has_counters)
 		fprintf(f, "{}");
-	fprintf(f, ",\"mappings\":[");
-	sep = "";
-	for (size_t i = 0; i < a->n; i++)
-		if (strncmp(a->line[i], "0x", 2) == 0) {
-			fputs(sep, f);
-			if (json_mapping(f, a->line[i]))
-				return stat_bad_line(cmd, a->line[i]);
-			sep = ",";
-		}
-	fprintf(f, "],\"shared\":[");
-	sep = "";
-	for (size_t i = 0; i < a->n; i++)
-		if (strncmp(a->line[i], "shared 0x", 9) == 0) {
-			fputs(sep, f);
-			if (json_shared(f, a->line[i]))
-				return stat_bad_line(cmd, a->line[i]);
-			sep = ",";
-		}
-	fprintf(f, "]}\n");
+	fprintf(f, ",\"mappings\":");
+	if (json_array(f, cmd, a, "0x", json_mapping))
+		return 1;
+	fprintf(f, ",\"shared\":");
+	if (json_array(f, cmd, a, "shared 0x", json_shared))
+		return 1;
+	fprintf(f, "}\n");
 	return 0;
 }
 

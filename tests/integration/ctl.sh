@@ -10,14 +10,19 @@
 PROG=build/tests/progs/workload
 need $PROG
 
+# up PID: waits (5 s at most) for PID's socket, which appears once the
+# runtime is up.
+up() {
+	for i in $(seq 50); do
+		$NS stat --pid "$1" >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+}
+
 $NS run --ctl -- $PROG 8 20 >/dev/null 2>&1 &
 pid=$!
 on_exit='kill $pid 2>/dev/null; wait $pid 2>/dev/null'
-# The socket appears once the runtime is up.
-for i in $(seq 50); do
-	out=$($NS stat --pid $pid 2>&1) && break
-	sleep 0.1
-done
+up $pid
 
 out=$($NS stat --pid $pid 2>&1); rc=$?
 [ $rc -eq 0 ] || fail "stat: exit $rc: $out"
@@ -40,10 +45,8 @@ echo "$out" | grep -Eq "^migrations: calls [1-9].* already [1-9]" ||
 $NS run --ctl --interleave=all -- $PROG 8 20 >/dev/null 2>&1 &
 ppid=$!
 on_exit='kill $pid $ppid 2>/dev/null; wait $pid $ppid 2>/dev/null'
-for i in $(seq 50); do
-	pout=$($NS stat --pid $ppid 2>&1) && break
-	sleep 0.1
-done
+up $ppid
+pout=$($NS stat --pid $ppid 2>&1)
 placed=$(echo "$pout" | sed -n 's/^placement: faults [0-9]* pages \([0-9]*\)$/\1/p')
 [ -n "$placed" ] && [ "$placed" -gt 0 ] ||
 	fail "stat under --interleave=all: no pages placed: $pout"
