@@ -45,6 +45,13 @@
 #include "numashadow_trace.h"
 
 #define NS_PAGE_SHIFT 12
+
+/* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+#define PM_EXCL (1ULL << 56)	/* mapped by this process alone */
+#define PM_PFN ((1ULL << 55) - 1)	/* 0 without CAP_SYS_ADMIN */
 #define NS_PAGE_SIZE (1UL << NS_PAGE_SHIFT)
 #define NS_PAGE_ALIGN(x) (((x) + NS_PAGE_SIZE - 1) & ~(NS_PAGE_SIZE - 1))
 
@@ -121,6 +128,7 @@ struct ns_arena {
 	uint32_t procs;		/* family list head (ns_proc.next) */
 	uint32_t zero_page;	/* descriptor standing for the shared zero page */
 	uint32_t tainted;	/* a holder died with the lock: shadow suspect */
+	uint32_t mig_inflight;	/* batches out of the lock in members' engines */
 	struct ns_pool pool[NR_POOLS];
 	uint64_t pte_hash_off;	/* uint32_t[NS_PTE_HASH] */
 	uint64_t pc_hash_off;	/* uint32_t[NS_PC_HASH] */
@@ -241,6 +249,7 @@ long mm_is_valid(uint32_t proc);
 #define NS_PG_ANON	0x01	/* anonymous (belongs to an anon_vma) */
 #define NS_PG_ZERO	0x02	/* the shared zero page */
 #define NS_PG_MIGRATING	0x04	/* under migration: like a migration entry */
+#define NS_PG_GUESS	0x08	/* node learned while a migration was in flight */
 #define NS_PTE_LAZY	0x01	/* under MADV_FREE: may vanish */
 
 struct ns_page {
@@ -415,6 +424,9 @@ void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
 /* Does proc map, at addr, the page we map there (its frame as root, else
  * both present, anonymous and shared)? */
 bool pm_maps_ours(uint32_t proc, uint64_t addr);
+/* runtime.c: an mremap that passed the hooks is changing [s, e). */
+bool remap_pending(uint64_t s, uint64_t e);
+bool remap_hint(uint64_t s, uint64_t e, uint64_t *pgoff);
 /* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
 int page_sync_addr(uint32_t proc, uint64_t addr);
 /* Leaves a runtime buffer out of page tracking: the runtime writes it while

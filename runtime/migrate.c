@@ -48,6 +48,8 @@ static struct engine {
 	int pst[MIG_BATCH];		/* the pass's answers */
 	void *qaddr[MIG_BATCH];		/* pages whose answer never came */
 	int qst[MIG_BATCH];		/* ... and where they are */
+	uint64_t pm[MIG_BATCH];		/* settle: pagemap entries after the move */
+	int now[MIG_BATCH];		/* settle: where the pages are then */
 	uint32_t lock;			/* the engine lock (futex word) */
 } eng;
 
@@ -92,6 +94,49 @@ static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 static bool mapped_elsewhere(uint32_t page)
 {
 	return rmap_walk(page, elsewhere_cb, NULL) != 0;
+}
+
+struct other { uint32_t proc; uint64_t addr; };
+
+static int other_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct other *o = arg;
+
+	(void)vma;
+	if (proc == ns_rt.self || !proc_of(proc)->pid)
+		return 0;
+	o->proc = proc;
+	o->addr = addr;
+	return 1;
+}
+
+/* Where another mapper's copy of an anonymous page is, by its kernel;
+ * -1 when no other mapper can be asked. */
+static int other_node(uint32_t page)
+{
+	struct other o = { 0, 0 };
+	int st;
+
+	if (!rmap_walk(page, other_cb, &o))
+		return -1;
+	void *a = (void *)o.addr;
+	return sys_move_pages(proc_of(o.proc)->pid, 1, &a, NULL, &st, 0) == 0 ? st : -1;
+}
+
+/* Our copy becomes a page of its own, as a COW fault made it; the others
+ * keep the descriptor. */
+static void split_ours(uint32_t vma, uint32_t t, int node, uint64_t pfn)
+{
+	struct ns_page *p = page_of(pte_of(t)->page);
+	uint32_t pg;
+
+	if (!vma || anon_vma_prepare(vma) < 0 ||
+	    !(pg = page_new_anon(vma_of(vma)->anon_vma, p->index)))
+		return;
+	page_of(pg)->site = p->site;
+	page_of(pg)->node = node;
+	page_of(pg)->pfn = pfn;
+	pte_set(ns_rt.self, pte_of(t)->vpn, pg);	/* the PTE exists: cannot fail */
 }
 
 static int collect_vma(uint32_t vma, void *arg)
@@ -269,6 +314,83 @@ static long move_batch(int n, int mf, struct ns_mig_counters *c)
 	return 0;
 }
 
+/* The batch's pagemap entries and nodes as they are now, frame first:
+ * a COW break after these reads changes the frame the shadow keeps, so
+ * the next sync sees it.  Unreadable: entries 0, nodes the move's. */
+static void look_again(int n)
+{
+	bool kept;
+	int fd = sys_self_fd(SYS_SELF_PAGEMAP, &kept);
+
+	for (int i = 0; i < n;) {
+		int j = i + 1;
+		while (j < n && (uint64_t)eng.addr[j] == (uint64_t)eng.addr[j - 1] + NS_PAGE_SIZE)
+			j++;
+		size_t len = (size_t)(j - i) * 8;
+		if (fd < 0 || sys_pread(fd, &eng.pm[i], len,
+					(off_t)((uint64_t)eng.addr[i] >> NS_PAGE_SHIFT) * 8) != (long)len)
+			for (int k = i; k < j; k++)
+				eng.pm[k] = 0;
+		i = j;
+	}
+	if (fd >= 0 && !kept)
+		sys_close(fd);
+	if (sys_move_pages(0, (unsigned long)n, eng.addr, NULL, eng.now, 0) < 0)
+		for (int i = 0; i < n; i++)
+			eng.now[i] = eng.status[i];
+}
+
+/*
+ * Settle, under the family lock: each moved page still mapped where it
+ * was gets the node and frame it has now, in its one descriptor, so every
+ * mapper's view changes together.  The kernel moves only pages no one
+ * else maps (without MPOL_MF_MOVE_ALL), yet the shadow may say others do:
+ * a writer broke the COW while the batch was out of the lock, or we
+ * forked after the move and before this.  Another mapper's kernel says
+ * whether its copy is where ours is; if not, ours splits off.
+ */
+static void settle(int n, int node, long err, struct ns_mig_counters *c)
+{
+	if (!err)
+		look_again(n);
+	for (int i = 0; i < n; i++) {
+		uint64_t a = (uint64_t)eng.addr[i];
+		uint32_t t = pte_lookup(ns_rt.self, a >> NS_PAGE_SHIFT);
+		struct ns_page *p = page_of(eng.page[i]);
+
+		if (!err)
+			count(c, eng.status[i], node);
+		/* The mark goes in any case: a descriptor that lives on
+		 * elsewhere (mremap, another mapper) must not stay marked. */
+		if (p->mapcount)
+			p->flags &= ~NS_PG_MIGRATING;
+		if (!t || err || eng.status[i] < 0)
+			continue;
+		/* A sync met a COW break here while the page was in flight:
+		 * the new descriptor's node was asked before the move or
+		 * after; ask again. */
+		if (pte_of(t)->page != eng.page[i]) {
+			struct ns_page *q = page_of(pte_of(t)->page);
+			if ((q->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON)
+				q->node = -1;
+			continue;
+		}
+		int now = eng.now[i] >= 0 ? eng.now[i] : -1;
+		uint64_t pfn = eng.pm[i] & PM_PRESENT ? eng.pm[i] & PM_PFN : 0;
+		if (p->mapcount > 1 && (p->flags & NS_PG_ANON)) {
+			int there = other_node(eng.page[i]);
+			if (there >= 0 && there != now) {
+				split_ours(vma_find(ns_rt.self, a), t, now, pfn);
+				p->node = there;
+				continue;
+			}
+		}
+		p->node = now;
+		p->pfn = pfn;
+		p->flags &= ~NS_PG_GUESS;
+	}
+}
+
 static long move_range(uint64_t start, uint64_t end, int from, int node,
 		       unsigned flags)
 {
@@ -306,6 +428,8 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 		 * the last of them: the fuzzer's spinning migrate). */
 		if (!vma_walk(ns_rt.self, k.pos, end, collect_vma, &k))
 			k.pos = end;
+		if (k.n)
+			ns_arena->mig_inflight++;
 		ns_unlock();
 		if (k.n) {
 			uint64_t before = c->moved;
@@ -313,25 +437,8 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 			err = move_batch(k.n, mf, c);
 			release_batch(runs);
 			ns_lock();
-			for (int i = 0; i < k.n; i++) {
-				uint32_t t = pte_lookup(ns_rt.self,
-							(uint64_t)eng.addr[i] >> NS_PAGE_SHIFT);
-				struct ns_page *p = page_of(eng.page[i]);
-				if (!err)
-					count(c, eng.status[i], node);
-				/* The mark goes in any case: a descriptor that
-				 * lives on elsewhere (mremap, another mapper)
-				 * must not stay marked. */
-				if (p->mapcount)
-					p->flags &= ~NS_PG_MIGRATING;
-				/* The node only where it was moved from. */
-				if (!t || pte_of(t)->page != eng.page[i])
-					continue;
-				if (!err && eng.status[i] >= 0) {
-					p->node = eng.status[i];
-					p->pfn = 0;	/* a new frame: learned later */
-				}
-			}
+			ns_arena->mig_inflight--;
+			settle(k.n, node, err, c);
 			moved += (long)(c->moved - before);
 			if (err)
 				break;

@@ -634,8 +634,11 @@ static struct {
 } passed_remap[NR_REMAPS];
 static uint64_t remap_seq;
 
-static void remap_add(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags,
-		      uint64_t new)
+/* Records an mremap about to pass the hooks, before the call: a reconcile
+ * meanwhile must not learn what the call is changing (remap_pending).
+ * Returns its slot, or -1 when the table is full (the maps alone tell). */
+static int remap_begin(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags,
+		       uint64_t new)
 {
 	uint64_t seq = __atomic_add_fetch(&remap_seq, 1, __ATOMIC_ACQ_REL);
 
@@ -650,10 +653,52 @@ static void remap_add(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags,
 		passed_remap[i].new = new;
 		passed_remap[i].flags = flags;
 		passed_remap[i].seq = seq;
-		__atomic_store_n(&passed_remap[i].state, 2, __ATOMIC_RELEASE);
-		return;
+		return i;
 	}
-	/* Full: the maps alone tell where it went. */
+	return -1;
+}
+
+static void remap_end(int i, long r)
+{
+	if (i < 0)
+		return;
+	passed_remap[i].new = (uint64_t)r;
+	__atomic_store_n(&passed_remap[i].state, failed(r) ? 0 : 2, __ATOMIC_RELEASE);
+}
+
+static bool overlaps(uint64_t s, uint64_t e, uint64_t a, uint64_t len)
+{
+	return s < a + len && a < e;
+}
+
+/* Page offsets of ranges moved by mremaps replayed without a source in
+ * the shadow, for when the maps show them (verify.c's apply_fix). */
+#define NR_HINTS 8
+static struct hint { uint64_t start, end, pgoff; } hints[NR_HINTS];
+static unsigned hint_next;
+
+/* Lock held.  Sets *pgoff for s if a hint covers [s, e). */
+bool remap_hint(uint64_t s, uint64_t e, uint64_t *pgoff)
+{
+	for (int i = 0; i < NR_HINTS; i++)
+		if (hints[i].start <= s && e <= hints[i].end && s < e) {
+			*pgoff = hints[i].pgoff + ((s - hints[i].start) >> NS_PAGE_SHIFT);
+			return true;
+		}
+	return false;
+}
+
+/* Does an mremap that passed the hooks change [s, e) without its record
+ * replayed yet?  One still in the kernel may change anything. */
+bool remap_pending(uint64_t s, uint64_t e)
+{
+	for (int i = 0; i < NR_REMAPS; i++) {
+		uint32_t st = __atomic_load_n(&passed_remap[i].state, __ATOMIC_ACQUIRE);
+		if (st == 1 || (st == 2 && (overlaps(s, e, passed_remap[i].old, passed_remap[i].oldlen) ||
+					    overlaps(s, e, passed_remap[i].new, passed_remap[i].newlen))))
+			return true;
+	}
+	return false;
 }
 
 /* Lock held: the recorded mremaps, oldest first, on our shadow. */
@@ -667,7 +712,19 @@ static void remap_replay(void)
 				first = i;
 		if (first < 0)
 			return;
-		vma_remap(ns_rt.self, passed_remap[first].old, passed_remap[first].oldlen,
+		uint64_t old = passed_remap[first].old, new = passed_remap[first].new;
+		/* Moved from where the shadow never saw a mapping (an mmap
+		 * that passed too): the maps will show it at its new place,
+		 * where its page offset is still the one it had - fresh
+		 * anonymous memory's address, or a hint's for what moved
+		 * before. */
+		if (new != old && !vma_find(ns_rt.self, old)) {
+			uint64_t pgoff = old >> NS_PAGE_SHIFT;
+			remap_hint(old, old + NS_PAGE_SIZE, &pgoff);
+			hints[hint_next++ % NR_HINTS] = (struct hint){
+				new, new + NS_PAGE_ALIGN(passed_remap[first].newlen), pgoff };
+		}
+		vma_remap(ns_rt.self, old, passed_remap[first].oldlen,
 			  passed_remap[first].newlen, passed_remap[first].flags,
 			  passed_remap[first].new);
 		__atomic_store_n(&passed_remap[first].state, 0, __ATOMIC_RELEASE);
@@ -982,12 +1039,13 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 
 	if (!enter())
 	{
+		bool dormant = __atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST);
+		int slot = dormant ? -1 : remap_begin((uint64_t)old, oldlen, newlen, flags,
+						      (uint64_t)new);
 		long r = sys_mremap(old, oldlen, newlen, flags, new);
-		if (!failed(r) && !__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST)) {
-			remap_add((uint64_t)old, oldlen, newlen, flags, (uint64_t)r);
-			if ((uint64_t)r != (uint64_t)old)
-				passed_add((uint64_t)r, newlen);	/* where they went */
-		}
+		remap_end(slot, r);
+		if (!failed(r) && !dormant && (uint64_t)r != (uint64_t)old)
+			passed_add((uint64_t)r, newlen);	/* where they went */
 		return passed(r, (uint64_t)old, oldlen);
 	}
 	r = sys_mremap(old, oldlen, newlen, flags, new);

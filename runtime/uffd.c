@@ -980,16 +980,21 @@ int uffd_hold(uint64_t start, uint64_t end, bool placed)
 	return 1;
 }
 
-/* Ends a hold: protection off (which wakes the writers), and the range
- * registered as it was before. */
+/* Ends a hold: no longer held, then protection off (which wakes the
+ * writers), and the range registered as it was before.  In this order: a
+ * WP fault the monitor still finds held is woken by the unprotect after
+ * it, and one it finds free it serves itself.  Unprotecting first left a
+ * writer waiting forever whose fault came in between - a page the fork
+ * path had write-protected again for COW watching, or one whose
+ * unprotect had failed and only woken it. */
 void uffd_release(uint64_t start, uint64_t end, bool placed)
 {
-	unprotect(start, end);
 	for (int i = 0; i < MAX_HELD; i++)
 		if (held[i].start == start && held[i].end == end) {
 			__atomic_store_n(&held[i].end, 0, __ATOMIC_RELEASE);
 			held[i].start = 0;
 		}
+	unprotect(start, end);
 	unregister_wp(start, end, placed);
 }
 

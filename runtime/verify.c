@@ -28,11 +28,6 @@
 #define MAX_DIFF_LINES 40
 #define CHUNK 4096
 
-#define PM_PRESENT (1ULL << 63)
-#define PM_SWAP (1ULL << 62)
-#define PM_FILE (1ULL << 61)
-#define PM_EXCL (1ULL << 56)
-#define PM_PFN ((1ULL << 55) - 1)
 
 static int diff_lines;
 static bool quiet;	/* an attempt whose differences may be races */
@@ -40,9 +35,60 @@ static bool vanish_ok;	/* the kernel said these pages went (REMOVE) */
 
 uint64_t ns_zero_pfn;	/* PFN of the zero page, when readable */
 
-static void report(pid_t pid, uint64_t a, uint64_t b, const char *what)
+/*
+ * Pages are looked at up to three times (verify_pages): the program's
+ * threads write, fork and exit while we read, and what a race shows is
+ * gone a moment later - at that page; another page may race the next
+ * time.  So the last look counts a page only if the look before found it
+ * differing too.  The places each look found, bounded (past the bound,
+ * every place counts).
+ */
+#define MAX_SUSPECTS 512
+static struct suspects {
+	int n;
+	bool full;
+	struct { pid_t pid; uint64_t a; } at[MAX_SUSPECTS];
+} sus[2];
+static int sus_cur;		/* the look being made records here */
+static bool sus_filter;		/* the last look: count only earlier suspects */
+static bool last_shown;		/* the last report() was said */
+
+static bool suspected(const struct suspects *s, pid_t pid, uint64_t a)
 {
+	if (s->full)
+		return true;
+	for (int i = 0; i < s->n; i++)
+		if (s->at[i].pid == pid && s->at[i].a == a)
+			return true;
+	return false;
+}
+
+/* Says one difference (unless quiet); returns 1 if it counts. */
+static int report(pid_t pid, uint64_t a, uint64_t b, const char *what)
+{
+	struct suspects *cur = &sus[sus_cur];
+
+	if (sus_filter && !suspected(&sus[!sus_cur], pid, a)) {
+		last_shown = false;
+		return 0;
+	}
+	if (cur->n < MAX_SUSPECTS) {
+		cur->at[cur->n].pid = pid;
+		cur->at[cur->n++].a = a;
+	} else {
+		cur->full = true;
+	}
+	last_shown = !quiet;
 	if (!quiet && diff_lines++ < MAX_DIFF_LINES)
+		ns_log("verify: pid %d: %#lx-%#lx: %s", (int)pid,
+		       (unsigned long)a, (unsigned long)b, what);
+	return 1;
+}
+
+/* A detail of the difference just reported, said with it. */
+static void detail(pid_t pid, uint64_t a, uint64_t b, const char *what)
+{
+	if (last_shown && diff_lines++ < MAX_DIFF_LINES)
 		ns_log("verify: pid %d: %#lx-%#lx: %s", (int)pid,
 		       (unsigned long)a, (unsigned long)b, what);
 }
@@ -222,6 +268,36 @@ static void follow_stack(uint32_t proc, const struct ns_kvma *k)
 	}
 }
 
+static bool anon_over(uint32_t w, uint64_t end)
+{
+	return w && vma_of(w)->end >= end && !vma_of(w)->obj &&
+	       !(vma_of(w)->flags & NS_VMA_SHARED);
+}
+
+/*
+ * The page offset of a private anonymous range the maps show otherwise
+ * than the shadow.  The kernel keeps a VMA's pgoff through mprotect and
+ * mremap, and fork copies it, but the maps do not show it for anonymous
+ * memory.  So: ours where the shadow has the range already (only its
+ * attributes differ), else the parent's over the whole range (fork copied
+ * it, maybe after an mremap moved it), else a fresh mapping's: its
+ * address >> PAGE_SHIFT.  Pages that fork shared keep one index.
+ */
+static uint64_t inherited_pgoff(uint32_t proc, uint64_t start, uint64_t end,
+				uint64_t fresh)
+{
+	uint32_t parent = proc_of(proc)->parent;
+	uint32_t w;
+	uint64_t pgoff;
+
+	if (proc == ns_rt.self && remap_hint(start, end, &pgoff))
+		return pgoff;
+	w = parent && proc_of(parent)->state == NS_PROC_LIVE ? vma_find(parent, start) : 0;
+	if (!anon_over(w, end))
+		return fresh;
+	return vma_of(w)->pgoff + ((start - vma_of(w)->start) >> NS_PAGE_SHIFT);
+}
+
 static int apply_fix(uint32_t proc, const struct fix *f)
 {
 	const struct ns_kvma *k;
@@ -239,6 +315,8 @@ static int apply_fix(uint32_t proc, const struct fix *f)
 		if (!obj)
 			return -ENOMEM;
 		pgoff = (k->off + (f->start - k->start)) >> NS_PAGE_SHIFT;
+	} else if (!(k->flags & NS_VMA_SHARED)) {
+		pgoff = inherited_pgoff(proc, f->start, f->end, pgoff);
 	}
 	ret = vma_map(proc, f->start, f->end, (int)k->prot,
 		      k->flags & NS_VMA_SHARED, obj, pgoff);
@@ -260,8 +338,7 @@ int verify_vmas(uint32_t proc, bool fix)
 	char kd[96], sd[96], line[256];
 
 	if (!fix && mm_is_valid(proc) < 0) {
-		report(pid, 0, 0, "the shadow VMA tree is inconsistent");
-		diffs++;
+		diffs += report(pid, 0, 0, "the shadow VMA tree is inconsistent");
 	}
 	nk = maps_read(pid == ns_rt.pid ? 0 : pid, scr.kvma, MAX_KVMA, scr.maps,
 		       sizeof(scr.maps));
@@ -339,8 +416,15 @@ int verify_vmas(uint32_t proc, bool fix)
 		if (s && s->end <= pos)
 			j++;
 	}
-	for (int f = 0; f < nfix; f++)
+	for (int f = 0; f < nfix; f++) {
+		/* Learned from the maps, a VMA an mremap moved would lose
+		 * its page offset: left for after the call's replay. */
+		if (proc == ns_rt.self && remap_pending(scr.fixes[f].start, scr.fixes[f].end)) {
+			ns_rt.dirty = 1;
+			continue;
+		}
 		apply_fix(proc, &scr.fixes[f]);
+	}
 	return diffs;
 }
 
@@ -488,28 +572,65 @@ static int kin_cb(uint32_t avc, void *arg)
 	return 0;
 }
 
+struct by_index {
+	uint32_t like;		/* the VMA whose page is looked for */
+	uint64_t index;
+	uint32_t found;
+};
+
+static int by_index_cb(uint32_t w, void *arg)
+{
+	struct by_index *b = arg;
+
+	if (!(vma_of(w)->flags & NS_VMA_SHARED) && vma_of(w)->obj == vma_of(b->like)->obj &&
+	    vma_address(w, b->index)) {
+		b->found = w;
+		return 1;
+	}
+	return 0;
+}
+
+/* Member q's private VMA where it would map the page at index: at the
+ * same address (fork copies VMAs in place), else wherever an mremap since
+ * moved it (the index stays).  Sets *addr; 0 if none. */
+static uint32_t kin_vma(uint32_t q, uint32_t vma, uint64_t vpn, uint64_t index,
+			uint64_t *addr)
+{
+	uint32_t w = vma_find(q, vpn << NS_PAGE_SHIFT);
+	struct by_index b = { vma, index, 0 };
+
+	if (w && !(vma_of(w)->flags & NS_VMA_SHARED) && vma_of(w)->obj == vma_of(vma)->obj &&
+	    anon_index(w, vpn) == index) {
+		*addr = vpn << NS_PAGE_SHIFT;
+		return w;
+	}
+	vma_walk(q, 0, ~0ULL, by_index_cb, &b);
+	if (b.found)
+		*addr = vma_address(b.found, index);
+	return b.found;
+}
+
 /*
  * The same when no anon_vma of ours leads to a relative: VMAs the shadow
  * learned from the maps (after calls that went straight to the kernel
  * around a fork) are not linked as fork links them, yet share what fork
- * gave both.  Any member with a private VMA at the same address and index
- * is asked; a match links the two VMAs, so the next page of the range is
- * found through the anon_vmas.
+ * gave both.  Any member with a private VMA at the page's index (at the
+ * same address, or where its mremap moved it) is asked; a match links the
+ * two VMAs, so the next page of the range is found through the anon_vmas.
  */
 static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 				uint64_t pfn)
 {
 	uint32_t self = vma_of(vma)->proc, pg = 0, t;
-	uint64_t addr = vpn << NS_PAGE_SHIFT;
 	int node = -3;
 
 	for (uint32_t q = ns_arena->procs; q; q = proc_of(q)->next) {
-		uint32_t w = q == self ? 0 : vma_find(q, addr);
-		if (!w || proc_of(q)->state != NS_PROC_LIVE ||
-		    (vma_of(w)->flags & NS_VMA_SHARED) || vma_of(w)->obj != vma_of(vma)->obj ||
-		    anon_index(w, vpn) != index || !pm_same(pm_peek(q, addr), pfn))
+		uint64_t addr = 0;
+		uint32_t w = q == self || proc_of(q)->state != NS_PROC_LIVE ? 0 :
+			     kin_vma(q, vma, vpn, index, &addr);
+		if (!w || !pm_same(pm_peek(q, addr), pfn))
 			continue;
-		t = pte_lookup(q, vpn);
+		t = pte_lookup(q, addr >> NS_PAGE_SHIFT);
 		uint32_t d = t ? pte_of(t)->page : 0;
 		if (d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) != NS_PG_ANON)
 			d = 0;
@@ -529,7 +650,7 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 			return 0;
 		if (anon_vma_link(w, page_of(pg)->obj) < 0)
 			return 0;
-		pte_set(q, vpn, pg);
+		pte_set(q, addr >> NS_PAGE_SHIFT, pg);
 	}
 	if (!pg || pte_set(self, vpn, pg) < 0)
 		return 0;
@@ -692,8 +813,9 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 		    !still_mapped_elsewhere(cur, vma_of(vma)->proc, pfn))
 			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
 		if (pfn && p->pfn != pfn) {
-			if (p->pfn)
-				p->node = -1;	/* moved behind our back: ask */
+			/* Moved behind our back, or a frame never seen whose
+			 * node was learned for another: ask. */
+			p->node = -1;
 			p->pfn = pfn;		/* every mapper sees the move */
 		}
 		return cur;
@@ -738,6 +860,10 @@ static void query_nodes(struct scan *s, int n)
 		return;
 	for (int k = 0; k < n; k++) {
 		struct ns_page *p = page_of(scr.pages_q[k]);
+		/* In flight in a member's migration, as at a migration
+		 * entry: its settle gives every mapper's view its node. */
+		if (p->flags & NS_PG_MIGRATING)
+			continue;
 		if (scr.status[k] == -EFAULT && !p->pfn && p->node == -1 &&
 		    (p->flags & NS_PG_ANON)) {
 			to_zero(scr.pages_q[k]);	/* PFNs unreadable */
@@ -752,13 +878,23 @@ static void query_nodes(struct scan *s, int n)
 		}
 		if (p->node < 0) {
 			p->node = scr.status[k];
+			/* A relative's migration in flight may still move
+			 * it: a page fork shared after the kernel took it
+			 * moves for both mappers. */
+			if (ns_arena->mig_inflight)
+				p->flags |= NS_PG_GUESS;
+			else
+				p->flags &= ~NS_PG_GUESS;
+		} else if (p->flags & NS_PG_GUESS) {
+			p->node = scr.status[k];	/* where the kernel took it, if it did */
+			if (!ns_arena->mig_inflight)
+				p->flags &= ~NS_PG_GUESS;
 		} else if (s->check && p->node != scr.status[k]) {
 			char line[96];
 			ns_fmt(line, sizeof(line), "page on node %d, shadow says node %d",
 			       scr.status[k], p->node);
-			report(s->pid, (uint64_t)scr.addrs[k], (uint64_t)scr.addrs[k] + NS_PAGE_SIZE,
+			s->diffs += report(s->pid, (uint64_t)scr.addrs[k], (uint64_t)scr.addrs[k] + NS_PAGE_SIZE,
 			       line);
-			s->diffs++;
 		}
 	}
 }
@@ -812,8 +948,7 @@ static int scan_vma(uint32_t vma, void *arg)
 		r = sys_pread(s->pm_fd, scr.pm, n * 8, (off_t)((a >> NS_PAGE_SHIFT) * 8));
 		if (r < (long)(n * 8)) {
 			if (s->check) {
-				report(s->pid, a, end, "could not look at these pages: short pagemap read");
-				s->diffs++;
+				s->diffs += report(s->pid, a, end, "could not look at these pages: short pagemap read");
 			}
 			return 0;
 		}
@@ -843,10 +978,9 @@ static int scan_vma(uint32_t vma, void *arg)
 				}
 				if (!s->check)
 					continue;
-				report(s->pid, vpn << NS_PAGE_SHIFT,
+				s->diffs += report(s->pid, vpn << NS_PAGE_SHIFT,
 				       (vpn + 1) << NS_PAGE_SHIFT,
 				       "shadow maps a page, the kernel has none");
-				s->diffs++;
 				continue;
 			}
 			pg = sync_one(vma, vpn, e);
@@ -864,10 +998,9 @@ static int scan_vma(uint32_t vma, void *arg)
 			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
 			    !s->kin_unknown &&
 			    !excl_unreliable(v, e & PM_PFN)) {
-				report(s->pid, vpn << NS_PAGE_SHIFT,
+				s->diffs += report(s->pid, vpn << NS_PAGE_SHIFT,
 				       (vpn + 1) << NS_PAGE_SHIFT,
 				       "kernel shares this anonymous page, shadow has one mapper");
-				s->diffs++;
 			}
 			if ((e & PM_PFN) && nseen < MAX_SEEN)
 				scr.seen[nseen++] = (struct seen){ e & PM_PFN, vpn,
@@ -895,8 +1028,7 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 		if (check && (self || (fd != -ENOENT && fd != -ESRCH))) {
 			char line[80];
 			ns_fmt(line, sizeof(line), "could not look at its pages: pagemap (%ld)", fd);
-			report(s.pid, lo, lo, line);
-			return 1;
+			return report(s.pid, lo, lo, line);
 		}
 		return 0;
 	}
@@ -1014,7 +1146,7 @@ static int set_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 /* Says where the shadow has page mapped (a slow walk, for reports). */
 static void report_ptes(uint32_t pg)
 {
-	char line[200];
+	char line[300];
 
 	for (uint32_t p = ns_arena->procs; p; p = proc_of(p)->next)
 		for (uint32_t t = proc_of(p)->pte_head; t; t = pte_of(t)->next)
@@ -1029,7 +1161,7 @@ static void report_ptes(uint32_t pg)
 				       v ? vma_of(v)->anon_vma : 0, v ? avc_count(v) : -1,
 				       v ? "" : " outside any VMA",
 				       proc_of(p)->dirty ? " (process dirty)" : "");
-				report(proc_of(p)->pid, a, a + NS_PAGE_SIZE, line);
+				detail(proc_of(p)->pid, a, a + NS_PAGE_SIZE, line);
 			}
 }
 
@@ -1057,10 +1189,9 @@ static int check_sharing(bool kin_unknown)
 				       (unsigned long)scr.seen[lo].pfn,
 				       (int)proc_of(scr.seen[i].proc)->pid,
 				       (unsigned long)(scr.seen[i].vpn << NS_PAGE_SHIFT));
-				report(pid, a, a + NS_PAGE_SIZE, line);
+				diffs += report(pid, a, a + NS_PAGE_SIZE, line);
 				report_ptes(pg);
 				report_ptes(scr.seen[i].page);
-				diffs++;
 			}
 		struct set_ctx c = { lo, hi, 0, 0, 0 };
 		rmap_walk(pg, set_cb, &c);
@@ -1068,8 +1199,7 @@ static int check_sharing(bool kin_unknown)
 			ns_fmt(line, sizeof(line),
 			       "kernel: %d mappers of pfn %#lx, rmap finds %d of them and %d others",
 			       hi - lo, (unsigned long)scr.seen[lo].pfn, c.found, c.extra);
-			report(pid, a, a + NS_PAGE_SIZE, line);
-			diffs++;
+			diffs += report(pid, a, a + NS_PAGE_SIZE, line);
 		}
 		uint64_t cnt, flags = 0;
 		if (kc >= 0 && kf >= 0 && !c.unscanned && !kin_unknown &&
@@ -1080,9 +1210,8 @@ static int check_sharing(bool kin_unknown)
 			ns_fmt(line, sizeof(line),
 			       "kpagecount %lu, shadow mapcount %u",
 			       (unsigned long)cnt, page_of(pg)->mapcount);
-			report(pid, a, a + NS_PAGE_SIZE, line);
+			diffs += report(pid, a, a + NS_PAGE_SIZE, line);
 			report_ptes(pg);
-			diffs++;
 		}
 	}
 	if (kc >= 0)
@@ -1121,22 +1250,29 @@ static int verify_pages_once(bool all)
 /* Other processes run while we read their pagemaps, and one that is
  * exiting unmaps its pages between our reads of it and of its relatives.
  * What such a race shows is gone a moment later, so a difference counts
- * only when it survives three looks; what the shadow learned on the way it
+ * only when the same page still differs at the last of three looks as at
+ * the one before (report()); what the shadow learned on the way it
  * learned from the kernel. */
 int verify_pages(bool all)
 {
 	const struct timespec pause = { 0, 20 * 1000 * 1000 };
 	int d = 0;
 
+	sus[0].n = sus[1].n = 0;
+	sus[0].full = sus[1].full = false;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		quiet = attempt < 2;
+		sus_filter = attempt == 2;
+		sus_cur = attempt & 1;
+		sus[sus_cur].n = 0;
+		sus[sus_cur].full = false;
 		d = verify_pages_once(all);
 		if (!d)
 			break;
 		sys_call(SYS_nanosleep, &pause, NULL, 0, 0, 0, 0);
 		ns_catch_up();	/* news the monitor had not yet passed on */
 	}
-	quiet = false;
+	quiet = sus_filter = false;
 	return d;
 }
 

@@ -33,6 +33,7 @@
  * a watchdog fails it at 3 x SECONDS + 60 s if anything hangs.  Needs a
  * 2-node guest: tests/vm/migrate_under_fire.sh runs it.
  */
+#include <dirent.h>
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
@@ -128,7 +129,7 @@ static void *writer(void *arg)
 /* In a fork child: A as inherited.  Returns 0, or 1 after saying why. */
 static int child_check(void)
 {
-	char m[300];
+	char m[600];
 	int n = 0;
 
 	for (int w = 0; w < WRITERS && !n; w++) {
@@ -271,7 +272,7 @@ static void *watchdog(void *arg)
 {
 	double limit = *(double *)arg;
 	struct timespec s = { 1, 0 };
-	char m[300];
+	char m[600];
 
 	while (now() - t0 < limit)
 		nanosleep(&s, NULL);
@@ -280,6 +281,29 @@ static void *watchdog(void *arg)
 			 "hangs\n", limit, rounds, forks, churns, sweeps[0].v, sweeps[1].v);
 	if (write(2, m, (size_t)n) < 0)
 		_exit(1);
+	/* Where each thread waits, for whoever reads the failure. */
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char path[300], buf[200] = "", sc[120] = "";
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/wchan", de->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) < 0)
+			buf[0] = 0;
+		if (fd >= 0)
+			close(fd);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", de->d_name);
+		fd = open(path, O_RDONLY);
+		ssize_t k = fd >= 0 ? read(fd, sc, sizeof(sc) - 1) : -1;
+		sc[k > 0 ? k - 1 : 0] = 0;
+		if (fd >= 0)
+			close(fd);
+		n = snprintf(m, sizeof(m), "  thread %s: wchan %s, syscall %s\n", de->d_name, buf, sc);
+		if (write(2, m, (size_t)n) < 0)
+			break;
+	}
 	_exit(1);
 }
 
