@@ -135,9 +135,9 @@ expect_fail 1 "report of a corrupted record" "record 4 .*not a record type" \
 mkfifo "$tmp/fifo"
 expect_fail 1 "report of a FIFO" "not a regular file" "$NS" report "$tmp/fifo"
 expect_fail 1 "report of no file" "^numashadow: report: $tmp/none: " "$NS" report "$tmp/none"
-expect_fail 2 "report --format xml" "--format: expected text or json, got 'xml'" \
+expect_fail 2 "report --format xml" "--format: expected text, json or html, got 'xml'" \
 	"$NS" report --format xml "$tmp/t.tr"
-expect_fail 2 "report --format" "--format: expected text or json" "$NS" report "$tmp/t.tr" --format
+expect_fail 2 "report --format" "--format: expected text, json or html" "$NS" report "$tmp/t.tr" --format
 expect_fail 2 "report -o" "-o: expected an output file name" "$NS" report "$tmp/t.tr" -o
 expect_fail 2 "report, no file" "no trace file given" "$NS" report
 expect_fail 2 "report --bogus" "unknown option '--bogus'" "$NS" report --bogus "$tmp/t.tr"
