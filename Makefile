@@ -82,7 +82,7 @@ deps:
 	  gcc make libc6-dev pkg-config libnuma-dev \
 	  libcmocka-dev qemu-system-x86 busybox-static cpio numactl libcap2-bin \
 	  python3 git sqlite3 ca-certificates clang libclang-rt-dev \
-	  chromium
+	  chromium binutils
 
 $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -111,13 +111,13 @@ $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 $(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h include/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-# Small chunks and caps (processes; the report's mappings, pages and
-# heatmap events): small inputs reach them all (tools/trace.c).
-$(B)/fuzz/obj/tools/trace.o $(B)/fuzz/obj/tools/report_html.o: FUZZFLAGS += \
-	-DTR_CHUNK=4 -DTR_MAX_PROCS=32u -DRP_MAX_MAPS=8u -DRP_MAX_PAGES=64u \
-	-DRP_MAX_EVENTS=16u
-$(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(B)/fuzz/obj/tools/trace.o \
-	$(B)/fuzz/obj/tools/report_html.o
+# Small chunks and caps (processes; the report's mappings, pages, heatmap
+# events, sites and durations): small inputs reach them all (tools/).
+FUZZ_TOOLS := $(B)/fuzz/obj/tools/trace.o $(B)/fuzz/obj/tools/report_html.o \
+	$(B)/fuzz/obj/tools/report_sites.o
+$(FUZZ_TOOLS): FUZZFLAGS += -DTR_CHUNK=4 -DTR_MAX_PROCS=32u -DRP_MAX_MAPS=8u \
+	-DRP_MAX_PAGES=64u -DRP_MAX_EVENTS=16u -DRP_MAX_SITES=8u -DRP_MAX_LAT=16u
+$(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(FUZZ_TOOLS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 $(B)/tests/fuzz/ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_RT)

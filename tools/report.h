@@ -8,7 +8,11 @@
  * process (rp_map while it lives, rp_mstat for its pages, kept after it
  * is gone); a *bucket* is one hundredth of the run, from the earliest
  * record's time to the latest's; an *event* is a FAULT or a move that
- * fell in a mapping, kept for the HTML heatmap.
+ * fell in a mapping, kept for the HTML heatmap; a *site* is a distinct
+ * stack an allocation's mapping was made from, named by SITE and FRAME
+ * records, its frames' objects by OBJECT and BYTES records, all keyed by
+ * (pid, image, id) - an exec'd image numbers afresh - and looked up in
+ * the parent for a fork child (tools/report_sites.c).
  */
 #ifndef NS_TOOLS_REPORT_H
 #define NS_TOOLS_REPORT_H
@@ -16,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "numashadow_trace.h"
 
 #define TR_PAGE_SHIFT	12	/* the runtime tracks 4 KiB pages */
 #define TR_NODES	64	/* nodes 0 to 63, as the runtime */
@@ -37,6 +42,8 @@ struct tr_proc {
 	struct tr_node_pages *nodes;	/* in order of first use; NULL: none */
 	int64_t parent;		/* from START: 0 none, -1 no START seen */
 	uint64_t last_seq;	/* 0: numbering (re)starts */
+	uint32_t image;		/* EXEC records seen: 0 the first image, 1 after an exec */
+	uint32_t parent_image;	/* the parent's image when this one's START was read */
 	uint64_t recs, mmaps, munmaps, cows, next_touch, balance, lost;
 	uint64_t targets;	/* nodes a migration aimed at, moved or not */
 };
@@ -79,6 +86,14 @@ struct tr_procs {
 #define RP_TOP_PAGES	5	/* ping-pong pages listed */
 #define RP_PARENTS	8	/* fork generations looked up for a mapping */
 #define RP_BUCKETS	100	/* the run in hundredths, for the charts */
+#ifndef RP_MAX_SITES
+#define RP_MAX_SITES	16384u	/* sites kept, and as many objects */
+#endif
+#ifndef RP_MAX_LAT
+#define RP_MAX_LAT	(1u << 20)	/* migration durations kept: 8 MiB */
+#endif
+#define RP_TOP_SITES	10	/* sites listed */
+#define RP_FAIL_CLASSES	6	/* EACCES ENOENT ENOMEM EFAULT EBUSY other */
 
 /* A live mapping: [start, end) of pid, what is left of it. */
 struct rp_map {
@@ -94,6 +109,7 @@ struct rp_mstat {
 	uint64_t addr, len;
 	uint64_t placed[TR_NODES + 1];	/* [TR_KERNEL]: the kernel chose */
 	uint64_t placed_total, migrated;
+	uint32_t site;		/* index + 1 into rp.sites of its first FAULT's, 0 none */
 };
 
 /* A page's node, and the nodes it left, for ping-pong. */
@@ -126,6 +142,54 @@ struct rp_event {
 	uint64_t off, len;	/* bytes from the mapping's start, clipped to it */
 };
 
+/* An object (ELF file) frames ran in, from OBJECT and BYTES records. */
+struct rp_obj {
+	int32_t pid;
+	uint32_t image, id;	/* the key, with pid */
+	uint64_t bias;		/* load address - ELF address */
+	uint32_t bidlen, plen;	/* build id and path bytes */
+	uint8_t *bytes;		/* the build id then the path, NUL-ended */
+	uint64_t got[(NS_TRACE_BUILD_ID + NS_TRACE_PATH) / 16 / 64 + 1];	/* 16-byte chunks had */
+	uint32_t have;		/* chunks had */
+	/* tools/report_sites.c, once the whole trace is read: */
+	const char *status;	/* NULL: the file is this object; else why not */
+	void *sym;		/* its symbols, when read */
+};
+
+/* One frame of a site, and what symbolizing it found. */
+struct rp_frame {
+	uint64_t ip, off;	/* return address, offset in its object */
+	int32_t obj;		/* object id, -1: none; 0: no FRAME record */
+	uint32_t objx;		/* index + 1 into rp.objs, 0: not found */
+	char *func;		/* function, NULL: not found */
+	char *line;		/* "file:line", NULL: no debug info */
+};
+
+/* A call site: defined by its SITE and FRAME records, or only named by
+ * FAULT records (then def points at the definition, in a parent). */
+struct rp_site {
+	int32_t pid;
+	uint32_t image, id;	/* the key, with pid */
+	int32_t nframes;	/* from SITE; -1: no SITE record seen */
+	struct rp_frame fr[NS_TRACE_DEPTH];
+	uint64_t placed[TR_NODES + 1];	/* FAULT pages naming it, by node */
+	uint64_t placed_total, migrated;
+	uint32_t def;		/* index + 1 of its definition, 0: none found */
+	int name;		/* the frame that names it (outside libc and us) */
+};
+
+/* Sites or objects by (pid, image, id): open addressing. */
+struct rp_key {
+	int32_t pid;
+	uint32_t image, id;
+	uint32_t idx;		/* index + 1 into the entries, 0: a free slot */
+};
+
+struct rp_keys {
+	struct rp_key *slot;
+	size_t n, nslots;	/* nslots: a power of two, more than twice n */
+};
+
 struct rp {
 	struct tr_procs ps;
 	uint64_t t0, t1;	/* earliest and latest record, ns */
@@ -143,6 +207,20 @@ struct rp {
 	struct rp_timeline *tl;	/* NULL: not kept (text and JSON) */
 	struct rp_event *ev;	/* NULL: not kept */
 	size_t nev, ev_skipped;
+	struct rp_site *sites;
+	size_t nsites, sites_skipped;
+	struct rp_keys site_keys;
+	struct rp_obj *objs;
+	size_t nobjs, objs_skipped;
+	struct rp_keys obj_keys;
+	uint64_t un_site_placed;	/* FAULT pages with no site */
+	uint64_t *lat;		/* MIGRATE_END durations, ns */
+	size_t nlat, lat_cap;
+	uint64_t lat_skipped;	/* past RP_MAX_LAT */
+	uint64_t lat_calls;	/* MIGRATE_END records */
+	uint64_t fail[RP_FAIL_CLASSES];	/* MIGRATE_FAIL pages, by class */
+	uint64_t fail_pages;	/* what MIGRATE_END records say failed */
+	uint64_t calls_failed;	/* move_pages(2) itself failed */
 };
 
 /* What every output prints, worked out once from an rp (rp_sum()). */
@@ -157,14 +235,45 @@ struct rp_sum {
 	size_t npt;
 	uint64_t pp_pages, pp_returns;	/* ping-pong */
 	int maps_cut;		/* a mapping cap was hit */
+	size_t stop[2][RP_TOP_SITES], nstop[2];	/* sites: [0] placed, [1] migrated */
+	size_t ndefs;		/* sites defined */
+	uint64_t lat[4];	/* p50, p90, p99, max, ns (nlat > 0) */
 };
 
 /* tools/trace.c */
+
+/* The process pid, or NULL: a lookup that adds nothing. */
+struct tr_proc *proc_find(struct tr_procs *ps, int32_t pid);
 
 /* "0:64 1:3 kernel:2", or "-" for none, into buf (NODES_BUF is enough);
  * nodes in show appear even with no pages. */
 void nodes_format(char *buf, size_t size, const uint64_t *pages, int n, uint64_t show);
 #define NODES_BUF ((TR_NODES + 1) * 32)
+
+/* tools/report_sites.c */
+
+/* Counts the records of sites, objects and migration outcomes, and the
+ * site of a FAULT (ms: its mapping's pages, or NULL); 0 or -ENOMEM. */
+int rs_count(struct rp *rp, const struct ns_trace_rec *r, struct rp_mstat *ms);
+/* Once the whole trace is read: definitions found, symbols read, the top
+ * sites and latency percentiles into s. */
+void rs_finish(struct rp *rp, struct rp_sum *s);
+void rs_free(struct rp *rp);
+/* The site's name: "function (object+0xoff, file:line)" or why not. */
+void rs_site_name(char *buf, size_t size, const struct rp *rp, const struct rp_site *d);
+/* The text and JSON sections: failed moves, latency, call sites. */
+void rs_text_failed(FILE *f, const struct rp *rp);
+void rs_text_latency(FILE *f, const struct rp *rp, const struct rp_sum *s);
+void rs_text_sites(FILE *f, const struct rp *rp, const struct rp_sum *s);
+void rs_json_failed(FILE *f, const struct rp *rp);
+void rs_json_latency(FILE *f, const struct rp *rp, const struct rp_sum *s);
+void rs_json_sites(FILE *f, const struct rp *rp, const struct rp_sum *s);
+/* ns as "12.3 us" (tenths truncated). */
+void rs_us(char *buf, size_t size, uint64_t ns);
+/* The error class's name: "EACCES", ..., "other". */
+const char *rs_fail_name(int cls);
+/* JSON string of s (bytes >= 0x7f as \u00XX: always valid). */
+void json_string(FILE *f, const char *s);
 
 /* tools/report_html.c */
 

@@ -9,7 +9,8 @@
  *
  * Each chart is an <svg> with an id (chart-timeline, chart-heatmap,
  * chart-mappings, chart-sites, chart-latency) whose data marks carry the
- * class "mark"; a chart with nothing to draw says why in its place.
+ * class "mark"; a chart with nothing to draw says why in its place.  Call
+ * site names come from tools/report_sites.c, symbolized once for all.
  * tests/integration/report_html.sh renders the page in a browser and
  * counts them.
  */
@@ -249,8 +250,16 @@ static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
 			"fill=\"#f6f6f6\" stroke=\"#ccc\"/>\n", x0, by, pw, band - 6);
 		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
 			"pid %d, %" PRIu64 " KiB</text>\n<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
-			"text-anchor=\"end\">0x%" PRIx64 "</text>\n", x0 - 8, by + 14, m->pid,
-			m->len >> 10, x0 - 8, by + 28, m->addr);
+			"text-anchor=\"end\">0x%" PRIx64 "</text>\n", x0 - 8, by + 12, m->pid,
+			m->len >> 10, x0 - 8, by + 25, m->addr);
+		if (m->site) {	/* the function it was mapped from */
+			const struct rp_site *d = &rp->sites[rp->sites[m->site - 1].def - 1];
+			const struct rp_frame *fr = &d->fr[d->name];
+			fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
+				"text-anchor=\"end\">", x0 - 8, by + 38);
+			html_text(f, d->nframes > 0 && fr->func ? fr->func : "?");
+			fputs("()</text>\n", f);
+		}
 		/* Runs of equal cells along a row: one rect each. */
 		for (int r = 0; r < HM_ROWS; r++)
 			for (int c = 0; c < RP_BUCKETS;) {
@@ -357,22 +366,129 @@ static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 		    "coloured by node, and under it a dark bar of pages migrated.");
 }
 
-/* ---- what the trace does not record yet ---- */
+/* ---- per-call-site bars ---- */
 
-static void chart_sites(FILE *f)
+static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
-	chart_open(f, "chart-sites", "Pages per allocation call site", 900, 60);
-	chart_empty(f, 20, 34, "call sites: not recorded (the trace holds no call sites; "
-		    "pages are grouped by mapping above)");
-	chart_close(f, "");
+	const double W = 900, x0 = 20, y0 = 24, pw = 560, row = 44;
+	size_t n = s->nstop[0];
+	uint64_t max = 0, step;
+	char name[512];
+
+	chart_open(f, "chart-sites", "Pages per allocation call site", (int)W,
+		   (int)(y0 + (n ? (double)n * row : 60) + 30));
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_site *d = &rp->sites[s->stop[0][i]];
+		if (d->placed_total > max)
+			max = d->placed_total;
+		if (d->migrated > max)
+			max = d->migrated;
+	}
+	step = html_step(max / 5 + (max % 5 != 0));
+	for (int k = 0; n && k <= 5; k++) {
+		double x = x0 + k * pw / 5;
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
+			"<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64 "</text>\n",
+			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
+			(uint64_t)k * step);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_site *d = &rp->sites[s->stop[0][i]];
+		double y = y0 + (double)i * row, x = x0;
+
+		rs_site_name(name, sizeof(name), rp, d);
+		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\">", x0, y + 10);
+		html_text(f, name);
+		fprintf(f, ", pid %d</text>\n", d->pid);
+		for (int nd = 0; nd <= TR_KERNEL; nd++) {
+			double w = (double)d->placed[nd] * pw / (double)(5 * step);
+			char nn[32];
+
+			if (!d->placed[nd])
+				continue;
+			node_name(nn, sizeof(nn), nd);
+			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"14\" fill=\"%s\"><title>%s: %" PRIu64 " pages placed"
+				"</title></rect>\n", x, y + 15, w, node_color(nd), nn, d->placed[nd]);
+			x += w;
+		}
+		if (d->migrated)
+			fprintf(f, "<rect class=\"mark\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"7\" fill=\"#444\"><title>%" PRIu64 " pages migrated"
+				"</title></rect>\n", x0, y + 31,
+				(double)d->migrated * pw / (double)(5 * step), d->migrated);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%" PRIu64 " placed, %" PRIu64
+			" migrated</text>\n", x0 + pw + 8, y + 27, d->placed_total, d->migrated);
+	}
+	if (!n)
+		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed at a known call site "
+			    "(sites are recorded for mappings a placement policy places)");
+	chart_close(f, "The call sites (distinct stacks of the mmap calls) whose mappings "
+		    "had the most pages placed, each named by its first frame outside the "
+		    "runtime, libc and ld.so: pages placed, coloured by node, and a dark bar "
+		    "of pages migrated in those mappings.");
 }
 
-static void chart_latency(FILE *f)
+/* ---- migration latency ---- */
+
+#define LAT_BUCKETS	40	/* powers of two of nanoseconds: 1 ns to 550 s */
+
+static void chart_latency(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
-	chart_open(f, "chart-latency", "Migration latency", 900, 60);
-	chart_empty(f, 20, 34, "migration latency: not recorded (records carry one time, "
-		    "no durations)");
-	chart_close(f, "");
+	const double W = 900, x0 = 70, y0 = 20, pw = 600, ph = 200;
+	uint64_t count[LAT_BUCKETS] = { 0 }, max = 0, step;
+	int lo = LAT_BUCKETS, hi = 0;
+
+	chart_open(f, "chart-latency", "Migration latency", (int)W, rp->nlat ? 290 : 60);
+	if (!rp->nlat) {
+		chart_empty(f, 20, 34, "no migrate calls: no durations (next-touch and "
+			    "balance moves are single pages, not timed)");
+		chart_close(f, "");
+		return;
+	}
+	for (size_t i = 0; i < rp->nlat; i++) {
+		int b = 0;
+		while (b < LAT_BUCKETS - 1 && rp->lat[i] >> (b + 1))
+			b++;
+		count[b]++;
+		lo = b < lo ? b : lo;
+		hi = b > hi ? b : hi;
+	}
+	for (int b = lo; b <= hi; b++)
+		max = count[b] > max ? count[b] : max;
+	/* At least eight buckets wide, so that one bar is not the width. */
+	while (hi - lo < 7)
+		lo > 0 ? lo-- : hi++;
+	step = html_step(max / 5 + (max % 5 != 0));
+	y_axis(f, x0, y0, pw, ph, step, "migrate calls");
+	double bw = pw / (hi - lo + 1);
+	for (int b = lo; b <= hi; b++) {
+		double x = x0 + (b - lo) * bw, h = (double)count[b] * ph / (double)(5 * step);
+		uint64_t ns = 1ull << b;
+
+		if (count[b])
+			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"%.1f\" fill=\"#1f77b4\"><title>%" PRIu64 " calls</title>"
+				"</rect>\n", x + 1, y0 + ph - h, bw - 2, h, count[b]);
+		if ((b - lo) % 2 == 0)
+			fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64
+				"%s</text>\n", x, y0 + ph + 16, ns >= 1000000000 ? ns / 1000000000 :
+				ns >= 1000000 ? ns / 1000000 : ns >= 1000 ? ns / 1000 : ns,
+				ns >= 1000000000 ? " s" : ns >= 1000000 ? " ms" : ns >= 1000 ? " us" : " ns");
+	}
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">duration of a migrate "
+		"call (bars: from that power of two to the next)</text>\n", x0 + pw / 2, y0 + ph + 34);
+	for (int i = 0; i < 4; i++) {
+		static const char *const name[4] = { "p50", "p90", "p99", "max" };
+		char us[32];
+
+		rs_us(us, sizeof(us), s->lat[i]);
+		fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s %s</text>\n", x0 + pw + 20,
+			y0 + 10 + 18 * i, name[i], us);
+	}
+	chart_close(f, "How long each migrate call took, from collecting its pages to "
+		    "settling their nodes (MIGRATE_END records), counted in power-of-two "
+		    "buckets.");
 }
 
 /* ---- the tables ---- */
@@ -383,6 +499,55 @@ static void td_nodes(FILE *f, const uint64_t *pages, int n)
 
 	nodes_format(buf, sizeof(buf), pages, n, 0);
 	fprintf(f, "<td>%s</td>", buf);
+}
+
+static void table_failed(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	static const int cls[RP_FAIL_CLASSES] = { NS_TR_EACCES, NS_TR_ENOENT, NS_TR_ENOMEM,
+		NS_TR_EFAULT, NS_TR_EBUSY, NS_TR_EOTHER };
+
+	fputs("<h2>Failed moves and latency</h2>\n<table id=\"failed\">\n<tr><th>error</th>"
+	      "<th>pages</th></tr>\n", f);
+	for (int i = 0; i < RP_FAIL_CLASSES; i++)
+		fprintf(f, "<tr><td>%s</td><td>%" PRIu64 "</td></tr>\n", rs_fail_name(cls[i]),
+			rp->fail[i]);
+	fprintf(f, "<tr><td>move_pages itself failed (calls)</td><td>%" PRIu64 "</td></tr>\n"
+		"</table>\n<table id=\"latency\">\n<tr><th>migrate calls</th><th>p50</th>"
+		"<th>p90</th><th>p99</th><th>max</th></tr>\n<tr><td>%" PRIu64 "</td>",
+		rp->calls_failed, rp->lat_calls);
+	for (int i = 0; i < 4; i++) {
+		char us[32];
+
+		rs_us(us, sizeof(us), s->lat[i]);
+		fprintf(f, "<td>%s</td>", rp->nlat ? us : "-");
+	}
+	fputs("</tr>\n</table>\n", f);
+}
+
+static void table_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	char name[512];
+
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "<h2>Top call sites by pages %s</h2>\n<table id=\"sites-%s\">\n"
+			"<tr><th>site</th><th>pid</th><th>placed</th><th>by node</th>"
+			"<th>migrated</th></tr>\n", k ? "migrated" : "placed",
+			k ? "migrated" : "placed");
+		for (size_t i = 0; i < s->nstop[k]; i++) {
+			const struct rp_site *d = &rp->sites[s->stop[k][i]];
+			rs_site_name(name, sizeof(name), rp, d);
+			fputs("<tr><td>", f);
+			html_text(f, name);
+			fprintf(f, "</td><td>%d</td><td>%" PRIu64 "</td>", d->pid, d->placed_total);
+			td_nodes(f, d->placed, TR_NODES + 1);
+			fprintf(f, "<td>%" PRIu64 "</td></tr>\n", d->migrated);
+		}
+		if (!s->nstop[k])
+			fputs("<tr><td colspan=\"5\">none</td></tr>\n", f);
+		fputs("</table>\n", f);
+	}
+	fprintf(f, "<p>%zu call sites named; pages placed at no known site: %" PRIu64 "</p>\n",
+		s->ndefs, rp->un_site_placed);
 }
 
 static void table_summary(FILE *f, const struct rp *rp, const struct rp_sum *s)
@@ -417,8 +582,8 @@ static void table_summary(FILE *f, const struct rp *rp, const struct rp_sum *s)
 		td_nodes(f, why[i].mv->pages_to, TR_NODES);
 		fputs("</tr>\n", f);
 	}
-	fputs("</table>\n<p>failed moves: not recorded (the trace holds moves made, not "
-	      "failures)</p>\n", f);
+	fputs("</table>\n", f);
+	table_failed(f, rp, s);
 }
 
 static void table_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
@@ -485,9 +650,10 @@ void rp_write_html(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	chart_timeline(f, rp, s);
 	chart_heatmap(f, rp, s);
 	chart_mappings(f, rp, s);
-	chart_sites(f);
-	chart_latency(f);
+	chart_sites(f, rp, s);
+	chart_latency(f, rp, s);
 	table_summary(f, rp, s);
+	table_sites(f, rp, s);
 	table_mappings(f, rp, s);
 	table_pingpong(f, rp, s);
 	fputs("</body>\n</html>\n", f);

@@ -65,7 +65,10 @@ static const char *const type_names[NS_TR_NTYPES] = {
 	[NS_TR_EXIT] = "exit",		[NS_TR_FAULT] = "fault",
 	[NS_TR_COW] = "cow",		[NS_TR_MIGRATE] = "migrate",
 	[NS_TR_NEXT_TOUCH] = "next_touch", [NS_TR_BALANCE] = "balance",
-	[NS_TR_LOST] = "lost",
+	[NS_TR_LOST] = "lost",		[NS_TR_OBJECT] = "object",
+	[NS_TR_BYTES] = "bytes",	[NS_TR_SITE] = "site",
+	[NS_TR_FRAME] = "frame",	[NS_TR_MIGRATE_END] = "migrate_end",
+	[NS_TR_MIGRATE_FAIL] = "migrate_fail",
 };
 
 struct bit_name {
@@ -399,6 +402,8 @@ static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
 			fprintf(f, "node %d", r->node);
 		else
 			fputs("kernel's choice", f);
+		if (r->aux)
+			fprintf(f, " site %u", r->aux);
 		break;
 	case NS_TR_COW:
 		fprintf(f, " 0x%" PRIx64, r->addr);
@@ -413,6 +418,29 @@ static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
 		break;
 	case NS_TR_LOST:
 		fprintf(f, " %u records dropped (the buffer was full)", r->aux);
+		break;
+	case NS_TR_OBJECT:
+		fprintf(f, " %u load bias 0x%" PRIx64 ", %d bytes of build id and %" PRIu64
+			" of path follow", r->aux, r->addr, r->node, r->len);
+		break;
+	case NS_TR_BYTES:
+		fprintf(f, " of object %u, 16 from byte %d", r->aux, r->node * 16);
+		break;
+	case NS_TR_SITE:
+		fprintf(f, " %u, %d frames follow", r->aux, r->node);
+		break;
+	case NS_TR_FRAME:
+		fprintf(f, " %d of site %u: 0x%" PRIx64 ", object %d +0x%" PRIx64, r->node,
+			r->aux, r->addr, r->tid, r->len);
+		break;
+	case NS_TR_MIGRATE_END:
+		fprintf(f, " took %" PRIu64 " ns, %" PRIu64 " pages failed, %u already there",
+			r->addr, r->len, r->aux);
+		if (r->node)
+			fprintf(f, ", move_pages failed: errno %d", r->node);
+		break;
+	case NS_TR_MIGRATE_FAIL:
+		fprintf(f, " %u pages: %s", r->aux, rs_fail_name(r->node));
 		break;
 	case NS_TR_EXEC:
 	case NS_TR_EXIT:
@@ -561,6 +589,9 @@ static int proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
 	 * its parent's count. */
 	if (r->type == NS_TR_START)
 		p->last_seq = 0;
+	/* The new image's records (even those before its START) follow. */
+	if (r->type == NS_TR_EXEC)
+		p->image++;
 	if (p->last_seq && r->seq > p->last_seq + 1)
 		p->lost += r->seq - p->last_seq - 1;
 	p->last_seq = r->seq;
@@ -998,11 +1029,8 @@ int trace_show(const char *path, enum trace_out out, const char *svg_path)
 
 /* ---- report: one run's numbers (numashadow report) ---- */
 
-/*
- * The trace holds no call sites, no durations and no failed moves: the
- * report says "not recorded" for those rather than guess.  What is
- * counted, and its caps: tools/report.h.
- */
+/* What is counted, and its caps: tools/report.h; call sites, objects
+ * and migration outcomes: tools/report_sites.c. */
 /* The first map of pid not starting below addr. */
 static size_t rp_map_lower(const struct rp *rp, int32_t pid, uint64_t addr)
 {
@@ -1065,7 +1093,7 @@ static int rp_map_add(struct rp *rp, int32_t pid, uint64_t s, uint64_t len)
 }
 
 /* The process pid, or NULL: a lookup that adds nothing. */
-static struct tr_proc *proc_find(struct tr_procs *ps, int32_t pid)
+struct tr_proc *proc_find(struct tr_procs *ps, int32_t pid)
 {
 	if (!ps->nslots)
 		return NULL;
@@ -1250,6 +1278,8 @@ static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 			rp->un_placed += pages;
 		}
 		rp_chart(rp, r, ms, node >= 0 ? node : TR_KERNEL, 0, pages);
+		if (rs_count(rp, r, ms))
+			return -ENOMEM;
 		/* A fresh page: what it left before is forgotten.  No more
 		 * than the runtime fills at once, in a hostile file. */
 		for (uint64_t i = 0; i < pages && i < RP_FAULT_PAGES; i++) {
@@ -1296,6 +1326,21 @@ static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 		rp->lost_recs++;
 		rp->lost_said += r->aux;
 		return 0;
+	case NS_TR_START:
+		if (r->aux) {	/* a fork child: its sites are the parent's */
+			struct tr_proc *c = proc_find(&rp->ps, r->pid);
+			struct tr_proc *p = proc_find(&rp->ps, (int32_t)r->aux);
+			if (c && p)
+				c->parent_image = p->image;
+		}
+		return 0;
+	case NS_TR_OBJECT:
+	case NS_TR_BYTES:
+	case NS_TR_SITE:
+	case NS_TR_FRAME:
+	case NS_TR_MIGRATE_END:
+	case NS_TR_MIGRATE_FAIL:
+		return rs_count(rp, r, NULL);
 	}
 	return 0;
 }
@@ -1308,6 +1353,7 @@ static void rp_free(struct rp *rp)
 	free(rp->pages);
 	free(rp->tl);
 	free(rp->ev);
+	rs_free(rp);
 }
 
 /* Indices of the n largest by key (ties: the earlier first), into top;
@@ -1390,7 +1436,7 @@ static void nodes_fjson(FILE *f, const uint64_t *pages, int n)
 	fputc('}', f);
 }
 
-static void json_string(FILE *f, const char *s)
+void json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -1446,7 +1492,7 @@ static void rp_mstat_json(FILE *f, const struct rp_mstat *s)
 }
 
 /* What every output prints, from rp. */
-static void rp_sum(struct rp_sum *s, const char *path, const struct rp *rp)
+static void rp_sum(struct rp_sum *s, const char *path, struct rp *rp)
 {
 	memset(s, 0, sizeof(*s));
 	s->path = path;
@@ -1461,6 +1507,7 @@ static void rp_sum(struct rp_sum *s, const char *path, const struct rp *rp)
 	s->ntop[1] = rp_top_maps(rp, 1, s->top[1], RP_TOP);
 	s->npt = rp_top_pages(rp, s->ptop, RP_TOP_PAGES, &s->pp_pages, &s->pp_returns);
 	s->maps_cut = rp->maps_skipped || rp->stats_skipped;
+	rs_finish(rp, s);
 }
 
 static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int json)
@@ -1486,14 +1533,19 @@ static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int j
 		rp_move_json(f, "next_touch", &rp->next_touch);
 		fputc(',', f);
 		rp_move_json(f, "balance", &rp->balance);
-		fprintf(f, ",\"failed\":null},\"pages_moved\":%" PRIu64 ",\"bytes_moved\":%"
-			PRIu64 ",\"latency_ns\":null,\"lost\":{\"total\":%" PRIu64
-			",\"lost_records\":%" PRIu64 ",\"in_lost_records\":%" PRIu64
-			",\"in_seq_gaps\":%" PRIu64 "},\"call_sites\":null,\"mappings\":"
-			"{\"grouped_by\":\"mmap\",\"cap\":%u,\"cap_hit\":%s,\"unattributed_placed\":%"
-			PRIu64 ",\"unattributed_migrated\":%" PRIu64 ",\"top_placed\":[",
-			moved, moved << TR_PAGE_SHIFT, s->fam.lost, rp->lost_recs, rp->lost_said,
-			s->fam.lost - rp->lost_said, RP_MAX_MAPS, s->maps_cut ? "true" : "false",
+		fputs(",\"failed\":", f);
+		rs_json_failed(f, rp);
+		fprintf(f, "},\"pages_moved\":%" PRIu64 ",\"bytes_moved\":%" PRIu64
+			",\"latency_ns\":", moved, moved << TR_PAGE_SHIFT);
+		rs_json_latency(f, rp, s);
+		fprintf(f, ",\"lost\":{\"total\":%" PRIu64 ",\"lost_records\":%" PRIu64
+			",\"in_lost_records\":%" PRIu64 ",\"in_seq_gaps\":%" PRIu64
+			"},\"call_sites\":", s->fam.lost, rp->lost_recs, rp->lost_said,
+			s->fam.lost - rp->lost_said);
+		rs_json_sites(f, rp, s);
+		fprintf(f, ",\"mappings\":{\"grouped_by\":\"mmap\",\"cap\":%u,\"cap_hit\":%s,"
+			"\"unattributed_placed\":%" PRIu64 ",\"unattributed_migrated\":%" PRIu64
+			",\"top_placed\":[", RP_MAX_MAPS, s->maps_cut ? "true" : "false",
 			rp->un_placed, rp->un_migrated);
 		for (int k = 0; k < 2; k++) {
 			for (size_t i = 0; i < s->ntop[k]; i++) {
@@ -1531,14 +1583,14 @@ static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int j
 	fputc('\n', f);
 	rp_move_text(f, "next-touch", &rp->next_touch);
 	rp_move_text(f, "balance", &rp->balance);
-	fputs("  failed:     not recorded (the trace holds moves made, not failures)\n", f);
+	rs_text_failed(f, rp);
 	fprintf(f, "pages moved: %" PRIu64 " (%" PRIu64 " bytes)\n", moved,
 		moved << TR_PAGE_SHIFT);
-	fputs("migration latency: not recorded (records carry one time, no durations)\n", f);
+	rs_text_latency(f, rp, s);
 	fprintf(f, "lost records: %" PRIu64 " (%" PRIu64 " said by %" PRIu64
 		" lost records, %" PRIu64 " gaps in record numbers)\n", s->fam.lost,
 		rp->lost_said, rp->lost_recs, s->fam.lost - rp->lost_said);
-	fputs("call sites: not recorded; pages grouped by the mmap records' mappings instead\n", f);
+	rs_text_sites(f, rp, s);
 	for (int k = 0; k < 2; k++) {
 		fprintf(f, "top mappings by pages %s:\n", k ? "migrated" : "placed");
 		for (size_t i = 0; i < s->ntop[k]; i++)

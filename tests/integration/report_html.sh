@@ -8,9 +8,10 @@
 # chart's box after layout, dumps the DOM and takes a screenshot, in one
 # start: each chart (pages per node over time, the time x address heatmap,
 # the per-mapping and per-call-site bars, the latency histogram) is there
-# with its marks, and its part of the screenshot is not blank (it has
-# coloured pixels, the data's; axes and text are grey).  Run from the
-# project root.
+# with its marks (report_prog's two call sites and two migrate calls
+# give the last two theirs), and its part of the screenshot is not blank
+# (it has coloured pixels, the data's; axes and text are grey).  Run from
+# the project root.
 . tests/int_lib.sh
 PROG=$(pwd)/build/tests/progs/report_prog
 need "$PROG"
@@ -34,11 +35,16 @@ grep -o 'https\?://[^"]*' "$tmp/r.html" | grep -qv '^http://www.w3.org/2000/svg$
 # The text report's tables, with its numbers.
 "$NS" report "$tmp/t.tr" >"$tmp/txt"
 placed=$(sed -n 's/^pages placed: \(.*\) (total .*/\1/p' "$tmp/txt")
-for id in summary migrations top-placed top-migrated ping-pong; do
+for id in summary migrations failed latency sites-placed sites-migrated top-placed \
+	top-migrated ping-pong; do
 	grep -q "<table id=\"$id\">" "$tmp/r.html" || fail "no table '$id'"
 done
 grep -q "<tr><th>pages placed</th><td>$placed</td></tr>" "$tmp/r.html" ||
 	fail "the summary table lacks pages placed '$placed'"
+for fn in alloc_table alloc_buffer; do
+	grep -q "<tr><td>$fn (report_prog+0x[0-9a-f]*, report_prog.c:[0-9]*)</td>" "$tmp/r.html" ||
+		fail "the call site table lacks $fn"
+done
 
 # The browser: the page as it is, plus a script that writes each chart's
 # box (CSS pixels, page coordinates) into a data attribute after layout.
@@ -66,7 +72,8 @@ rc=$?
 python3 - "$tmp/dom.html" "$tmp/shot.png" >"$tmp/check" 2>&1 <<'PY'
 import html.parser, struct, sys, zlib
 
-CHARTS = ["chart-timeline", "chart-heatmap", "chart-mappings"]
+CHARTS = ["chart-timeline", "chart-heatmap", "chart-mappings", "chart-sites",
+          "chart-latency"]
 SCALE = 0.5
 
 class Dom(html.parser.HTMLParser):
