@@ -159,16 +159,19 @@ static const struct subcommand subcommands[] = {
 	},
 	{
 		"report", "[--format text|json|html] [-o OUT] FILE",
-		"summarize a trace file: placements, migrations, hot mappings",
+		"summarize a trace file: placements, migrations, call sites",
 		"  (none)              run time, pages placed per node, migrations\n"
-		"                      by reason and target, bytes moved, lost\n"
-		"                      records, top mappings by pages placed and\n"
-		"                      migrated, ping-pong pages (docs/report.md)\n"
+		"                      by reason and target, failed moves by error,\n"
+		"                      bytes moved, latency percentiles, lost\n"
+		"                      records, top call sites (symbolized here) and\n"
+		"                      mappings by pages placed and migrated,\n"
+		"                      ping-pong pages (docs/report.md)\n"
 		"  --format FORMAT     text (the default), json: one JSON object\n"
 		"                      (keys: docs/report.md), or html: one\n"
 		"                      self-contained page with charts (inline SVG:\n"
 		"                      pages per node over time, a time x address\n"
-		"                      heatmap, per-mapping bars) and the tables\n"
+		"                      heatmap, bars per mapping and call site, a\n"
+		"                      latency histogram) and the tables\n"
 		"  -o OUT              write to OUT instead of standard output\n"
 		"                      (a regular file, created or emptied)\n",
 		cmd_report,

@@ -268,7 +268,7 @@ void rs_text_sites(FILE *f, const struct rp *rp, const struct rp_sum *s);
 void rs_json_failed(FILE *f, const struct rp *rp);
 void rs_json_latency(FILE *f, const struct rp *rp, const struct rp_sum *s);
 void rs_json_sites(FILE *f, const struct rp *rp, const struct rp_sum *s);
-/* ns as "12.3 us" (tenths truncated). */
+/* ns as "12.3 us", or "4.567 ms" from 1 ms (truncated, not rounded). */
 void rs_us(char *buf, size_t size, uint64_t ns);
 /* The error class's name: "EACCES", ..., "other". */
 const char *rs_fail_name(int cls);

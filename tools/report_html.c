@@ -125,7 +125,7 @@ static void chart_timeline(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	const double W = 900, x0 = 70, y0 = 20, pw = 600, ph = 260;
 	const struct rp_timeline *tl = rp->tl;
 	uint64_t max = 0, step, cum;
-	double ly = y0 + 8;
+	double ly = y0 + 8, width = 5;
 	char name[32];
 
 	chart_open(f, "chart-timeline", "Pages per node over time", (int)W, 340);
@@ -153,9 +153,12 @@ static void chart_timeline(FILE *f, const struct rp *rp, const struct rp_sum *s)
 				total += v[i];
 			if (!total)
 				continue;
+			/* Each line narrower than the one before: equal ones
+			 * (nodes interleaved evenly) stay visible. */
 			fprintf(f, "<polyline class=\"mark\" fill=\"none\" stroke=\"%s\" "
-				"stroke-width=\"2\"%s points=\"%.1f,%.1f", node_color(n),
-				moved ? " stroke-dasharray=\"6,3\"" : "", x0, y0 + ph);
+				"stroke-width=\"%.1f\"%s points=\"%.1f,%.1f", node_color(n),
+				width, moved ? " stroke-dasharray=\"6,3\"" : "", x0, y0 + ph);
+			width = width > 2.5 ? width - 1.5 : 1.5;
 			cum = 0;
 			for (int i = 0; i < RP_BUCKETS; i++) {
 				cum += v[i];
@@ -470,7 +473,7 @@ static void chart_latency(FILE *f, const struct rp *rp, const struct rp_sum *s)
 			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 				"height=\"%.1f\" fill=\"#1f77b4\"><title>%" PRIu64 " calls</title>"
 				"</rect>\n", x + 1, y0 + ph - h, bw - 2, h, count[b]);
-		if ((b - lo) % 2 == 0)
+		if (hi - lo < 12 || (b - lo) % 2 == 0)
 			fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64
 				"%s</text>\n", x, y0 + ph + 16, ns >= 1000000000 ? ns / 1000000000 :
 				ns >= 1000000 ? ns / 1000000 : ns >= 1000 ? ns / 1000 : ns,

@@ -784,7 +784,11 @@ void rs_text_failed(FILE *f, const struct rp *rp)
 
 void rs_us(char *buf, size_t size, uint64_t ns)
 {
-	snprintf(buf, size, "%" PRIu64 ".%" PRIu64 " us", ns / 1000, ns / 100 % 10);
+	if (ns < 1000000)
+		snprintf(buf, size, "%" PRIu64 ".%" PRIu64 " us", ns / 1000, ns / 100 % 10);
+	else
+		snprintf(buf, size, "%" PRIu64 ".%03" PRIu64 " ms", ns / 1000000,
+			 ns / 1000 % 1000);
 }
 
 void rs_text_latency(FILE *f, const struct rp *rp, const struct rp_sum *s)
