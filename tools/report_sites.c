@@ -763,6 +763,11 @@ void rs_site_name(char *buf, size_t size, const struct rp *rp, const struct rp_s
 		snprintf(buf, size, "%s (%s+0x%" PRIx64 "%s%s)", f->func ? f->func : "?",
 			 base_name(obj_path(o)), f->off, f->line ? ", " : "",
 			 f->line ? base_name(f->line) : "");
+	/* Paths and names come from the trace and the files: no control
+	 * character reaches a terminal. */
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 void rs_text_failed(FILE *f, const struct rp *rp)
