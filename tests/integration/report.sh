@@ -161,15 +161,16 @@ done
 # Call sites whose objects cannot be read here, migration outcomes.  Site
 # 1's frames: object 1, a file that does not exist, then object 2,
 # report_prog with a build id of zeros; site 2's object 3 has its path cut
-# (a BYTES record missing).  Ten migrate calls of 1 to 10 us (one whose
+# (a BYTES record missing).  A fork child's FAULT names its parent's site
+# 1 (2 pages on node 1).  Ten migrate calls of 1 to 10 us (one whose
 # move_pages failed), 3 pages EACCES, 2 EBUSY, 1 of an unknown class.
 python3 - "$tmp/v.tr" "$SITES" <<'PY'
 import struct, sys
-T = dict(start=1, mmap=2, exit=11, fault=12, migrate=14, object=18, bytes=19, site=20,
-         frame=21, migrate_end=22, migrate_fail=23)
+T = dict(start=1, mmap=2, fork=9, exit=11, fault=12, migrate=14, object=18, bytes=19,
+         site=20, frame=21, migrate_end=22, migrate_fail=23)
 B, P, recs = 0x10000000, 4096, []
-def rec(t, a=0, l=0, n=-1, aux=0, tid=100):
-    recs.append((t, a, l, n, aux, tid))
+def rec(t, a=0, l=0, n=-1, aux=0, tid=100, pid=100):
+    recs.append((t, a, l, n, aux, tid, pid))
 def obj(i, path, bid, cut=False):
     data = bid + path.encode()
     rec("object", 0x400000, len(path), len(bid), i)
@@ -186,6 +187,8 @@ rec("site", n=2, aux=1); rec("frame", 0x401234, 0x1234, 0, 1, tid=1); rec("frame
 rec("site", n=1, aux=2); rec("frame", 0x401000, 0x1000, 0, 2, tid=3)
 rec("mmap", B, 16 * P, -1, 3 | 0x22 << 8)
 rec("fault", B, 8 * P, 0, 1); rec("fault", B + 8 * P, 4 * P, 1, 2); rec("fault", B + 12 * P, 4 * P, 0, 0)
+rec("fork", aux=101); rec("start", aux=100, pid=101, tid=101)
+rec("fault", B + 20 * P, 2 * P, 1, 1, pid=101, tid=101)
 for i in range(10):
     rec("migrate", B, 16 * P, 1, 0)
     rec("migrate_end", (i + 1) * 1000, 0, 5 if i == 3 else 0, 0)
@@ -193,8 +196,10 @@ rec("migrate_fail", 0, 0, 13, 3); rec("migrate_fail", 0, 0, 16, 2); rec("migrate
 rec("exit")
 with open(sys.argv[1], "wb") as f:
     f.write(b"NSTRACE\0" + struct.pack("<II", 2, 48))
-    for i, (t, a, l, n, aux, tid) in enumerate(recs):
-        f.write(struct.pack("<QQQQiiHhI", i + 1, 1000000 + i, a, l, 100, tid, T[t], n, aux))
+    seq = {}
+    for i, (t, a, l, n, aux, tid, pid) in enumerate(recs):
+        seq[pid] = seq.get(pid, seq.get(100, 0) if t == "start" and aux else 0) + 1
+        f.write(struct.pack("<QQQQiiHhI", seq[pid], 1000000 + i, a, l, pid, tid, T[t], n, aux))
 PY
 "$NS" report --format json "$tmp/v.tr" >"$tmp/v.json" 2>"$tmp/err" || fail "report of the sites trace: $(cat "$tmp/err")"
 got=$(python3 -c '
@@ -204,12 +209,12 @@ c, l, f = j["call_sites"], j["latency_ns"], j["migrations"]["failed"]
 print(c["named"], c["unknown_placed"], [(s["id"], s["placed"], s["function"]) for s in c["top_placed"]],
       [x["status"] for s in c["top_placed"] for x in s["frames"]],
       l["calls"], l["samples"], l["p50"], l["p90"], l["p99"], l["max"], f)' <"$tmp/v.json" 2>&1)
-want="2 4 [(1, {'0': 8}, None), (2, {'1': 4}, None)] ['the object is missing on this machine',"
+want="2 4 [(1, {'0': 8, '1': 2}, None), (2, {'1': 4}, None)] ['the object is missing on this machine',"
 want="$want 'the build id of the file on this machine differs', 'its name was not recorded whole: records lost']"
 want="$want 10 10 5000 9000 10000 10000 {'pages': 6, 'by_error': {'EACCES': 3, 'EBUSY': 2, 'other': 1}, 'calls_failed': 1}"
 [ "$got" = "$want" ] || fail "report of the sites trace: '$got', want '$want'"
 "$NS" report "$tmp/v.tr" >"$tmp/v.txt" 2>"$tmp/err" || fail "report (text) of the sites trace: $(cat "$tmp/err")"
-for line in "  libgone.so+0x1234 (the object is missing on this machine), pid 100: 8 placed (0:8), 0 migrated" \
+for line in "  libgone.so+0x1234 (the object is missing on this machine), pid 100: 10 placed (0:8 1:2), 0 migrated" \
 	"  object 3+0x1000 (its name was not recorded whole: records lost), pid 100: 4 placed (1:4)" \
 	"  failed:     6 pages, by error: EACCES:3 EBUSY:2 other:1; move_pages itself failed in 1 calls" \
 	"migration latency: 10 migrate calls, p50 5.0 us, p90 9.0 us, p99 10.0 us, max 10.0 us" \
