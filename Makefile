@@ -10,6 +10,7 @@
 #   make test-pending      tests known to fail on open runtime defects
 #   make fuzz              the fuzzers (tests/fuzz), FUZZ_SECONDS each (600)
 #   make bench             host benchmarks; make bench-vm for the 2-node ones
+#                          and the NUMA ones (make bench-numa: those alone)
 #   make install PREFIX=/usr/local DESTDIR=
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -53,6 +54,11 @@ PROG_BIN  := $(PROG_SRC:tests/progs/%.c=$(B)/tests/progs/%)
 VM_SH     := $(sort $(wildcard tests/vm/*.sh))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+# bench/numa: NUMA workloads and their driver, numa_vm, run by bench-vm in a
+# 2- and a 4-node guest; numactl goes in with them when the host has it.
+NUMA_SRC  := $(sort $(wildcard bench/numa/*.c))
+NUMA_BIN  := $(NUMA_SRC:bench/numa/%.c=$(B)/bench/numa/%)
+NUMACTL   := $(shell command -v numactl 2>/dev/null)
 
 TESTFLAGS := $(BASEFLAGS) -Itests -DNS_BUILD_DIR=\"$(CURDIR)/$(B)\"
 
@@ -69,7 +75,7 @@ FUZZ_SH   := tests/fuzz/trace.sh tests/fuzz/ctl.sh
 FUZZ_SECONDS ?= 600
 
 .SECONDARY:
-.PHONY: all deps test vmtest unit bench bench-vm install clean check-tests demo fuzz test-pending
+.PHONY: all deps test vmtest unit bench bench-vm bench-numa install clean check-tests demo fuzz test-pending
 all: $(B)/libnumashadow.so $(B)/numashadow $(B)/numashadow-vm
 
 $(B)/numashadow-vm: tools/numashadow-vm
@@ -81,7 +87,8 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	  gcc make libc6-dev pkg-config libnuma-dev \
 	  libcmocka-dev qemu-system-x86 busybox-static cpio numactl libcap2-bin \
-	  python3 git sqlite3 ca-certificates clang libclang-rt-dev
+	  python3 git sqlite3 ca-certificates clang libclang-rt-dev \
+	  chromium binutils
 
 $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -110,11 +117,13 @@ $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 $(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h include/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-# Small chunks and caps (processes; the report's mappings and pages):
-# small inputs reach them all (tools/trace.c).
-$(B)/fuzz/obj/tools/trace.o: FUZZFLAGS += -DTR_CHUNK=4 -DTR_MAX_PROCS=32u \
-	-DRP_MAX_MAPS=8u -DRP_MAX_PAGES=64u
-$(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(B)/fuzz/obj/tools/trace.o
+# Small chunks and caps (processes; the report's mappings, pages, heatmap
+# events, sites and durations): small inputs reach them all (tools/).
+FUZZ_TOOLS := $(B)/fuzz/obj/tools/trace.o $(B)/fuzz/obj/tools/report_html.o \
+	$(B)/fuzz/obj/tools/report_sites.o
+$(FUZZ_TOOLS): FUZZFLAGS += -DTR_CHUNK=4 -DTR_MAX_PROCS=32u -DRP_MAX_MAPS=8u \
+	-DRP_MAX_PAGES=64u -DRP_MAX_EVENTS=16u -DRP_MAX_SITES=8u -DRP_MAX_LAT=16u
+$(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(FUZZ_TOOLS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^
 $(B)/tests/fuzz/ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_RT)
@@ -131,6 +140,9 @@ $(B)/tests/progs/%: tests/progs/%.c $(wildcard tests/*.h include/*.h)
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TESTFLAGS) -o $@ $< -ldl -lpthread -lnuma
+$(B)/bench/numa/%: bench/numa/%.c $(wildcard bench/*.h bench/numa/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TESTFLAGS) -Ibench -o $@ $< -ldl -lpthread -lnuma
 
 # The quick start's main job: a NUMA workload in a 2-node guest, moved from
 # node 0 to node 1 half a second in, verified, with before/after counts.
@@ -163,9 +175,23 @@ fuzz: $(FUZZ_BIN)
 bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do case $$b in *_vm) ;; *) $$b || exit 1;; esac; done
 
-bench-vm: all $(BENCH_BIN)
+# bench-vm: the *_vm benchmarks in a 2-node guest, then bench-numa.
+bench-vm: all $(BENCH_BIN) $(NUMA_BIN)
 	@for b in $(filter %_vm,$(BENCH_BIN)); do \
 	  $(B)/numashadow vm --nodes 2 -- $$b || exit 1; done
+	@$(MAKE) --no-print-directory bench-numa
+
+# The NUMA benchmarks (bench/numa) in a 2- and a 4-node guest, each guest's
+# output kept in build/bench/numa/N.out; then, on the host, the tables side
+# by side and build/bench/numa/WORKLOAD.svg.
+bench-numa: all $(NUMA_BIN)
+	@for n in 2 4; do \
+	  { $(B)/numashadow vm --nodes $$n --timeout 900 \
+	      $(foreach f,$(filter-out %/numa_vm,$(NUMA_BIN)) $(NUMACTL),--file $(f)) \
+	      -- $(B)/bench/numa/numa_vm; echo $$? > $(B)/bench/numa/$$n.status; } | \
+	    tee $(B)/bench/numa/$$n.out; \
+	  [ "$$(cat $(B)/bench/numa/$$n.status)" = 0 ] || exit 1; done
+	@$(B)/bench/numa/numa_vm --chart $(B)/bench/numa $(B)/bench/numa/2.out $(B)/bench/numa/4.out
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \

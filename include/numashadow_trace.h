@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define NS_TRACE_MAGIC "NSTRACE"	/* 8 bytes with its NUL */
-#define NS_TRACE_VERSION 1
+#define NS_TRACE_VERSION 2
 
 struct ns_trace_header {
 	char magic[8];
@@ -38,15 +38,49 @@ enum ns_trace_type {
 	NS_TR_EXEC,		/* the image is replaced (records of the new one follow) */
 	NS_TR_EXIT,		/* the process's last record */
 	NS_TR_FAULT,		/* first touch filled: addr, len, node (-1: the
-				 * kernel chose), tid = faulting thread */
+				 * kernel chose), tid = faulting thread,
+				 * aux = site of the mapping (0: unknown) */
 	NS_TR_COW,		/* first write after fork: addr (one page), tid */
 	NS_TR_MIGRATE,		/* engine call: addr, len, node = target,
 				 * aux = pages moved */
 	NS_TR_NEXT_TOUCH,	/* page moved on next touch: addr, node, tid */
 	NS_TR_BALANCE,		/* page moved by the balancer: addr, node */
 	NS_TR_LOST,		/* aux = records dropped before this one */
+	NS_TR_OBJECT,		/* an object code runs in: aux = object id (from
+				 * 1, per process), addr = its load bias,
+				 * len = bytes of its path, node = bytes of
+				 * its GNU build id (0: none) */
+	NS_TR_BYTES,		/* 16 bytes of an object's build id then path:
+				 * aux = object id, node = which 16 (from 0),
+				 * addr and len the bytes, in memory order */
+	NS_TR_SITE,		/* an allocation call site, named the first time
+				 * a mapping is made from it: aux = site id
+				 * (from 1), node = its frames */
+	NS_TR_FRAME,		/* one frame of a site: aux = site id, node =
+				 * frame (0: the innermost), addr = return
+				 * address, len = its offset in the object
+				 * (address - load bias), tid = object id
+				 * (-1: none known) */
+	NS_TR_MIGRATE_END,	/* right after a MIGRATE: addr = its duration,
+				 * ns; len = pages that failed; aux = pages
+				 * already on the target; node = the errno
+				 * move_pages(2) itself failed with, 0 none */
+	NS_TR_MIGRATE_FAIL,	/* pages of that call that failed, one class:
+				 * node = NS_TR_E* (an errno), aux = pages */
 	NS_TR_NTYPES
 };
+
+/* NS_TR_MIGRATE_FAIL's classes: move_pages(2)'s per-page errors. */
+#define NS_TR_EACCES	13	/* mapped by another process (no CAP_SYS_NICE) */
+#define NS_TR_ENOENT	2	/* not present: gone before it could move */
+#define NS_TR_ENOMEM	12	/* the target node is full */
+#define NS_TR_EFAULT	14	/* not a movable page (the zero page) */
+#define NS_TR_EBUSY	16	/* busy (-EBUSY, -EAGAIN) after every pass */
+#define NS_TR_EOTHER	(-1)	/* any other error */
+
+#define NS_TRACE_DEPTH	8	/* frames a site record gives at most */
+#define NS_TRACE_BUILD_ID 32	/* bytes of a build id kept at most */
+#define NS_TRACE_PATH	4095	/* bytes of an object's path at most */
 
 struct ns_trace_rec {
 	uint64_t seq;		/* increasing per process */

@@ -572,6 +572,23 @@ void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 void trace_flush_sync(void);
 void trace_finish(void);
 void trace_after_fork(int parent);
+/* Call sites: the stack the mmap hook unwound (before the family lock),
+ * then, under it, the range mapped from it; the site of an address, for
+ * the monitor's FAULT records (0: unknown). */
+void trace_stack(void *const *ip, int n);
+void trace_site(uint64_t start, uint64_t end);
+uint32_t trace_site_at(uint64_t addr);
+
+/* One migration's start, for its MIGRATE_END and MIGRATE_FAIL records. */
+struct trace_mig {
+	uint64_t t0;			/* CLOCK_MONOTONIC, ns */
+	struct ns_mig_counters c0;	/* the process's counters before it */
+};
+void trace_migrate_begin(struct trace_mig *m, const struct ns_mig_counters *c);
+/* Records the MIGRATE (moved pages moved; err: move_pages' -errno, 0) and
+ * its outcome; engine lock held. */
+void trace_migrate(const struct trace_mig *m, const struct ns_mig_counters *c,
+		   uint64_t addr, uint64_t len, int node, long moved, long err);
 
 /* ---- runtime.c: the per-process runtime and its options ---- */
 

@@ -397,6 +397,7 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 	int mf = MPOL_MF_MOVE;
 	long moved = 0, err = 0;
 	struct ns_mig_counters *c;
+	struct trace_mig tm;
 
 	if (!numa_node_online(node))
 		return -EINVAL;
@@ -416,6 +417,7 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 	ns_lock();
 	c = &proc_of(ns_rt.self)->mig;
 	c->calls++;
+	trace_migrate_begin(&tm, c);
 	page_sync_range(ns_rt.self, start, end);
 	mig_learn_nodes(ns_rt.self, start, end);
 	struct collect k = { start, end, from, node, 0, flags, 0, 0,
@@ -460,9 +462,9 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 				c->busy += (uint64_t)k.waiting;
 		}
 	}
+	trace_migrate(&tm, c, start, end - start, node, moved, err);
 	ns_unlock();
 	engine_unlock();
-	trace_emit(NS_TR_MIGRATE, start, end - start, node, (uint32_t)moved);
 	return err ? err : moved;
 }
 

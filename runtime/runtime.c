@@ -860,6 +860,7 @@ static int site_capture(struct ns_site *out, int max)
 		return 0;
 	in_capture = 1;
 	n = backtrace(ip, NS_SITE_DEPTH + 2);
+	trace_stack(ip + 2, n - 2);
 	for (int i = 2; i < n && k < max; i++)	/* skip ns_mmap and the wrapper */
 		if (dladdr(ip[i], &info) && info.dli_fname)
 			out[k++] = (struct ns_site){ info.dli_fname, info.dli_sname };
@@ -913,6 +914,7 @@ static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
 		uint32_t site = site_record(sites, nsites);
 		if (site)
 			vma_set_site(ns_rt.self, start, end, site);
+		trace_site(start, end);
 	}
 	return;
 nomem:

@@ -501,7 +501,7 @@ static void handle_fault(uint64_t addr, int tid)
 			/* Who brought these pages in: for their descriptors. */
 			ring_put(&mon.touched, a, a + ((uint64_t)r << NS_PAGE_SHIFT), tid);
 			trace_emit_for(tid, NS_TR_FAULT, a, (uint64_t)r << NS_PAGE_SHIFT,
-				       own ? -1 : node, 0);
+				       own ? -1 : node, trace_site_at(a));
 			mon.st.pages += (uint64_t)r;
 			if (node >= 0 && !own)
 				mon.st.by_node[node] += (uint64_t)r;

@@ -8,7 +8,7 @@
  *   numashadow stat --pid PID [--json] [--interval SECONDS [--count N]]
  *   numashadow stat --all [--json]
  *   numashadow trace [--summary | --csv | --svg OUT.svg] [--json] FILE
- *   numashadow report [--format text|json] [-o OUT] FILE
+ *   numashadow report [--format text|json|html] [-o OUT] FILE
  *   numashadow vm [--nodes N] [--memory-only NODES] [--distance A-B:V,...]
  *                 [--mem MIB] [--cpus N] [--file PATH]...
  *                 [--timeout SECONDS] [--] CMD [ARGS...]
@@ -158,14 +158,20 @@ static const struct subcommand subcommands[] = {
 		cmd_trace,
 	},
 	{
-		"report", "[--format text|json] [-o OUT] FILE",
-		"summarize a trace file: placements, migrations, hot mappings",
+		"report", "[--format text|json|html] [-o OUT] FILE",
+		"summarize a trace file: placements, migrations, call sites",
 		"  (none)              run time, pages placed per node, migrations\n"
-		"                      by reason and target, bytes moved, lost\n"
-		"                      records, top mappings by pages placed and\n"
-		"                      migrated, ping-pong pages (docs/report.md)\n"
-		"  --format FORMAT     text (the default) or json: one JSON object\n"
-		"                      (keys: docs/report.md)\n"
+		"                      by reason and target, failed moves by error,\n"
+		"                      bytes moved, latency percentiles, lost\n"
+		"                      records, top call sites (symbolized here) and\n"
+		"                      mappings by pages placed and migrated,\n"
+		"                      ping-pong pages (docs/report.md)\n"
+		"  --format FORMAT     text (the default), json: one JSON object\n"
+		"                      (keys: docs/report.md), or html: one\n"
+		"                      self-contained page with charts (inline SVG:\n"
+		"                      pages per node over time, a time x address\n"
+		"                      heatmap, bars per mapping and call site, a\n"
+		"                      latency histogram) and the tables\n"
 		"  -o OUT              write to OUT instead of standard output\n"
 		"                      (a regular file, created or emptied)\n",
 		cmd_report,
@@ -1979,7 +1985,8 @@ static int cmd_trace(int argc, char **argv)
 static int cmd_report(int argc, char **argv)
 {
 	const char *file = NULL, *out = NULL, *val;
-	int i, m, options = 1, json = 0;
+	int i, m, options = 1;
+	enum report_format format = REPORT_TEXT;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -1993,11 +2000,16 @@ static int cmd_report(int argc, char **argv)
 				return subcommand_help("report");
 			m = option_match("--format", argc, argv, &i, &val);
 			if (m < 0)
-				return value_error("report", "--format", "text or json", NULL);
+				return value_error("report", "--format", "text, json or html", NULL);
 			if (m > 0) {
-				if (strcmp(val, "text") && strcmp(val, "json"))
-					return value_error("report", "--format", "text or json", val);
-				json = strcmp(val, "json") == 0;
+				if (strcmp(val, "text") == 0)
+					format = REPORT_TEXT;
+				else if (strcmp(val, "json") == 0)
+					format = REPORT_JSON;
+				else if (strcmp(val, "html") == 0)
+					format = REPORT_HTML;
+				else
+					return value_error("report", "--format", "text, json or html", val);
 				continue;
 			}
 			m = option_match("-o", argc, argv, &i, &val);
@@ -2015,5 +2027,5 @@ static int cmd_report(int argc, char **argv)
 	}
 	if (!file)
 		return usage_error("report", "no trace file given");
-	return trace_report(file, json, out);
+	return trace_report(file, format, out);
 }

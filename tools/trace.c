@@ -32,10 +32,8 @@
 #include <unistd.h>
 #include "numashadow_trace.h"
 #include "trace.h"
+#include "report.h"
 
-#define TR_PAGE_SHIFT	12	/* the runtime tracks 4 KiB pages */
-#define TR_NODES	64	/* nodes 0 to 63, as the runtime */
-#define TR_KERNEL	TR_NODES	/* placed[] slot: the kernel chose */
 #define SVG_BUCKETS	100	/* the run in hundredths */
 /* The fuzzer's build (tests/fuzz) sets TR_CHUNK and TR_MAX_PROCS small,
  * so that small inputs cross chunks and reach the cap. */
@@ -58,41 +56,6 @@ struct tr_file {
 	struct ns_trace_rec buf[TR_CHUNK];	/* records next - have .. next - 1 */
 };
 
-/* A process's pages on one node (or TR_KERNEL): few nodes per process,
- * so a short list rather than a slot per possible node. */
-struct tr_node_pages {
-	int32_t node;		/* 0 to TR_NODES - 1, or TR_KERNEL */
-	uint64_t placed;	/* pages first touched there */
-	uint64_t moved;		/* pages migrated there */
-};
-
-/* One process: about 100 bytes, so that --summary's memory follows the
- * number of processes, not the size of the file. */
-struct tr_proc {
-	int32_t pid;
-	uint32_t nnodes;	/* entries in nodes */
-	struct tr_node_pages *nodes;	/* in order of first use; NULL: none */
-	int64_t parent;		/* from START: 0 none, -1 no START seen */
-	uint64_t last_seq;	/* 0: numbering (re)starts */
-	uint64_t recs, mmaps, munmaps, cows, next_touch, balance, lost;
-	uint64_t targets;	/* nodes a migration aimed at, moved or not */
-};
-
-/* Pages by node, spread out for printing one row. */
-struct tr_pages {
-	uint64_t placed[TR_NODES + 1];	/* by node; [TR_KERNEL] */
-	uint64_t moved[TR_NODES];	/* by target node */
-};
-
-/* Processes in order of their first record, found by pid through an
- * open-addressing table of indices + 1. */
-struct tr_procs {
-	struct tr_proc *v;
-	size_t n, cap;
-	uint32_t *slot;
-	size_t nslots;		/* a power of two, more than twice n */
-};
-
 static const char *const type_names[NS_TR_NTYPES] = {
 	[NS_TR_START] = "start",	[NS_TR_MMAP] = "mmap",
 	[NS_TR_MUNMAP] = "munmap",	[NS_TR_MPROTECT] = "mprotect",
@@ -102,7 +65,10 @@ static const char *const type_names[NS_TR_NTYPES] = {
 	[NS_TR_EXIT] = "exit",		[NS_TR_FAULT] = "fault",
 	[NS_TR_COW] = "cow",		[NS_TR_MIGRATE] = "migrate",
 	[NS_TR_NEXT_TOUCH] = "next_touch", [NS_TR_BALANCE] = "balance",
-	[NS_TR_LOST] = "lost",
+	[NS_TR_LOST] = "lost",		[NS_TR_OBJECT] = "object",
+	[NS_TR_BYTES] = "bytes",	[NS_TR_SITE] = "site",
+	[NS_TR_FRAME] = "frame",	[NS_TR_MIGRATE_END] = "migrate_end",
+	[NS_TR_MIGRATE_FAIL] = "migrate_fail",
 };
 
 struct bit_name {
@@ -436,6 +402,8 @@ static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
 			fprintf(f, "node %d", r->node);
 		else
 			fputs("kernel's choice", f);
+		if (r->aux)
+			fprintf(f, " site %u", r->aux);
 		break;
 	case NS_TR_COW:
 		fprintf(f, " 0x%" PRIx64, r->addr);
@@ -450,6 +418,29 @@ static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
 		break;
 	case NS_TR_LOST:
 		fprintf(f, " %u records dropped (the buffer was full)", r->aux);
+		break;
+	case NS_TR_OBJECT:
+		fprintf(f, " %u load bias 0x%" PRIx64 ", %d bytes of build id and %" PRIu64
+			" of path follow", r->aux, r->addr, r->node, r->len);
+		break;
+	case NS_TR_BYTES:
+		fprintf(f, " of object %u, 16 from byte %d", r->aux, r->node * 16);
+		break;
+	case NS_TR_SITE:
+		fprintf(f, " %u, %d frames follow", r->aux, r->node);
+		break;
+	case NS_TR_FRAME:
+		fprintf(f, " %d of site %u: 0x%" PRIx64 ", object %d +0x%" PRIx64, r->node,
+			r->aux, r->addr, r->tid, r->len);
+		break;
+	case NS_TR_MIGRATE_END:
+		fprintf(f, " took %" PRIu64 " ns, %" PRIu64 " pages failed, %u already there",
+			r->addr, r->len, r->aux);
+		if (r->node)
+			fprintf(f, ", move_pages failed: errno %d", r->node);
+		break;
+	case NS_TR_MIGRATE_FAIL:
+		fprintf(f, " %u pages: %s", r->aux, rs_fail_name(r->node));
 		break;
 	case NS_TR_EXEC:
 	case NS_TR_EXIT:
@@ -598,6 +589,9 @@ static int proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
 	 * its parent's count. */
 	if (r->type == NS_TR_START)
 		p->last_seq = 0;
+	/* The new image's records (even those before its START) follow. */
+	if (r->type == NS_TR_EXEC)
+		p->image++;
 	if (p->last_seq && r->seq > p->last_seq + 1)
 		p->lost += r->seq - p->last_seq - 1;
 	p->last_seq = r->seq;
@@ -663,7 +657,7 @@ static void proc_add(struct tr_proc *sum, const struct tr_proc *p)
 
 /* "0:64 1:3 kernel:2", or "-" for none, into buf (big enough: 65
  * entries); nodes in show appear even with no pages. */
-static void nodes_format(char *buf, size_t size, const uint64_t *pages, int n,
+void nodes_format(char *buf, size_t size, const uint64_t *pages, int n,
 			 uint64_t show)
 {
 	size_t off = 0;
@@ -682,8 +676,6 @@ static void nodes_format(char *buf, size_t size, const uint64_t *pages, int n,
 	if (!off)
 		snprintf(buf, size, "-");
 }
-
-#define NODES_BUF ((TR_NODES + 1) * 32)
 
 /* One row: p's counts, and its pages by node from pages. */
 static void proc_row(const struct tr_proc *p, const struct tr_pages *pages,
@@ -1037,71 +1029,8 @@ int trace_show(const char *path, enum trace_out out, const char *svg_path)
 
 /* ---- report: one run's numbers (numashadow report) ---- */
 
-/*
- * The trace holds no call sites, no durations and no failed moves: the
- * report says "not recorded" for those rather than guess.  Pages are
- * grouped by the mapping (an MMAP or MREMAP_TO record) they fell in.
- * Memory is bounded: at most RP_MAX_MAPS live mappings and as many with
- * pages, at most RP_MAX_PAGES pages followed for ping-pong; the output
- * says when a cap was hit.  The fuzzer's build sets both small.
- */
-#ifndef RP_MAX_MAPS
-#define RP_MAX_MAPS	8192u	/* sorted insertion: O(n) each, keep n modest */
-#endif
-#ifndef RP_MAX_PAGES
-#define RP_MAX_PAGES	(1u << 18)	/* 1 GiB of 4 KiB pages, 8 MiB of table */
-#endif
-#define RP_FAULT_PAGES	512	/* the runtime fills at most 512 pages a fault */
-#define RP_TOP		10	/* mappings listed */
-#define RP_TOP_PAGES	5	/* ping-pong pages listed */
-#define RP_PARENTS	8	/* fork generations looked up for a mapping */
-
-/* A live mapping: [start, end) of pid, what is left of it. */
-struct rp_map {
-	int32_t pid;
-	uint32_t stat;		/* index + 1 into rp.stats, 0: no pages yet */
-	uint64_t start, end;
-	uint64_t addr, len;	/* as recorded when made */
-};
-
-/* The pages of one mapping, kept after it is gone. */
-struct rp_mstat {
-	int32_t pid;
-	uint64_t addr, len;
-	uint64_t placed[TR_NODES + 1];	/* [TR_KERNEL]: the kernel chose */
-	uint64_t placed_total, migrated;
-};
-
-/* A page's node, and the nodes it left, for ping-pong. */
-struct rp_page {
-	uint64_t addr;		/* page address; 0: a free slot */
-	uint64_t left;		/* bit n: the page has left node n */
-	int32_t pid;
-	int16_t node;		/* -1: unknown */
-	uint16_t pad;
-	uint32_t returns;	/* moves back to a node it had left */
-};
-
-struct rp_move {
-	uint64_t calls, none, range_pages, pages;	/* migrate: calls moving nothing */
-	uint64_t calls_to[TR_NODES], pages_to[TR_NODES];
-};
-
-struct rp {
-	struct tr_procs ps;
-	struct rp_map *maps;	/* by pid, then start; never overlapping */
-	size_t nmaps, maps_skipped;
-	struct rp_mstat *stats;
-	size_t nstats, stats_skipped;
-	struct rp_page *pages;
-	size_t npages, nslots;
-	uint64_t pages_skipped;
-	struct rp_move migrate, next_touch, balance;
-	uint64_t lost_recs, lost_said;	/* LOST records, what they say */
-	uint64_t un_placed, un_migrated;	/* outside any recorded mapping */
-	uint64_t recs;
-};
-
+/* What is counted, and its caps: tools/report.h; call sites, objects
+ * and migration outcomes: tools/report_sites.c. */
 /* The first map of pid not starting below addr. */
 static size_t rp_map_lower(const struct rp *rp, int32_t pid, uint64_t addr)
 {
@@ -1164,7 +1093,7 @@ static int rp_map_add(struct rp *rp, int32_t pid, uint64_t s, uint64_t len)
 }
 
 /* The process pid, or NULL: a lookup that adds nothing. */
-static struct tr_proc *proc_find(struct tr_procs *ps, int32_t pid)
+struct tr_proc *proc_find(struct tr_procs *ps, int32_t pid)
 {
 	if (!ps->nslots)
 		return NULL;
@@ -1281,6 +1210,47 @@ static void rp_move_add(struct rp_move *mv, int node, uint64_t pages)
 	mv->calls++;
 }
 
+/* The bucket of time t: 0 to RP_BUCKETS - 1 (t within [t0, t1]). */
+static int rp_bucket(const struct rp *rp, uint64_t t)
+{
+	double span = (double)(rp->t1 - rp->t0) + 1;
+	int b = (int)((double)(t - rp->t0) / span * RP_BUCKETS);
+
+	return b < 0 ? 0 : b >= RP_BUCKETS ? RP_BUCKETS - 1 : b;
+}
+
+/* For the charts: pages placed on (moved 0) or moved to node (moved 1)
+ * at r's time, and, when ms holds r's range, a heatmap event. */
+static void rp_chart(struct rp *rp, const struct ns_trace_rec *r, const struct rp_mstat *ms,
+		     int node, int moved, uint64_t pages)
+{
+	int b;
+
+	if (!rp->tl)
+		return;
+	b = rp_bucket(rp, r->time);
+	if (moved)
+		rp->tl->moved[node][b] += pages;
+	else
+		rp->tl->placed[node][b] += pages;
+	if (!ms || !rp->ev)
+		return;
+	if (rp->nev == RP_MAX_EVENTS) {
+		rp->ev_skipped++;
+		return;
+	}
+	uint64_t off = r->addr - ms->addr;
+	uint64_t len = r->type == NS_TR_FAULT || r->type == NS_TR_MIGRATE ? r->len
+									  : 1ull << TR_PAGE_SHIFT;
+	if (off >= ms->len)
+		return;
+	if (len > ms->len - off)
+		len = ms->len - off;
+	rp->ev[rp->nev++] = (struct rp_event){ .stat = (uint32_t)(ms - rp->stats),
+		.bucket = (uint8_t)b, .moved = (uint8_t)moved, .node = (int16_t)node,
+		.off = off, .len = len };
+}
+
 /* Counts record r; returns 0 or -ENOMEM. */
 static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 {
@@ -1307,6 +1277,9 @@ static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 		} else {
 			rp->un_placed += pages;
 		}
+		rp_chart(rp, r, ms, node >= 0 ? node : TR_KERNEL, 0, pages);
+		if (rs_count(rp, r, ms))
+			return -ENOMEM;
 		/* A fresh page: what it left before is forgotten.  No more
 		 * than the runtime fills at once, in a hostile file. */
 		for (uint64_t i = 0; i < pages && i < RP_FAULT_PAGES; i++) {
@@ -1329,8 +1302,12 @@ static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 		ms = rp_stat_of(rp, r->pid, r->addr);
 		if (ms && r->len && r->len <= ms->len - (r->addr - ms->addr))
 			ms->migrated += r->aux;
-		else
+		else {
 			rp->un_migrated += r->aux;
+			ms = NULL;
+		}
+		if (r->aux)
+			rp_chart(rp, r, ms, node, 1, r->aux);
 		return 0;
 	case NS_TR_NEXT_TOUCH:
 	case NS_TR_BALANCE:
@@ -1342,12 +1319,28 @@ static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 			ms->migrated++;
 		else
 			rp->un_migrated++;
+		rp_chart(rp, r, ms, node, 1, 1);
 		rp_page_move(rp, r->pid, r->addr, node);
 		return 0;
 	case NS_TR_LOST:
 		rp->lost_recs++;
 		rp->lost_said += r->aux;
 		return 0;
+	case NS_TR_START:
+		if (r->aux) {	/* a fork child: its sites are the parent's */
+			struct tr_proc *c = proc_find(&rp->ps, r->pid);
+			struct tr_proc *p = proc_find(&rp->ps, (int32_t)r->aux);
+			if (c && p)
+				c->parent_image = p->image;
+		}
+		return 0;
+	case NS_TR_OBJECT:
+	case NS_TR_BYTES:
+	case NS_TR_SITE:
+	case NS_TR_FRAME:
+	case NS_TR_MIGRATE_END:
+	case NS_TR_MIGRATE_FAIL:
+		return rs_count(rp, r, NULL);
 	}
 	return 0;
 }
@@ -1358,6 +1351,9 @@ static void rp_free(struct rp *rp)
 	free(rp->maps);
 	free(rp->stats);
 	free(rp->pages);
+	free(rp->tl);
+	free(rp->ev);
+	rs_free(rp);
 }
 
 /* Indices of the n largest by key (ties: the earlier first), into top;
@@ -1440,7 +1436,7 @@ static void nodes_fjson(FILE *f, const uint64_t *pages, int n)
 	fputc('}', f);
 }
 
-static void json_string(FILE *f, const char *s)
+void json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -1495,37 +1491,40 @@ static void rp_mstat_json(FILE *f, const struct rp_mstat *s)
 		s->placed_total, s->migrated);
 }
 
-static void rp_write(FILE *f, const struct tr_file *tf, const struct rp *rp, int json)
+/* What every output prints, from rp. */
+static void rp_sum(struct rp_sum *s, const char *path, struct rp *rp)
 {
-	struct tr_proc sum = { 0 };
-	struct tr_pages pg;
-	const struct rp_page *ptop[RP_TOP_PAGES];
-	size_t top[2][RP_TOP], ntop[2], npt;
-	uint64_t span = rp->recs ? tf->t1 - tf->t0 : 0, pp_pages, pp_returns;
-	uint64_t moved = rp->migrate.pages + rp->next_touch.pages + rp->balance.pages;
-	uint64_t placed;
-	int maps_cut = rp->maps_skipped || rp->stats_skipped;
-
-	memset(&pg, 0, sizeof(pg));
+	memset(s, 0, sizeof(*s));
+	s->path = path;
 	for (size_t i = 0; i < rp->ps.n; i++) {
-		proc_add(&sum, &rp->ps.v[i]);
-		proc_pages_add(&pg, &rp->ps.v[i]);
+		proc_add(&s->fam, &rp->ps.v[i]);
+		proc_pages_add(&s->pg, &rp->ps.v[i]);
 	}
-	placed = sum_nodes(pg.placed, TR_NODES + 1);
-	ntop[0] = rp_top_maps(rp, 0, top[0], RP_TOP);
-	ntop[1] = rp_top_maps(rp, 1, top[1], RP_TOP);
-	npt = rp_top_pages(rp, ptop, RP_TOP_PAGES, &pp_pages, &pp_returns);
+	s->span = rp->recs ? rp->t1 - rp->t0 : 0;
+	s->placed = sum_nodes(s->pg.placed, TR_NODES + 1);
+	s->moved = rp->migrate.pages + rp->next_touch.pages + rp->balance.pages;
+	s->ntop[0] = rp_top_maps(rp, 0, s->top[0], RP_TOP);
+	s->ntop[1] = rp_top_maps(rp, 1, s->top[1], RP_TOP);
+	s->npt = rp_top_pages(rp, s->ptop, RP_TOP_PAGES, &s->pp_pages, &s->pp_returns);
+	s->maps_cut = rp->maps_skipped || rp->stats_skipped;
+	rs_finish(rp, s);
+}
+
+static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int json)
+{
+	const struct rp_page *const *ptop = s->ptop;
+	uint64_t span = s->span, moved = s->moved;
 
 	if (json) {
 		fputs("{\"file\":", f);
-		json_string(f, tf->path);
+		json_string(f, s->path);
 		fprintf(f, ",\"records\":%" PRIu64 ",\"processes\":%zu,\"run_time_ns\":%" PRIu64
 			",\"placed\":", rp->recs, rp->ps.n, span);
-		nodes_fjson(f, pg.placed, TR_NODES + 1);
+		nodes_fjson(f, s->pg.placed, TR_NODES + 1);
 		fprintf(f, ",\"placed_total\":%" PRIu64 ",\"migrations\":{\"migrate\":"
 			"{\"calls\":%" PRIu64 ",\"calls_moved_none\":%" PRIu64
 			",\"range_pages\":%" PRIu64 ",\"pages_moved\":%" PRIu64 ",\"by_node\":",
-			placed, rp->migrate.calls, rp->migrate.none, rp->migrate.range_pages,
+			s->placed, rp->migrate.calls, rp->migrate.none, rp->migrate.range_pages,
 			rp->migrate.pages);
 		nodes_fjson(f, rp->migrate.pages_to, TR_NODES);
 		fputs(",\"calls_by_node\":", f);
@@ -1534,27 +1533,32 @@ static void rp_write(FILE *f, const struct tr_file *tf, const struct rp *rp, int
 		rp_move_json(f, "next_touch", &rp->next_touch);
 		fputc(',', f);
 		rp_move_json(f, "balance", &rp->balance);
-		fprintf(f, ",\"failed\":null},\"pages_moved\":%" PRIu64 ",\"bytes_moved\":%"
-			PRIu64 ",\"latency_ns\":null,\"lost\":{\"total\":%" PRIu64
-			",\"lost_records\":%" PRIu64 ",\"in_lost_records\":%" PRIu64
-			",\"in_seq_gaps\":%" PRIu64 "},\"call_sites\":null,\"mappings\":"
-			"{\"grouped_by\":\"mmap\",\"cap\":%u,\"cap_hit\":%s,\"unattributed_placed\":%"
-			PRIu64 ",\"unattributed_migrated\":%" PRIu64 ",\"top_placed\":[",
-			moved, moved << TR_PAGE_SHIFT, sum.lost, rp->lost_recs, rp->lost_said,
-			sum.lost - rp->lost_said, RP_MAX_MAPS, maps_cut ? "true" : "false",
+		fputs(",\"failed\":", f);
+		rs_json_failed(f, rp);
+		fprintf(f, "},\"pages_moved\":%" PRIu64 ",\"bytes_moved\":%" PRIu64
+			",\"latency_ns\":", moved, moved << TR_PAGE_SHIFT);
+		rs_json_latency(f, rp, s);
+		fprintf(f, ",\"lost\":{\"total\":%" PRIu64 ",\"lost_records\":%" PRIu64
+			",\"in_lost_records\":%" PRIu64 ",\"in_seq_gaps\":%" PRIu64
+			"},\"call_sites\":", s->fam.lost, rp->lost_recs, rp->lost_said,
+			s->fam.lost - rp->lost_said);
+		rs_json_sites(f, rp, s);
+		fprintf(f, ",\"mappings\":{\"grouped_by\":\"mmap\",\"cap\":%u,\"cap_hit\":%s,"
+			"\"unattributed_placed\":%" PRIu64 ",\"unattributed_migrated\":%" PRIu64
+			",\"top_placed\":[", RP_MAX_MAPS, s->maps_cut ? "true" : "false",
 			rp->un_placed, rp->un_migrated);
 		for (int k = 0; k < 2; k++) {
-			for (size_t i = 0; i < ntop[k]; i++) {
+			for (size_t i = 0; i < s->ntop[k]; i++) {
 				if (i)
 					fputc(',', f);
-				rp_mstat_json(f, &rp->stats[top[k][i]]);
+				rp_mstat_json(f, &rp->stats[s->top[k][i]]);
 			}
 			fputs(k ? "]}" : "],\"top_migrated\":[", f);
 		}
 		fprintf(f, ",\"ping_pong\":{\"pages\":%" PRIu64 ",\"returns\":%" PRIu64
-			",\"pages_followed\":%zu,\"cap\":%u,\"cap_hit\":%s,\"top\":[", pp_pages,
-			pp_returns, rp->npages, RP_MAX_PAGES, rp->pages_skipped ? "true" : "false");
-		for (size_t i = 0; i < npt; i++)
+			",\"pages_followed\":%zu,\"cap\":%u,\"cap_hit\":%s,\"top\":[", s->pp_pages,
+			s->pp_returns, rp->npages, RP_MAX_PAGES, rp->pages_skipped ? "true" : "false");
+		for (size_t i = 0; i < s->npt; i++)
 			fprintf(f, "%s{\"pid\":%d,\"addr\":\"0x%" PRIx64 "\",\"returns\":%u,"
 				"\"node\":%d}", i ? "," : "", ptop[i]->pid, ptop[i]->addr,
 				ptop[i]->returns, ptop[i]->node);
@@ -1562,14 +1566,14 @@ static void rp_write(FILE *f, const struct tr_file *tf, const struct rp *rp, int
 		return;
 	}
 
-	fprintf(f, "trace: %s\n", tf->path);
+	fprintf(f, "trace: %s\n", s->path);
 	fprintf(f, "run time: %" PRIu64 ".%06" PRIu64 " s (earliest to latest record), "
 		"%zu processes, %" PRIu64 " records\n", span / 1000000000,
 		span % 1000000000 / 1000, rp->ps.n, rp->recs);
 	fputs("pages placed: ", f);
-	nodes_fprint(f, pg.placed, TR_NODES + 1, 0);
+	nodes_fprint(f, s->pg.placed, TR_NODES + 1, 0);
 	fprintf(f, " (total %" PRIu64 "; first touch, node:pages, kernel: the kernel chose)\n",
-		placed);
+		s->placed);
 	fputs("migrations, by reason:\n", f);
 	fprintf(f, "  %-11s %" PRIu64 " calls (%" PRIu64 " moved nothing), %" PRIu64
 		" pages in their ranges, %" PRIu64 " pages moved, by target node: ",
@@ -1579,30 +1583,30 @@ static void rp_write(FILE *f, const struct tr_file *tf, const struct rp *rp, int
 	fputc('\n', f);
 	rp_move_text(f, "next-touch", &rp->next_touch);
 	rp_move_text(f, "balance", &rp->balance);
-	fputs("  failed:     not recorded (the trace holds moves made, not failures)\n", f);
+	rs_text_failed(f, rp);
 	fprintf(f, "pages moved: %" PRIu64 " (%" PRIu64 " bytes)\n", moved,
 		moved << TR_PAGE_SHIFT);
-	fputs("migration latency: not recorded (records carry one time, no durations)\n", f);
+	rs_text_latency(f, rp, s);
 	fprintf(f, "lost records: %" PRIu64 " (%" PRIu64 " said by %" PRIu64
-		" lost records, %" PRIu64 " gaps in record numbers)\n", sum.lost,
-		rp->lost_said, rp->lost_recs, sum.lost - rp->lost_said);
-	fputs("call sites: not recorded; pages grouped by the mmap records' mappings instead\n", f);
+		" lost records, %" PRIu64 " gaps in record numbers)\n", s->fam.lost,
+		rp->lost_said, rp->lost_recs, s->fam.lost - rp->lost_said);
+	rs_text_sites(f, rp, s);
 	for (int k = 0; k < 2; k++) {
 		fprintf(f, "top mappings by pages %s:\n", k ? "migrated" : "placed");
-		for (size_t i = 0; i < ntop[k]; i++)
-			rp_mstat_text(f, &rp->stats[top[k][i]]);
-		if (!ntop[k])
+		for (size_t i = 0; i < s->ntop[k]; i++)
+			rp_mstat_text(f, &rp->stats[s->top[k][i]]);
+		if (!s->ntop[k])
 			fputs("  none\n", f);
 	}
 	fprintf(f, "  outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated\n",
 		rp->un_placed, rp->un_migrated);
-	if (maps_cut)
+	if (s->maps_cut)
 		fprintf(f, "  cap hit: mappings beyond %u not followed (their pages "
 			"counted as outside)\n", RP_MAX_MAPS);
 	fprintf(f, "ping-pong pages (moved back to a node they left; next-touch and "
 		"balance moves, migrate records do not say which pages): %" PRIu64
-		" pages, %" PRIu64 " returns\n", pp_pages, pp_returns);
-	for (size_t i = 0; i < npt; i++)
+		" pages, %" PRIu64 " returns\n", s->pp_pages, s->pp_returns);
+	for (size_t i = 0; i < s->npt; i++)
 		fprintf(f, "  pid %d 0x%" PRIx64 ": %u returns, now on node %d\n",
 			ptop[i]->pid, ptop[i]->addr, ptop[i]->returns, ptop[i]->node);
 	if (rp->pages_skipped)
@@ -1653,8 +1657,9 @@ static FILE *rp_out_open(const char *out)
 	return f;
 }
 
-int trace_report(const char *path, int json, const char *out)
+int trace_report(const char *path, enum report_format format, const char *out)
 {
+	struct rp_sum *sum = malloc(sizeof(*sum));
 	struct tr_file *tf = malloc(sizeof(*tf));
 	struct rp rp;
 	const struct ns_trace_rec *r;
@@ -1664,9 +1669,21 @@ int trace_report(const char *path, int json, const char *out)
 
 	memset(&rp, 0, sizeof(rp));
 	tr_cmd = "report";
-	if (!tf)
-		return file_error(path, strerror(ENOMEM));
-	err = tr_file_open(tf, path) || tr_times(tf);
+	if (tf)
+		tf->fd = -1;
+	err = !tf || !sum;
+	/* The charts' data only for the page that draws them. */
+	if (!err && format == REPORT_HTML) {
+		rp.tl = calloc(1, sizeof(*rp.tl));
+		rp.ev = malloc(RP_MAX_EVENTS * sizeof(*rp.ev));
+		err = !rp.tl || !rp.ev;
+	}
+	if (err)
+		file_error(path, strerror(ENOMEM));
+	else
+		err = tr_file_open(tf, path) || tr_times(tf);
+	rp.t0 = tf && !err ? tf->t0 : 0;
+	rp.t1 = tf && !err ? tf->t1 : 0;
 	while (!err && (got = tr_next(tf, &r)) != 0) {
 		struct tr_proc *p;
 
@@ -1687,15 +1704,21 @@ int trace_report(const char *path, int json, const char *out)
 	if (!err && out && !(f = rp_out_open(out)))
 		err = 1;
 	if (!err) {
-		rp_write(f, tf, &rp, json);
+		rp_sum(sum, path, &rp);
+		if (format == REPORT_HTML)
+			rp_write_html(f, &rp, sum);
+		else
+			rp_write(f, &rp, sum, format == REPORT_JSON);
 		if (f != stdout && (ferror(f) | fclose(f))) {	/* both, always */
 			fprintf(stderr, "numashadow: report: -o %s: %s\n", out,
 				strerror(errno ? errno : EIO));
 			err = 1;
 		}
 	}
-	tr_file_close(tf);
+	if (tf)
+		tr_file_close(tf);
 	free(tf);
+	free(sum);
 	rp_free(&rp);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "numashadow: report: standard output: %s\n", strerror(errno));

@@ -18,11 +18,17 @@ enum trace_out {
  * Returns the exit status: 0, or 1 after one line on stderr. */
 int trace_show(const char *path, enum trace_out out, const char *svg_path);
 
+enum report_format {
+	REPORT_TEXT,		/* lines for people */
+	REPORT_JSON,		/* one JSON object (keys: docs/report.md) */
+	REPORT_HTML,		/* one self-contained page with charts */
+};
+
 /* `numashadow report`: the run's numbers from the trace file at path, as
- * text or one JSON object, on stdout or into out (NULL: stdout; created
+ * text, one JSON object or an HTML page, on stdout or into out (NULL: stdout; created
  * 0666 less the umask, or a regular file emptied, and only once the whole
  * file has been read).  Returns the exit status: 0, or 1 after one line on
  * stderr. */
-int trace_report(const char *path, int json, const char *out);
+int trace_report(const char *path, enum report_format format, const char *out);
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * fuzz_trace.c - libFuzzer harness for `numashadow trace` (tools/trace.c):
  * each input is a whole trace file, read in every output mode and by
- * `numashadow report` (trace_report(), text and JSON).
+ * `numashadow report` (trace_report(): text, JSON and HTML).
  *
  * The input goes into a memfd, and trace_show() reads it by the name
  * /proc/self/fd/N, as it reads any file: stat, open, pread.  Text and CSV
@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	trace_show(path, TRACE_SVG, "/dev/null");
 	trace_show(path, TRACE_JSON, NULL);
 	trace_show(path, TRACE_SUMMARY_JSON, NULL);
-	trace_report(path, 0, NULL);
-	trace_report(path, 1, NULL);
+	trace_report(path, REPORT_TEXT, NULL);
+	trace_report(path, REPORT_JSON, NULL);
+	trace_report(path, REPORT_HTML, NULL);
 	return 0;
 }

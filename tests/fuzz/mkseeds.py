@@ -10,7 +10,10 @@ Each seed is small (a header and at most a few dozen 48-byte records), and
 together they reach every record type, node -1, 0, 1, 63 and 64, two
 processes (fork, start naming the parent, exec, exit), a gap in seq and a
 LOST record, 32 and 33 processes (the fuzzer's build keeps at most 32),
-and the files `numashadow trace` refuses or warns about.
+call sites with their objects (named whole, cut, named in the parent, with
+the path of a real file and a wrong build id), migration durations and
+failures, and the files `numashadow trace` refuses or warns about (format
+version 1, before call sites, and 3).
 """
 import os
 import struct
@@ -20,10 +23,11 @@ HDR = struct.Struct("<8sII")        # magic, version, rec_size
 REC = struct.Struct("<QQQQiiHhI")   # seq time addr len pid tid type node aux
 assert REC.size == 48
 (START, MMAP, MUNMAP, MPROTECT, MREMAP, MREMAP_TO, MADVISE, BRK, FORK,
- EXEC, EXIT, FAULT, COW, MIGRATE, NEXT_TOUCH, BALANCE, LOST) = range(1, 18)
+ EXEC, EXIT, FAULT, COW, MIGRATE, NEXT_TOUCH, BALANCE, LOST, OBJECT, BYTES,
+ SITE, FRAME, MIGRATE_END, MIGRATE_FAIL) = range(1, 24)
 
 
-def header(version=1, rec_size=48, magic=b"NSTRACE\0"):
+def header(version=2, rec_size=48, magic=b"NSTRACE\0"):
     return HDR.pack(magic, version, rec_size)
 
 
@@ -68,6 +72,51 @@ def family():
     return header() + b"".join(r)
 
 
+def obj(seq, t, pid, oid, path, bid, cut=()):
+    """An OBJECT record and its BYTES records (those in cut left out)."""
+    data = bid + path
+    r = [rec(seq, t, OBJECT, pid, addr=0x400000, length=len(path),
+             node=len(bid), aux=oid)]
+    for k in range(0, len(data), 16):
+        if k // 16 not in cut:
+            c = data[k:k + 16].ljust(16, b"\0")
+            a, b = struct.unpack("<QQ", c)
+            r.append(rec(seq + 1 + k // 16, t, BYTES, pid, addr=a, length=b,
+                         node=k // 16, aux=oid))
+    return r
+
+
+def sites():
+    a, b = 100, 101
+    base = 0x7F0000000000
+    r = [rec(1, 0, START, a)]
+    r += obj(2, 1, a, 1, b"/bin/sh", bytes(20))
+    r += obj(10, 2, a, 2, b"/nonexistent/lib.so", b"\1\2\3\4", cut=(1,))
+    r += [
+        rec(20, 3, SITE, a, node=3, aux=1),
+        rec(21, 3, FRAME, a, tid=1, addr=0x401234, length=0x1234, node=0, aux=1),
+        rec(22, 3, FRAME, a, tid=2, addr=0x402000, length=0x2000, node=1, aux=1),
+        rec(23, 3, FRAME, a, tid=-1, addr=0x403000, node=2, aux=1),
+        rec(24, 3, FRAME, a, tid=9, addr=0x404000, node=9, aux=7),
+        rec(25, 4, SITE, a, node=99, aux=2),
+        rec(26, 5, MMAP, a, addr=base, length=1 << 20, aux=3 | 0x22 << 8),
+        rec(27, 6, FAULT, a, addr=base, length=8 << 12, node=0, aux=1),
+        rec(28, 7, FAULT, a, addr=base + (8 << 12), length=4 << 12, node=1, aux=2),
+        rec(29, 8, FAULT, a, addr=base + (12 << 12), length=1 << 12, node=-1, aux=5),
+        rec(30, 9, FORK, a, aux=b),
+        rec(30, 10, START, b, aux=a),
+        rec(31, 11, FAULT, b, addr=base + (16 << 12), length=2 << 12, node=1, aux=1),
+        rec(32, 12, MIGRATE, a, addr=base, length=16 << 12, node=1, aux=3),
+        rec(33, 12, MIGRATE_END, a, addr=12345, length=2, node=0, aux=1),
+        rec(34, 12, MIGRATE_FAIL, a, node=13, aux=1),
+        rec(35, 12, MIGRATE_FAIL, a, node=-7, aux=1),
+        rec(36, 13, MIGRATE_END, a, addr=2**64 - 1, length=2**64 - 1, node=5),
+        rec(37, 14, NEXT_TOUCH, a, addr=base, node=1),
+        rec(38, 15, EXIT, a),
+    ]
+    return header() + b"".join(r)
+
+
 def many_pids(n):
     return header() + b"".join(
         rec(1, i, FAULT, pid=1000 + i * 7919 % 4000000, node=i * 2 % 66 - 1,
@@ -86,7 +135,9 @@ def main():
         "header-only": header(),
         "header-short": header()[:10],
         "bad-magic": header(magic=b"NSTRACX\0") + rec(1, 0, START),
-        "version-2": header(version=2) + rec(1, 0, START),
+        "version-1": header(version=1) + rec(1, 0, START),
+        "version-3": header(version=3) + rec(1, 0, START),
+        "sites": sites(),
         "rec-size-40": header(rec_size=40) + rec(1, 0, START),
         "pid-0": header() + rec(1, 0, START) + rec(2, 5, MMAP, pid=0),
         "pid-max": header() + rec(1, 0, START, pid=4194304)

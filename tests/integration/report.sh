@@ -1,11 +1,18 @@
 #!/bin/sh
-# report: `numashadow report FILE [--format text|json] [-o OUT]`.  A run of
-# build/tests/progs/trace_prog under --interleave=all: the text's pages
-# placed per node are the family row of `trace --summary`, the JSON parses
-# and holds the same numbers, the 64-page region is the top mapping.  A
-# trace made here by hand (python3) with known faults, moves, a LOST
-# record and a gap in record numbers: every number as worked out, the
-# ping-pong page found.  Garbage, a file cut inside its header, a corrupted
+# report: `numashadow report FILE [--format text|json|html] [-o OUT]`.  A
+# run of build/tests/progs/trace_prog under --interleave=all: the text's
+# pages placed per node are the family row of `trace --summary`, the JSON
+# parses and holds the same numbers, the 64-page region is the top mapping
+# and its pages are its call site's.  A run of build/tests/progs/report_prog
+# (two allocation functions placing 48 and 16 pages, two migrate calls):
+# the top call sites are alloc_table and alloc_buffer, symbolized (object,
+# build id, file:line from its debug info), with those pages per node, and
+# two migration durations.  A trace made here by hand (python3) with known
+# faults, moves, a LOST record and a gap in record numbers: every number
+# as worked out, the ping-pong page found; another with call sites whose
+# objects are missing or of another build id (said so), ten migration
+# durations (the percentiles as worked out) and failed pages by error.  A
+# trace of format version 1 is refused in one line.  Garbage, a file cut inside its header, a corrupted
 # record and a FIFO are refused in one line with status 1 and nothing on
 # stdout; a bad --format in one line naming the option and its values,
 # status 2.  -o writes the file (0666 less the umask), empties an old one,
@@ -38,8 +45,9 @@ got=$(sed -n 's/^pages placed: \(.*\) (total .*/\1/p' "$tmp/txt")
 [ -n "$want" ] && [ "$got" = "$want" ] ||
 	fail "report: pages placed '$got', trace --summary says '$want'"
 case $want in *:*) ;; *) fail "trace --summary placed no pages: $(cat "$tmp/sum")" ;; esac
-for line in "run time: " "migration latency: not recorded" "lost records: 0 " \
-	"call sites: not recorded" "top mappings by pages placed:" \
+for line in "run time: " "migration latency: 0 migrate calls" "lost records: 0 " \
+	"call sites: " "top call sites by pages placed:" "  map (trace_prog+0x" \
+	"  failed:     0 pages" "top mappings by pages placed:" \
 	"top mappings by pages migrated:" "ping-pong pages"; do
 	grep -q "^$line" "$tmp/txt" || fail "report: no line '$line': $(cat "$tmp/txt")"
 done
@@ -58,12 +66,50 @@ got=$(python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 print(" ".join("%s:%d" % kv for kv in j["placed"].items()), j["placed_total"],
-      j["records"], j["processes"], j["lost"]["total"], j["latency_ns"], j["call_sites"],
+      j["records"], j["processes"], j["lost"]["total"], j["latency_ns"]["calls"],
+      j["call_sites"]["top_placed"][0]["placed_total"],
       j["mappings"]["top_placed"][0]["addr"])' <"$tmp/json")
 tot=$(sed -n 's/^pages placed: .* (total \([0-9]*\);.*/\1/p' "$tmp/txt")
 recs=$(awk '$1 == "family" { print $3 }' "$tmp/sum")
-[ "$got" = "$want $tot $recs 2 0 None None $region" ] ||
-	fail "report --format json: '$got', want '$want $tot $recs 2 0 None None $region'"
+[ "$got" = "$want $tot $recs 2 0 0 $tot $region" ] ||
+	fail "report --format json: '$got', want '$want $tot $recs 2 0 0 $tot $region'"
+
+# A known program: two allocation functions, 48 and 16 pages, each region
+# migrated once.  Per site: its function, its pages by node adding up (on
+# a one-node host all on node 0), its object, build id and line.
+SITES=$(pwd)/build/tests/progs/report_prog
+need "$SITES"
+"$NS" run --trace "$tmp/s.tr" --interleave=all -- "$SITES" >"$tmp/s.out" 2>"$tmp/err" ||
+	fail "run report_prog: $(cat "$tmp/err")"
+"$NS" report --format json "$tmp/s.tr" >"$tmp/s.json" 2>"$tmp/err" ||
+	fail "report of report_prog: $(cat "$tmp/err")"
+nodes=$(ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | wc -l)
+got=$(python3 - "$tmp/s.json" "$nodes" "$SITES" <<'PY' 2>&1
+import json, sys
+j, nodes, prog = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3]
+out = []
+for s in j["call_sites"]["top_placed"]:
+    f = s["frames"][s["name_frame"]]
+    ok = (sum(s["placed"].values()) == s["placed_total"] and f["object"] == prog and
+          f["build_id"] and f["status"] is None and
+          (f["file_line"] or "").split("/")[-1].startswith("report_prog.c:") and
+          (nodes != 1 or list(s["placed"]) == ["0"]))
+    out.append("%s:%d:%s" % (s["function"], s["placed_total"], "ok" if ok else json.dumps(s)))
+lat = j["latency_ns"]
+out.append("named %d latency %d %d %s failed %d" % (j["call_sites"]["named"], lat["calls"],
+           lat["samples"], 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"],
+           j["migrations"]["failed"]["pages"]))
+print(" ".join(out))
+PY
+)
+want="alloc_table:48:ok alloc_buffer:16:ok named 2 latency 2 2 True failed 0"
+[ "$got" = "$want" ] || fail "report of report_prog: '$got', want '$want'"
+"$NS" report "$tmp/s.tr" >"$tmp/s.txt" 2>"$tmp/err" || fail "report (text) of report_prog: $(cat "$tmp/err")"
+[ "$nodes" -eq 1 ] && per="(0:48)" || per="("
+grep -q "^  alloc_table (report_prog+0x[0-9a-f]*, report_prog.c:[0-9]*), pid [0-9]*: 48 placed $per" "$tmp/s.txt" &&
+grep -q "^  alloc_buffer (report_prog+0x[0-9a-f]*, report_prog.c:[0-9]*), pid [0-9]*: 16 placed" "$tmp/s.txt" &&
+grep -q "^migration latency: 2 migrate calls, p50 [0-9.]* us, p90 .*, max [0-9.]* us" "$tmp/s.txt" ||
+	fail "report (text) of report_prog: $(cat "$tmp/s.txt")"
 
 # A trace with known numbers: pid 100 maps 16 pages at 0x10000000, 8 go
 # to node 0 and 8 to node 1, 2 elsewhere to the kernel's choice; page 0
@@ -81,7 +127,7 @@ recs = [("start", 0, 0, -1, 0), ("mmap", B, 16 * P, -1, 3 | 0x22 << 8),
         ("migrate", B, 16 * P, 1, 5), ("migrate", B, 4 * P, 0, 0),
         ("lost", 0, 0, -1, 3), ("exit", 0, 0, -1, 0)]
 with open(sys.argv[1], "wb") as f:
-    f.write(b"NSTRACE\0" + struct.pack("<II", 1, 48))
+    f.write(b"NSTRACE\0" + struct.pack("<II", 2, 48))
     seq = 0
     for i, (t, a, l, n, aux) in enumerate(recs):
         seq += 3 if t == "exit" else 1	# two records missing before EXIT
@@ -112,6 +158,70 @@ for line in "pages placed: 0:8 1:8 kernel:2 (total 18;" "pages moved: 9 (36864 b
 	grep -qF -- "$line" "$tmp/k.txt" || fail "report (text) of the made trace: no '$line': $(cat "$tmp/k.txt")"
 done
 
+# Call sites whose objects cannot be read here, migration outcomes.  Site
+# 1's frames: object 1, a file that does not exist, then object 2,
+# report_prog with a build id of zeros; site 2's object 3 has its path cut
+# (a BYTES record missing).  A fork child's FAULT names its parent's site
+# 1 (2 pages on node 1).  Ten migrate calls of 1 to 10 us (one whose
+# move_pages failed), 3 pages EACCES, 2 EBUSY, 1 of an unknown class.
+python3 - "$tmp/v.tr" "$SITES" <<'PY'
+import struct, sys
+T = dict(start=1, mmap=2, fork=9, exit=11, fault=12, migrate=14, object=18, bytes=19,
+         site=20, frame=21, migrate_end=22, migrate_fail=23)
+B, P, recs = 0x10000000, 4096, []
+def rec(t, a=0, l=0, n=-1, aux=0, tid=100, pid=100):
+    recs.append((t, a, l, n, aux, tid, pid))
+def obj(i, path, bid, cut=False):
+    data = bid + path.encode()
+    rec("object", 0x400000, len(path), len(bid), i)
+    for k in range(0, len(data), 16):
+        if cut and k == 16:
+            continue
+        c = data[k:k + 16].ljust(16, b"\0")
+        rec("bytes", *struct.unpack("<QQ", c), k // 16, i)
+rec("start")
+obj(1, "/nonexistent/libgone.so", b"\1\2\3\4")
+obj(2, sys.argv[2], bytes(20))
+obj(3, "/nonexistent/a/long/path/libcut.so", b"\5" * 20, cut=True)
+rec("site", n=2, aux=1); rec("frame", 0x401234, 0x1234, 0, 1, tid=1); rec("frame", 0x401302, 0x1302, 1, 1, tid=2)
+rec("site", n=1, aux=2); rec("frame", 0x401000, 0x1000, 0, 2, tid=3)
+rec("mmap", B, 16 * P, -1, 3 | 0x22 << 8)
+rec("fault", B, 8 * P, 0, 1); rec("fault", B + 8 * P, 4 * P, 1, 2); rec("fault", B + 12 * P, 4 * P, 0, 0)
+rec("fork", aux=101); rec("start", aux=100, pid=101, tid=101)
+rec("fault", B + 20 * P, 2 * P, 1, 1, pid=101, tid=101)
+for i in range(10):
+    rec("migrate", B, 16 * P, 1, 0)
+    rec("migrate_end", (i + 1) * 1000, 0, 5 if i == 3 else 0, 0)
+rec("migrate_fail", 0, 0, 13, 3); rec("migrate_fail", 0, 0, 16, 2); rec("migrate_fail", 0, 0, 99, 1)
+rec("exit")
+with open(sys.argv[1], "wb") as f:
+    f.write(b"NSTRACE\0" + struct.pack("<II", 2, 48))
+    seq = {}
+    for i, (t, a, l, n, aux, tid, pid) in enumerate(recs):
+        seq[pid] = seq.get(pid, seq.get(100, 0) if t == "start" and aux else 0) + 1
+        f.write(struct.pack("<QQQQiiHhI", seq[pid], 1000000 + i, a, l, pid, tid, T[t], n, aux))
+PY
+"$NS" report --format json "$tmp/v.tr" >"$tmp/v.json" 2>"$tmp/err" || fail "report of the sites trace: $(cat "$tmp/err")"
+got=$(python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+c, l, f = j["call_sites"], j["latency_ns"], j["migrations"]["failed"]
+print(c["named"], c["unknown_placed"], [(s["id"], s["placed"], s["function"]) for s in c["top_placed"]],
+      [x["status"] for s in c["top_placed"] for x in s["frames"]],
+      l["calls"], l["samples"], l["p50"], l["p90"], l["p99"], l["max"], f)' <"$tmp/v.json" 2>&1)
+want="2 4 [(1, {'0': 8, '1': 2}, None), (2, {'1': 4}, None)] ['the object is missing on this machine',"
+want="$want 'the build id of the file on this machine differs', 'its name was not recorded whole: records lost']"
+want="$want 10 10 5000 9000 10000 10000 {'pages': 6, 'by_error': {'EACCES': 3, 'EBUSY': 2, 'other': 1}, 'calls_failed': 1}"
+[ "$got" = "$want" ] || fail "report of the sites trace: '$got', want '$want'"
+"$NS" report "$tmp/v.tr" >"$tmp/v.txt" 2>"$tmp/err" || fail "report (text) of the sites trace: $(cat "$tmp/err")"
+for line in "  libgone.so+0x1234 (the object is missing on this machine), pid 100: 10 placed (0:8 1:2), 0 migrated" \
+	"  object 3+0x1000 (its name was not recorded whole: records lost), pid 100: 4 placed (1:4)" \
+	"  failed:     6 pages, by error: EACCES:3 EBUSY:2 other:1; move_pages itself failed in 1 calls" \
+	"migration latency: 10 migrate calls, p50 5.0 us, p90 9.0 us, p99 10.0 us, max 10.0 us" \
+	"call sites: 2 named (distinct stacks of the mmap calls a policy placed); pages placed at no known site: 4"; do
+	grep -qF -- "$line" "$tmp/v.txt" || fail "report (text) of the sites trace: no '$line': $(cat "$tmp/v.txt")"
+done
+
 # expect_fail WANT LABEL PATTERN CMD...: fails with one line, nothing on stdout.
 expect_fail() {
 	want=$1 label=$2 pat=$3
@@ -132,12 +242,19 @@ cp "$tmp/k.tr" "$tmp/bad.tr"
 printf '\377\377' | dd of="$tmp/bad.tr" bs=1 seek=$((16 + 48 * 3 + 40)) conv=notrunc 2>/dev/null
 expect_fail 1 "report of a corrupted record" "record 4 .*not a record type" \
 	"$NS" report --format json "$tmp/bad.tr"
+# Format version 1 (before call sites): refused by every reader, one line.
+printf 'NSTRACE\0\1\0\0\0\60\0\0\0' >"$tmp/v1.tr"
+tail -c +17 "$tmp/k.tr" >>"$tmp/v1.tr"
+expect_fail 1 "report of version 1" "^numashadow: report: $tmp/v1.tr: trace format version 1; this numashadow reads 2" \
+	"$NS" report --format html "$tmp/v1.tr"
+expect_fail 1 "trace of version 1" "^numashadow: trace: $tmp/v1.tr: trace format version 1; this numashadow reads 2" \
+	"$NS" trace --summary "$tmp/v1.tr"
 mkfifo "$tmp/fifo"
 expect_fail 1 "report of a FIFO" "not a regular file" "$NS" report "$tmp/fifo"
 expect_fail 1 "report of no file" "^numashadow: report: $tmp/none: " "$NS" report "$tmp/none"
-expect_fail 2 "report --format xml" "--format: expected text or json, got 'xml'" \
+expect_fail 2 "report --format xml" "--format: expected text, json or html, got 'xml'" \
 	"$NS" report --format xml "$tmp/t.tr"
-expect_fail 2 "report --format" "--format: expected text or json" "$NS" report "$tmp/t.tr" --format
+expect_fail 2 "report --format" "--format: expected text, json or html" "$NS" report "$tmp/t.tr" --format
 expect_fail 2 "report -o" "-o: expected an output file name" "$NS" report "$tmp/t.tr" -o
 expect_fail 2 "report, no file" "no trace file given" "$NS" report
 expect_fail 2 "report --bogus" "unknown option '--bogus'" "$NS" report --bogus "$tmp/t.tr"

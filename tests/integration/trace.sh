@@ -161,8 +161,10 @@ expect_fail() {
 printf 'NSTRACX\0\1\0\0\0\60\0\0\0' >"$tmp/bad"
 expect_fail 1 "trace of a non-trace" "^numashadow: trace: $tmp/bad: " "$NS" trace "$tmp/bad"
 expect_fail 1 "trace of no file" "^numashadow: trace: $tmp/none: " "$NS" trace --csv "$tmp/none"
-printf 'NSTRACE\0\2\0\0\0\60\0\0\0' >"$tmp/v2"
-expect_fail 1 "trace of version 2" "version 2" "$NS" trace "$tmp/v2"
+printf 'NSTRACE\0\1\0\0\0\60\0\0\0' >"$tmp/v1"
+expect_fail 1 "trace of version 1" "version 1; this numashadow reads 2" "$NS" trace "$tmp/v1"
+printf 'NSTRACE\0\3\0\0\0\60\0\0\0' >"$tmp/v3"
+expect_fail 1 "trace of version 3" "version 3; this numashadow reads 2" "$NS" trace "$tmp/v3"
 expect_fail 2 "trace, two outputs" "exclude" "$NS" trace --csv --summary "$tmp/t.tr"
 
 # A truncated last record: a warning, the whole ones still shown.

@@ -78,7 +78,7 @@ head -c 10 "$tmp/ok.tr" >"$tmp/short.tr"
 refused "cut in the header" "too short for a header" "$tmp/short.tr"
 cp "$tmp/ok.tr" "$tmp/v3.tr"
 printf '\3' | dd of="$tmp/v3.tr" bs=1 seek=8 conv=notrunc 2>/dev/null
-refused "version 3" "version 3; this numashadow reads 1" --summary "$tmp/v3.tr"
+refused "version 3" "version 3; this numashadow reads 2" --summary "$tmp/v3.tr"
 cp "$tmp/ok.tr" "$tmp/r64.tr"
 printf '\100' | dd of="$tmp/r64.tr" bs=1 seek=12 conv=notrunc 2>/dev/null
 refused "64-byte records" "records of 64 bytes" --csv "$tmp/r64.tr"

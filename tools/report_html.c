@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report_html.c - `numashadow report --format html`: the report as one
+ * self-contained HTML page.  Everything is inline: the style sheet, the
+ * charts (SVG), no script, no font, no link out, so the page reads the
+ * same from a mail attachment as from a web server.  The numbers are the
+ * ones tools/trace.c counted for the text and JSON reports (struct rp,
+ * struct rp_sum in tools/report.h); this file only draws them.
+ *
+ * Each chart is an <svg> with an id (chart-timeline, chart-heatmap,
+ * chart-mappings, chart-sites, chart-latency) whose data marks carry the
+ * class "mark"; a chart with nothing to draw says why in its place.  Call
+ * site names come from tools/report_sites.c, symbolized once for all.
+ * tests/integration/report_html.sh renders the page in a browser and
+ * counts them.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "report.h"
+
+#define HM_MAPS		8	/* mappings in the heatmap, the busiest */
+#define HM_ROWS		16	/* address rows per mapping */
+#define BAR_ROWS	10	/* mappings in the bar chart */
+
+static const char *const node_colors[] = { "#1f77b4", "#d62728", "#2ca02c",
+	"#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2" };
+#define KERNEL_COLOR	"#7f7f7f"
+
+static const char *node_color(int node)
+{
+	return node == TR_KERNEL ? KERNEL_COLOR
+				 : node_colors[node % (int)(sizeof(node_colors) / sizeof(node_colors[0]))];
+}
+
+/* s as HTML text (also right inside an attribute's quotes). */
+static void html_text(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default:
+			/* Control characters have no place in the page. */
+			fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+		}
+}
+
+/* The smallest 1, 2 or 5 times a power of ten that is >= v (v >= 1). */
+static uint64_t html_step(uint64_t v)
+{
+	uint64_t p = 1;
+
+	if (v < 1)
+		v = 1;
+	while (p * 10 < v)
+		p *= 10;
+	return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
+}
+
+static void node_name(char *buf, size_t size, int node)
+{
+	if (node == TR_KERNEL)
+		snprintf(buf, size, "kernel's choice");
+	else
+		snprintf(buf, size, "node %d", node);
+}
+
+/* A chart's frame: <figure><h2>title</h2><svg id=...>. */
+static void chart_open(FILE *f, const char *id, const char *title, int w, int h)
+{
+	fprintf(f, "<figure><h2>%s</h2>\n<svg id=\"%s\" class=\"chart\" width=\"%d\" "
+		"height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+		"<rect class=\"bg\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
+		title, id, w, h, w, h, w, h);
+}
+
+static void chart_close(FILE *f, const char *caption)
+{
+	fprintf(f, "</svg>\n<figcaption>%s</figcaption></figure>\n", caption);
+}
+
+/* Said in the chart's place when there is nothing to draw. */
+static void chart_empty(FILE *f, int x, int y, const char *why)
+{
+	fprintf(f, "<text class=\"empty\" x=\"%d\" y=\"%d\">%s</text>\n", x, y, why);
+}
+
+/* Horizontal gridlines and their labels for 0 to ymax, five steps. */
+static void y_axis(FILE *f, double x0, double y0, double pw, double ph, uint64_t step,
+		   const char *unit)
+{
+	for (int k = 0; k <= 5; k++) {
+		double y = y0 + ph - k * ph / 5;
+		fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"%s\"/>\n",
+			x0, y, x0 + pw, y, k ? "#e4e4e4" : "#000");
+		fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%" PRIu64 "</text>\n",
+			x0 - 6, y + 4, (uint64_t)k * step);
+	}
+	fprintf(f, "<text transform=\"translate(16,%.0f) rotate(-90)\" "
+		"text-anchor=\"middle\">%s</text>\n", y0 + ph / 2, unit);
+}
+
+/* Ticks under the time axis: seconds since the first record. */
+static void t_axis(FILE *f, double x0, double y0, double pw, double ph, uint64_t span)
+{
+	for (int k = 0; k <= 5; k++) {
+		double x = x0 + k * pw / 5;
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#000\"/>\n",
+			x, y0 + ph, x, y0 + ph + 5);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%.3g</text>\n",
+			x, y0 + ph + 18, (double)span / 1e9 * k / 5);
+	}
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">seconds since the "
+		"first record</text>\n", x0 + pw / 2, y0 + ph + 36);
+}
+
+/* ---- pages per node over time ---- */
+
+static void chart_timeline(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const double W = 900, x0 = 70, y0 = 20, pw = 600, ph = 260;
+	const struct rp_timeline *tl = rp->tl;
+	uint64_t max = 0, step, cum;
+	double ly = y0 + 8, width = 5;
+	char name[32];
+
+	chart_open(f, "chart-timeline", "Pages per node over time", (int)W, 340);
+	/* The largest running total sets the scale. */
+	for (int n = 0; n <= TR_KERNEL; n++) {
+		uint64_t a = 0, b = 0;
+		for (int i = 0; i < RP_BUCKETS; i++) {
+			a += tl->placed[n][i];
+			b += n < TR_NODES ? tl->moved[n][i] : 0;
+		}
+		if (a > max)
+			max = a;
+		if (b > max)
+			max = b;
+	}
+	step = html_step(max / 5 + (max % 5 != 0));
+	y_axis(f, x0, y0, pw, ph, step, "pages (running total)");
+	t_axis(f, x0, y0, pw, ph, s->span);
+	for (int n = 0; n <= TR_KERNEL; n++)
+		for (int moved = 0; moved < 2; moved++) {
+			const uint64_t *v = moved ? (n < TR_NODES ? tl->moved[n] : NULL) : tl->placed[n];
+			uint64_t total = 0;
+
+			for (int i = 0; v && i < RP_BUCKETS; i++)
+				total += v[i];
+			if (!total)
+				continue;
+			/* Each line narrower than the one before: equal ones
+			 * (nodes interleaved evenly) stay visible. */
+			fprintf(f, "<polyline class=\"mark\" fill=\"none\" stroke=\"%s\" "
+				"stroke-width=\"%.1f\"%s points=\"%.1f,%.1f", node_color(n),
+				width, moved ? " stroke-dasharray=\"6,3\"" : "", x0, y0 + ph);
+			width = width > 2.5 ? width - 1.5 : 1.5;
+			cum = 0;
+			for (int i = 0; i < RP_BUCKETS; i++) {
+				cum += v[i];
+				fprintf(f, " %.1f,%.1f", x0 + (i + 1) * pw / RP_BUCKETS,
+					y0 + ph - (double)cum * ph / (double)(5 * step));
+			}
+			fputs("\"/>\n", f);
+			node_name(name, sizeof(name), n);
+			fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
+				"stroke-width=\"2\"%s/><text x=\"%.0f\" y=\"%.0f\">%s %s: %" PRIu64
+				"</text>\n", x0 + pw + 15, ly, x0 + pw + 40, ly, node_color(n),
+				moved ? " stroke-dasharray=\"6,3\"" : "", x0 + pw + 46, ly + 4,
+				moved ? "moved to" : "placed on", name, total);
+			ly += 18;
+		}
+	if (ly == y0 + 8)
+		chart_empty(f, (int)(x0 + 20), (int)(y0 + ph / 2),
+			    "no pages placed or moved: first touches are recorded under a "
+			    "placement policy (run --interleave=all, --localalloc, ...)");
+	chart_close(f, "Solid: pages placed at first touch on each node (FAULT records), "
+		    "dashed: pages moved to each node (migrate, next-touch and balance), "
+		    "running totals over the run in hundredths.");
+}
+
+/* ---- time x address heatmap ---- */
+
+struct hm_cell {
+	int16_t node;		/* -1: nothing happened here */
+	uint8_t moved;		/* the last event was a move */
+};
+
+/* The busiest mappings (pages placed + moved), into top; how many. */
+static size_t hm_pick(const struct rp *rp, size_t *top)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < rp->nstats; i++) {
+		uint64_t v = rp->stats[i].placed_total + rp->stats[i].migrated;
+		size_t j;
+
+		if (!v)
+			continue;
+		for (j = k; j > 0; j--) {
+			const struct rp_mstat *o = &rp->stats[top[j - 1]];
+			if (o->placed_total + o->migrated >= v)
+				break;
+			if (j < HM_MAPS)
+				top[j] = top[j - 1];
+		}
+		if (j < HM_MAPS) {
+			top[j] = i;
+			if (k < HM_MAPS)
+				k++;
+		}
+	}
+	return k;
+}
+
+static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const double W = 900, x0 = 190, y0 = 20, pw = 600;
+	size_t top[HM_MAPS], k = hm_pick(rp, top);
+	double band = k > 4 ? 48 : 72, ph = k ? band * (double)k : 120;
+	double cw = pw / RP_BUCKETS, ch = (band - 6) / HM_ROWS;
+	static struct hm_cell cell[HM_MAPS][HM_ROWS][RP_BUCKETS];
+	uint64_t seen = 0;	/* nodes drawn, for the legend */
+	int kernel = 0;
+
+	chart_open(f, "chart-heatmap", "First touches and moves: time &#215; address",
+		   (int)W, (int)(ph + 100));
+	memset(cell, 0xff, sizeof(cell));
+	for (size_t i = 0; i < rp->nev; i++) {
+		const struct rp_event *e = &rp->ev[i];
+		size_t b;
+
+		for (b = 0; b < k && top[b] != e->stat; b++)
+			;
+		if (b == k)
+			continue;
+		uint64_t len = rp->stats[e->stat].len;
+		size_t r0 = (size_t)((double)e->off / (double)len * HM_ROWS);
+		size_t r1 = (size_t)((double)(e->off + e->len - 1) / (double)len * HM_ROWS);
+		for (size_t r = r0; r <= r1 && r < HM_ROWS; r++)
+			cell[b][r][e->bucket] = (struct hm_cell){ e->node, e->moved };
+	}
+	t_axis(f, x0, y0, pw, ph, s->span);
+	for (size_t b = 0; b < k; b++) {
+		const struct rp_mstat *m = &rp->stats[top[b]];
+		double by = y0 + (double)b * band;
+
+		fprintf(f, "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.0f\" height=\"%.1f\" "
+			"fill=\"#f6f6f6\" stroke=\"#ccc\"/>\n", x0, by, pw, band - 6);
+		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
+			"pid %d, %" PRIu64 " KiB</text>\n<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
+			"text-anchor=\"end\">0x%" PRIx64 "</text>\n", x0 - 8, by + 12, m->pid,
+			m->len >> 10, x0 - 8, by + 25, m->addr);
+		if (m->site) {	/* the function it was mapped from */
+			const struct rp_site *d = &rp->sites[rp->sites[m->site - 1].def - 1];
+			const struct rp_frame *fr = &d->fr[d->name];
+			fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
+				"text-anchor=\"end\">", x0 - 8, by + 38);
+			html_text(f, d->nframes > 0 && fr->func ? fr->func : "?");
+			fputs("()</text>\n", f);
+		}
+		/* Runs of equal cells along a row: one rect each. */
+		for (int r = 0; r < HM_ROWS; r++)
+			for (int c = 0; c < RP_BUCKETS;) {
+				struct hm_cell v = cell[b][r][c];
+				int e = c + 1;
+
+				while (e < RP_BUCKETS && cell[b][r][e].node == v.node &&
+				       cell[b][r][e].moved == v.moved)
+					e++;
+				if (v.node >= 0) {
+					fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" "
+						"width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>\n",
+						x0 + c * cw, by + r * ch, (e - c) * cw, ch,
+						node_color(v.node), v.moved ? " stroke=\"#000\" "
+						"stroke-width=\"0.8\"" : " fill-opacity=\"0.55\"");
+					if (v.node == TR_KERNEL)
+						kernel = 1;
+					else
+						seen |= 1ull << v.node;
+				}
+				c = e;
+			}
+	}
+	if (!k)
+		chart_empty(f, (int)x0 + 20, (int)(y0 + 60),
+			    "no first touch or move fell in a recorded mapping");
+	/* The legend: a swatch per node drawn. */
+	for (int n = 0, i = 0; n <= TR_KERNEL; n++) {
+		char name[32];
+
+		if (n == TR_KERNEL ? !kernel : !(seen >> n & 1))
+			continue;
+		node_name(name, sizeof(name), n);
+		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+			"<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", x0 + pw + 12, y0 + i * 18,
+			node_color(n), x0 + pw + 30, y0 + i * 18 + 10, name);
+		i++;
+	}
+	if (rp->ev_skipped)
+		fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">cap hit: %" PRIu64 " events past the "
+			"first %u not drawn</text>\n", x0, ph + y0 + 56, (uint64_t)rp->ev_skipped,
+			RP_MAX_EVENTS);
+	chart_close(f, "The busiest mappings (by pages placed and moved), one band each, "
+		    "addresses from the mapping's start downwards; time to the right. A cell "
+		    "takes the node of the last event in it: pale, a first touch placed "
+		    "there (FAULT); outlined, pages moved there (migrate, next-touch, "
+		    "balance).");
+}
+
+/* ---- per-mapping bars ---- */
+
+static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const double W = 900, x0 = 190, y0 = 24, pw = 560, row = 30;
+	size_t n = s->ntop[0] < BAR_ROWS ? s->ntop[0] : BAR_ROWS;
+	uint64_t max = 0, step;
+
+	chart_open(f, "chart-mappings", "Pages per mapping", (int)W,
+		   (int)(y0 + (n ? (double)n * row : 60) + 40));
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
+		if (m->placed_total > max)
+			max = m->placed_total;
+		if (m->migrated > max)
+			max = m->migrated;
+	}
+	step = html_step(max / 5 + (max % 5 != 0));
+	for (int k = 0; n && k <= 5; k++) {
+		double x = x0 + k * pw / 5;
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
+			"<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64 "</text>\n",
+			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
+			(uint64_t)k * step);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
+		double y = y0 + (double)i * row, x = x0;
+
+		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
+			"pid %d 0x%" PRIx64 "</text>\n", x0 - 8, y + 14, m->pid, m->addr);
+		for (int nd = 0; nd <= TR_KERNEL; nd++) {
+			double w = (double)m->placed[nd] * pw / (double)(5 * step);
+			char name[32];
+
+			if (!m->placed[nd])
+				continue;
+			node_name(name, sizeof(name), nd);
+			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"14\" fill=\"%s\"><title>%s: %" PRIu64 " pages placed"
+				"</title></rect>\n", x, y + 2, w, node_color(nd), name, m->placed[nd]);
+			x += w;
+		}
+		if (m->migrated)
+			fprintf(f, "<rect class=\"mark\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"7\" fill=\"#444\"><title>%" PRIu64 " pages migrated"
+				"</title></rect>\n", x0, y + 18,
+				(double)m->migrated * pw / (double)(5 * step), m->migrated);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%" PRIu64 " placed, %" PRIu64
+			" migrated</text>\n", x0 + pw + 8, y + 14, m->placed_total, m->migrated);
+	}
+	if (!n)
+		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed in a recorded mapping");
+	chart_close(f, "The mappings with the most pages placed: a bar of pages placed, "
+		    "coloured by node, and under it a dark bar of pages migrated.");
+}
+
+/* ---- per-call-site bars ---- */
+
+static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const double W = 900, x0 = 20, y0 = 24, pw = 560, row = 44;
+	size_t n = s->nstop[0];
+	uint64_t max = 0, step;
+	char name[512];
+
+	chart_open(f, "chart-sites", "Pages per allocation call site", (int)W,
+		   (int)(y0 + (n ? (double)n * row : 60) + 30));
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_site *d = &rp->sites[s->stop[0][i]];
+		if (d->placed_total > max)
+			max = d->placed_total;
+		if (d->migrated > max)
+			max = d->migrated;
+	}
+	step = html_step(max / 5 + (max % 5 != 0));
+	for (int k = 0; n && k <= 5; k++) {
+		double x = x0 + k * pw / 5;
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
+			"<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64 "</text>\n",
+			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
+			(uint64_t)k * step);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rp_site *d = &rp->sites[s->stop[0][i]];
+		double y = y0 + (double)i * row, x = x0;
+
+		rs_site_name(name, sizeof(name), rp, d);
+		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\">", x0, y + 10);
+		html_text(f, name);
+		fprintf(f, ", pid %d</text>\n", d->pid);
+		for (int nd = 0; nd <= TR_KERNEL; nd++) {
+			double w = (double)d->placed[nd] * pw / (double)(5 * step);
+			char nn[32];
+
+			if (!d->placed[nd])
+				continue;
+			node_name(nn, sizeof(nn), nd);
+			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"14\" fill=\"%s\"><title>%s: %" PRIu64 " pages placed"
+				"</title></rect>\n", x, y + 15, w, node_color(nd), nn, d->placed[nd]);
+			x += w;
+		}
+		if (d->migrated)
+			fprintf(f, "<rect class=\"mark\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"7\" fill=\"#444\"><title>%" PRIu64 " pages migrated"
+				"</title></rect>\n", x0, y + 31,
+				(double)d->migrated * pw / (double)(5 * step), d->migrated);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%" PRIu64 " placed, %" PRIu64
+			" migrated</text>\n", x0 + pw + 8, y + 27, d->placed_total, d->migrated);
+	}
+	if (!n)
+		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed at a known call site "
+			    "(sites are recorded for mappings a placement policy places)");
+	chart_close(f, "The call sites (distinct stacks of the mmap calls) whose mappings "
+		    "had the most pages placed, each named by its first frame outside the "
+		    "runtime, libc and ld.so: pages placed, coloured by node, and a dark bar "
+		    "of pages migrated in those mappings.");
+}
+
+/* ---- migration latency ---- */
+
+#define LAT_BUCKETS	40	/* powers of two of nanoseconds: 1 ns to 550 s */
+
+static void chart_latency(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const double W = 900, x0 = 70, y0 = 20, pw = 600, ph = 200;
+	uint64_t count[LAT_BUCKETS] = { 0 }, max = 0, step;
+	int lo = LAT_BUCKETS, hi = 0;
+
+	chart_open(f, "chart-latency", "Migration latency", (int)W, rp->nlat ? 290 : 60);
+	if (!rp->nlat) {
+		chart_empty(f, 20, 34, "no migrate calls: no durations (next-touch and "
+			    "balance moves are single pages, not timed)");
+		chart_close(f, "");
+		return;
+	}
+	for (size_t i = 0; i < rp->nlat; i++) {
+		int b = 0;
+		while (b < LAT_BUCKETS - 1 && rp->lat[i] >> (b + 1))
+			b++;
+		count[b]++;
+		lo = b < lo ? b : lo;
+		hi = b > hi ? b : hi;
+	}
+	for (int b = lo; b <= hi; b++)
+		max = count[b] > max ? count[b] : max;
+	/* At least eight buckets wide, so that one bar is not the width. */
+	while (hi - lo < 7)
+		lo > 0 ? lo-- : hi++;
+	step = html_step(max / 5 + (max % 5 != 0));
+	y_axis(f, x0, y0, pw, ph, step, "migrate calls");
+	double bw = pw / (hi - lo + 1);
+	for (int b = lo; b <= hi; b++) {
+		double x = x0 + (b - lo) * bw, h = (double)count[b] * ph / (double)(5 * step);
+		uint64_t ns = 1ull << b;
+
+		if (count[b])
+			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+				"height=\"%.1f\" fill=\"#1f77b4\"><title>%" PRIu64 " calls</title>"
+				"</rect>\n", x + 1, y0 + ph - h, bw - 2, h, count[b]);
+		if (hi - lo < 12 || (b - lo) % 2 == 0)
+			fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64
+				"%s</text>\n", x, y0 + ph + 16, ns >= 1000000000 ? ns / 1000000000 :
+				ns >= 1000000 ? ns / 1000000 : ns >= 1000 ? ns / 1000 : ns,
+				ns >= 1000000000 ? " s" : ns >= 1000000 ? " ms" : ns >= 1000 ? " us" : " ns");
+	}
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">duration of a migrate "
+		"call (bars: from that power of two to the next)</text>\n", x0 + pw / 2, y0 + ph + 34);
+	for (int i = 0; i < 4; i++) {
+		static const char *const name[4] = { "p50", "p90", "p99", "max" };
+		char us[32];
+
+		rs_us(us, sizeof(us), s->lat[i]);
+		fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s %s</text>\n", x0 + pw + 20,
+			y0 + 10 + 18 * i, name[i], us);
+	}
+	chart_close(f, "How long each migrate call took, from collecting its pages to "
+		    "settling their nodes (MIGRATE_END records), counted in power-of-two "
+		    "buckets.");
+}
+
+/* ---- the tables ---- */
+
+static void td_nodes(FILE *f, const uint64_t *pages, int n)
+{
+	char buf[NODES_BUF];
+
+	nodes_format(buf, sizeof(buf), pages, n, 0);
+	fprintf(f, "<td>%s</td>", buf);
+}
+
+static void table_failed(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	static const int cls[RP_FAIL_CLASSES] = { NS_TR_EACCES, NS_TR_ENOENT, NS_TR_ENOMEM,
+		NS_TR_EFAULT, NS_TR_EBUSY, NS_TR_EOTHER };
+
+	fputs("<h2>Failed moves and latency</h2>\n<table id=\"failed\">\n<tr><th>error</th>"
+	      "<th>pages</th></tr>\n", f);
+	for (int i = 0; i < RP_FAIL_CLASSES; i++)
+		fprintf(f, "<tr><td>%s</td><td>%" PRIu64 "</td></tr>\n", rs_fail_name(cls[i]),
+			rp->fail[i]);
+	fprintf(f, "<tr><td>move_pages itself failed (calls)</td><td>%" PRIu64 "</td></tr>\n"
+		"</table>\n<table id=\"latency\">\n<tr><th>migrate calls</th><th>p50</th>"
+		"<th>p90</th><th>p99</th><th>max</th></tr>\n<tr><td>%" PRIu64 "</td>",
+		rp->calls_failed, rp->lat_calls);
+	for (int i = 0; i < 4; i++) {
+		char us[32];
+
+		rs_us(us, sizeof(us), s->lat[i]);
+		fprintf(f, "<td>%s</td>", rp->nlat ? us : "-");
+	}
+	fputs("</tr>\n</table>\n", f);
+}
+
+static void table_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	char name[512];
+
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "<h2>Top call sites by pages %s</h2>\n<table id=\"sites-%s\">\n"
+			"<tr><th>site</th><th>pid</th><th>placed</th><th>by node</th>"
+			"<th>migrated</th></tr>\n", k ? "migrated" : "placed",
+			k ? "migrated" : "placed");
+		for (size_t i = 0; i < s->nstop[k]; i++) {
+			const struct rp_site *d = &rp->sites[s->stop[k][i]];
+			rs_site_name(name, sizeof(name), rp, d);
+			fputs("<tr><td>", f);
+			html_text(f, name);
+			fprintf(f, "</td><td>%d</td><td>%" PRIu64 "</td>", d->pid, d->placed_total);
+			td_nodes(f, d->placed, TR_NODES + 1);
+			fprintf(f, "<td>%" PRIu64 "</td></tr>\n", d->migrated);
+		}
+		if (!s->nstop[k])
+			fputs("<tr><td colspan=\"5\">none</td></tr>\n", f);
+		fputs("</table>\n", f);
+	}
+	fprintf(f, "<p>%zu call sites named; pages placed at no known site: %" PRIu64 "</p>\n",
+		s->ndefs, rp->un_site_placed);
+}
+
+static void table_summary(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const struct { const char *name; const struct rp_move *mv; } why[] = {
+		{ "next-touch", &rp->next_touch }, { "balance", &rp->balance } };
+
+	fputs("<h2>Summary</h2>\n<table id=\"summary\">\n", f);
+	fprintf(f, "<tr><th>run time</th><td>%" PRIu64 ".%06" PRIu64 " s (earliest to latest "
+		"record)</td></tr>\n<tr><th>processes</th><td>%zu</td></tr>\n"
+		"<tr><th>records</th><td>%" PRIu64 "</td></tr>\n<tr><th>pages placed</th>",
+		s->span / 1000000000, s->span % 1000000000 / 1000, rp->ps.n, rp->recs);
+	td_nodes(f, s->pg.placed, TR_NODES + 1);
+	fprintf(f, "</tr>\n<tr><th>pages placed, total</th><td>%" PRIu64 "</td></tr>\n"
+		"<tr><th>pages moved</th><td>%" PRIu64 " (%" PRIu64 " bytes)</td></tr>\n"
+		"<tr><th>lost records</th><td>%" PRIu64 " (%" PRIu64 " said by %" PRIu64
+		" lost records, %" PRIu64 " gaps in record numbers)</td></tr>\n</table>\n",
+		s->placed, s->moved, s->moved << TR_PAGE_SHIFT, s->fam.lost, rp->lost_said,
+		rp->lost_recs, s->fam.lost - rp->lost_said);
+
+	fputs("<h2>Migrations by reason</h2>\n<table id=\"migrations\">\n<tr><th>reason</th>"
+	      "<th>calls</th><th>moved nothing</th><th>pages in ranges</th>"
+	      "<th>pages moved</th><th>by target node</th></tr>\n", f);
+	fprintf(f, "<tr><td>migrate</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+		"</td><td>%" PRIu64 "</td>", rp->migrate.calls, rp->migrate.none,
+		rp->migrate.range_pages, rp->migrate.pages);
+	td_nodes(f, rp->migrate.pages_to, TR_NODES);
+	fputs("</tr>\n", f);
+	for (size_t i = 0; i < sizeof(why) / sizeof(why[0]); i++) {
+		fprintf(f, "<tr><td>%s</td><td></td><td></td><td></td><td>%" PRIu64 "</td>",
+			why[i].name, why[i].mv->pages);
+		td_nodes(f, why[i].mv->pages_to, TR_NODES);
+		fputs("</tr>\n", f);
+	}
+	fputs("</table>\n", f);
+	table_failed(f, rp, s);
+}
+
+static void table_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "<h2>Top mappings by pages %s</h2>\n<table id=\"top-%s\">\n"
+			"<tr><th>pid</th><th>mapping</th><th>bytes</th><th>placed</th>"
+			"<th>by node</th><th>migrated</th></tr>\n", k ? "migrated" : "placed",
+			k ? "migrated" : "placed");
+		for (size_t i = 0; i < s->ntop[k]; i++) {
+			const struct rp_mstat *m = &rp->stats[s->top[k][i]];
+			fprintf(f, "<tr><td>%d</td><td>0x%" PRIx64 "-0x%" PRIx64 "</td><td>%" PRIu64
+				"</td><td>%" PRIu64 "</td>", m->pid, m->addr, m->addr + m->len,
+				m->len, m->placed_total);
+			td_nodes(f, m->placed, TR_NODES + 1);
+			fprintf(f, "<td>%" PRIu64 "</td></tr>\n", m->migrated);
+		}
+		if (!s->ntop[k])
+			fputs("<tr><td colspan=\"6\">none</td></tr>\n", f);
+		fputs("</table>\n", f);
+	}
+	fprintf(f, "<p>outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated%s</p>\n",
+		rp->un_placed, rp->un_migrated, s->maps_cut ? "; cap hit: mappings beyond the "
+		"cap not followed (their pages counted as outside)" : "");
+}
+
+static void table_pingpong(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	fprintf(f, "<h2>Ping-pong pages</h2>\n<p>Pages moved back to a node they had left "
+		"(next-touch and balance moves; migrate records do not say which pages): %"
+		PRIu64 " pages, %" PRIu64 " returns.</p>\n<table id=\"ping-pong\">\n"
+		"<tr><th>pid</th><th>page</th><th>returns</th><th>now on node</th></tr>\n",
+		s->pp_pages, s->pp_returns);
+	for (size_t i = 0; i < s->npt; i++)
+		fprintf(f, "<tr><td>%d</td><td>0x%" PRIx64 "</td><td>%u</td><td>%d</td></tr>\n",
+			s->ptop[i]->pid, s->ptop[i]->addr, s->ptop[i]->returns, s->ptop[i]->node);
+	if (!s->npt)
+		fputs("<tr><td colspan=\"4\">none</td></tr>\n", f);
+	fputs("</table>\n", f);
+	if (rp->pages_skipped)
+		fprintf(f, "<p>cap hit: %u pages followed, %" PRIu64 " page events past it "
+			"not</p>\n", RP_MAX_PAGES, rp->pages_skipped);
+}
+
+void rp_write_html(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	      "<title>numashadow report: ", f);
+	html_text(f, s->path);
+	fputs("</title>\n<style>\n"
+	      "body { font-family: sans-serif; font-size: 14px; margin: 16px 24px; "
+	      "color: #222; background: #fff; max-width: 960px; }\n"
+	      "h1 { font-size: 20px; } h2 { font-size: 16px; margin: 18px 0 6px; }\n"
+	      "figure { margin: 0 0 12px; } figcaption { font-size: 12px; color: #555; "
+	      "max-width: 900px; }\n"
+	      "svg.chart { font-size: 11px; display: block; border: 1px solid #ddd; }\n"
+	      "svg text.empty { font-size: 13px; fill: #555; }\n"
+	      "table { border-collapse: collapse; margin-bottom: 8px; }\n"
+	      "th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; "
+	      "font-size: 13px; }\nth { background: #f0f0f0; }\n"
+	      "</style>\n</head>\n<body>\n<h1>numashadow report: ", f);
+	html_text(f, s->path);
+	fputs("</h1>\n", f);
+	chart_timeline(f, rp, s);
+	chart_heatmap(f, rp, s);
+	chart_mappings(f, rp, s);
+	chart_sites(f, rp, s);
+	chart_latency(f, rp, s);
+	table_summary(f, rp, s);
+	table_sites(f, rp, s);
+	table_mappings(f, rp, s);
+	table_pingpong(f, rp, s);
+	fputs("</body>\n</html>\n", f);
+}
