@@ -373,11 +373,14 @@ static int bind_self(int mode, uint64_t mask)
 }
 
 /* UFFDIO_COPY of pages [a, a + n*4K): returns pages filled (> 0) or
- * -errno for the first page. */
-static long copy_pages(uint64_t a, uint64_t n)
+ * -errno for the first page.  Traced, the faulting thread is woken only
+ * after its FAULT record is written (fill_wake()): woken at once, a thread
+ * that exits after its last touch could take the record with it. */
+static long copy_pages(uint64_t a, uint64_t n, bool dontwake)
 {
 	struct uffdio_copy c = { .dst = a, .src = (uint64_t)mon.zero,
-				 .len = n * NS_PAGE_SIZE, .mode = 0 };
+				 .len = n * NS_PAGE_SIZE,
+				 .mode = dontwake ? UFFDIO_COPY_MODE_DONTWAKE : 0 };
 	long r;
 
 	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_COPY, &c, 0, 0, 0);
@@ -391,6 +394,14 @@ static long copy_pages(uint64_t a, uint64_t n)
 static void wake(uint64_t addr)
 {
 	struct uffdio_range w = { addr & ~(NS_PAGE_SIZE - 1), NS_PAGE_SIZE };
+
+	sys_call(SYS_ioctl, mon_fd, UFFDIO_WAKE, &w, 0, 0, 0);
+}
+
+/* After copy_pages() of [a, a + len) under DONTWAKE: the waiters go. */
+static void fill_wake(uint64_t a, uint64_t len)
+{
+	struct uffdio_range w = { a, len };
 
 	sys_call(SYS_ioctl, mon_fd, UFFDIO_WAKE, &w, 0, 0, 0);
 }
@@ -434,7 +445,7 @@ static void handle_fault(uint64_t addr, int tid)
 	int i, tnode = -1, mode = 0, node;
 	const struct ns_policy *p = NULL;
 	uint64_t mask = 0;
-	bool own = false;
+	bool own = false, traced = trace_on();
 	int stream = -1;
 	uint64_t a = page;
 
@@ -480,19 +491,19 @@ static void handle_fault(uint64_t addr, int tid)
 				bind_self(p->mode == POL_PREFERRED ? MPOL_PREFERRED : MPOL_BIND,
 					  1ULL << node);
 		}
-		long r = copy_pages(a, run);
+		long r = copy_pages(a, run, traced);
 		/* The window may cross a VMA edge our table does not show
 		 * (mprotect splits): the faulting page alone, then. */
 		if ((r == -ENOENT || r == -EINVAL) && a == page && run > 1) {
 			end = page + NS_PAGE_SIZE;
 			run = 1;
-			r = copy_pages(a, run);
+			r = copy_pages(a, run, traced);
 		}
 		/* A full node: let the kernel choose, as its own policies
 		 * fall back. */
 		if (r == -ENOMEM && node >= 0) {
 			bind_self(MPOL_DEFAULT, 0);
-			r = copy_pages(a, run);
+			r = copy_pages(a, run, traced);
 			if (r > 0)
 				mon.st.fallbacks += (uint64_t)r;
 			node = -1;	/* not where it was asked */
@@ -502,6 +513,8 @@ static void handle_fault(uint64_t addr, int tid)
 			ring_put(&mon.touched, a, a + ((uint64_t)r << NS_PAGE_SHIFT), tid);
 			trace_emit_for(tid, NS_TR_FAULT, a, (uint64_t)r << NS_PAGE_SHIFT,
 				       own ? -1 : node, trace_site_at(a));
+			if (traced)
+				fill_wake(a, (uint64_t)r << NS_PAGE_SHIFT);
 			mon.st.pages += (uint64_t)r;
 			if (node >= 0 && !own)
 				mon.st.by_node[node] += (uint64_t)r;
@@ -821,12 +834,14 @@ static void handle_wp(uint64_t addr, int tid)
 		return;
 	}
 	if (is_next_touch(page)) {
-		int node = thread_node(tid), st = -1;
+		int node = thread_node(tid), st = -1, was = -1;
 		void *pp = (void *)page;
 		/* move_pages(2) itself: the engine needs the family lock,
 		 * which the writer may hold.  The shadow hears of the move
-		 * through the moved ring. */
-		if (node >= 0 &&
+		 * through the moved ring.  A page already on the writer's
+		 * node answers the same as a moved one: asked first, it is
+		 * not counted as moved. */
+		if (node >= 0 && sys_move_pages(0, 1, &pp, NULL, &was, 0) >= 0 && was != node &&
 		    sys_move_pages(0, 1, &pp, &node, &st, MPOL_MF_MOVE) >= 0 &&
 		    st == node) {
 			mon.st.next_touch++;

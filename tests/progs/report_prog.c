@@ -53,9 +53,6 @@ int main(void)
 		(long (*)(void *, size_t, int, unsigned))dlsym(RTLD_DEFAULT, "numashadow_migrate");
 	char *t = alloc_table(), *b = alloc_buffer();
 
-	/* The monitor records a fill after the copy has woken the toucher:
-	 * give it the time to record the last one before anything else. */
-	usleep(100 * 1000);
 	printf("site alloc_table %p %d\n", (void *)t, TABLE_PAGES);
 	printf("site alloc_buffer %p %d\n", (void *)b, BUFFER_PAGES);
 	if (migrate) {
