@@ -852,6 +852,50 @@ static void to_zero(uint32_t page)
 		pte_set(m.at[i].proc, m.at[i].vpn, page_zero());
 }
 
+struct kin_at { uint32_t self, proc; uint64_t addr; };
+
+static int kin_at_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct kin_at *k = arg;
+
+	(void)vma;
+	if (proc == k->self || !proc_of(proc)->pid || proc_of(proc)->state != NS_PROC_LIVE)
+		return 0;
+	k->proc = proc;
+	k->addr = addr;
+	return 1;
+}
+
+/*
+ * Without PFNs a COW break is invisible while both copies are shared -
+ * written, then shared again by a fork before anyone looked - but copies
+ * on two nodes cannot be one page.  When the kernel puts our copy of a
+ * shared anonymous page on another node than the shadow says, another
+ * mapper's kernel is asked about its copy; if that is where the shadow
+ * says, ours splits off with the node it has.  Returns true if it did.
+ */
+static bool split_by_node(struct scan *s, uint32_t page, uint64_t addr, int node)
+{
+	struct kin_at k = { s->proc, 0, 0 };
+	struct ns_page *p = page_of(page);
+	uint32_t vma, pg;
+	int st = -1;
+
+	if (p->pfn || p->mapcount < 2 || !(p->flags & NS_PG_ANON) || !rmap_walk(page, kin_at_cb, &k))
+		return false;
+	void *a = (void *)k.addr;
+	if (sys_move_pages(proc_of(k.proc)->pid, 1, &a, NULL, &st, 0) < 0 || st != p->node)
+		return false;
+	vma = vma_find(s->proc, addr);
+	if (!vma || anon_vma_prepare(vma) < 0 ||
+	    !(pg = page_new_anon(vma_of(vma)->anon_vma, p->index)))
+		return false;
+	page_of(pg)->site = p->site;
+	page_of(pg)->node = node;
+	pte_set(s->proc, addr >> NS_PAGE_SHIFT, pg);
+	return true;
+}
+
 /* Nodes of the batch's pages, straight from the kernel. */
 static void query_nodes(struct scan *s, int n)
 {
@@ -889,6 +933,9 @@ static void query_nodes(struct scan *s, int n)
 			p->node = scr.status[k];	/* where the kernel took it, if it did */
 			if (!ns_arena->mig_inflight)
 				p->flags &= ~NS_PG_GUESS;
+		} else if (p->node != scr.status[k] &&
+			   split_by_node(s, scr.pages_q[k], (uint64_t)scr.addrs[k], scr.status[k])) {
+			continue;
 		} else if (s->check && p->node != scr.status[k]) {
 			char line[96];
 			ns_fmt(line, sizeof(line), "page on node %d, shadow says node %d",
