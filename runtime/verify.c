@@ -896,6 +896,8 @@ static bool split_by_node(struct scan *s, uint32_t page, uint64_t addr, int node
 	return true;
 }
 
+static void report_ptes(uint32_t pg);
+
 /* Nodes of the batch's pages, straight from the kernel. */
 static void query_nodes(struct scan *s, int n)
 {
@@ -942,6 +944,7 @@ static void query_nodes(struct scan *s, int n)
 			       scr.status[k], p->node);
 			s->diffs += report(s->pid, (uint64_t)scr.addrs[k], (uint64_t)scr.addrs[k] + NS_PAGE_SIZE,
 			       line);
+			report_ptes(scr.pages_q[k]);
 		}
 	}
 }
