@@ -116,6 +116,10 @@ static int file_error(const char *path, const char *why)
 
 /* Opens path, a regular file, and checks its header; returns 0, or 1
  * after saying why. */
+/* The file read last ended inside a record: its reader exits 1 after
+ * showing the whole records (a run killed mid-write leaves one). */
+static int tr_cut;
+
 static int tr_file_open(struct tr_file *tf, const char *path)
 {
 	struct ns_trace_header h;
@@ -124,6 +128,7 @@ static int tr_file_open(struct tr_file *tf, const char *path)
 	char why[128];
 	ssize_t got;
 
+	tr_cut = 0;
 	memset(tf, 0, offsetof(struct tr_file, buf));
 	tf->path = path;
 	tf->fd = -1;
@@ -166,10 +171,11 @@ static int tr_file_open(struct tr_file *tf, const char *path)
 	}
 	tf->n = (size - sizeof(h)) / sizeof(struct ns_trace_rec);
 	tail = (size - sizeof(h)) % sizeof(struct ns_trace_rec);
+	tr_cut = tail != 0;
 	if (tail)
-		fprintf(stderr, "numashadow: %s: %s: warning: the last record is "
-			"truncated (%" PRIu64 " of %zu bytes); ignored\n", tr_cmd, path, tail,
-			sizeof(struct ns_trace_rec));
+		fprintf(stderr, "numashadow: %s: %s: the last record is "
+			"truncated (%" PRIu64 " of %zu bytes); the whole records are shown, "
+			"exit status 1\n", tr_cmd, path, tail, sizeof(struct ns_trace_rec));
 	return 0;
 }
 
@@ -1024,7 +1030,7 @@ int trace_show(const char *path, enum trace_out out, const char *svg_path)
 		fprintf(stderr, "numashadow: trace: standard output: %s\n", strerror(errno));
 		err = 1;
 	}
-	return err;
+	return err ? err : tr_cut;
 }
 
 /* ---- report: one run's numbers (numashadow report) ---- */
@@ -1725,5 +1731,5 @@ int trace_report(const char *path, enum report_format format, const char *out)
 		err = 1;
 	}
 	tr_cmd = "trace";
-	return err;
+	return err ? err : tr_cut;
 }

@@ -259,12 +259,14 @@ expect_fail 2 "report -o" "-o: expected an output file name" "$NS" report "$tmp/
 expect_fail 2 "report, no file" "no trace file given" "$NS" report
 expect_fail 2 "report --bogus" "unknown option '--bogus'" "$NS" report --bogus "$tmp/t.tr"
 
-# A truncated last record: one warning, the same report.
+# A truncated last record: one line, the same report, status 1.
 cp "$tmp/k.tr" "$tmp/part.tr"
 head -c 20 "$tmp/k.tr" | tail -c 4 >>"$tmp/part.tr"
-"$NS" report --format json "$tmp/part.tr" >"$tmp/o" 2>"$tmp/err" || fail "report of a cut record: exit $?"
+"$NS" report --format json "$tmp/part.tr" >"$tmp/o" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "report of a cut record: exit $rc, want 1"
 [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "^numashadow: report: .*truncated" "$tmp/err" ||
-	fail "report of a cut record: not one warning: $(cat "$tmp/err")"
+	fail "report of a cut record: not one line: $(cat "$tmp/err")"
 sed 's/part\.tr/k.tr/' "$tmp/o" | cmp -s - "$tmp/k.json" || fail "report of a cut record: not the same report"
 
 # -o: the text as on stdout, mode 0666 less the umask; an old file emptied.

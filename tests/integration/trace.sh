@@ -13,8 +13,8 @@
 # process with the right parent and no lost records, and one lost when a
 # record is cut out of the file; --svg writes an SVG
 # document; the text output has a line per record.  A file that is not a
-# trace gives exit 1 and one line; a truncated last record one warning
-# line and the other records; `run --trace` with a file it cannot create
+# trace gives exit 1 and one line; a truncated last record one line, the
+# other records and exit 1; `run --trace` with a file it cannot create
 # fails with one line before running anything.  Run from the project root.
 . tests/int_lib.sh
 PROG=$(pwd)/build/tests/progs/trace_prog
@@ -167,14 +167,14 @@ printf 'NSTRACE\0\3\0\0\0\60\0\0\0' >"$tmp/v3"
 expect_fail 1 "trace of version 3" "version 3; this numashadow reads 2" "$NS" trace "$tmp/v3"
 expect_fail 2 "trace, two outputs" "exclude" "$NS" trace --csv --summary "$tmp/t.tr"
 
-# A truncated last record: a warning, the whole ones still shown.
+# A truncated last record: one line, the whole ones still shown, exit 1.
 cp "$tmp/t.tr" "$tmp/cut.tr"
 head -c 20 "$tmp/t.tr" | tail -c 4 >>"$tmp/cut.tr"
 "$NS" trace --csv "$tmp/cut.tr" >"$tmp/o" 2>"$tmp/err"
 rc=$?
-[ $rc -eq 0 ] || fail "trace of a cut file: exit $rc"
+[ $rc -eq 1 ] || fail "trace of a cut file: exit $rc, want 1"
 [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q truncated "$tmp/err" ||
-	fail "trace of a cut file: not one warning: $(cat "$tmp/err")"
+	fail "trace of a cut file: not one line: $(cat "$tmp/err")"
 cmp -s "$tmp/o" "$tmp/csv" || fail "trace of a cut file: the whole records differ"
 
 # A trace file that cannot be made: nothing runs.

@@ -5,8 +5,8 @@
 # cut inside its header, of another version, of another record size, or
 # with a corrupted record (pid 0; type 999; text after the header) gives
 # one line on stderr, exit 1, nothing on stdout, and no SVG file.  A file
-# cut inside its last record still gives one warning line and the whole
-# records (as trace.sh wants).  A file that shrinks while it is being read
+# cut inside its last record gives one line, the whole records and exit 1
+# (trace and report).  A file that shrinks while it is being read
 # ends the reading with one "truncated while being read" line and exit 1,
 # not SIGBUS: the text output is held up on a full pipe, the file is cut,
 # then the pipe is drained.  --summary of 200000 processes runs in 32 MiB
@@ -99,14 +99,21 @@ for mode in "" --csv --summary "--svg $tmp/bad.svg"; do
 done
 [ -e "$tmp/bad.svg" ] && fail "corrupted: an SVG file was made"
 
-# Cut inside the last record: a warning, the whole records, exit 0.
+# Cut inside the last record: one line, the whole records, exit 1 - from
+# trace and from report alike.
 head -c $((16 + 999 * 48 + 20)) "$tmp/ok.tr" >"$tmp/cut.tr"
 "$NS" trace --csv "$tmp/cut.tr" >"$tmp/o" 2>"$tmp/e"
 rc=$?
-[ $rc -eq 0 ] || fail "cut in a record: exit $rc"
-[ "$(cat "$tmp/e")" = "numashadow: trace: $tmp/cut.tr: warning: the last record is truncated (20 of 48 bytes); ignored" ] ||
+[ $rc -eq 1 ] || fail "cut in a record: exit $rc, want 1"
+[ "$(cat "$tmp/e")" = "numashadow: trace: $tmp/cut.tr: the last record is truncated (20 of 48 bytes); the whole records are shown, exit status 1" ] ||
 	fail "cut in a record: said '$(cat "$tmp/e")'"
 [ "$(wc -l <"$tmp/o")" -eq 1000 ] || fail "cut in a record: $(wc -l <"$tmp/o") lines, want 999 and the header"
+"$NS" report --format json "$tmp/cut.tr" >"$tmp/o" 2>"$tmp/e"
+rc=$?
+[ $rc -eq 1 ] || fail "report of a cut record: exit $rc, want 1"
+[ "$(wc -l <"$tmp/e")" -eq 1 ] && grep -q "the last record is truncated" "$tmp/e" ||
+	fail "report of a cut record: said '$(cat "$tmp/e")'"
+[ -s "$tmp/o" ] || fail "report of a cut record: no report of the whole records"
 
 # Shrinking while read: the text of 100000 records (about 9 MB) stops on a
 # full pipe long before the end; the file is cut to 10 records; the rest
