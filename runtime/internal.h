@@ -601,7 +601,6 @@ struct ns_runtime {
 	pid_t pid;		/* pid this state belongs to */
 	uint32_t self;		/* our proc index */
 	int verify;		/* NUMASHADOW_VERIFY level */
-	int log_fd;		/* diagnostics, stderr by default */
 	int is_root;		/* PFNs and kpagecount are readable */
 	volatile int in_fork;	/* a thread is inside our fork wrapper */
 	int forked_unseen;	/* set by the atfork child handler */
@@ -615,7 +614,10 @@ struct ns_runtime {
 extern struct ns_runtime ns_rt;
 extern __thread int ns_in_runtime;
 
+/* log.c */
 void ns_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ns_log_set_fd(int fd);
+void ns_log_write(const char *buf, int n);
 int ns_thread_start(void *(*fn)(void *));
 void ns_thread_alone(void);
 int ns_program_threads(void);

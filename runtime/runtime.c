@@ -33,7 +33,7 @@
 #define NS_API __attribute__((visibility("default")))
 #define NS_SITE_DEPTH 8
 
-struct ns_runtime ns_rt = { .log_fd = 2 };
+struct ns_runtime ns_rt;
 __thread int ns_in_runtime;
 static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
 static char last_call[160];		/* the tracked call verify judges */
@@ -45,138 +45,6 @@ static char last_call[160];		/* the tracked call verify judges */
  * /proc/self/maps cannot say it is a thread stack. */
 #define STACK_SIZE (2UL << 20)
 static struct { uint64_t start, end; } stacks[4];
-
-/* ---- formatting and logging, without libc's stdio ---- */
-
-static char *put_num(char *p, char *end, uint64_t v, int base, bool neg)
-{
-	char tmp[24];
-	int n = 0;
-
-	do {
-		tmp[n++] = "0123456789abcdef"[v % (uint64_t)base];
-		v /= (uint64_t)base;
-	} while (v);
-	if (neg && p < end)
-		*p++ = '-';
-	while (n && p < end)
-		*p++ = tmp[--n];
-	return p;
-}
-
-int ns_vfmt(char *buf, size_t size, const char *f, va_list ap)
-{
-	char *p = buf, *end = buf + size - 1;
-
-	for (; *f && p < end; f++) {
-		bool alt = false, lng = false;
-		if (*f != '%') {
-			*p++ = *f;
-			continue;
-		}
-		f++;
-		if (*f == '#')
-			alt = true, f++;
-		while (*f == 'l' || *f == 'z')
-			lng = true, f++;
-		switch (*f) {
-		case 'd':
-		case 'i': {
-			long v = lng ? va_arg(ap, long) : va_arg(ap, int);
-			p = put_num(p, end, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, v < 0);
-			break;
-		}
-		case 'u':
-			p = put_num(p, end, lng ? va_arg(ap, unsigned long)
-					       : va_arg(ap, unsigned), 10, false);
-			break;
-		case 'x':
-		case 'p': {
-			uint64_t v = *f == 'p' ? (uint64_t)va_arg(ap, void *)
-			    : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
-			if ((alt || *f == 'p') && p + 2 < end)
-				*p++ = '0', *p++ = 'x';
-			p = put_num(p, end, v, 16, false);
-			break;
-		}
-		case 's':
-			for (const char *s = va_arg(ap, const char *); s && *s && p < end;)
-				*p++ = *s++;
-			break;
-		case 'c':
-			*p++ = (char)va_arg(ap, int);
-			break;
-		default:
-			*p++ = *f;
-		}
-	}
-	*p = 0;
-	return (int)(p - buf);
-}
-
-/* snprintf for the runtime: %d %i %u %x %p %s %c with # and l; returns the
- * length written. */
-int ns_fmt(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = ns_vfmt(buf, n, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-static uint64_t log_dev, log_ino;	/* what ns_rt.log_fd was opened on */
-static uint64_t err_dev, err_ino;	/* what fd 2 was at start-up */
-
-static void log_fd_set(int fd)
-{
-	struct stat st;
-
-	ns_rt.log_fd = fd;
-	if (sys_fstat(fd, &st) == 0) {
-		log_dev = st.st_dev;
-		log_ino = st.st_ino;
-	}
-	if (fd == 2) {
-		err_dev = log_dev;
-		err_ino = log_ino;
-	}
-}
-
-/* One line "numashadow: ..." to the log (stderr unless NUMASHADOW_LOG).
- * The descriptor must still be the file it was: a program that closed it
- * (coreutils close stderr at exit) and opened a file of its own at that
- * number gets nothing of ours in it.  A log file that went falls back to
- * stderr; a stderr that went takes the line with it. */
-/* Writes buf[0, n), one whole line, to the log (see ns_log). */
-static void log_line(const char *buf, int n)
-{
-	struct stat st;
-	int fd = ns_rt.log_fd;
-
-	if (sys_fstat(fd, &st) < 0 || st.st_dev != log_dev || st.st_ino != log_ino) {
-		if (fd == 2 || sys_fstat(2, &st) < 0 || st.st_dev != err_dev ||
-		    st.st_ino != err_ino)
-			return;
-		fd = 2;
-	}
-	sys_write(fd, buf, (size_t)n);
-}
-
-void ns_log(const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n = ns_fmt(buf, sizeof(buf), "numashadow: ");
-
-	va_start(ap, fmt);
-	n += ns_vfmt(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	buf[n++] = '\n';
-	log_line(buf, n);
-}
 
 /* ---- options, read once ---- */
 
@@ -252,7 +120,7 @@ static int options_read(void)
 
 	/* No descriptor of our own for stderr: we write to fd 2 while it is
 	 * the file it was at start-up (ns_log). */
-	log_fd_set(2);
+	ns_log_set_fd(2);
 	/* Secure execution (setuid, setgid, file capabilities): the
 	 * environment is the caller's, not the program's owner's; like glibc
 	 * with its tunables, take no path, policy or setting from it. */
@@ -267,7 +135,7 @@ static int options_read(void)
 				   0600, 0, 0);
 		if (fd < 0)
 			return bad_option(OPT_LOG, v);
-		log_fd_set((int)sys_fd_hide(fd));
+		ns_log_set_fd((int)sys_fd_hide(fd));
 	}
 	v = getenv(options[OPT_TRACE].env);
 	if (v && *v && trace_open(v) < 0)
@@ -1439,7 +1307,7 @@ static void report_json(const char *when)
 		      (unsigned long)c.fault, (unsigned long)c.busy,
 		      (unsigned long)c.other, (unsigned long)c.passes);
 	if (len < (int)sizeof(buf) - 1)	/* whole, or not at all */
-		log_line(buf, len);
+		ns_log_write(buf, len);
 }
 
 static void report(const char *when)
