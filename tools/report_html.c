@@ -314,6 +314,48 @@ static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
 
 /* ---- per-mapping bars ---- */
 
+/* The scale of a bar chart: five steps of step pages across pw, over n
+ * rows of height row. */
+static void bar_grid(FILE *f, double x0, double y0, double pw, double row, size_t n,
+		     uint64_t step)
+{
+	for (int k = 0; n && k <= 5; k++) {
+		double x = x0 + k * pw / 5;
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
+			"<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64 "</text>\n",
+			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
+			(uint64_t)k * step);
+	}
+}
+
+/* One row at top yb: a bar of pages placed coloured by node, under it a
+ * dark bar of pages migrated, the two counts to the right. */
+static void bar_row(FILE *f, double x0, double yb, double pw, uint64_t step,
+		    const uint64_t placed[TR_KERNEL + 1], uint64_t migrated, uint64_t total)
+{
+	double x = x0;
+
+	for (int nd = 0; nd <= TR_KERNEL; nd++) {
+		double w = (double)placed[nd] * pw / (double)(5 * step);
+		char name[32];
+
+		if (!placed[nd])
+			continue;
+		node_name(name, sizeof(name), nd);
+		fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			"height=\"14\" fill=\"%s\"><title>%s: %" PRIu64 " pages placed"
+			"</title></rect>\n", x, yb, w, node_color(nd), name, placed[nd]);
+		x += w;
+	}
+	if (migrated)
+		fprintf(f, "<rect class=\"mark\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
+			"height=\"7\" fill=\"#444\"><title>%" PRIu64 " pages migrated"
+			"</title></rect>\n", x0, yb + 16,
+			(double)migrated * pw / (double)(5 * step), migrated);
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%" PRIu64 " placed, %" PRIu64
+		" migrated</text>\n", x0 + pw + 8, yb + 12, total, migrated);
+}
+
 static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	const double W = 900, x0 = 190, y0 = 24, pw = 560, row = 30;
@@ -330,38 +372,14 @@ static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 			max = m->migrated;
 	}
 	step = html_step(max / 5 + (max % 5 != 0));
-	for (int k = 0; n && k <= 5; k++) {
-		double x = x0 + k * pw / 5;
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
-			"<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64 "</text>\n",
-			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
-			(uint64_t)k * step);
-	}
+	bar_grid(f, x0, y0, pw, row, n, step);
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
-		double y = y0 + (double)i * row, x = x0;
+		double y = y0 + (double)i * row;
 
 		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
 			"pid %d 0x%" PRIx64 "</text>\n", x0 - 8, y + 14, m->pid, m->addr);
-		for (int nd = 0; nd <= TR_KERNEL; nd++) {
-			double w = (double)m->placed[nd] * pw / (double)(5 * step);
-			char name[32];
-
-			if (!m->placed[nd])
-				continue;
-			node_name(name, sizeof(name), nd);
-			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-				"height=\"14\" fill=\"%s\"><title>%s: %" PRIu64 " pages placed"
-				"</title></rect>\n", x, y + 2, w, node_color(nd), name, m->placed[nd]);
-			x += w;
-		}
-		if (m->migrated)
-			fprintf(f, "<rect class=\"mark\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
-				"height=\"7\" fill=\"#444\"><title>%" PRIu64 " pages migrated"
-				"</title></rect>\n", x0, y + 18,
-				(double)m->migrated * pw / (double)(5 * step), m->migrated);
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%" PRIu64 " placed, %" PRIu64
-			" migrated</text>\n", x0 + pw + 8, y + 14, m->placed_total, m->migrated);
+		bar_row(f, x0, y + 2, pw, step, m->placed, m->migrated, m->placed_total);
 	}
 	if (!n)
 		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed in a recorded mapping");
@@ -388,40 +406,16 @@ static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
 			max = d->migrated;
 	}
 	step = html_step(max / 5 + (max % 5 != 0));
-	for (int k = 0; n && k <= 5; k++) {
-		double x = x0 + k * pw / 5;
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
-			"<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRIu64 "</text>\n",
-			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
-			(uint64_t)k * step);
-	}
+	bar_grid(f, x0, y0, pw, row, n, step);
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_site *d = &rp->sites[s->stop[0][i]];
-		double y = y0 + (double)i * row, x = x0;
+		double y = y0 + (double)i * row;
 
 		rs_site_name(name, sizeof(name), rp, d);
 		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\">", x0, y + 10);
 		html_text(f, name);
 		fprintf(f, ", pid %d</text>\n", d->pid);
-		for (int nd = 0; nd <= TR_KERNEL; nd++) {
-			double w = (double)d->placed[nd] * pw / (double)(5 * step);
-			char nn[32];
-
-			if (!d->placed[nd])
-				continue;
-			node_name(nn, sizeof(nn), nd);
-			fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-				"height=\"14\" fill=\"%s\"><title>%s: %" PRIu64 " pages placed"
-				"</title></rect>\n", x, y + 15, w, node_color(nd), nn, d->placed[nd]);
-			x += w;
-		}
-		if (d->migrated)
-			fprintf(f, "<rect class=\"mark\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
-				"height=\"7\" fill=\"#444\"><title>%" PRIu64 " pages migrated"
-				"</title></rect>\n", x0, y + 31,
-				(double)d->migrated * pw / (double)(5 * step), d->migrated);
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%" PRIu64 " placed, %" PRIu64
-			" migrated</text>\n", x0 + pw + 8, y + 27, d->placed_total, d->migrated);
+		bar_row(f, x0, y + 15, pw, step, d->placed, d->migrated, d->placed_total);
 	}
 	if (!n)
 		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed at a known call site "
