@@ -424,9 +424,15 @@ void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
 /* Does proc map, at addr, the page we map there (its frame as root, else
  * both present, anonymous and shared)? */
 bool pm_maps_ours(uint32_t proc, uint64_t addr);
-/* runtime.c: an mremap that passed the hooks is changing [s, e). */
-bool remap_pending(uint64_t s, uint64_t e);
+/* passed.c: calls that went straight to the kernel, for the reconcile */
+void passed_add(uint64_t start, uint64_t len);
+int remap_begin(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags, uint64_t new);
+void remap_end(int slot, long r);
+bool remap_pending(uint64_t s, uint64_t e);	/* an mremap is changing [s, e) */
 bool remap_hint(uint64_t s, uint64_t e, uint64_t *pgoff);
+void remap_replay(void);
+void passed_drain(void);
+void passed_after_fork(void);
 /* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
 int page_sync_addr(uint32_t proc, uint64_t addr);
 /* Leaves a runtime buffer out of page tracking: the runtime writes it while
