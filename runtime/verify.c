@@ -276,12 +276,12 @@ static bool anon_over(uint32_t w, uint64_t end)
 
 /*
  * The page offset of a private anonymous range the maps show otherwise
- * than the shadow.  The kernel keeps a VMA's pgoff through mprotect and
- * mremap, and fork copies it, but the maps do not show it for anonymous
- * memory.  So: ours where the shadow has the range already (only its
- * attributes differ), else the parent's over the whole range (fork copied
- * it, maybe after an mremap moved it), else a fresh mapping's: its
- * address >> PAGE_SHIFT.  Pages that fork shared keep one index.
+ * than the shadow.  The kernel keeps a VMA's pgoff through mremap, and
+ * fork copies it, but the maps do not show it for anonymous memory.  So:
+ * a replayed mremap's hint where its source was never seen (passed.c),
+ * else the parent's over the whole range (fork copied it, maybe after an
+ * mremap moved it), else a fresh mapping's: its address >> PAGE_SHIFT.
+ * Pages that fork shared keep one index.
  */
 static uint64_t inherited_pgoff(uint32_t proc, uint64_t start, uint64_t end,
 				uint64_t fresh)
