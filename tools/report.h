@@ -248,6 +248,12 @@ struct tr_proc *proc_find(struct tr_procs *ps, int32_t pid);
 /* "0:64 1:3 kernel:2", or "-" for none, into buf (NODES_BUF is enough);
  * nodes in show appear even with no pages. */
 void nodes_format(char *buf, size_t size, const uint64_t *pages, int n, uint64_t show);
+/* Keeps top[0, k) the indices of the k (at most n, n <= RP_TOP_MAX)
+ * largest values seen, largest first, ties the earlier first; val[] holds
+ * their values.  Returns the new k. */
+#define RP_TOP_MAX	16
+_Static_assert(RP_TOP <= RP_TOP_MAX && RP_TOP_SITES <= RP_TOP_MAX, "top lists fit RP_TOP_MAX");
+size_t top_insert(size_t *top, uint64_t *val, size_t k, size_t n, size_t i, uint64_t v);
 #define NODES_BUF ((TR_NODES + 1) * 32)
 
 /* tools/report_sites.c */

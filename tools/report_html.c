@@ -193,26 +193,14 @@ struct hm_cell {
 /* The busiest mappings (pages placed + moved), into top; how many. */
 static size_t hm_pick(const struct rp *rp, size_t *top)
 {
+	uint64_t val[HM_MAPS];
 	size_t k = 0;
 
 	for (size_t i = 0; i < rp->nstats; i++) {
 		uint64_t v = rp->stats[i].placed_total + rp->stats[i].migrated;
-		size_t j;
 
-		if (!v)
-			continue;
-		for (j = k; j > 0; j--) {
-			const struct rp_mstat *o = &rp->stats[top[j - 1]];
-			if (o->placed_total + o->migrated >= v)
-				break;
-			if (j < HM_MAPS)
-				top[j] = top[j - 1];
-		}
-		if (j < HM_MAPS) {
-			top[j] = i;
-			if (k < HM_MAPS)
-				k++;
-		}
+		if (v)
+			k = top_insert(top, val, k, HM_MAPS, i, v);
 	}
 	return k;
 }

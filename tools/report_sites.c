@@ -666,27 +666,15 @@ static int u64_cmp(const void *a, const void *b)
 /* Indices of the n sites (definitions) with most pages by key, into top. */
 static size_t sites_top(const struct rp *rp, int migrated, size_t *top, size_t n)
 {
+	uint64_t val[RP_TOP_MAX];
 	size_t k = 0;
 
 	for (size_t i = 0; i < rp->nsites; i++) {
 		const struct rp_site *d = &rp->sites[i];
 		uint64_t v = migrated ? d->migrated : d->placed_total;
-		size_t j;
 
-		if (d->def != i + 1 || !v)
-			continue;
-		for (j = k; j > 0; j--) {
-			const struct rp_site *o = &rp->sites[top[j - 1]];
-			if ((migrated ? o->migrated : o->placed_total) >= v)
-				break;
-			if (j < n)
-				top[j] = top[j - 1];
-		}
-		if (j < n) {
-			top[j] = i;
-			if (k < n)
-				k++;
-		}
+		if (d->def == i + 1 && v)
+			k = top_insert(top, val, k, n, i, v);
 	}
 	return k;
 }

@@ -1362,31 +1362,37 @@ static void rp_free(struct rp *rp)
 	rs_free(rp);
 }
 
+size_t top_insert(size_t *top, uint64_t *val, size_t k, size_t n, size_t i, uint64_t v)
+{
+	size_t j;
+
+	for (j = k; j > 0 && val[j - 1] < v; j--)
+		if (j < n) {
+			top[j] = top[j - 1];
+			val[j] = val[j - 1];
+		}
+	if (j < n) {
+		top[j] = i;
+		val[j] = v;
+		if (k < n)
+			k++;
+	}
+	return k;
+}
+
 /* Indices of the n largest by key (ties: the earlier first), into top;
  * returns how many (those with key 0 are left out). */
 static size_t rp_top_maps(const struct rp *rp, int migrated, size_t *top, size_t n)
 {
+	uint64_t val[RP_TOP_MAX];
 	size_t k = 0;
 
 	for (size_t i = 0; i < rp->nstats; i++) {
 		const struct rp_mstat *s = &rp->stats[i];
 		uint64_t v = migrated ? s->migrated : s->placed_total;
-		size_t j;
 
-		if (!v)
-			continue;
-		for (j = k; j > 0; j--) {
-			const struct rp_mstat *o = &rp->stats[top[j - 1]];
-			if ((migrated ? o->migrated : o->placed_total) >= v)
-				break;
-			if (j < n)
-				top[j] = top[j - 1];
-		}
-		if (j < n) {
-			top[j] = i;
-			if (k < n)
-				k++;
-		}
+		if (v)
+			k = top_insert(top, val, k, n, i, v);
 	}
 	return k;
 }
