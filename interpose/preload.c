@@ -233,12 +233,23 @@ EXPORT long sysconf(int name)
 	return real ? real(name) : (errno = EINVAL, -1);
 }
 
-/* vfork's child may not return from the function that called vfork; a
- * full fork has no such rule and is always a correct vfork. */
-EXPORT pid_t vfork(void)
-{
-	return fork();
-}
+/*
+ * vfork is libc's own: its child shares our memory until it execs or
+ * exits, so it needs no record and no shadow (an exec starts a new image,
+ * and the runtime in it afresh), and its hooks pass to the kernel (enter()
+ * tells a clone sharing our memory by its pid).  Copying the address space
+ * instead, as a full fork does, costs the kernel's fork in every shell and
+ * Python subprocess.  The child may not return from a frame the parent
+ * still uses, so vfork is a jump with no frame of ours; until the
+ * constructor has found libc's, it is a full fork, always a correct vfork.
+ */
+__attribute__((visibility("hidden"))) pid_t (*real_vfork)(void) = fork;
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	"vfork:\n"
+	"	jmp *real_vfork(%rip)\n"
+	".size vfork, .-vfork\n");
 
 EXPORT long syscall(long n, ...)
 {
@@ -548,10 +559,9 @@ static int redirect_ldso(void)
 	return patch_all(at, to, NSTUB + 1) == NSTUB + 1 ? 0 : -ENOENT;
 }
 
-__attribute__((constructor(101))) static void preload_init(void)
+/* Called by the runtime when it needs libc's own calls (ns_init()). */
+static void redirect(void)
 {
-	real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
-	curbrk = (void **)dlsym(RTLD_NEXT, "__curbrk");
 	redirect_libc();
 	if (redirect_ldso() < 0) {
 		static const char msg[] = "numashadow: cannot redirect ld.so's mmap/mprotect; "
@@ -559,7 +569,16 @@ __attribute__((constructor(101))) static void preload_init(void)
 		sys_write(2, msg, sizeof(msg) - 1);
 		ns_reconcile_always();
 	}
-	if (ns_init() == 0)
+}
+
+__attribute__((constructor(101))) static void preload_init(void)
+{
+	real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+	void *v = dlsym(RTLD_NEXT, "vfork");
+	if (v)
+		real_vfork = (pid_t (*)(void))v;
+	curbrk = (void **)dlsym(RTLD_NEXT, "__curbrk");
+	if (ns_init(redirect) == 0)
 		pthread_atfork(NULL, NULL, ns_atfork_child);
 }
 

@@ -573,6 +573,7 @@ int trace_open(const char *path);
 bool trace_on(void);
 int trace_fd(void);
 void trace_emit(int type, uint64_t addr, uint64_t len, int node, uint32_t aux);
+void trace_vfork_exec(int child);
 void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 		    uint32_t aux);
 void trace_flush_sync(void);

@@ -793,6 +793,13 @@ long ns_execve(const char *path, char *const argv[], char *const envp[])
 {
 	long r;
 
+	/* A vfork child's exec (posix_spawn's too) leaves our memory as it
+	 * was: nothing to mark; the trace gets its fork and exec. */
+	if (ns_rt.ready && (r = sys_getpid()) != ns_rt.pid && !ns_rt.forked_unseen) {
+		if (sys_access(path, X_OK) == 0)
+			trace_vfork_exec((int)r);
+		return sys_execve(path, argv, envp);
+	}
 	if (sys_access(path, X_OK) < 0 || !enter())
 		return sys_execve(path, argv, envp);
 	if (ns_rt.verify && verify_now(true))
@@ -1523,6 +1530,9 @@ static void learn_self(void)
 	}
 }
 
+/* Points libc's own entry points at the hooks (interpose/preload.c). */
+static void (*redirect)(void);
+
 /* The first API call of a dormant process: learn it now.  Hooks that ran
  * meanwhile only marked it dirty; one still under way sees dormant clear
  * after its system call and records what it did (passed()).  Lock held. */
@@ -1530,17 +1540,25 @@ static void wake(void)
 {
 	__atomic_store_n(&ns_rt.dormant, 0, __ATOMIC_SEQ_CST);
 	ns_rt.dirty = 0;
+	if (ns_program_threads() == 1) {
+		redirect();
+	} else {
+		ns_log("woken with threads running: libc's own calls are found by "
+		       "reconciling with /proc/self/maps");
+		ns_reconcile_always();
+	}
 	learn_self();
 	proc_of(ns_rt.self)->dirty = 0;
 	proc_of(ns_rt.self)->unlearned = 0;
 }
 
 /* Returns 0 when the runtime is up, or -errno after saying why once. */
-int ns_init(void)
+int ns_init(void (*redirect_libc)(void))
 {
 	int ret;
 
 	ns_in_runtime = 1;
+	redirect = redirect_libc;
 	if (options_read() < 0) {
 		ret = -EINVAL;
 		goto out_disable;
@@ -1556,6 +1574,7 @@ int ns_init(void)
 		ns_in_runtime = 0;
 		return 0;
 	}
+	redirect();
 	if (!family_ready()) {
 		ret = -ENOMEM;
 		goto out_disable;

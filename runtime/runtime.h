@@ -11,7 +11,11 @@
 
 #include <sys/types.h>
 
-int ns_init(void);
+/* Starts the runtime.  redirect() points libc's and ld.so's own entry
+ * points at the hooks; it is called before anything is learned, at once
+ * when a setting needs the shadow, else when a dormant process wakes
+ * (only while it has one thread: the writes are not atomic). */
+int ns_init(void (*redirect)(void));
 void ns_exit(void);
 long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 long ns_munmap(void *addr, size_t len);

@@ -469,8 +469,33 @@ void trace_migrate(const struct trace_mig *m, const struct ns_mig_counters *c,
 }
 
 /* Appends one record; false when the ring is full. */
+static bool tr_put_as(int pid, int tid, int type, uint64_t addr, uint64_t len,
+		      int node, uint32_t aux);
+
 static bool tr_put(int tid, int type, uint64_t addr, uint64_t len, int node,
 		   uint32_t aux)
+{
+	return tr_put_as(ns_rt.pid, tid, type, addr, len, node, aux);
+}
+
+/* A vfork child, which shares our memory and so our ring, about to exec:
+ * its parent's fork and its exec, as a forked child's would read.  Its
+ * thread's cached id is the parent thread's (one TLS): not written here. */
+void trace_vfork_exec(int child)
+{
+	int tid = tr_tid ? tr_tid : (int)sys_getppid();
+
+	if (tr.fd <= 0)
+		return;
+	if (!tr_put_as(ns_rt.pid, tid, NS_TR_FORK, 0, 0, -1, (uint32_t)child))
+		__atomic_add_fetch(&tr.lost, 1, __ATOMIC_RELAXED);
+	if (!tr_put_as(child, child, NS_TR_EXEC, 0, 0, -1, 0))
+		__atomic_add_fetch(&tr.lost, 1, __ATOMIC_RELAXED);
+}
+
+/* One record into the ring, for process pid and thread tid (0: ours). */
+static bool tr_put_as(int pid, int tid, int type, uint64_t addr, uint64_t len,
+		      int node, uint32_t aux)
 {
 	uint64_t h = __atomic_load_n(&tr.head, __ATOMIC_RELAXED);
 	struct ns_trace_rec *r;
@@ -489,7 +514,7 @@ static bool tr_put(int tid, int type, uint64_t addr, uint64_t len, int node,
 	r->time = trace_clock();
 	r->addr = addr;
 	r->len = len;
-	r->pid = ns_rt.pid;
+	r->pid = pid;
 	r->tid = tid;
 	r->type = (uint16_t)type;
 	r->node = (int16_t)node;
