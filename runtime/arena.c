@@ -28,7 +28,7 @@ struct it_ops vma_mm_ops, vma_imap_ops, avc_ops;
 
 /* Capacities, multiplied by arena_create()'s scale. */
 static const struct { uint32_t size, cap; } pool_geom[NR_POOLS] = {
-	[POOL_PROC] = { sizeof(struct ns_proc), 4096 },
+	[POOL_PROC] = { sizeof(struct ns_proc), NS_PROC_MAX },
 	[POOL_OBJ] = { sizeof(struct ns_object), 1 << 20 },
 	[POOL_VMA] = { sizeof(struct ns_vma), 1 << 20 },
 	[POOL_AVC] = { sizeof(struct ns_avc), 1 << 21 },

@@ -375,6 +375,8 @@ struct ns_proc {
 	struct ns_mig_counters mig;	/* this process's migrations */
 };
 
+#define NS_PROC_MAX 4096	/* process records in an arena of scale 1 */
+
 static inline struct ns_proc *proc_of(uint32_t i)
 { return pool_rec(POOL_PROC, i); }
 
@@ -385,6 +387,13 @@ void proc_release_pid(pid_t pid);
 void proc_renew(uint32_t proc);
 int64_t stat_field(const char *path, int field, char *state);
 bool proc_alive(uint32_t proc);
+
+/* ---- pagemap.c: the kernel's page tables, ours and our relatives' ---- */
+
+int pm_open(uint32_t proc, bool *keep);
+void pm_close(int fd, bool keep);
+/* proc's pagemap entry of addr: 0 or -errno (-ESRCH: its mm is gone). */
+int pm_read(uint32_t proc, uint64_t addr, uint64_t *ent);
 
 /* ---- maps.c: /proc/PID/maps ---- */
 
@@ -423,7 +432,9 @@ void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
 void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
 /* Does proc map, at addr, the page we map there (its frame as root, else
  * both present, anonymous and shared)? */
-bool pm_maps_ours(uint32_t proc, uint64_t addr);
+/* Does proc map the page we map at addr, whose pagemap entry is mine?  1,
+ * 0, or -errno (its mm is gone: -ESRCH). */
+int pm_maps_ours(uint32_t proc, uint64_t addr, uint64_t mine);
 /* passed.c: calls that went straight to the kernel, for the reconcile */
 void passed_add(uint64_t start, uint64_t len);
 int remap_begin(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags, uint64_t new);

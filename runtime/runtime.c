@@ -1776,15 +1776,19 @@ NS_API int numashadow_page_mappers(const void *addr,
 		rmap_walk((uint32_t)pg, mapper_cb, &m);
 	/* Members still dormant have no shadow: their kernel is asked
 	 * about the same address (fork keeps addresses). */
+	uint64_t mine = 0;
+	if (pg > 0)
+		pm_read(ns_rt.self, a, &mine);
 	for (uint32_t p = ns_arena->procs; pg > 0 && p; p = next) {
 		next = proc_of(p)->next;
 		if (p == ns_rt.self || !proc_of(p)->unlearned ||
 		    proc_of(p)->state != NS_PROC_LIVE)
 			continue;
-		if (!proc_alive(p))
-			proc_release(p);
-		else if (pm_maps_ours(p, a))
+		int r = pm_maps_ours(p, a, mine);
+		if (r > 0)
 			mapper_cb(p, 0, a, &m);
+		else if (r < 0 && !proc_alive(p))
+			proc_release(p);
 	}
 	api_leave();
 	return pg < 0 ? pg : pg == 0 ? -ENOENT : m.n;

@@ -20,7 +20,8 @@
 #include <sys/resource.h>
 #include "sys.h"
 
-#define HIDE_SPAN 32	/* numbers kept at the top of the program's range */
+#define HIDE_SPAN 32	/* numbers the runtime's own descriptors need */
+#define SPARE_MAX 128	/* below them, for those kept only to save time */
 
 static int hidden_low;	/* where the numbers kept below the soft limit
 			 * start: the program is told its limit ends there */
@@ -29,35 +30,91 @@ struct k_rlimit {
 	uint64_t cur, max;
 };
 
-long sys_fd_hide(long fd)
+/* fd's copy at or above the soft limit, or -errno; old: the limits (0
+ * when they cannot be read). */
+static long fd_above(long fd, struct k_rlimit *old)
 {
-	struct k_rlimit old, up;
-	long hi = -1;
+	struct k_rlimit up;
+	long hi = -EMFILE;
 
-	if (fd < 0 || sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &old, 0, 0) < 0)
-		return fd;
-	if (old.cur < old.max && old.cur < (1u << 30)) {
-		up.cur = old.cur + HIDE_SPAN < old.max ? old.cur + HIDE_SPAN : old.max;
-		up.max = old.max;
-		if (sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, &up, 0, 0, 0) == 0) {
-			hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, old.cur, 0, 0, 0);
-			sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, &old, 0, 0, 0);
+	old->cur = old->max = 0;
+	if (sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, old, 0, 0) < 0)
+		return -EMFILE;
+	if (old->cur < (1u << 30)) {
+		/* Past the hard limit too when it is the soft one, which
+		 * CAP_SYS_RESOURCE allows; both are put back. */
+		up.cur = old->cur + HIDE_SPAN;
+		up.max = old->max > up.cur ? old->max : up.cur;
+		long r = sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, &up, 0, 0, 0);
+		if (r < 0 && old->cur < old->max) {
+			up.cur = up.max = old->max;
+			r = sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, &up, 0, 0, 0);
+		}
+		if (r == 0) {
+			hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, old->cur, 0, 0, 0);
+			sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, old, 0, 0, 0);
 		}
 	}
-	/* The top of the range, downward, on a number nobody holds.  The
-	 * whole span is kept from the first use on, so a limit the program
-	 * read once stays below every descriptor we place later. */
-	for (long n = (long)old.cur - 1; hi < 0 && n > 2 && n >= (long)old.cur - HIDE_SPAN; n--) {
+	return hi;
+}
+
+/*
+ * Where the soft limit cannot be passed, fd goes to a free number of the
+ * top of the program's range, downward from top (numbers below the limit
+ * cur): [cur - HIDE_SPAN, cur) for the runtime's own descriptors, and
+ * below that up to SPARE_MAX more (an eighth of the range at most) for
+ * spare ones.  The whole span is kept from the first use on, so a limit
+ * the program read once stays below every descriptor we place later.
+ * Returns the new number (fd closed) or -EMFILE.
+ */
+static long fd_top(long fd, uint64_t cur, long top, long bottom)
+{
+	long spare = (long)cur / 8 < SPARE_MAX ? (long)cur / 8 : SPARE_MAX;
+	long low = (long)cur - HIDE_SPAN - spare;
+
+	for (long n = (long)cur - 1 - top; n > 2 && n >= (long)cur - bottom && n >= low; n--) {
 		if (n == fd || sys_call(SYS_fcntl, n, F_GETFD, 0, 0, 0, 0) != -EBADF)
 			continue;
-		hi = sys_call(SYS_dup3, fd, n, O_CLOEXEC, 0, 0, 0);
-		if (hi >= 0 && !hidden_low)
-			__atomic_store_n(&hidden_low, (int)(old.cur - HIDE_SPAN), __ATOMIC_RELAXED);
+		long hi = sys_call(SYS_dup3, fd, n, O_CLOEXEC, 0, 0, 0);
+		if (hi < 0)
+			continue;
+		if (!hidden_low)
+			__atomic_store_n(&hidden_low, (int)low, __ATOMIC_RELAXED);
+		sys_close((int)fd);
+		return hi;
 	}
-	if (hi < 0)
-		return fd;	/* visible, but working */
-	sys_close((int)fd);
-	return hi;
+	return -EMFILE;
+}
+
+long sys_fd_spare(long fd)
+{
+	struct k_rlimit old;
+	long hi;
+
+	if (fd < 0)
+		return fd;
+	hi = fd_above(fd, &old);
+	if (hi >= 0) {
+		sys_close((int)fd);
+		return hi;
+	}
+	return fd_top(fd, old.cur, HIDE_SPAN, HIDE_SPAN + SPARE_MAX);
+}
+
+long sys_fd_hide(long fd)
+{
+	struct k_rlimit old;
+	long hi;
+
+	if (fd < 0)
+		return fd;
+	hi = fd_above(fd, &old);
+	if (hi >= 0) {
+		sys_close((int)fd);
+		return hi;
+	}
+	hi = fd_top(fd, old.cur, 0, HIDE_SPAN);
+	return hi < 0 ? fd : hi;	/* visible, but working */
 }
 
 uint64_t sys_nofile_seen(uint64_t cur)

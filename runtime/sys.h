@@ -99,6 +99,9 @@ static inline uint64_t sys_fd_ino(int fd)
 /* Moves descriptor fd out of the range the program scans (closing fd);
  * returns the new number, or fd itself when no number is free. */
 long sys_fd_hide(long fd);
+/* The same for a descriptor kept only to save time: out of the program's
+ * range, or -errno (fd left as it was) when no number there is spare. */
+long sys_fd_spare(long fd);
 /* The soft RLIMIT_NOFILE the program is told, given the kernel's. */
 uint64_t sys_nofile_seen(uint64_t cur);
 /* Sleeps until *flag is set (by sys_flag_set(), which wakes the sleeper);

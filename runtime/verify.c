@@ -466,17 +466,9 @@ static uint64_t anon_index(uint32_t vma, uint64_t vpn)
  * cannot be read. */
 static uint64_t pm_peek(uint32_t proc, uint64_t addr)
 {
-	char path[48];
-	uint64_t ent = 0;
-	long fd;
+	uint64_t ent;
 
-	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)proc_of(proc)->pid);
-	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (sys_pread((int)fd, &ent, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
-		ent = 0;
-	sys_close((int)fd);
+	pm_read(proc, addr, &ent);
 	return ent;
 }
 
@@ -489,21 +481,15 @@ static bool pm_same(uint64_t e, uint64_t pfn)
 	return pfn ? (e & PM_PFN) == pfn : !(e & PM_EXCL);
 }
 
-bool pm_maps_ours(uint32_t proc, uint64_t addr)
+int pm_maps_ours(uint32_t proc, uint64_t addr, uint64_t mine)
 {
-	bool kept;
-	uint64_t mine = 0;
-	long fd = sys_self_fd(SYS_SELF_PAGEMAP, &kept);
+	uint64_t theirs;
+	int r;
 
-	if (fd < 0)
-		return false;
-	if (sys_pread((int)fd, &mine, 8, (off_t)((addr >> NS_PAGE_SHIFT) * 8)) != 8)
-		mine = 0;
-	if (!kept)
-		sys_close((int)fd);
 	if (!(mine & PM_PRESENT) || (!(mine & PM_PFN) && (mine & PM_EXCL)))
-		return false;
-	return pm_same(pm_peek(proc, addr), mine & PM_PFN);
+		return 0;
+	r = pm_read(proc, addr, &theirs);
+	return r < 0 ? r : pm_same(theirs, mine & PM_PFN);
 }
 
 #define MAX_KIN 16
@@ -1066,14 +1052,12 @@ static int scan_vma(uint32_t vma, void *arg)
  * differences. */
 static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 {
-	char path[48];
 	struct scan s = { proc, proc_of(proc)->pid, -1, check, 0, lo, hi, false };
 	long fd;
 
 	bool self = s.pid == ns_rt.pid, kept = false;
 
-	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)s.pid);
-	fd = self ? sys_self_fd(SYS_SELF_PAGEMAP, &kept) : sys_open(path, O_RDONLY | O_CLOEXEC);
+	fd = pm_open(proc, &kept);
 	if (fd < 0) {
 		if (check && (self || (fd != -ENOENT && fd != -ESRCH))) {
 			char line[80];
@@ -1089,8 +1073,7 @@ static int scan_range(uint32_t proc, bool check, uint64_t lo, uint64_t hi)
 		if (q != proc && proc_of(q)->dirty && proc_of(q)->state == NS_PROC_LIVE)
 			s.kin_unknown = true;
 	vma_walk(proc, lo, hi, scan_vma, &s);
-	if (!kept)
-		sys_close((int)fd);
+	pm_close((int)fd, kept);
 	return s.diffs;
 }
 
