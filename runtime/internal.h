@@ -515,6 +515,7 @@ bool uffd_active(void);
 /* A new anonymous region to place by policy idx; 0 or -errno. */
 int uffd_region_add(uint64_t start, uint64_t end, int idx);
 void uffd_region_del(uint64_t start, uint64_t end);
+void uffd_region_leave(uint64_t start, uint64_t end);
 /* Pops a range whose pages the kernel dropped (EVENT_REMOVE); 1 or 0. */
 int uffd_vanished(uint64_t *start, uint64_t *end);
 /* Write protection of pages in flight (the engine's migration entries). */

@@ -534,11 +534,51 @@ static uint32_t site_record(const struct ns_site *sites, int n)
 
 static __thread int in_capture;	/* inside backtrace() */
 
+/* dladdr() searches the symbols of the object: most of what an mmap cost
+ * under a placement policy (a one-page mmap + munmap 5x the plain one).
+ * Its answers for the return addresses seen, kept until ld.so next changes
+ * the loaded objects (ns_escape()). */
+#define SITE_CACHE 256
+static struct {
+	uintptr_t ip;
+	const char *object, *function;
+	uint32_t gen;
+} site_cache[SITE_CACHE];
+static uint32_t site_cache_busy, site_gen = 1;
+
+static bool site_of_ip(void *ip, struct ns_site *out)
+{
+	uintptr_t k = (uintptr_t)ip;
+	__typeof__(site_cache[0]) *e = &site_cache[(k * 0x9e3779b97f4a7c15ULL) >> 56];
+	uint32_t gen = __atomic_load_n(&site_gen, __ATOMIC_ACQUIRE);
+	bool hit;
+	Dl_info info;
+
+	while (__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	hit = e->ip == k && e->gen == gen;
+	if (hit)
+		*out = (struct ns_site){ e->object, e->function };
+	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
+	if (hit)
+		return true;
+	if (!dladdr(ip, &info) || !info.dli_fname)
+		return false;
+	*out = (struct ns_site){ info.dli_fname, info.dli_sname };
+	while (__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	e->ip = k;
+	e->object = info.dli_fname;
+	e->function = info.dli_sname;
+	e->gen = gen;
+	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
+	return true;
+}
+
 static int site_capture(struct ns_site *out, int max)
 {
 	void *ip[NS_SITE_DEPTH + 2];
 	int n, k = 0;
-	Dl_info info;
 
 	/* Unwinding maps memory of its own: those mmaps are tracked like any
 	 * other (only their own call sites are not captured), never passed
@@ -549,8 +589,7 @@ static int site_capture(struct ns_site *out, int max)
 	n = backtrace(ip, NS_SITE_DEPTH + 2);
 	trace_stack(ip + 2, n - 2);
 	for (int i = 2; i < n && k < max; i++)	/* skip ns_mmap and the wrapper */
-		if (dladdr(ip[i], &info) && info.dli_fname)
-			out[k++] = (struct ns_site){ info.dli_fname, info.dli_sname };
+		k += site_of_ip(ip[i], &out[k]);
 	in_capture = 0;
 	return k;
 }
@@ -621,6 +660,8 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if (!enter())
 		return passed(sys_mmap(addr, len, prot, flags, fd, off), (uint64_t)addr,
 			      (flags & MAP_FIXED) ? len : 0);
+	if ((flags & MAP_FIXED) && !((uint64_t)addr & (NS_PAGE_SIZE - 1)) && len)
+		uffd_region_leave((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
 	r = sys_mmap(addr, len, prot, flags, fd, off);
 	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
 	       addr, len, prot, flags, fd, (unsigned long)off, r);
@@ -639,11 +680,12 @@ long ns_munmap(void *addr, size_t len)
 
 	if (!enter())
 		return passed(sys_munmap(addr, len), (uint64_t)addr, len);
+	if (!((uint64_t)addr & (NS_PAGE_SIZE - 1)) && len)
+		uffd_region_leave((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
 	r = sys_munmap(addr, len);
 	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
 	if (!failed(r)) {
 		trace_emit(NS_TR_MUNMAP, (uint64_t)addr, len, -1, 0);
-		uffd_region_del((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
 		if (vma_unmap(ns_rt.self, (uint64_t)addr,
 			      (uint64_t)addr + NS_PAGE_ALIGN(len)) < 0)
 			mark_dirty();
@@ -831,6 +873,7 @@ void ns_escape(int delta)
 	 * without having opened it (at start-up): never below zero. */
 	if (delta < 0 && __atomic_load_n(&ns_rt.escapes, __ATOMIC_SEQ_CST) <= 0)
 		delta = 0;
+	__atomic_add_fetch(&site_gen, 1, __ATOMIC_RELEASE);	/* objects change */
 	__atomic_add_fetch(&ns_rt.escapes, delta, __ATOMIC_SEQ_CST);
 	mark_dirty();
 }
