@@ -779,28 +779,38 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 			passed_add((uint64_t)r, newlen);	/* where they went */
 		return passed(r, (uint64_t)old, oldlen);
 	}
+	/* A placed range leaves userfaultfd first, as for munmap: moving or
+	 * shrinking it raises no event, and the new place is registered
+	 * below (the old one again if it stays). */
+	uint64_t os = (uint64_t)old, oe = os + NS_PAGE_ALIGN(oldlen);
+	uint32_t v = vma_find(ns_rt.self, os);
+	int pol = v ? vma_of(v)->policy : 0;
+	bool left = pol && uffd_active() && !(os & (NS_PAGE_SIZE - 1)) && oldlen;
+	if (left)
+		uffd_region_leave(os, oe);
 	r = sys_mremap(old, oldlen, newlen, flags, new);
 	ns_fmt(last_call, sizeof(last_call), "mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
 	       old, oldlen, newlen, flags, new, r);
 	if (failed(r)) {
+		if (left)
+			uffd_region_add(os, oe, pol - 1);
 		if (flags & MREMAP_FIXED)
 			mark_dirty();
 	} else {
-		uint32_t v = vma_find(ns_rt.self, (uint64_t)old);
-		int pol = v ? vma_of(v)->policy : 0;
 		trace_emit(NS_TR_MREMAP, (uint64_t)old, newlen, -1, (uint32_t)flags);
 		if ((uint64_t)r != (uint64_t)old)
 			trace_emit(NS_TR_MREMAP_TO, (uint64_t)r, newlen, -1, 0);
 		if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
 			      (uint64_t)r) < 0)
 			mark_dirty();
-		/* Register the new place (the kernel keeps a moved range's
-		 * registration only with EVENT_REMAP) and tell the monitor. */
+		/* Register the new place and tell the monitor. */
 		if (pol && uffd_active()) {
-			if ((uint64_t)r != (uint64_t)old)
-				uffd_region_del((uint64_t)old, (uint64_t)old + NS_PAGE_ALIGN(oldlen));
+			if (!left && (uint64_t)r != os)
+				uffd_region_del(os, oe);
 			uffd_region_add((uint64_t)r, (uint64_t)r + NS_PAGE_ALIGN(newlen),
 					pol - 1);
+			if (left && (flags & MREMAP_DONTUNMAP))
+				uffd_region_add(os, oe, pol - 1);
 		}
 	}
 	leave();
