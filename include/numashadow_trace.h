@@ -67,6 +67,11 @@ enum ns_trace_type {
 				 * move_pages(2) itself failed with, 0 none */
 	NS_TR_MIGRATE_FAIL,	/* pages of that call that failed, one class:
 				 * node = NS_TR_E* (an errno), aux = pages */
+	NS_TR_SHARED,		/* at a process's exit, a run of its pages
+				 * that relatives map too: addr = the first,
+				 * len = pages; aux = 0: shared with some
+				 * relative, else the pid of the relative
+				 * that maps the whole run */
 	NS_TR_NTYPES
 };
 

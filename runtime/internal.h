@@ -583,6 +583,8 @@ void loop_after_fork(void);
 
 int trace_open(const char *path);
 bool trace_on(void);
+/* share.c: the trace's SHARED records for this process.  Lock held. */
+void share_trace(void);
 int trace_fd(void);
 void trace_emit(int type, uint64_t addr, uint64_t len, int node, uint32_t aux);
 void trace_vfork_exec(int child);

@@ -1678,6 +1678,7 @@ void ns_exit(void)
 		reconcile();
 	if (ns_rt.verify && verify_now(true))
 		ns_verify_fail();
+	share_trace();
 	ns_rt.ready = 0;
 	ctl_stop();
 	uffd_stop();

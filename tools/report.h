@@ -83,6 +83,7 @@ struct tr_procs {
 #endif
 #define RP_FAULT_PAGES	512	/* the runtime fills at most 512 pages a fault */
 #define RP_TOP		10	/* mappings listed */
+#define RP_SHARES	16	/* (reporter, relative) counts kept a mapping */
 #define RP_TOP_PAGES	5	/* ping-pong pages listed */
 #define RP_PARENTS	8	/* fork generations looked up for a mapping */
 #define RP_BUCKETS	100	/* the run in hundredths, for the charts */
@@ -93,6 +94,9 @@ struct tr_procs {
 #define RP_MAX_LAT	(1u << 20)	/* migration durations kept: 8 MiB */
 #endif
 #define RP_TOP_SITES	10	/* sites listed */
+#ifndef RP_MAX_SHARED
+#define RP_MAX_SHARED	16384u	/* SHARED records kept: 640 KiB */
+#endif
 #define RP_FAIL_CLASSES	6	/* EACCES ENOENT ENOMEM EFAULT EBUSY other */
 
 /* A live mapping: [start, end) of pid, what is left of it. */
@@ -110,6 +114,14 @@ struct rp_mstat {
 	uint64_t placed[TR_NODES + 1];	/* [TR_KERNEL]: the kernel chose */
 	uint64_t placed_total, migrated;
 	uint32_t site;		/* index + 1 into rp.sites of its first FAULT's, 0 none */
+	/* SHARED records: pages of it that a process (the reporter) said at
+	 * its exit it shared, with any relative (peer 0) or with one. */
+	struct rp_share {
+		int32_t reporter, peer;
+		uint64_t pages;
+	} sh[RP_SHARES];
+	uint32_t nsh, sh_cut;
+	uint64_t shared;	/* the most a reporter said (rp_sum()) */
 };
 
 /* A page's node, and the nodes it left, for ping-pong. */
@@ -221,6 +233,10 @@ struct rp {
 	uint64_t fail[RP_FAIL_CLASSES];	/* MIGRATE_FAIL pages, by class */
 	uint64_t fail_pages;	/* what MIGRATE_END records say failed */
 	uint64_t calls_failed;	/* move_pages(2) itself failed */
+	/* SHARED records, counted once every mapping is known: a child's
+	 * exit may come first in the file, before its parent's mmaps. */
+	struct ns_trace_rec *shared;
+	size_t nshared, shared_skipped;
 };
 
 /* What every output prints, worked out once from an rp (rp_sum()). */
@@ -230,7 +246,7 @@ struct rp_sum {
 	struct tr_pages pg;	/* the family's pages by node */
 	uint64_t span;		/* run time, ns */
 	uint64_t placed, moved;	/* pages placed at first touch; moved, all reasons */
-	size_t top[2][RP_TOP], ntop[2];	/* [0] by pages placed, [1] migrated */
+	size_t top[3][RP_TOP], ntop[3];	/* [0] by pages placed, [1] migrated, [2] shared */
 	const struct rp_page *ptop[RP_TOP_PAGES];
 	size_t npt;
 	uint64_t pp_pages, pp_returns;	/* ping-pong */
@@ -255,6 +271,11 @@ void nodes_format(char *buf, size_t size, const uint64_t *pages, int n, uint64_t
 _Static_assert(RP_TOP <= RP_TOP_MAX && RP_TOP_SITES <= RP_TOP_MAX, "top lists fit RP_TOP_MAX");
 size_t top_insert(size_t *top, uint64_t *val, size_t k, size_t n, size_t i, uint64_t v);
 #define NODES_BUF ((TR_NODES + 1) * 32)
+/* Calls fn once for each mapper of a shared mapping (the processes that
+ * said they shared it, and their relatives), with the most pages of it
+ * it was said to share; first: the first call. */
+void rp_mappers(const struct rp_mstat *ms, void (*fn)(int32_t pid, uint64_t pages,
+						      int first, void *arg), void *arg);
 
 /* tools/report_sites.c */
 

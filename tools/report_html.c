@@ -571,6 +571,11 @@ static void table_summary(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	table_failed(f, rp, s);
 }
 
+static void mapper_cell(int32_t pid, uint64_t pages, int first, void *f)
+{
+	fprintf(f, "%s%d (%" PRIu64 ")", first ? "" : ", ", pid, pages);
+}
+
 static void table_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	for (int k = 0; k < 2; k++) {
@@ -593,6 +598,21 @@ static void table_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	fprintf(f, "<p>outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated%s</p>\n",
 		rp->un_placed, rp->un_migrated, s->maps_cut ? "; cap hit: mappings beyond the "
 		"cap not followed (their pages counted as outside)" : "");
+	fputs("<h2>Top mappings by pages shared</h2>\n<p>Pages mapped by more than one "
+	      "process of the family, as each process said at its exit.</p>\n"
+	      "<table id=\"top-shared\">\n<tr><th>pid</th><th>mapping</th><th>bytes</th>"
+	      "<th>shared</th><th>mappers (pages)</th></tr>\n", f);
+	for (size_t i = 0; i < s->ntop[2]; i++) {
+		const struct rp_mstat *m = &rp->stats[s->top[2][i]];
+		fprintf(f, "<tr><td>%d</td><td>0x%" PRIx64 "-0x%" PRIx64 "</td><td>%" PRIu64
+			"</td><td>%" PRIu64 "</td><td>", m->pid, m->addr, m->addr + m->len,
+			m->len, m->shared);
+		rp_mappers(m, mapper_cell, f);
+		fputs("</td></tr>\n", f);
+	}
+	if (!s->ntop[2])
+		fputs("<tr><td colspan=\"5\">none</td></tr>\n", f);
+	fputs("</table>\n", f);
 }
 
 static void table_pingpong(FILE *f, const struct rp *rp, const struct rp_sum *s)

@@ -68,7 +68,7 @@ static const char *const type_names[NS_TR_NTYPES] = {
 	[NS_TR_LOST] = "lost",		[NS_TR_OBJECT] = "object",
 	[NS_TR_BYTES] = "bytes",	[NS_TR_SITE] = "site",
 	[NS_TR_FRAME] = "frame",	[NS_TR_MIGRATE_END] = "migrate_end",
-	[NS_TR_MIGRATE_FAIL] = "migrate_fail",
+	[NS_TR_MIGRATE_FAIL] = "migrate_fail", [NS_TR_SHARED] = "shared",
 };
 
 struct bit_name {
@@ -447,6 +447,14 @@ static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
 		break;
 	case NS_TR_MIGRATE_FAIL:
 		fprintf(f, " %u pages: %s", r->aux, rs_fail_name(r->node));
+		break;
+	case NS_TR_SHARED:
+		if (r->aux)
+			fprintf(f, " mapping 0x%" PRIx64 ": %" PRIu64 " pages with pid %u",
+				r->addr, r->len, r->aux);
+		else
+			fprintf(f, " mapping 0x%" PRIx64 ": %" PRIu64 " pages in all",
+				r->addr, r->len);
 		break;
 	case NS_TR_EXEC:
 	case NS_TR_EXIT:
@@ -1257,6 +1265,95 @@ static void rp_chart(struct rp *rp, const struct ns_trace_rec *r, const struct r
 		.off = off, .len = len };
 }
 
+/* reporter said pages of ms were shared with peer (0: with someone). */
+static void rp_share_add(struct rp_mstat *ms, int32_t reporter, int32_t peer, uint64_t pages)
+{
+	for (uint32_t i = 0; i < ms->nsh; i++)
+		if (ms->sh[i].reporter == reporter && ms->sh[i].peer == peer) {
+			ms->sh[i].pages += pages;
+			return;
+		}
+	if (ms->nsh < RP_SHARES)
+		ms->sh[ms->nsh++] = (struct rp_share){ reporter, peer, pages };
+	else
+		ms->sh_cut++;
+}
+
+/* Is anc pid itself or one of its parents (RP_PARENTS generations)? */
+static int rp_related(struct rp *rp, int32_t pid, int32_t anc)
+{
+	for (int gen = 0; gen < RP_PARENTS && pid > 0; gen++) {
+		struct tr_proc *p;
+		if (pid == anc)
+			return 1;
+		p = proc_find(&rp->ps, pid);
+		if (!p || p->parent <= 0 || p->parent > TR_PID_MAX)
+			return 0;
+		pid = (int32_t)p->parent;
+	}
+	return 0;
+}
+
+/* A SHARED run of r->len pages from r->addr: each mapping it covers gets
+ * its part (the kernel merges neighbouring mappings into one VMA). */
+static void rp_shared(struct rp *rp, const struct ns_trace_rec *r)
+{
+	uint64_t a = r->addr, n = r->len > (1ull << 40) ? 1ull << 40 : r->len;
+	uint64_t end = a + (n << TR_PAGE_SHIFT);
+
+	while (a < end && a >= r->addr) {
+		struct rp_mstat *ms = rp_stat_of(rp, r->pid, a);
+		/* Unmapped since: the pages it had, by the same family line. */
+		for (size_t i = 0; !ms && i < rp->nstats; i++) {
+			struct rp_mstat *m = &rp->stats[i];
+			if (a - m->addr < m->len && rp_related(rp, r->pid, m->pid))
+				ms = m;
+		}
+		uint64_t stop = ms ? ms->addr + ms->len : a + (1ull << TR_PAGE_SHIFT);
+		if (stop > end || stop <= a)
+			stop = end;
+		if (ms)
+			rp_share_add(ms, r->pid, (int32_t)r->aux, (stop - a) >> TR_PAGE_SHIFT);
+		a = stop;
+	}
+}
+
+/* The pages of ms its mapper pid was said to share: as reporter, with
+ * anyone; as a relative, the most any reporter said. */
+static uint64_t rp_mapper_pages(const struct rp_mstat *ms, int32_t pid)
+{
+	uint64_t most = 0;
+
+	for (uint32_t i = 0; i < ms->nsh; i++) {
+		const struct rp_share *x = &ms->sh[i];
+		if ((x->peer == 0 && x->reporter == pid) || x->peer == pid)
+			most = x->pages > most ? x->pages : most;
+	}
+	return most;
+}
+
+void rp_mappers(const struct rp_mstat *ms, void (*fn)(int32_t pid, uint64_t pages,
+							     int first, void *arg), void *arg)
+{
+	int first = 1;
+
+	for (uint32_t i = 0; i < ms->nsh; i++) {
+		for (int side = 0; side < 2; side++) {
+			int32_t pid = side ? ms->sh[i].peer : ms->sh[i].reporter;
+			uint32_t j = 0;
+			if (!pid)
+				continue;
+			for (; j < i; j++)	/* said before? */
+				if (ms->sh[j].reporter == pid || ms->sh[j].peer == pid)
+					break;
+			if (j < i || (side && ms->sh[i].reporter == pid))
+				continue;
+			fn(pid, rp_mapper_pages(ms, pid), first, arg);
+			first = 0;
+		}
+	}
+}
+
 /* Counts record r; returns 0 or -ENOMEM. */
 static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 {
@@ -1328,6 +1425,15 @@ static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 		rp_chart(rp, r, ms, node, 1, 1);
 		rp_page_move(rp, r->pid, r->addr, node);
 		return 0;
+	case NS_TR_SHARED:
+		if (rp->nshared == RP_MAX_SHARED) {
+			rp->shared_skipped++;
+			return 0;
+		}
+		if (!rp->shared && !(rp->shared = malloc(RP_MAX_SHARED * sizeof(*r))))
+			return -ENOMEM;
+		rp->shared[rp->nshared++] = *r;
+		return 0;
 	case NS_TR_LOST:
 		rp->lost_recs++;
 		rp->lost_said += r->aux;
@@ -1359,6 +1465,7 @@ static void rp_free(struct rp *rp)
 	free(rp->pages);
 	free(rp->tl);
 	free(rp->ev);
+	free(rp->shared);
 	rs_free(rp);
 }
 
@@ -1382,14 +1489,14 @@ size_t top_insert(size_t *top, uint64_t *val, size_t k, size_t n, size_t i, uint
 
 /* Indices of the n largest by key (ties: the earlier first), into top;
  * returns how many (those with key 0 are left out). */
-static size_t rp_top_maps(const struct rp *rp, int migrated, size_t *top, size_t n)
+static size_t rp_top_maps(const struct rp *rp, int key, size_t *top, size_t n)
 {
 	uint64_t val[RP_TOP_MAX];
 	size_t k = 0;
 
 	for (size_t i = 0; i < rp->nstats; i++) {
 		const struct rp_mstat *s = &rp->stats[i];
-		uint64_t v = migrated ? s->migrated : s->placed_total;
+		uint64_t v = key == 2 ? s->shared : key ? s->migrated : s->placed_total;
 
 		if (v)
 			k = top_insert(top, val, k, n, i, v);
@@ -1494,6 +1601,34 @@ static void rp_mstat_text(FILE *f, const struct rp_mstat *s)
 	fprintf(f, "), %" PRIu64 " migrated\n", s->migrated);
 }
 
+static void mapper_text(int32_t pid, uint64_t pages, int first, void *f)
+{
+	fprintf(f, "%s pid %d (%" PRIu64 ")", first ? "" : ",", pid, pages);
+}
+
+static void mapper_json(int32_t pid, uint64_t pages, int first, void *f)
+{
+	fprintf(f, "%s{\"pid\":%d,\"pages\":%" PRIu64 "}", first ? "" : ",", pid, pages);
+}
+
+static void rp_shared_text(FILE *f, const struct rp_mstat *s)
+{
+	fprintf(f, "  pid %d 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " bytes): %" PRIu64
+		" pages shared; mappers:", s->pid, s->addr, s->addr + s->len, s->len, s->shared);
+	rp_mappers(s, mapper_text, f);
+	if (s->sh_cut)
+		fprintf(f, " (%u more counts not kept)", s->sh_cut);
+	fputc('\n', f);
+}
+
+static void rp_shared_json(FILE *f, const struct rp_mstat *s)
+{
+	fprintf(f, "{\"pid\":%d,\"addr\":\"0x%" PRIx64 "\",\"len\":%" PRIu64
+		",\"shared\":%" PRIu64 ",\"mappers\":[", s->pid, s->addr, s->len, s->shared);
+	rp_mappers(s, mapper_json, f);
+	fprintf(f, "],\"counts_not_kept\":%u}", s->sh_cut);
+}
+
 static void rp_mstat_json(FILE *f, const struct rp_mstat *s)
 {
 	fprintf(f, "{\"pid\":%d,\"addr\":\"0x%" PRIx64 "\",\"len\":%" PRIu64 ",\"placed\":",
@@ -1503,7 +1638,7 @@ static void rp_mstat_json(FILE *f, const struct rp_mstat *s)
 		s->placed_total, s->migrated);
 }
 
-/* What every output prints, from rp. */
+/* What every output prints, from rp (and each mapping's shared pages). */
 static void rp_sum(struct rp_sum *s, const char *path, struct rp *rp)
 {
 	memset(s, 0, sizeof(*s));
@@ -1517,6 +1652,15 @@ static void rp_sum(struct rp_sum *s, const char *path, struct rp *rp)
 	s->moved = rp->migrate.pages + rp->next_touch.pages + rp->balance.pages;
 	s->ntop[0] = rp_top_maps(rp, 0, s->top[0], RP_TOP);
 	s->ntop[1] = rp_top_maps(rp, 1, s->top[1], RP_TOP);
+	for (size_t i = 0; i < rp->nshared; i++)
+		rp_shared(rp, &rp->shared[i]);
+	for (size_t i = 0; i < rp->nstats; i++) {
+		struct rp_mstat *m = &rp->stats[i];
+		for (uint32_t k = 0; k < m->nsh; k++)
+			if (!m->sh[k].peer && m->sh[k].pages > m->shared)
+				m->shared = m->sh[k].pages;
+	}
+	s->ntop[2] = rp_top_maps(rp, 2, s->top[2], RP_TOP);
 	s->npt = rp_top_pages(rp, s->ptop, RP_TOP_PAGES, &s->pp_pages, &s->pp_returns);
 	s->maps_cut = rp->maps_skipped || rp->stats_skipped;
 	rs_finish(rp, s);
@@ -1565,8 +1709,15 @@ static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int j
 					fputc(',', f);
 				rp_mstat_json(f, &rp->stats[s->top[k][i]]);
 			}
-			fputs(k ? "]}" : "],\"top_migrated\":[", f);
+			fputs(k ? "]" : "],\"top_migrated\":[", f);
 		}
+		fputs(",\"top_shared\":[", f);
+		for (size_t i = 0; i < s->ntop[2]; i++) {
+			if (i)
+				fputc(',', f);
+			rp_shared_json(f, &rp->stats[s->top[2][i]]);
+		}
+		fputs("]}", f);
 		fprintf(f, ",\"ping_pong\":{\"pages\":%" PRIu64 ",\"returns\":%" PRIu64
 			",\"pages_followed\":%zu,\"cap\":%u,\"cap_hit\":%s,\"top\":[", s->pp_pages,
 			s->pp_returns, rp->npages, RP_MAX_PAGES, rp->pages_skipped ? "true" : "false");
@@ -1612,6 +1763,12 @@ static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int j
 	}
 	fprintf(f, "  outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated\n",
 		rp->un_placed, rp->un_migrated);
+	fputs("top mappings by pages shared (mapped by more than one process of the family, "
+	      "as each said at its exit):\n", f);
+	for (size_t i = 0; i < s->ntop[2]; i++)
+		rp_shared_text(f, &rp->stats[s->top[2][i]]);
+	if (!s->ntop[2])
+		fputs("  none\n", f);
 	if (s->maps_cut)
 		fprintf(f, "  cap hit: mappings beyond %u not followed (their pages "
 			"counted as outside)\n", RP_MAX_MAPS);

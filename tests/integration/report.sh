@@ -4,10 +4,12 @@
 # pages placed per node are the family row of `trace --summary`, the JSON
 # parses and holds the same numbers, the 64-page region is the top mapping
 # and its pages are its call site's.  A run of build/tests/progs/report_prog
-# (two allocation functions placing 48 and 16 pages, two migrate calls):
-# the top call sites are alloc_table and alloc_buffer, symbolized (object,
-# build id, file:line from its debug info), with those pages per node, and
-# two migration durations.  A trace made here by hand (python3) with known
+# (two allocation functions placing 48 and 16 pages, two migrate calls, a
+# child that shares both at its exit): the top call sites are alloc_table
+# and alloc_buffer, symbolized (object, build id, file:line from its debug
+# info), with those pages per node, two migration durations, and the top
+# shared mappings are those two regions, mapped by the parent and the
+# child.  A trace made here by hand (python3) with known
 # faults, moves, a LOST record and a gap in record numbers: every number
 # as worked out, the ping-pong page found; another with call sites whose
 # objects are missing or of another build id (said so), ten migration
@@ -110,6 +112,30 @@ grep -q "^  alloc_table (report_prog+0x[0-9a-f]*, report_prog.c:[0-9]*), pid [0-
 grep -q "^  alloc_buffer (report_prog+0x[0-9a-f]*, report_prog.c:[0-9]*), pid [0-9]*: 16 placed" "$tmp/s.txt" &&
 grep -q "^migration latency: 2 migrate calls, p50 [0-9.]* us, p90 .*, max [0-9.]* us" "$tmp/s.txt" ||
 	fail "report (text) of report_prog: $(cat "$tmp/s.txt")"
+
+# Its child shared both regions whole with it at its exit: the two top
+# shared mappings are the table (48 pages) and the buffer (16), at the
+# addresses the program printed, each mapped by the parent and the child.
+got=$(python3 - "$tmp/s.json" "$tmp/s.out" <<'PY' 2>&1
+import json, sys
+j = json.load(open(sys.argv[1]))
+lines = [l.split() for l in open(sys.argv[2])]
+addr = {l[1]: int(l[2], 16) for l in lines if l[0] == "site"}
+child = [int(l[1]) for l in lines if l[0] == "fork"][0]
+out = []
+for m in j["mappings"]["top_shared"][:2]:
+    name = [k for k, v in addr.items() if v == int(m["addr"], 16)]
+    mappers = sorted((x["pid"], x["pages"]) for x in m["mappers"])
+    want = sorted([(m["pid"], m["shared"]), (child, m["shared"])])
+    out.append("%s:%d:%s" % (name[0] if name else m["addr"], m["shared"],
+               "ok" if mappers == want and m["pid"] != child else json.dumps(m)))
+print(" ".join(out))
+PY
+)
+want="alloc_table:48:ok alloc_buffer:16:ok"
+[ "$got" = "$want" ] || fail "shared mappings of report_prog: '$got', want '$want'"
+grep -q "^  pid [0-9]* 0x[0-9a-f]*-0x[0-9a-f]* (196608 bytes): 48 pages shared; mappers: pid [0-9]* (48), pid [0-9]* (48)$" "$tmp/s.txt" ||
+	fail "report (text) of report_prog, shared mappings: $(cat "$tmp/s.txt")"
 
 # A trace with known numbers: pid 100 maps 16 pages at 0x10000000, 8 go
 # to node 0 and 8 to node 1, 2 elsewhere to the kernel's choice; page 0

@@ -13,6 +13,12 @@
  *
  *   site FUNCTION ADDR PAGES
  *
+ * Then it forks a child that writes nothing and leaves with exit(0) while
+ * the parent waits for it: the child shares both regions whole with its
+ * parent at its exit.  One more line:
+ *
+ *   fork CHILD_PID
+ *
  * Exits 0, or 1 when a call fails.
  */
 #include "helpers.h"
@@ -61,5 +67,13 @@ int main(void)
 		if (r1 < 0 || r2 < 0)
 			t_fail("numashadow_migrate: %ld, %ld", r1, r2);
 	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		t_fail("fork: %s", strerror(errno));
+	if (pid == 0)
+		exit(0);	/* exit(), not _exit(): the runtime's exit runs */
+	ns_wait_ok(pid, "the child");
+	printf("fork %d\n", (int)pid);
 	return 0;
 }
