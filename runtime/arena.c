@@ -33,7 +33,7 @@ static const struct { uint32_t size, cap; } pool_geom[NR_POOLS] = {
 	[POOL_VMA] = { sizeof(struct ns_vma), 1 << 20 },
 	[POOL_AVC] = { sizeof(struct ns_avc), 1 << 21 },
 	[POOL_PAGE] = { sizeof(struct ns_page), 1 << 22 },
-	[POOL_PTE] = { sizeof(struct ns_pte), 1 << 23 },
+	[POOL_PTE] = { sizeof(struct ns_ptab), 1 << 17 },	/* 8 Mi PTEs */
 	[POOL_SITE] = { sizeof(struct ns_site_rec), 1 << 14 },
 };
 

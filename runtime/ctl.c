@@ -75,7 +75,7 @@ static int stat_vma(uint32_t vma, void *arg)
 		struct ns_page *p;
 		if (!t)
 			continue;
-		p = page_of(pte_of(t)->page);
+		p = page_of(pte_page(t));
 		if ((p->flags & NS_PG_ZERO) || p->node < 0 || p->node >= 64)
 			continue;
 		counts[p->node]++;
@@ -136,14 +136,13 @@ static void do_stat(void)
 	    (unsigned long)st.shared, (unsigned long)st.mappers);
 	/* The first few shared pages and who maps them, by the rmap. */
 	int listed = 0;
-	for (uint32_t t = proc_of(ns_rt.self)->pte_head; t && listed < 16;
-	     t = pte_of(t)->next) {
-		struct ns_page *p = page_of(pte_of(t)->page);
+	for (uint32_t t = pte_first(ns_rt.self); t && listed < 16; t = pte_next(t)) {
+		struct ns_page *p = page_of(pte_page(t));
 		if (p->mapcount < 2 || (p->flags & NS_PG_ZERO))
 			continue;
 		struct mappers_line ml = { .len = 0 };
-		rmap_walk(pte_of(t)->page, mapper_line_cb, &ml);
-		out("shared %#lx node %d: %s", (unsigned long)(pte_of(t)->vpn << NS_PAGE_SHIFT),
+		rmap_walk(pte_page(t), mapper_line_cb, &ml);
+		out("shared %#lx node %d: %s", (unsigned long)(pte_vpn(t) << NS_PAGE_SHIFT),
 		    p->node, ml.buf);
 		listed++;
 	}

@@ -106,7 +106,7 @@ struct ns_pool {
 	uint32_t pad;
 };
 
-#define NS_PTE_HASH (1u << 20)	/* shadow PTE hash buckets */
+#define NS_PTE_HASH (1u << 18)	/* shadow page-table hash buckets */
 #define NS_PC_HASH (1u << 18)	/* page-cache (object, index) buckets */
 #define NS_FILE_HASH (1u << 12)	/* dev+inode -> object buckets */
 #define NS_SITE_HASH (1u << 10)	/* call site -> record buckets */
@@ -252,38 +252,69 @@ long mm_is_valid(uint32_t proc);
 #define NS_PG_GUESS	0x08	/* node learned while a migration was in flight */
 #define NS_PTE_LAZY	0x01	/* under MADV_FREE: may vanish */
 
+/* A page descriptor keeps what the kernel cannot be asked cheaply; who
+ * first touched a page and from which call site its mapping was made are
+ * the trace's and the VMA's (32 bytes). */
 struct ns_page {
 	uint32_t obj;		/* anon_vma or address_space */
 	uint32_t mapcount;	/* shadow PTEs pointing here */
 	uint64_t index;		/* page offset in obj (linear index for anon) */
 	uint64_t pfn;		/* 0 when unknown (not root) */
-	int32_t node;		/* NUMA node, -1 unknown, NS_NODE_NONE: the
+	int16_t node;		/* NUMA node, -1 unknown, NS_NODE_NONE: the
 				 * kernel gave none when asked */
-	uint32_t flags;		/* NS_PG_* */
+	uint16_t flags;		/* NS_PG_* */
 	uint32_t hash_next;	/* page-cache chain (file/shm pages) */
-	int32_t toucher;	/* thread whose fault brought it in, 0 unknown */
-	uint32_t site;		/* allocation call site (site_intern), 0 unknown */
-	uint32_t pad;
 };
+_Static_assert(sizeof(struct ns_page) == 32, "a page descriptor is 32 bytes");
 
-struct ns_pte {
-	uint64_t vpn;		/* virtual page number */
+/*
+ * Shadow page tables, as the kernel keeps its own: a table holds the PTEs
+ * of NS_PTE_SLOTS consecutive virtual pages of one process, each a 32-bit
+ * descriptor index (0: none) with NS_PTE_LAZY in its top bit, so a
+ * resident page costs 4 bytes a mapper.  A PTE is named by its table and
+ * slot: (table << NS_PTE_SHIFT) | slot, 0 for none.
+ */
+#define NS_PTE_SHIFT	6
+#define NS_PTE_SLOTS	(1u << NS_PTE_SHIFT)
+#define NS_PTE_PAGE	0x7fffffffu	/* the descriptor bits of a slot */
+#define NS_PTE_LAZY_BIT	0x80000000u	/* NS_PTE_LAZY, in a slot */
+
+struct ns_ptab {
 	uint32_t proc;		/* owner */
-	uint32_t page;		/* descriptor */
 	uint32_t hash_next;	/* bucket chain */
-	uint32_t prev, next;	/* the proc's list of PTEs */
-	uint32_t flags;		/* NS_PTE_* */
+	uint32_t prev, next;	/* the proc's list of tables */
+	uint64_t base;		/* first vpn, a multiple of NS_PTE_SLOTS */
+	uint32_t used;		/* slots in use */
+	uint32_t pad;
+	uint32_t e[NS_PTE_SLOTS];
 };
 
 static inline struct ns_page *page_of(uint32_t i)
 { return pool_rec(POOL_PAGE, i); }
-static inline struct ns_pte *pte_of(uint32_t i)
+static inline struct ns_ptab *ptab_of(uint32_t i)
 { return pool_rec(POOL_PTE, i); }
+static inline uint32_t *pte_slot(uint32_t t)
+{ return &ptab_of(t >> NS_PTE_SHIFT)->e[t & (NS_PTE_SLOTS - 1)]; }
+static inline uint32_t pte_page(uint32_t t)
+{ return *pte_slot(t) & NS_PTE_PAGE; }
+static inline uint64_t pte_vpn(uint32_t t)
+{ return ptab_of(t >> NS_PTE_SHIFT)->base + (t & (NS_PTE_SLOTS - 1)); }
+static inline uint32_t pte_flags(uint32_t t)
+{ return (*pte_slot(t) & NS_PTE_LAZY_BIT) ? NS_PTE_LAZY : 0; }
+static inline void pte_mark_lazy(uint32_t t)
+{ *pte_slot(t) |= NS_PTE_LAZY_BIT; }
+
+/* The proc's PTEs in no particular order: pte_first(), then pte_next()
+ * until 0.  pte_next() needs its PTE still set: to clear as it goes, a
+ * caller takes the next one first. */
+uint32_t pte_first(uint32_t proc);
+uint32_t pte_next(uint32_t pte);
 
 uint32_t pte_lookup(uint32_t proc, uint64_t vpn);
 int pte_set(uint32_t proc, uint64_t vpn, uint32_t page);
 void pte_clear(uint32_t pte);
 void pte_clear_range(uint32_t proc, uint64_t start, uint64_t end);
+void pte_clear_all(uint32_t proc);
 void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len);
 int pte_copy_one(uint32_t pte, uint32_t to);
 uint32_t page_new_anon(uint32_t anon_vma, uint64_t index);
@@ -366,7 +397,8 @@ struct ns_proc {
 				 * pid reuse */
 	uint32_t mm_root;	/* VMA tree */
 	uint32_t nr_vma;
-	uint32_t pte_head;	/* list of its PTEs */
+	uint32_t pte_head;	/* list of its page tables */
+	uint32_t nr_ptab;	/* how many */
 	uint32_t dirty;		/* untracked changes: reconcile before use */
 	uint32_t unlearned;	/* dormant: its shadow is empty, kept by nobody */
 	uint64_t nr_pte;

@@ -127,16 +127,15 @@ static int other_node(uint32_t page)
  * keep the descriptor. */
 static void split_ours(uint32_t vma, uint32_t t, int node, uint64_t pfn)
 {
-	struct ns_page *p = page_of(pte_of(t)->page);
+	struct ns_page *p = page_of(pte_page(t));
 	uint32_t pg;
 
 	if (!vma || anon_vma_prepare(vma) < 0 ||
 	    !(pg = page_new_anon(vma_of(vma)->anon_vma, p->index)))
 		return;
-	page_of(pg)->site = p->site;
-	page_of(pg)->node = node;
+	page_of(pg)->node = (int16_t)node;
 	page_of(pg)->pfn = pfn;
-	pte_set(ns_rt.self, pte_of(t)->vpn, pg);	/* the PTE exists: cannot fail */
+	pte_set(ns_rt.self, pte_vpn(t), pg);	/* the PTE exists: cannot fail */
 }
 
 static int collect_vma(uint32_t vma, void *arg)
@@ -156,7 +155,7 @@ static int collect_vma(uint32_t vma, void *arg)
 		}
 		if (!t)
 			continue;
-		p = page_of(pte_of(t)->page);
+		p = page_of(pte_page(t));
 		if (p->flags & NS_PG_ZERO)
 			continue;
 		/* A node move takes only its source's pages, so a page it
@@ -171,7 +170,7 @@ static int collect_vma(uint32_t vma, void *arg)
 		/* Shared in the family: the rmap names the other mappers.
 		 * Without MPOL_MF_MOVE_ALL the kernel would refuse the page
 		 * (-EACCES); say so without asking it. */
-		if (p->mapcount > 1 && !k->move_all && mapped_elsewhere(pte_of(t)->page)) {
+		if (p->mapcount > 1 && !k->move_all && mapped_elsewhere(pte_page(t))) {
 			if (!k->again)
 				k->c->shared++;
 			continue;
@@ -186,7 +185,7 @@ static int collect_vma(uint32_t vma, void *arg)
 		p->flags |= NS_PG_MIGRATING;
 		eng.addr[k->n] = (void *)a;
 		eng.node[k->n] = k->node;
-		eng.page[k->n] = pte_of(t)->page;
+		eng.page[k->n] = pte_page(t);
 		eng.placed[k->n] = v->policy > 0;
 		/* Stacks move unprotected: the thread that must end the hold
 		 * (us, or the monitor) may be writing on one. */
@@ -369,8 +368,8 @@ static void settle(int n, int node, long err, struct ns_mig_counters *c)
 		/* A sync met a COW break here while the page was in flight:
 		 * the new descriptor's node was asked before the move or
 		 * after; ask again. */
-		if (pte_of(t)->page != eng.page[i]) {
-			struct ns_page *q = page_of(pte_of(t)->page);
+		if (pte_page(t) != eng.page[i]) {
+			struct ns_page *q = page_of(pte_page(t));
 			if ((q->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON)
 				q->node = -1;
 			continue;
@@ -574,14 +573,14 @@ void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
 	uint32_t pg[BATCH_Q];
 	int status[BATCH_Q], n = 0;
 
-	for (uint32_t t = proc_of(proc)->pte_head; t; t = pte_of(t)->next) {
-		struct ns_page *p = page_of(pte_of(t)->page);
-		uint64_t a = pte_of(t)->vpn << NS_PAGE_SHIFT;
+	for (uint32_t t = pte_first(proc); t; t = pte_next(t)) {
+		struct ns_page *p = page_of(pte_page(t));
+		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
 		if (!(p->flags & NS_PG_ZERO) && p->node == -1 && a >= lo && a < hi) {
-			addr[n] = (void *)(pte_of(t)->vpn << NS_PAGE_SHIFT);
-			pg[n++] = pte_of(t)->page;
+			addr[n] = (void *)(pte_vpn(t) << NS_PAGE_SHIFT);
+			pg[n++] = pte_page(t);
 		}
-		if (n == BATCH_Q || (n && !pte_of(t)->next)) {
+		if (n == BATCH_Q || (n && !pte_next(t))) {
 			if (sys_move_pages(proc_of(proc)->pid, (unsigned long)n, addr, NULL,
 					   status, 0) == 0)
 				for (int k = 0; k < n; k++)
@@ -597,8 +596,8 @@ void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
 	for (int i = 0; i < 64; i++)
 		counts[i] = 0;
 	mig_learn_nodes(proc, 0, ~0ULL);
-	for (uint32_t t = proc_of(proc)->pte_head; t; t = pte_of(t)->next) {
-		struct ns_page *p = page_of(pte_of(t)->page);
+	for (uint32_t t = pte_first(proc); t; t = pte_next(t)) {
+		struct ns_page *p = page_of(pte_page(t));
 		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64)
 			counts[p->node]++;
 	}

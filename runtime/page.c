@@ -9,18 +9,21 @@
  * map, like the kernel's, finds candidate (vma, address) pairs from the
  * object and confirms each against the PTE — which is how a page COW'd by
  * one process stops being reported as mapped by it.  A descriptor lives
- * while some PTE points at it.  Callers hold the family lock.
+ * while some PTE points at it.  PTEs sit in page tables of NS_PTE_SLOTS
+ * slots (internal.h), found by (proc, first vpn) in a hash and listed per
+ * proc; a table goes when its last PTE does.  Callers hold the family
+ * lock.
  */
 #include <errno.h>
 #include <stddef.h>
 #include "internal.h"
 
-/* Neighbouring pages of one proc (or object) land in neighbouring buckets:
- * the scans walk pages in order, and this keeps them in cache.  The owner
- * spreads different procs' copies of an address apart. */
-static inline uint32_t *pte_bucket(uint32_t proc, uint64_t vpn)
+/* Neighbouring tables of one proc land in neighbouring buckets: the scans
+ * walk pages in order, and this keeps them in cache.  The owner spreads
+ * different procs' copies of an address apart. */
+static inline uint32_t *ptab_bucket(uint32_t proc, uint64_t base)
 {
-	uint64_t h = vpn + (uint64_t)proc * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = (base >> NS_PTE_SHIFT) + (uint64_t)proc * 0x9e3779b97f4a7c15ULL;
 	uint32_t *tab = (uint32_t *)((char *)ns_arena + ns_arena->pte_hash_off);
 
 	return &tab[h & (NS_PTE_HASH - 1)];
@@ -50,13 +53,24 @@ void page_move_anon(uint32_t page, uint32_t anon_vma)
 	p->obj = anon_vma;
 }
 
+/* The table of proc holding vpn, or 0. */
+static uint32_t ptab_find(uint32_t proc, uint64_t vpn)
+{
+	uint64_t base = vpn & ~(uint64_t)(NS_PTE_SLOTS - 1);
+
+	for (uint32_t i = *ptab_bucket(proc, base); i; i = ptab_of(i)->hash_next)
+		if (ptab_of(i)->base == base && ptab_of(i)->proc == proc)
+			return i;
+	return 0;
+}
+
 /* Returns the PTE of (proc, vpn), or 0. */
 uint32_t pte_lookup(uint32_t proc, uint64_t vpn)
 {
-	for (uint32_t i = *pte_bucket(proc, vpn); i; i = pte_of(i)->hash_next)
-		if (pte_of(i)->vpn == vpn && pte_of(i)->proc == proc)
-			return i;
-	return 0;
+	uint32_t t = ptab_find(proc, vpn);
+	uint32_t slot = (uint32_t)(vpn & (NS_PTE_SLOTS - 1));
+
+	return t && ptab_of(t)->e[slot] ? t << NS_PTE_SHIFT | slot : 0;
 }
 
 static void page_put(uint32_t page)
@@ -77,96 +91,161 @@ static void page_put(uint32_t page)
 	pool_free(POOL_PAGE, page);
 }
 
-static void pte_unhash(uint32_t i)
+/* The table of proc holding vpn, made if needed; 0 when the pool is full. */
+static uint32_t ptab_get(uint32_t proc, uint64_t vpn)
 {
-	struct ns_pte *t = pte_of(i);
-	uint32_t *b = pte_bucket(t->proc, t->vpn);
-
-	while (*b && *b != i)
-		b = &pte_of(*b)->hash_next;
-	if (*b)
-		*b = t->hash_next;
-	t->hash_next = 0;
-}
-
-static void pte_hash(uint32_t i)
-{
-	uint32_t *b = pte_bucket(pte_of(i)->proc, pte_of(i)->vpn);
-
-	pte_of(i)->hash_next = *b;
-	*b = i;
-}
-
-/* Points (proc, vpn) at page, replacing any previous page.  Returns the PTE
- * index or -ENOMEM. */
-int pte_set(uint32_t proc, uint64_t vpn, uint32_t page)
-{
-	uint32_t i = pte_lookup(proc, vpn);
+	uint32_t t = ptab_find(proc, vpn), *b;
 	struct ns_proc *p = proc_of(proc);
 
-	if (i) {
-		if (pte_of(i)->page != page) {
-			uint32_t old = pte_of(i)->page;
-			pte_of(i)->page = page;
-			page_of(page)->mapcount++;
-			page_put(old);
-		}
-		return (int)i;
-	}
-	i = pool_alloc(POOL_PTE);
-	if (!i)
-		return -ENOMEM;
-	*pte_of(i) = (struct ns_pte){ .vpn = vpn, .proc = proc, .page = page,
-				      .next = p->pte_head };
+	if (t || !(t = pool_alloc(POOL_PTE)))
+		return t;
+	ptab_of(t)->proc = proc;
+	ptab_of(t)->base = vpn & ~(uint64_t)(NS_PTE_SLOTS - 1);
+	b = ptab_bucket(proc, ptab_of(t)->base);
+	ptab_of(t)->hash_next = *b;
+	*b = t;
+	ptab_of(t)->next = p->pte_head;
 	if (p->pte_head)
-		pte_of(p->pte_head)->prev = i;
-	p->pte_head = i;
-	p->nr_pte++;
-	pte_hash(i);
-	page_of(page)->mapcount++;
-	return (int)i;
+		ptab_of(p->pte_head)->prev = t;
+	p->pte_head = t;
+	p->nr_ptab++;
+	return t;
 }
 
-void pte_clear(uint32_t i)
+/* Frees table t, empty now. */
+static void ptab_free(uint32_t t)
 {
-	struct ns_pte *t = pte_of(i);
-	struct ns_proc *p = proc_of(t->proc);
-	uint32_t page = t->page;
+	struct ns_ptab *x = ptab_of(t);
+	struct ns_proc *p = proc_of(x->proc);
+	uint32_t *b = ptab_bucket(x->proc, x->base);
 
-	pte_unhash(i);
-	if (t->prev)
-		pte_of(t->prev)->next = t->next;
+	while (*b && *b != t)
+		b = &ptab_of(*b)->hash_next;
+	if (*b)
+		*b = x->hash_next;
+	if (x->prev)
+		ptab_of(x->prev)->next = x->next;
 	else
-		p->pte_head = t->next;
-	if (t->next)
-		pte_of(t->next)->prev = t->prev;
-	p->nr_pte--;
-	pool_free(POOL_PTE, i);
+		p->pte_head = x->next;
+	if (x->next)
+		ptab_of(x->next)->prev = x->prev;
+	p->nr_ptab--;
+	pool_free(POOL_PTE, t);
+}
+
+/* Points (proc, vpn) at page, replacing any previous page (its LAZY mark
+ * stays).  Returns the PTE or -ENOMEM. */
+int pte_set(uint32_t proc, uint64_t vpn, uint32_t page)
+{
+	uint32_t t = ptab_get(proc, vpn);
+	uint32_t slot = (uint32_t)(vpn & (NS_PTE_SLOTS - 1)), *e, old;
+
+	if (!t)
+		return -ENOMEM;
+	e = &ptab_of(t)->e[slot];
+	old = *e & NS_PTE_PAGE;
+	if (old != page) {
+		*e = (*e & NS_PTE_LAZY_BIT) | page;
+		page_of(page)->mapcount++;
+		if (old)
+			page_put(old);
+		else {
+			ptab_of(t)->used++;
+			proc_of(proc)->nr_pte++;
+		}
+	}
+	return (int)(t << NS_PTE_SHIFT | slot);
+}
+
+void pte_clear(uint32_t pte)
+{
+	uint32_t t = pte >> NS_PTE_SHIFT, *e = pte_slot(pte);
+	uint32_t page = *e & NS_PTE_PAGE;
+
+	*e = 0;
+	proc_of(ptab_of(t)->proc)->nr_pte--;
+	if (!--ptab_of(t)->used)
+		ptab_free(t);
 	page_put(page);
 }
 
-/* Calls fn on every PTE of proc in [start, end): by lookups when the range
- * is small against the proc's PTE count, else along the proc's list.  fn
- * may free or rehash the PTE it is given. */
+/* Drops every PTE of proc, and its tables. */
+void pte_clear_all(uint32_t proc)
+{
+	uint32_t t;
+
+	while ((t = proc_of(proc)->pte_head)) {
+		for (uint32_t k = 0; k < NS_PTE_SLOTS; k++) {
+			uint32_t page = ptab_of(t)->e[k] & NS_PTE_PAGE;
+			if (!page)
+				continue;
+			ptab_of(t)->e[k] = 0;
+			proc_of(proc)->nr_pte--;
+			page_put(page);
+		}
+		ptab_free(t);
+	}
+}
+
+/* The first PTE at or after slot of table t, then of the tables after it
+ * on the proc's list; 0 at the end. */
+static uint32_t pte_from(uint32_t t, uint32_t slot)
+{
+	for (; t; t = ptab_of(t)->next, slot = 0)
+		for (; slot < NS_PTE_SLOTS; slot++)
+			if (ptab_of(t)->e[slot])
+				return t << NS_PTE_SHIFT | slot;
+	return 0;
+}
+
+uint32_t pte_first(uint32_t proc)
+{
+	return pte_from(proc_of(proc)->pte_head, 0);
+}
+
+/* The PTE after pte, which must still be set (clearing it may free its
+ * table). */
+uint32_t pte_next(uint32_t pte)
+{
+	return pte_from(pte >> NS_PTE_SHIFT, (pte & (NS_PTE_SLOTS - 1)) + 1);
+}
+
+/* Calls fn on every PTE of proc in [start, end): table by table over the
+ * range when it spans fewer tables than the proc has, else along the
+ * proc's list.  fn may clear the PTE it is given, and nothing else; the
+ * PTEs of each table are gathered before fn sees any of them. */
 static int pte_range(uint32_t proc, uint64_t start, uint64_t end,
 		     int (*fn)(uint32_t pte, void *arg), void *arg)
 {
 	uint64_t s = start >> NS_PAGE_SHIFT, e = end >> NS_PAGE_SHIFT;
+	uint32_t got[NS_PTE_SLOTS];
 	int ret;
 
-	if (e - s <= 2 * proc_of(proc)->nr_pte) {
-		for (uint64_t v = s; v < e; v++) {
-			uint32_t i = pte_lookup(proc, v);
-			if (i && (ret = fn(i, arg)))
-				return ret;
-		}
+	if (s >= e)
 		return 0;
-	}
-	for (uint32_t i = proc_of(proc)->pte_head, next; i; i = next) {
-		next = pte_of(i)->next;
-		if (pte_of(i)->vpn >= s && pte_of(i)->vpn < e &&
-		    (ret = fn(i, arg)))
-			return ret;
+	bool by_range = (e - s) / NS_PTE_SLOTS + 1 <= proc_of(proc)->nr_ptab;
+	uint32_t t = by_range ? 0 : proc_of(proc)->pte_head, next;
+	for (uint64_t base = s & ~(uint64_t)(NS_PTE_SLOTS - 1);; base += NS_PTE_SLOTS) {
+		if (by_range) {
+			if (base >= e)
+				break;
+			t = ptab_find(proc, base);
+			if (!t)
+				continue;
+		} else if (!t) {
+			break;
+		}
+		struct ns_ptab *x = ptab_of(t);
+		int n = 0;
+		next = x->next;
+		for (uint32_t k = 0; k < NS_PTE_SLOTS; k++)
+			if (x->e[k] && x->base + k >= s && x->base + k < e)
+				got[n++] = t << NS_PTE_SHIFT | k;
+		for (int k = 0; k < n; k++)
+			if ((ret = fn(got[k], arg)))
+				return ret;
+		if (!by_range)
+			t = next;
 	}
 	return 0;
 }
@@ -205,14 +284,17 @@ void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len)
 	uint64_t delta = (new >> NS_PAGE_SHIFT) - (old >> NS_PAGE_SHIFT);
 	struct move_ctx m;
 
-	/* Collect first, then rehash: a moved PTE must not be met again. */
+	/* Collect first, then move: a moved PTE must not be met again.  The
+	 * new PTE is made before the old one goes, so the page lives on. */
 	do {
 		m.n = 0;
 		pte_range(proc, old, old + len, collect_fn, &m);
 		for (int k = 0; k < m.n; k++) {
-			pte_unhash(m.buf[k]);
-			pte_of(m.buf[k])->vpn += delta;
-			pte_hash(m.buf[k]);
+			uint32_t lazy = *pte_slot(m.buf[k]) & NS_PTE_LAZY_BIT;
+			int t = pte_set(proc, pte_vpn(m.buf[k]) + delta, pte_page(m.buf[k]));
+			if (t > 0)
+				*pte_slot((uint32_t)t) |= lazy;
+			pte_clear(m.buf[k]);
 		}
 	} while (m.n == 256);
 }
@@ -225,12 +307,12 @@ int pte_copy_one(uint32_t pte, uint32_t to)
 {
 	int i;
 
-	if (!(page_of(pte_of(pte)->page)->flags & NS_PG_ANON))
+	if (!(page_of(pte_page(pte))->flags & NS_PG_ANON))
 		return 0;
-	i = pte_set(to, pte_of(pte)->vpn, pte_of(pte)->page);
+	i = pte_set(to, pte_vpn(pte), pte_page(pte));
 	if (i < 0)
 		return i;
-	pte_of((uint32_t)i)->flags = pte_of(pte)->flags;
+	*pte_slot((uint32_t)i) |= *pte_slot(pte) & NS_PTE_LAZY_BIT;
 	return 0;
 }
 

@@ -40,7 +40,7 @@ static int visit(struct walk *w, uint32_t vma)
 	if (!addr)
 		return 0;
 	pte = w->any ? 0 : pte_lookup(proc, addr >> NS_PAGE_SHIFT);
-	if (!w->any && (!pte || pte_of(pte)->page != w->page))
+	if (!w->any && (!pte || pte_page(pte) != w->page))
 		return 0;
 	return w->cb(proc, vma, addr, w->arg);
 }

@@ -398,6 +398,28 @@ void ns_catch_up(void)
 		reconcile();
 }
 
+/* First touches by thread, the largest few (the exit report's). */
+static struct {
+	uint32_t key, n;
+} touches[8];
+
+static void touches_add(int tid, uint64_t pages)
+{
+	int k = 0, least = 0;
+
+	for (; k < 8 && touches[k].key != (uint32_t)tid; k++)
+		if (touches[k].n < touches[least].n)
+			least = k;
+	if (k == 8) {
+		k = least;	/* keep the larger ones, roughly */
+		if (touches[k].n > 1)
+			return;
+		touches[k].key = (uint32_t)tid;
+		touches[k].n = 0;
+	}
+	touches[k].n += (uint32_t)pages;
+}
+
 /* What the monitor has told us since: pages the kernel dropped (REMOVE),
  * pages it filled and for whom, pages next-touch moved.  Lock held. */
 static void drain_monitor(void)
@@ -408,19 +430,15 @@ static void drain_monitor(void)
 	while (uffd_vanished(&vs, &ve))
 		page_drop_vanished(ns_rt.self, vs, ve);
 	while (uffd_touched(&vs, &ve, &tid)) {
-		/* Learn the pages the monitor filled, and who asked. */
+		/* Learn the pages the monitor filled, and count who asked. */
 		page_sync_range(ns_rt.self, vs, ve);
-		for (uint64_t a = vs; a < ve; a += NS_PAGE_SIZE) {
-			uint32_t t = pte_lookup(ns_rt.self, a >> NS_PAGE_SHIFT);
-			if (t && !page_of(pte_of(t)->page)->toucher)
-				page_of(pte_of(t)->page)->toucher = tid;
-		}
+		touches_add(tid, (ve - vs) >> NS_PAGE_SHIFT);
 	}
 	while (uffd_moved(&vs, &mn)) {
 		uint32_t t = pte_lookup(ns_rt.self, vs >> NS_PAGE_SHIFT);
 		if (t) {
-			page_of(pte_of(t)->page)->node = mn;
-			page_of(pte_of(t)->page)->pfn = 0;
+			page_of(pte_page(t))->node = mn;
+			page_of(pte_page(t))->pfn = 0;
 		}
 	}
 }
@@ -733,10 +751,10 @@ static void remove_shared(uint64_t start, uint64_t end)
 {
 	for (uint64_t a = start; a < end; a += NS_PAGE_SIZE) {
 		uint32_t t = pte_lookup(ns_rt.self, a >> NS_PAGE_SHIFT);
-		if (!t || (page_of(pte_of(t)->page)->flags & (NS_PG_ANON | NS_PG_ZERO)))
+		if (!t || (page_of(pte_page(t))->flags & (NS_PG_ANON | NS_PG_ZERO)))
 			continue;
 		struct zap z = { .n = 0 };
-		rmap_walk(pte_of(t)->page, zap_cb, &z);
+		rmap_walk(pte_page(t), zap_cb, &z);
 		for (int k = 0; k < z.n; k++)
 			if (z.ptes[k])
 				pte_clear(z.ptes[k]);
@@ -1080,31 +1098,29 @@ static void pages_by_node(uint64_t counts[64])
 /* First touches by thread and pages by call site, the largest few. */
 static void report_touches(void)
 {
-	struct { uint32_t key, n; } tid[8] = { { 0, 0 } }, site[8] = { { 0, 0 } };
+	struct { uint32_t key, n; } site[8] = { { 0, 0 } };
+	__typeof__(touches[0]) *tid = touches;
 	char line[512];
 	int len;
 
 	ns_lock();
-	for (uint32_t t = proc_of(ns_rt.self)->pte_head; t; t = pte_of(t)->next) {
-		struct ns_page *p = page_of(pte_of(t)->page);
-		uint32_t keys[2] = { (uint32_t)p->toucher, p->site };
-		for (int w = 0; w < 2; w++) {
-			__typeof__(tid) *tab = w ? &site : &tid;
-			if (!keys[w])
+	for (uint32_t t = pte_first(ns_rt.self); t; t = pte_next(t)) {
+		uint32_t v = vma_find(ns_rt.self, pte_vpn(t) << NS_PAGE_SHIFT);
+		uint32_t key = v ? vma_of(v)->site : 0;
+		if (!key)
+			continue;
+		int k = 0, least = 0;
+		for (; k < 8 && site[k].key != key; k++)
+			if (site[k].n < site[least].n)
+				least = k;
+		if (k == 8) {
+			k = least;	/* keep the larger ones, roughly */
+			if (site[k].n > 1)
 				continue;
-			int k = 0, least = 0;
-			for (; k < 8 && (*tab)[k].key != keys[w]; k++)
-				if ((*tab)[k].n < (*tab)[least].n)
-					least = k;
-			if (k == 8) {
-				k = least;	/* keep the larger ones, roughly */
-				if ((*tab)[k].n > 1)
-					continue;
-				(*tab)[k].key = keys[w];
-				(*tab)[k].n = 0;
-			}
-			(*tab)[k].n++;
+			site[k].key = key;
+			site[k].n = 0;
 		}
+		site[k].n++;
 	}
 	len = 0;
 	for (int k = 0; k < 8; k++)

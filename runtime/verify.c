@@ -533,8 +533,8 @@ static int kin_cb(uint32_t avc, void *arg)
 	if (!addr || proc == k->self || proc_of(proc)->state != NS_PROC_LIVE)
 		return 0;
 	t = pte_lookup(proc, addr >> NS_PAGE_SHIFT);
-	if (t && (page_of(pte_of(t)->page)->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON)
-		d = pte_of(t)->page;
+	if (t && (page_of(pte_page(t))->flags & (NS_PG_ANON | NS_PG_ZERO)) == NS_PG_ANON)
+		d = pte_page(t);
 	/* Its shadow may be older than its kernel (a write since broke COW
 	 * there): what it maps now decides. */
 	if (!pm_same(pm_peek(proc, addr), k->pfn))
@@ -617,7 +617,7 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 		if (!w || !pm_same(pm_peek(q, addr), pfn))
 			continue;
 		t = pte_lookup(q, addr >> NS_PAGE_SHIFT);
-		uint32_t d = t ? pte_of(t)->page : 0;
+		uint32_t d = t ? pte_page(t) : 0;
 		if (d && (page_of(d)->flags & (NS_PG_ANON | NS_PG_ZERO)) != NS_PG_ANON)
 			d = 0;
 		if (d && !kin_may_be(d, self, vpn, pfn, &node)) {
@@ -642,8 +642,6 @@ static uint32_t learn_kin_apart(uint32_t vma, uint64_t vpn, uint64_t index,
 		return 0;
 	if (pfn)
 		page_of(pg)->pfn = pfn;
-	if (!page_of(pg)->site)
-		page_of(pg)->site = vma_of(vma)->site;
 	return pg;
 }
 
@@ -687,8 +685,6 @@ static uint32_t learn_shared(uint32_t vma, uint64_t vpn, uint64_t index,
 		page_move_anon(pg, avs[navs]);
 	if (pfn)
 		page_of(pg)->pfn = pfn;
-	if (!page_of(pg)->site)
-		page_of(pg)->site = vma_of(vma)->site;
 	if (pte_set(self, vpn, pg) < 0)
 		return 0;
 	for (int i = 0; i < k.n; i++)
@@ -709,10 +705,8 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 	pg = page_new_anon(vma_of(vma)->anon_vma, index);
 	if (pg && pte_set(vma_of(vma)->proc, vpn, pg) < 0)
 		return 0;
-	if (pg) {
+	if (pg)
 		page_of(pg)->pfn = pfn;
-		page_of(pg)->site = vma_of(vma)->site;
-	}
 	return pg;
 }
 
@@ -752,7 +746,7 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 {
 	struct ns_vma *v = vma_of(vma);
 	uint32_t proc = v->proc, t = pte_lookup(proc, vpn);
-	uint32_t cur = t ? pte_of(t)->page : 0;
+	uint32_t cur = t ? pte_page(t) : 0;
 	uint64_t pfn = e & PM_PFN;
 	bool excl = e & PM_EXCL;
 
@@ -766,8 +760,6 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 			return cur;
 		if (pg && pfn)
 			page_of(pg)->pfn = pfn;
-		if (pg && !page_of(pg)->site)
-			page_of(pg)->site = v->site;
 		return pg;
 	}
 	/* The zero page: by PFN when we can read PFNs, else a present
@@ -876,8 +868,7 @@ static bool split_by_node(struct scan *s, uint32_t page, uint64_t addr, int node
 	if (!vma || anon_vma_prepare(vma) < 0 ||
 	    !(pg = page_new_anon(vma_of(vma)->anon_vma, p->index)))
 		return false;
-	page_of(pg)->site = p->site;
-	page_of(pg)->node = node;
+	page_of(pg)->node = (int16_t)node;
 	pte_set(s->proc, addr >> NS_PAGE_SHIFT, pg);
 	return true;
 }
@@ -1006,7 +997,7 @@ static int scan_vma(uint32_t vma, void *arg)
 				/* Gone: dropped by MADV_FREE/PAGEOUT, or the
 				 * shadow is wrong.  In flight (swap or migration
 				 * entry): still ours. */
-				if ((pte_of(t)->flags & NS_PTE_LAZY) || (e & PM_SWAP) ||
+				if ((pte_flags(t) & NS_PTE_LAZY) || (e & PM_SWAP) ||
 				    vanish_ok) {
 					if (!(e & PM_SWAP))
 						pte_clear(t);
@@ -1182,9 +1173,9 @@ static void report_ptes(uint32_t pg)
 	char line[300];
 
 	for (uint32_t p = ns_arena->procs; p; p = proc_of(p)->next)
-		for (uint32_t t = proc_of(p)->pte_head; t; t = pte_of(t)->next)
-			if (pte_of(t)->page == pg) {
-				uint64_t a = pte_of(t)->vpn << NS_PAGE_SHIFT;
+		for (uint32_t t = pte_first(p); t; t = pte_next(t))
+			if (pte_page(t) == pg) {
+				uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
 				uint32_t v = vma_find(p, a);
 				struct ns_page *pd = page_of(pg);
 				ns_fmt(line, sizeof(line), "  shadow PTE -> page %u (%s, index %#lx, av %u, vma ino %lu, vma av %u avcs %d)%s%s",
@@ -1335,9 +1326,9 @@ int verify_corrupt(const char *what)
 		 * copies it.  (A stack page does not do: a process that writes
 		 * it after fork gets a new record, and the spoiled one goes.) */
 		mig_learn_nodes(self, 0, ~0ULL);
-		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next) {
-			uint32_t v = vma_find(self, pte_of(t)->vpn << NS_PAGE_SHIFT);
-			struct ns_page *p = page_of(pte_of(t)->page);
+		for (uint32_t t = pte_first(self); t; t = pte_next(t)) {
+			uint32_t v = vma_find(self, pte_vpn(t) << NS_PAGE_SHIFT);
+			struct ns_page *p = page_of(pte_page(t));
 			if (v && vma_of(v)->obj && (vma_of(v)->prot & PROT_EXEC) &&
 			    !(p->flags & (NS_PG_ANON | NS_PG_ZERO)) && p->node >= 0) {
 				p->node += 7;
@@ -1375,14 +1366,14 @@ int verify_corrupt(const char *what)
 		 * the kernel did not make (learning keeps it: the copy's frame
 		 * is unknown, so the kernel's is taken for it). */
 		page_sync(self);
-		for (uint32_t t = proc_of(self)->pte_head; t; t = pte_of(t)->next) {
-			struct ns_page *p = page_of(pte_of(t)->page);
+		for (uint32_t t = pte_first(self); t; t = pte_next(t)) {
+			struct ns_page *p = page_of(pte_page(t));
 			if ((p->flags & NS_PG_ANON) && p->mapcount > 1) {
 				uint32_t copy = page_new_anon(p->obj, p->index);
 				if (!copy)
 					return -ENOMEM;
 				page_of(copy)->node = p->node;
-				pte_set(self, pte_of(t)->vpn, copy);
+				pte_set(self, pte_vpn(t), copy);
 				return 0;
 			}
 		}

@@ -335,7 +335,7 @@ int vma_advise(uint32_t proc, uint64_t start, uint64_t end, int advice)
 			for (uint64_t x = s; x < e; x += NS_PAGE_SIZE) {
 				uint32_t p = pte_lookup(proc, x >> NS_PAGE_SHIFT);
 				if (p)
-					pte_of(p)->flags |= NS_PTE_LAZY;
+					pte_mark_lazy(p);
 			}
 			a = e;
 		}
@@ -478,8 +478,8 @@ int mm_fork(uint32_t parent, uint32_t child)
 	 * where anonymous pages may be (the VMA has an anon_vma); the child
 	 * refaults the rest.  One pass over the parent's PTEs, not over
 	 * every page of every VMA. */
-	for (uint32_t t = proc_of(parent)->pte_head; t; t = pte_of(t)->next) {
-		uint64_t a = pte_of(t)->vpn << NS_PAGE_SHIFT;
+	for (uint32_t t = pte_first(parent); t; t = pte_next(t)) {
+		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
 		uint32_t v = vma_find(parent, a);
 		if (!v || !vma_of(v)->anon_vma ||
 		    (vma_of(v)->flags & (NS_VMA_DONTCOPY | NS_VMA_WIPEONFORK)))
@@ -495,10 +495,9 @@ void mm_exit(uint32_t proc)
 {
 	uint32_t v;
 
-	/* PTEs first, along the proc's own list: no lookups over the
-	 * unpopulated stretches of its VMAs. */
-	while (proc_of(proc)->pte_head)
-		pte_clear(proc_of(proc)->pte_head);
+	/* PTEs first, table by table: no lookups over the unpopulated
+	 * stretches of its VMAs. */
+	pte_clear_all(proc);
 	while ((v = proc_of(proc)->mm_root))
 		vma_free(v);
 }

@@ -196,7 +196,7 @@ static inline uint32_t page_at(uint32_t proc, uint64_t addr)
 {
 	uint32_t t = pte_lookup(proc, VPN(addr));
 
-	return t ? pte_of(t)->page : 0;
+	return t ? pte_page(t) : 0;
 }
 
 /* The VMA covering addr is exactly [start, end) at pgoff; returns it. */
