@@ -510,18 +510,25 @@ static char *const *fill(const char *const *argv)
 /* The environment of one side: the caller's, less LD_PRELOAD, every
  * NUMASHADOW_* and PATH, plus PATH=/usr/bin:/bin, the case's extra and,
  * with preload, LD_PRELOAD=lib. */
+static char *settings[8];	/* --setting: NUMASHADOW_* for the preloaded side */
+static int nsettings;
+static char setting_tag[256];	/* "+" and the settings, for the JSON case names */
+
 static char **side_env(const struct pcase *c, int preload)
 {
 	static char ld[PATH_MAX + 16];
-	char *extra[32];
+	char *extra[40];
 	int n = 0;
 
 	fmt(ld, sizeof(ld), "LD_PRELOAD=%s", lib);
 	extra[n++] = "PATH=/usr/bin:/bin";
 	for (int i = 0; c && c->env && c->env[i] && n < 30; i++)
 		extra[n++] = (char *)c->env[i];
-	if (preload)
+	if (preload) {
 		extra[n++] = ld;
+		for (int i = 0; i < nsettings; i++)
+			extra[n++] = settings[i];
+	}
 	extra[n] = NULL;
 	char **env = bench_env(extra);
 	if (!env)
@@ -813,7 +820,7 @@ static int shadow_bytes(double *per_page, double *alloc_per_page, long *pages,
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--reps N] [--case NAME]...\n"
+	fprintf(stderr, "usage: %s [--reps N] [--case NAME]... [--setting NUMASHADOW_X=V]...\n"
 		"       %s --child fork_loop COUNT | fork_1g MIB | shadow MIB\n"
 		"       %s --probe\ncases:", argv0, argv0, argv0);
 	for (size_t i = 0; i < NR_CASES; i++)
@@ -856,6 +863,12 @@ int main(int argc, char **argv)
 				return usage(argv[0]), 1;
 			want[k] = 1;
 			picked = 1;
+		} else if (!strcmp(argv[i], "--setting") && i + 1 < argc &&
+			   !strncmp(argv[i + 1], "NUMASHADOW_", 11) && strchr(argv[i + 1], '=') &&
+			   nsettings < 8) {
+			settings[nsettings++] = argv[++i];
+			size_t l = strlen(setting_tag);
+			snprintf(setting_tag + l, sizeof(setting_tag) - l, "+%s", argv[i]);
 		} else {
 			return usage(argv[0]), 1;
 		}
@@ -903,9 +916,12 @@ int main(int argc, char **argv)
 	rm_rf(tmpdir, "");
 
 	for (size_t i = 0; i < NR_CASES; i++)
-		if (res[i].state == ST_OK)
-			bench_json(WHO, cases[i].name, res[i].preload, 1, "ms",
-				   res[i].plain, res[i].ratio);
+		if (res[i].state == ST_OK) {
+			char name[320];
+			snprintf(name, sizeof(name), "%s%s", cases[i].name, setting_tag);
+			bench_json(WHO, name, res[i].preload, 1, "ms", res[i].plain,
+				   res[i].ratio);
+		}
 	if (shadow_ok)
 		bench_json(WHO, "shadow_bytes_per_page", spp, 1, "B/page", (double)pg,
 			   spp / (double)pg);
@@ -925,6 +941,8 @@ int main(int argc, char **argv)
 	}
 	printf("(%d alternating pairs per case after one warm-up pair; ms are medians"
 	       " of each side, ratio the median of the per-pair ratios)\n", reps);
+	if (nsettings)
+		printf("preloaded side with%s\n", setting_tag);
 	for (size_t i = 0; i < NR_CASES; i++) {
 		const struct result *r = &res[i];
 		if (r->state != ST_NONE && r->state != ST_OK)
