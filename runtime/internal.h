@@ -455,8 +455,10 @@ uint64_t ns_hex(const char **s);
 int verify_vmas(uint32_t proc, bool fix);
 int verify_vmas_quiet(uint32_t proc);
 /* Learns present pages from pagemap and checks every page claim of the
- * family; returns the number of differences. */
-int verify_pages(bool all);
+ * family; returns the number of differences.  Between its looks it calls
+ * catch_up (the caller's: the hooks' layer takes in what the monitor has
+ * not yet passed on). */
+int verify_pages(bool all, void (*catch_up)(void));
 /* Learns this proc's present pages (first touch, COW breaks). */
 int page_sync(uint32_t proc);
 void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
@@ -674,6 +676,7 @@ void ns_log_write(const char *buf, int n);
 int ns_thread_start(void *(*fn)(void *));
 void ns_thread_alone(void);
 int ns_program_threads(void);
+bool ns_threads_after_fork(void);
 int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

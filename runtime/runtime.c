@@ -33,18 +33,9 @@
 #define NS_API __attribute__((visibility("default")))
 #define NS_SITE_DEPTH 8
 
-struct ns_runtime ns_rt;
-__thread int ns_in_runtime;
 static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
 static char last_call[160];		/* the tracked call verify judges */
 
-/* Our threads run on stacks of our own, known as the runtime's memory, so
- * that no write protection (next-touch, sampling, a hold) ever lands on
- * one: the monitor faulting on its own stack would wait for itself, and
- * every thread waiting on the monitor with it.  A VMA rebuilt from
- * /proc/self/maps cannot say it is a thread stack. */
-#define STACK_SIZE (2UL << 20)
-static struct { uint64_t start, end; } stacks[4];
 
 /* ---- options, read once ---- */
 
@@ -252,16 +243,10 @@ static int verify_now(bool full)
 	if (d)
 		d = verify_vmas(ns_rt.self, false);
 	if (full || ns_rt.verify >= 2)
-		d += verify_pages(true);
+		d += verify_pages(true, ns_catch_up);
 	return d;
 }
 
-void ns_mark_dirty_async(void)
-{
-	ns_rt.dirty = 1;
-	if (ns_rt.ready && ns_arena && ns_rt.self)
-		__atomic_store_n(&proc_of(ns_rt.self)->dirty, 1, __ATOMIC_RELAXED);
-}
 
 static void mark_dirty(void)
 {
@@ -288,18 +273,8 @@ static void reconcile(void)
  * served must not be used from here. */
 static void child_reset(void)
 {
-	/* None of the parent's threads came along: count ours afresh (a
-	 * count kept from the parent made ns_thread_alone end the child). */
-	ns_rt.threads = 0;
-	/* The parent's threads' stacks came along, unused. */
-	for (int i = 0; i < 4; i++)
-		if (stacks[i].end) {
-			ns_own_del(stacks[i].start, stacks[i].end);
-			sys_munmap((void *)(stacks[i].start - NS_PAGE_SIZE),
-				   STACK_SIZE + 2 * NS_PAGE_SIZE);
-			stacks[i].start = stacks[i].end = 0;
-			mark_dirty();
-		}
+	if (ns_threads_after_fork())
+		mark_dirty();	/* their stacks went */
 	uffd_after_fork();	/* the thread policies too: tids are the parent's */
 	if (policy_any())
 		ns_thread_policy_inherited();
@@ -1316,119 +1291,6 @@ static void next_touch_at(void)
 
 	if (r < 0)
 		ns_log("next-touch: pid %d: cannot arm it (%ld)", (int)ns_rt.pid, r);
-}
-
-/*
- * The runtime's threads are guests: glibc ends the process with exit(0)
- * when its count of live threads drops to zero, and a thread of ours must
- * not keep that count up, or a program whose last thread calls
- * pthread_exit would never end.  So each of ours is taken out of glibc's
- * count (__nptl_nthreads, GLIBC_PRIVATE) once created and put back just
- * before glibc's own thread exit takes it out again.  A program whose
- * threads all end by the raw exit syscall bypasses glibc altogether: our
- * threads see it (ns_thread_alone, about once a second while idle) and end
- * the process with the status its last program thread gave.
- */
-static unsigned *nptl_nthreads;		/* glibc's count, when found */
-
-
-static void *thread_trampoline(void *fn)
-{
-	void *r = ((void *(*)(void *))fn)(NULL);
-
-	__atomic_sub_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
-	if (nptl_nthreads)
-		__atomic_add_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
-	return r;
-}
-
-/* Starts one of the runtime's own threads, detached and counted (so the
- * engine knows how many threads are the program's).  Returns 0 or -errno. */
-int ns_thread_start(void *(*fn)(void *))
-{
-	static int looked;
-	pthread_t th;
-	pthread_attr_t at;
-	int r;
-
-	if (!looked++)
-		nptl_nthreads = dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
-	sys_self_keep();	/* from now on our threads read /proc too */
-	int slot = 0;
-	while (slot < 4 && stacks[slot].end)
-		slot++;
-	/* A guard page each side: the kernel would merge a bare stack with
-	 * the program's anonymous neighbours into one VMA, which would then
-	 * count as the runtime's own memory whole. */
-	long st = slot < 4 ? sys_mmap(NULL, STACK_SIZE + 2 * NS_PAGE_SIZE, PROT_NONE,
-				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0) : -ENOSPC;
-	if (failed(st))
-		return (int)st;
-	st += NS_PAGE_SIZE;
-	if (sys_mprotect((void *)st, STACK_SIZE, PROT_READ | PROT_WRITE) < 0) {
-		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
-		return -ENOMEM;
-	}
-	stacks[slot].start = (uint64_t)st;
-	stacks[slot].end = (uint64_t)st + STACK_SIZE;
-	ns_own_add(stacks[slot].start, stacks[slot].end);
-	ns_mark_dirty_async();	/* the shadow learns it from the maps */
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstack(&at, (void *)st, STACK_SIZE);
-	r = pthread_create(&th, &at, thread_trampoline, (void *)fn);
-	pthread_attr_destroy(&at);
-	if (r) {
-		ns_own_del(stacks[slot].start, stacks[slot].end);
-		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
-		stacks[slot].start = stacks[slot].end = 0;
-		return -r;
-	}
-	/* Counted once it runs, never before: a count ahead of the threads
-	 * would make another of ours think the program's are gone. */
-	__atomic_add_fetch(&ns_rt.threads, 1, __ATOMIC_RELAXED);
-	if (nptl_nthreads)
-		__atomic_sub_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
-	return -r;
-}
-
-/* Called by an idle thread of ours now and then: when no program thread
- * is left (all ended by the raw exit syscall), it ends the calling thread
- * the same way and does not return. */
-void ns_thread_alone(void)
-{
-	static uint64_t last;
-	uint64_t now = sys_now_ns();
-
-	if (now - __atomic_load_n(&last, __ATOMIC_RELAXED) < 500 * 1000 * 1000ULL)
-		return;
-	__atomic_store_n(&last, now, __ATOMIC_RELAXED);
-	char state = 0;
-	int64_t n = stat_field("/proc/self/stat", 20, &state);
-
-	if (n <= 0)
-		return;		/* cannot tell */
-	/* A leader that ended first stays counted, a zombie, until the
-	 * whole group has. */
-	n -= __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED) + (state == 'Z');
-	if (n <= 0) {
-		/* The kernel reports the status of the group's last thread,
-		 * which would have been the program's: for a leader that
-		 * ended, its exit code (stat field 52).  Given to the whole
-		 * group at once: our other threads go with it. */
-		int64_t code = state == 'Z' ? stat_field("/proc/self/stat", 52, NULL) : 0;
-		sys_exit_group(code > 0 ? (int)((code >> 8) & 0xff) : 0);
-	}
-}
-
-/* How many of this process's threads are the program's own. */
-int ns_program_threads(void)
-{
-	int64_t threads = stat_field("/proc/self/stat", 20, NULL);
-
-	if (threads < 0)
-		return -1;
-	return (int)(threads - __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED));
 }
 
 static void start_timer(uint64_t delay, void (*fn)(void), const char *what)

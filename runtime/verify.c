@@ -1277,7 +1277,7 @@ static int verify_pages_once(bool all)
  * only when the same page still differs at the last of three looks as at
  * the one before (report()); what the shadow learned on the way it
  * learned from the kernel. */
-int verify_pages(bool all)
+int verify_pages(bool all, void (*catch_up)(void))
 {
 	const struct timespec pause = { 0, 20 * 1000 * 1000 };
 	int d = 0;
@@ -1294,7 +1294,7 @@ int verify_pages(bool all)
 		if (!d)
 			break;
 		sys_call(SYS_nanosleep, &pause, NULL, 0, 0, 0, 0);
-		ns_catch_up();	/* news the monitor had not yet passed on */
+		catch_up();	/* news the monitor had not yet passed on */
 	}
 	quiet = sus_filter = false;
 	return d;
