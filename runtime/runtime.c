@@ -274,7 +274,7 @@ static void reconcile(void)
 static void child_reset(void)
 {
 	if (ns_threads_after_fork())
-		mark_dirty();	/* their stacks went */
+		mark_dirty();	/* their stacks went, and the shadow lost track */
 	uffd_after_fork();	/* the thread policies too: tids are the parent's */
 	if (policy_any())
 		ns_thread_policy_inherited();

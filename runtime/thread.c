@@ -136,21 +136,26 @@ int ns_program_threads(void)
 	return (int)(threads - __atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED));
 }
 
-/* In a fork child: none of the parent's threads came along.  Counts ours
- * afresh (a count kept from the parent made ns_thread_alone end the
- * child) and unmaps their stacks; true when there were any. */
+/* In a fork child, the family lock held: none of the parent's threads
+ * came along.  Counts ours afresh (a count kept from the parent made
+ * ns_thread_alone end the child) and unmaps their stacks, the shadow's
+ * too: marking the child dirty instead made every traced fork reconcile
+ * and learn its pages again (twice the time of an untraced one).  True
+ * when the shadow could not follow. */
 bool ns_threads_after_fork(void)
 {
-	bool any = false;
+	bool lost = false;
 
 	ns_rt.threads = 0;
 	for (int i = 0; i < 4; i++)
 		if (stacks[i].end) {
+			uint64_t s = stacks[i].start - NS_PAGE_SIZE;
+			uint64_t e = stacks[i].end + NS_PAGE_SIZE;
 			ns_own_del(stacks[i].start, stacks[i].end);
-			sys_munmap((void *)(stacks[i].start - NS_PAGE_SIZE),
-				   STACK_SIZE + 2 * NS_PAGE_SIZE);
+			sys_munmap((void *)s, e - s);
+			if (!ns_rt.self || vma_unmap(ns_rt.self, s, e) < 0)
+				lost = true;
 			stacks[i].start = stacks[i].end = 0;
-			any = true;
 		}
-	return any;
+	return lost;
 }
