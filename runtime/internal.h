@@ -617,6 +617,12 @@ void loop_after_fork(void);
 
 int trace_open(const char *path);
 bool trace_on(void);
+/* report.c: the exit report, and what it tallies as the process runs. */
+void report_text(const char *when);
+void report_json(const char *when);
+void report_touch(int tid, uint64_t pages);
+void report_pages_by_node(uint64_t counts[64]);
+int report_fmt_nodes(char *buf, size_t n, const uint64_t counts[64]);
 /* share.c: the trace's SHARED records for this process.  Lock held. */
 void share_trace(void);
 int trace_fd(void);
@@ -681,6 +687,12 @@ int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ns_verify_fail(void);
+/* runtime.c, for api.c: enter and leave as an API call, verify, arm
+ * next-touch over [lo, hi). */
+bool ns_api_enter(void);
+void ns_api_leave(void);
+int ns_verify_now(bool full);
+long ns_next_touch(uint64_t lo, uint64_t hi);
 void ns_catch_up(void);
 /* From a thread that must not take the family lock (the monitor). */
 void ns_mark_dirty_async(void);

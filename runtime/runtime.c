@@ -30,7 +30,6 @@
 #include "runtime.h"
 #include "sys.h"
 
-#define NS_API __attribute__((visibility("default")))
 #define NS_SITE_DEPTH 8
 
 static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
@@ -373,28 +372,6 @@ void ns_catch_up(void)
 		reconcile();
 }
 
-/* First touches by thread, the largest few (the exit report's). */
-static struct {
-	uint32_t key, n;
-} touches[8];
-
-static void touches_add(int tid, uint64_t pages)
-{
-	int k = 0, least = 0;
-
-	for (; k < 8 && touches[k].key != (uint32_t)tid; k++)
-		if (touches[k].n < touches[least].n)
-			least = k;
-	if (k == 8) {
-		k = least;	/* keep the larger ones, roughly */
-		if (touches[k].n > 1)
-			return;
-		touches[k].key = (uint32_t)tid;
-		touches[k].n = 0;
-	}
-	touches[k].n += (uint32_t)pages;
-}
-
 /* What the monitor has told us since: pages the kernel dropped (REMOVE),
  * pages it filled and for whom, pages next-touch moved.  Lock held. */
 static void drain_monitor(void)
@@ -407,7 +384,7 @@ static void drain_monitor(void)
 	while (uffd_touched(&vs, &ve, &tid)) {
 		/* Learn the pages the monitor filled, and count who asked. */
 		page_sync_range(ns_rt.self, vs, ve);
-		touches_add(tid, (ve - vs) >> NS_PAGE_SHIFT);
+		report_touch(tid, (ve - vs) >> NS_PAGE_SHIFT);
 	}
 	while (uffd_moved(&vs, &mn)) {
 		uint32_t t = pte_lookup(ns_rt.self, vs >> NS_PAGE_SHIFT);
@@ -1048,176 +1025,7 @@ void ns_atfork_child(void)
 		ns_rt.forked_unseen = 1;
 }
 
-/* ---- reports and the timed migration ---- */
-
-static int fmt_nodes(char *buf, size_t n, const uint64_t counts[64])
-{
-	int len = 0;
-
-	for (int i = 0; i < 64; i++)
-		if (numa_node_online(i))
-			len += ns_fmt(buf + len, n - (size_t)len, "%snode %d: %lu",
-				      len ? ", " : "", i, (unsigned long)counts[i]);
-	return len;
-}
-
-/* Pages by node of this process, learned fresh from the kernel. */
-static void pages_by_node(uint64_t counts[64])
-{
-	ns_lock();
-	page_sync(ns_rt.self);
-	mig_pages_by_node(ns_rt.self, counts);
-	ns_unlock();
-}
-
-/* First touches by thread and pages by call site, the largest few. */
-static void report_touches(void)
-{
-	struct { uint32_t key, n; } site[8] = { { 0, 0 } };
-	__typeof__(touches[0]) *tid = touches;
-	char line[512];
-	int len;
-
-	ns_lock();
-	for (uint32_t t = pte_first(ns_rt.self); t; t = pte_next(t)) {
-		uint32_t v = vma_find(ns_rt.self, pte_vpn(t) << NS_PAGE_SHIFT);
-		uint32_t key = v ? vma_of(v)->site : 0;
-		if (!key)
-			continue;
-		int k = 0, least = 0;
-		for (; k < 8 && site[k].key != key; k++)
-			if (site[k].n < site[least].n)
-				least = k;
-		if (k == 8) {
-			k = least;	/* keep the larger ones, roughly */
-			if (site[k].n > 1)
-				continue;
-			site[k].key = key;
-			site[k].n = 0;
-		}
-		site[k].n++;
-	}
-	len = 0;
-	for (int k = 0; k < 8; k++)
-		if (tid[k].n)
-			len += ns_fmt(line + len, sizeof(line) - (size_t)len, "%sthread %u: %u",
-				      len ? ", " : "", tid[k].key, tid[k].n);
-	if (len)
-		ns_log("report: pid %d first touches by thread: %s", (int)ns_rt.pid, line);
-	len = 0;
-	for (int k = 0; k < 8; k++)
-		if (site[k].n) {
-			struct ns_site_rec *r = site_of(site[k].key);
-			const char *b = __builtin_strrchr(r->object, '/');
-			len += ns_fmt(line + len, sizeof(line) - (size_t)len, "%s%s:%s: %u",
-				      len ? ", " : "", b ? b + 1 : r->object,
-				      r->function[0] ? r->function : "?", site[k].n);
-		}
-	if (len)
-		ns_log("report: pid %d pages by call site: %s", (int)ns_rt.pid, line);
-	ns_unlock();
-}
-
-/* Appends "KEY":{"N":COUNT,...} of the online nodes to buf at *len. */
-static void json_nodes(char *buf, size_t n, int *len, const char *key,
-		       const uint64_t counts[64])
-{
-	int first = 1;
-
-	*len += ns_fmt(buf + *len, n - (size_t)*len, "\"%s\":{", key);
-	for (int i = 0; i < 64; i++)
-		if (numa_node_online(i)) {
-			*len += ns_fmt(buf + *len, n - (size_t)*len, "%s\"%d\":%lu",
-				       first ? "" : ",", i, (unsigned long)counts[i]);
-			first = 0;
-		}
-	*len += ns_fmt(buf + *len, n - (size_t)*len, "}");
-}
-
-/* NUMASHADOW_REPORT=json: the same as report(), as one JSON object on one
- * line after "numashadow: report: " (keys: docs/migration.md). */
-static void report_json(const char *when)
-{
-	static char buf[8192];	/* at exit, once: not on the stack */
-	struct ns_mig_counters c = proc_of(ns_rt.self)->mig;
-	uint64_t counts[64];
-	int len = ns_fmt(buf, sizeof(buf), "numashadow: report: {\"pid\":%d,\"when\":\"%s\",",
-			 (int)ns_rt.pid, when);
-
-	pages_by_node(counts);
-	json_nodes(buf, sizeof(buf), &len, "pages_by_node", counts);
-	if (uffd_active()) {
-		struct ns_fault_stats f;
-		uffd_quiesce();
-		uffd_stats(&f);
-		len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
-			      ",\"first_touch\":{\"faults\":%lu,\"pages\":%lu,",
-			      (unsigned long)f.faults, (unsigned long)f.pages);
-		json_nodes(buf, sizeof(buf), &len, "pages_by_node", f.by_node);
-		len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
-			      ",\"fallbacks\":%lu,\"already_served\":%lu,\"sleeps\":%lu,\"errors\":%lu,\"waited\":%lu,\"next_touch\":%lu,\"cow_breaks\":%lu}",
-			      (unsigned long)f.fallbacks, (unsigned long)f.wakes,
-			      (unsigned long)f.sleeps, (unsigned long)f.errors,
-			      (unsigned long)f.waited, (unsigned long)f.next_touch,
-			      (unsigned long)f.cow);
-	}
-	if (balance_active()) {
-		struct ns_balance_stats b;
-		balance_stats(&b);
-		len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
-			      ",\"balance\":{\"samples\":%lu,\"moves\":%lu,\"pingpong_avoided\":%lu,\"over_budget\":%lu}",
-			      (unsigned long)b.samples, (unsigned long)b.moves,
-			      (unsigned long)b.pingpong, (unsigned long)b.budget);
-	}
-	len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
-		      ",\"migrations\":{\"calls\":%lu,\"moved\":%lu,\"already\":%lu,\"shared\":%lu,\"not_present\":%lu,\"nomem\":%lu,\"not_movable\":%lu,\"busy\":%lu,\"other\":%lu,\"passes\":%lu}}\n",
-		      (unsigned long)c.calls, (unsigned long)c.moved,
-		      (unsigned long)c.already, (unsigned long)c.shared,
-		      (unsigned long)c.not_present, (unsigned long)c.nomem,
-		      (unsigned long)c.fault, (unsigned long)c.busy,
-		      (unsigned long)c.other, (unsigned long)c.passes);
-	if (len < (int)sizeof(buf) - 1)	/* whole, or not at all */
-		ns_log_write(buf, len);
-}
-
-static void report(const char *when)
-{
-	uint64_t counts[64];
-	char nodes[512];
-	struct ns_mig_counters c = proc_of(ns_rt.self)->mig;
-
-	pages_by_node(counts);
-	fmt_nodes(nodes, sizeof(nodes), counts);
-	ns_log("report: pid %d %s: pages by node: %s", (int)ns_rt.pid, when, nodes);
-	if (uffd_active()) {
-		struct ns_fault_stats f;
-		/* The monitor counts a fill after the kernel woke the thread it
-		 * served, which may be the one exiting now. */
-		uffd_quiesce();
-		uffd_stats(&f);
-		fmt_nodes(nodes, sizeof(nodes), f.by_node);
-		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu on another node for want of room, %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch; %lu COW breaks seen",
-		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,
-		       nodes, (unsigned long)f.fallbacks, (unsigned long)f.wakes,
-		       (unsigned long)f.sleeps, (unsigned long)f.errors,
-		       (unsigned long)f.waited, (unsigned long)f.next_touch,
-		       (unsigned long)f.cow);
-	}
-	report_touches();
-	if (balance_active()) {
-		struct ns_balance_stats b;
-		balance_stats(&b);
-		ns_log("report: pid %d balance: %lu samples, %lu moves, %lu ping-pongs avoided, %lu moves over budget",
-		       (int)ns_rt.pid, (unsigned long)b.samples, (unsigned long)b.moves,
-		       (unsigned long)b.pingpong, (unsigned long)b.budget);
-	}
-	ns_log("report: pid %d migrations: %lu calls, %lu pages moved, %lu already there, failed: %lu shared (needs CAP_SYS_NICE), %lu not present, %lu no memory, %lu not movable, %lu busy, %lu other; %lu passes",
-	       (int)ns_rt.pid, (unsigned long)c.calls, (unsigned long)c.moved,
-	       (unsigned long)c.already, (unsigned long)c.shared,
-	       (unsigned long)c.not_present, (unsigned long)c.nomem,
-	       (unsigned long)c.fault, (unsigned long)c.busy,
-	       (unsigned long)c.other, (unsigned long)c.passes);
-}
+/* ---- the timed migration ---- */
 
 /* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  A timer of the
  * service loop, whose thread the program never sees in its results. */
@@ -1227,13 +1035,13 @@ static void migrate_after(void)
 	char b[512], a[512];
 	long r;
 
-	pages_by_node(before);
+	report_pages_by_node(before);
 	t0 = sys_now_ns();
 	r = mig_move_all(migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
 	t0 = sys_now_ns() - t0;
-	pages_by_node(after);
-	fmt_nodes(b, sizeof(b), before);
-	fmt_nodes(a, sizeof(a), after);
+	report_pages_by_node(after);
+	report_fmt_nodes(b, sizeof(b), before);
+	report_fmt_nodes(a, sizeof(a), after);
 	if (r < 0)
 		ns_log("migrate-after: pid %d: moving to node %d failed (%ld)",
 		       (int)ns_rt.pid, migrate_after_node, r);
@@ -1281,13 +1089,12 @@ static int reregister_cb(uint32_t vma, void *arg)
 	return 0;
 }
 
-static long next_touch(uint64_t lo, uint64_t hi);
 
 /* NUMASHADOW_NEXT_TOUCH_AT: from then on, each page's next write moves it
  * to the writer's node. */
 static void next_touch_at(void)
 {
-	long r = next_touch(0, ~0ULL >> 1);
+	long r = ns_next_touch(0, ~0ULL >> 1);
 
 	if (r < 0)
 		ns_log("next-touch: pid %d: cannot arm it (%ld)", (int)ns_rt.pid, r);
@@ -1549,7 +1356,7 @@ void ns_exit(void)
 	if (report_at_exit == 2)
 		report_json("at exit");
 	else if (report_at_exit)
-		report("at exit");
+		report_text("at exit");
 	ns_in_runtime = 1;
 	ns_lock();
 	if (ns_rt.dirty || ns_rt.escapes)
@@ -1571,227 +1378,27 @@ void ns_exit(void)
 	ns_in_runtime = 0;
 }
 
-/* ---- the public API ---- */
+/* ---- what the public API (api.c) enters by ---- */
 
 /* An API call: -ENOSYS only when the runtime is not up in this process
  * (never because another thread is forking). */
-static bool api_enter(void)
+bool ns_api_enter(void)
 {
 	return enter_as(true);
 }
 
-static void api_leave(void)
+void ns_api_leave(void)
 {
 	ns_unlock();
 	ns_in_runtime = 0;
 }
 
-NS_API int numashadow_page_node(const void *addr)
+int ns_verify_now(bool full)
 {
-	int pg, node;
-
-	if (!api_enter())
-		return -ENOSYS;
-	pg = page_sync_addr(ns_rt.self, (uint64_t)addr & ~(NS_PAGE_SIZE - 1));
-	if (pg <= 0) {
-		api_leave();
-		return pg < 0 ? pg : -ENOENT;
-	}
-	node = page_of((uint32_t)pg)->node;
-	if (node < 0) {
-		void *a = (void *)((uint64_t)addr & ~(NS_PAGE_SIZE - 1));
-		int st = -1;
-		if (sys_move_pages(0, 1, &a, NULL, &st, 0) == 0 && st >= 0)
-			page_of((uint32_t)pg)->node = node = st;
-		else
-			node = st < 0 ? st : -EIO;
-	}
-	api_leave();
-	return node;
+	return verify_now(full);
 }
 
-struct mappers {
-	struct numashadow_mapper *out;
-	int n, max;
-};
-
-static int mapper_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
-{
-	struct mappers *m = arg;
-
-	(void)vma;
-	if (m->n < m->max)
-		m->out[m->n] = (struct numashadow_mapper){ proc_of(proc)->pid,
-							   (void *)addr };
-	m->n++;
-	return 0;
-}
-
-#define MAX_PLACES 1024
-
-struct places {
-	struct { uint32_t proc; uint64_t addr; } at[MAX_PLACES];
-	int n;
-};
-
-static int place_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
-{
-	struct places *pl = arg;
-
-	(void)vma;
-	if (pl->n == MAX_PLACES)
-		return 1;
-	pl->at[pl->n].proc = proc;
-	pl->at[pl->n++].addr = addr;
-	return 0;
-}
-
-/* Learns the page at each place that could map it, in every member: the
- * kernel's rmap walk, in user space - a query costs what the page's
- * mappers cost, not what the family maps.  Dead members met on the way are
- * released.  Lock held; returns false when there were too many places
- * (then the caller learns the members whole). */
-static bool sync_places(uint32_t pg)
-{
-	static struct places pl;	/* under the family lock */
-
-	pl.n = 0;
-	if (rmap_walk_places(pg, place_cb, &pl) || pl.n == MAX_PLACES)
-		return false;
-	for (int i = 0; i < pl.n; i++) {
-		uint32_t p = pl.at[i].proc;
-		if (!p)
-			continue;	/* released below */
-		if (p != ns_rt.self && !proc_alive(p)) {
-			for (int j = i; j < pl.n; j++)
-				if (pl.at[j].proc == p)
-					pl.at[j].proc = 0;
-			proc_release(p);
-			continue;
-		}
-		if (p == ns_rt.self ||
-		    (!proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE))
-			page_sync_range(p, pl.at[i].addr, pl.at[i].addr + NS_PAGE_SIZE);
-	}
-	return true;
-}
-
-NS_API int numashadow_page_mappers(const void *addr,
-				   struct numashadow_mapper *out, int max)
-{
-	struct mappers m = { out, 0, max < 0 ? 0 : max };
-	uint64_t a = (uint64_t)addr & ~(NS_PAGE_SIZE - 1);
-	uint32_t next;
-	int pg;
-
-	if (!api_enter())
-		return -ENOSYS;
-	pg = page_sync_addr(ns_rt.self, a);
-	if (pg > 0 && (page_of((uint32_t)pg)->flags & NS_PG_ZERO))
-		pg = 0;
-	/* Other members may have broken COW, or mapped it, since they
-	 * last told us: look where they could map it. */
-	if (pg > 0 && !sync_places((uint32_t)pg)) {
-		for (uint32_t p = ns_arena->procs; p; p = next) {
-			next = proc_of(p)->next;
-			if (p != ns_rt.self && !proc_alive(p))
-				proc_release(p);
-			else if (!proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE)
-				page_sync(p);
-		}
-	}
-	if (pg > 0)
-		pg = page_sync_addr(ns_rt.self, a);	/* ours may have changed */
-	if (pg > 0 && (page_of((uint32_t)pg)->flags & NS_PG_ZERO))
-		pg = 0;
-	if (pg > 0)
-		rmap_walk((uint32_t)pg, mapper_cb, &m);
-	/* Members still dormant have no shadow: their kernel is asked
-	 * about the same address (fork keeps addresses). */
-	uint64_t mine = 0;
-	if (pg > 0)
-		pm_read(ns_rt.self, a, &mine);
-	for (uint32_t p = ns_arena->procs; pg > 0 && p; p = next) {
-		next = proc_of(p)->next;
-		if (p == ns_rt.self || !proc_of(p)->unlearned ||
-		    proc_of(p)->state != NS_PROC_LIVE)
-			continue;
-		int r = pm_maps_ours(p, a, mine);
-		if (r > 0)
-			mapper_cb(p, 0, a, &m);
-		else if (r < 0 && !proc_alive(p))
-			proc_release(p);
-	}
-	api_leave();
-	return pg < 0 ? pg : pg == 0 ? -ENOENT : m.n;
-}
-
-NS_API int numashadow_verify(void)
-{
-	int d;
-
-	if (!api_enter())
-		return -ENOSYS;
-	d = verify_now(true);
-	api_leave();
-	return d;
-}
-
-NS_API long numashadow_migrate(void *addr, size_t len, int node, unsigned flags)
-{
-	uint64_t s = (uint64_t)addr;
-	long r;
-
-	if (flags & ~(unsigned)(NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED))
-		return -EINVAL;
-	if (s + len < s)
-		return -EINVAL;
-	if (!api_enter())
-		return -ENOSYS;
-	api_leave();
-	ns_in_runtime = 1;
-	r = mig_move_range(s, s + len, node,
-			   ((flags & NUMASHADOW_MIGRATE_SYNC) ? NS_MIG_SYNC : 0) |
-			   ((flags & NUMASHADOW_MIGRATE_SHARED) ? NS_MIG_SHARED : 0));
-	ns_in_runtime = 0;
-	return r;
-}
-
-NS_API long numashadow_migrate_nodes(uint64_t from, uint64_t to, unsigned flags)
-{
-	long r;
-
-	if (flags & ~(unsigned)(NUMASHADOW_MIGRATE_SYNC | NUMASHADOW_MIGRATE_SHARED))
-		return -EINVAL;
-	if (!api_enter())
-		return -ENOSYS;
-	api_leave();
-	ns_in_runtime = 1;
-	r = mig_move_nodes(from, to,
-			   ((flags & NUMASHADOW_MIGRATE_SYNC) ? NS_MIG_SYNC : 0) |
-			   ((flags & NUMASHADOW_MIGRATE_SHARED) ? NS_MIG_SHARED : 0));
-	ns_in_runtime = 0;
-	return r;
-}
-
-NS_API int numashadow_migrate_stats(struct numashadow_migrate_stats *out)
-{
-	struct ns_mig_counters c;
-
-	if (!out)
-		return -EINVAL;
-	if (!api_enter())
-		return -ENOSYS;
-	c = proc_of(ns_rt.self)->mig;
-	api_leave();
-	*out = (struct numashadow_migrate_stats){
-		.calls = c.calls, .moved = c.moved, .already = c.already,
-		.failed_shared = c.shared, .failed_not_present = c.not_present,
-		.failed_nomem = c.nomem, .failed_fault = c.fault,
-		.failed_busy = c.busy, .failed_other = c.other,
-		.passes = c.passes };
-	return 0;
-}
+/* ---- thread policies and next-touch ---- */
 
 /* The program's own set_mempolicy(): passed to the kernel untouched, and
  * remembered so the monitor fills this thread's faults the same way. */
@@ -1842,7 +1449,7 @@ static int nt_cb(uint32_t vma, void *arg)
 }
 
 /* Arms next-touch over the program's anonymous memory in [lo, hi). */
-static long next_touch(uint64_t lo, uint64_t hi)
+long ns_next_touch(uint64_t lo, uint64_t hi)
 {
 	struct nt_ctx c = { .lo = lo, .hi = hi, .n = 0 };
 	long r = 0;
@@ -1855,21 +1462,4 @@ static long next_touch(uint64_t lo, uint64_t hi)
 	for (int i = 0; i < c.n && r >= 0; i++)
 		r = uffd_next_touch(c.piece[i].s, c.piece[i].e, c.piece[i].placed);
 	return r < 0 ? r : 0;
-}
-
-NS_API int numashadow_next_touch(void *addr, size_t len)
-{
-	uint64_t s = (uint64_t)addr & ~(NS_PAGE_SIZE - 1);
-	uint64_t e = NS_PAGE_ALIGN((uint64_t)addr + len);
-	long r;
-
-	if (e < s)
-		return -EINVAL;
-	if (!api_enter())
-		return -ENOSYS;
-	api_leave();
-	ns_in_runtime = 1;
-	r = next_touch(s, e);
-	ns_in_runtime = 0;
-	return (int)r;
 }
