@@ -1309,11 +1309,14 @@ static void rp_shared(struct rp *rp, const struct ns_trace_rec *r)
 			if (a - m->addr < m->len && rp_related(rp, r->pid, m->pid))
 				ms = m;
 		}
-		uint64_t stop = ms ? ms->addr + ms->len : a + (1ull << TR_PAGE_SHIFT);
+		/* A run is one VMA's: past its recorded mappings, the rest is
+		 * outside any (a hostile length ends here too). */
+		if (!ms)
+			break;
+		uint64_t stop = ms->addr + ms->len;
 		if (stop > end || stop <= a)
 			stop = end;
-		if (ms)
-			rp_share_add(ms, r->pid, (int32_t)r->aux, (stop - a) >> TR_PAGE_SHIFT);
+		rp_share_add(ms, r->pid, (int32_t)r->aux, (stop - a) >> TR_PAGE_SHIFT);
 		a = stop;
 	}
 }
