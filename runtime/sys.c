@@ -86,34 +86,30 @@ static long fd_top(long fd, uint64_t cur, long top, long bottom)
 	return -EMFILE;
 }
 
-long sys_fd_spare(long fd)
+/* fd out of the program's range: above the soft limit, else in the top
+ * span's numbers [cur - bottom, cur - top).  The new number, or -EMFILE
+ * with fd left as it was. */
+static long fd_out(long fd, long top, long bottom)
 {
 	struct k_rlimit old;
-	long hi;
+	long hi = fd_above(fd, &old);
 
-	if (fd < 0)
-		return fd;
-	hi = fd_above(fd, &old);
 	if (hi >= 0) {
 		sys_close((int)fd);
 		return hi;
 	}
-	return fd_top(fd, old.cur, HIDE_SPAN, HIDE_SPAN + SPARE_MAX);
+	return fd_top(fd, old.cur, top, bottom);
+}
+
+long sys_fd_spare(long fd)
+{
+	return fd < 0 ? fd : fd_out(fd, HIDE_SPAN, HIDE_SPAN + SPARE_MAX);
 }
 
 long sys_fd_hide(long fd)
 {
-	struct k_rlimit old;
-	long hi;
+	long hi = fd < 0 ? fd : fd_out(fd, 0, HIDE_SPAN);
 
-	if (fd < 0)
-		return fd;
-	hi = fd_above(fd, &old);
-	if (hi >= 0) {
-		sys_close((int)fd);
-		return hi;
-	}
-	hi = fd_top(fd, old.cur, 0, HIDE_SPAN);
 	return hi < 0 ? fd : hi;	/* visible, but working */
 }
 

@@ -83,6 +83,36 @@ static inline void ns_test_preload(char **argv)
 	t_fail("cannot exec %s: %s", bin, strerror(errno));
 }
 
+/* Runs this test again as argv[0] "dormant", preloaded with no setting:
+ * the environment less every NUMASHADOW_* variable, LD_PRELOAD kept; fails
+ * unless that run exits 0. */
+static inline void ns_rerun_dormant(char **argv)
+{
+	extern char **environ;
+	int n = 0, k = 0;
+
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 1, sizeof(*env));
+	for (int i = 0; i < n; i++)
+		if (strncmp(environ[i], "NUMASHADOW_", 11))
+			env[k++] = environ[i];
+	if (!getenv("LD_PRELOAD"))
+		t_fail("not preloaded: no dormant run to make");
+	char *const again[] = { argv[0], "dormant", NULL };
+	pid_t pid = fork();
+	if (pid == 0) {
+		execve("/proc/self/exe", again, env);
+		_exit(127);
+	}
+	if (pid < 0)
+		t_fail("fork: %s", strerror(errno));
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		t_fail("the dormant run (pid %d) failed: status %#x", (int)pid, st);
+	free(env);
+}
+
 /* ---- the kernel's truth, read directly (never through the runtime) ---- */
 
 /* Bits of a /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */

@@ -132,19 +132,6 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "dormant"))
 		return T_PASS;
 
-	int n = 0, k = 0;
-	while (environ[n])
-		n++;
-	char **env = calloc(n + 1, sizeof(*env));
-	for (int i = 0; i < n; i++)
-		if (strncmp(environ[i], "NUMASHADOW_", 11))
-			env[k++] = environ[i];
-	char *const again[] = { argv[0], "dormant", NULL };
-	pid_t pid = fork();
-	if (pid == 0) {
-		execve("/proc/self/exe", again, env);
-		_exit(127);
-	}
-	ns_wait_ok(pid, "the dormant run");
+	ns_rerun_dormant(argv);
 	return T_PASS;
 }
