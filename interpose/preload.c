@@ -244,12 +244,13 @@ EXPORT long sysconf(int name)
  * constructor has found libc's, it is a full fork, always a correct vfork.
  */
 __attribute__((visibility("hidden"))) pid_t (*real_vfork)(void) = fork;
-__asm__(".text\n"
+__asm__(".pushsection .text\n"
 	".globl vfork\n"
 	".type vfork, @function\n"
 	"vfork:\n"
 	"	jmp *real_vfork(%rip)\n"
-	".size vfork, .-vfork\n");
+	".size vfork, .-vfork\n"
+	".popsection\n");
 
 EXPORT long syscall(long n, ...)
 {

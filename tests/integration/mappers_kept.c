@@ -19,8 +19,6 @@
 #include <sys/resource.h>
 #include "helpers.h"
 
-extern char **environ;
-
 static struct ns_api api;
 
 static long before[64];		/* what the test inherited */
