@@ -413,12 +413,13 @@ uint32_t trace_site_at(uint64_t addr)
 
 		if (s & 1)
 			continue;
+		/* Acquire loads keep the second look at seq after them (a
+		 * fence would do, but TSan builds do not take fences). */
 		for (uint32_t i = 0; i < TR_RANGES && !site; i++)
-			if (__atomic_load_n(&tr_ranges.v[i].site, __ATOMIC_RELAXED) &&
-			    addr >= __atomic_load_n(&tr_ranges.v[i].start, __ATOMIC_RELAXED) &&
-			    addr < __atomic_load_n(&tr_ranges.v[i].end, __ATOMIC_RELAXED))
-				site = __atomic_load_n(&tr_ranges.v[i].site, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&tr_ranges.v[i].site, __ATOMIC_ACQUIRE) &&
+			    addr >= __atomic_load_n(&tr_ranges.v[i].start, __ATOMIC_ACQUIRE) &&
+			    addr < __atomic_load_n(&tr_ranges.v[i].end, __ATOMIC_ACQUIRE))
+				site = __atomic_load_n(&tr_ranges.v[i].site, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&tr_ranges.seq, __ATOMIC_RELAXED) == s)
 			return site;
 	}
