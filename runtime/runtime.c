@@ -270,8 +270,11 @@ static void reconcile(void)
 
 /* In a fork child: the parent's threads did not come along; what they
  * served must not be used from here. */
+static uint32_t site_cache_busy;	/* the call sites' cache (below) */
+
 static void child_reset(void)
 {
+	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELAXED);	/* no owner here */
 	if (ns_threads_after_fork())
 		mark_dirty();	/* their stacks went, and the shadow lost track */
 	uffd_after_fork();	/* the thread policies too: tids are the parent's */
@@ -514,7 +517,7 @@ static struct {
 	const char *object, *function;
 	uint32_t gen;
 } site_cache[SITE_CACHE];
-static uint32_t site_cache_busy, site_gen = 1;
+static uint32_t site_gen = 1;	/* site_cache_busy: above child_reset() */
 
 static bool site_of_ip(void *ip, struct ns_site *out)
 {
@@ -524,24 +527,26 @@ static bool site_of_ip(void *ip, struct ns_site *out)
 	bool hit;
 	Dl_info info;
 
-	while (__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
-	hit = e->ip == k && e->gen == gen;
-	if (hit)
-		*out = (struct ns_site){ e->object, e->function };
-	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
-	if (hit)
-		return true;
+	/* Tried, never waited for: a fork child inherits the flag as another
+	 * thread of its parent left it, with no one to clear it. */
+	if (!__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE)) {
+		hit = e->ip == k && e->gen == gen;
+		if (hit)
+			*out = (struct ns_site){ e->object, e->function };
+		__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
+		if (hit)
+			return true;
+	}
 	if (!dladdr(ip, &info) || !info.dli_fname)
 		return false;
 	*out = (struct ns_site){ info.dli_fname, info.dli_sname };
-	while (__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
-	e->ip = k;
-	e->object = info.dli_fname;
-	e->function = info.dli_sname;
-	e->gen = gen;
-	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
+	if (!__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE)) {
+		e->ip = k;
+		e->object = info.dli_fname;
+		e->function = info.dli_sname;
+		e->gen = gen;
+		__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
+	}
 	return true;
 }
 
