@@ -596,9 +596,13 @@ void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
 	for (int i = 0; i < 64; i++)
 		counts[i] = 0;
 	mig_learn_nodes(proc, 0, ~0ULL);
+	/* The program's pages: the runtime's own memory (its scratch,
+	 * touched as it counts, lands where its thread runs) is not. */
 	for (uint32_t t = pte_first(proc); t; t = pte_next(t)) {
 		struct ns_page *p = page_of(pte_page(t));
-		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64)
+		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
+		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64 &&
+		    !ns_own_overlaps(a, a + NS_PAGE_SIZE))
 			counts[p->node]++;
 	}
 }
