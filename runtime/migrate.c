@@ -573,14 +573,15 @@ void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
 	uint32_t pg[BATCH_Q];
 	int status[BATCH_Q], n = 0;
 
-	for (uint32_t t = pte_first(proc); t; t = pte_next(t)) {
+	for (uint32_t t = pte_first(proc), next; t; t = next) {
 		struct ns_page *p = page_of(pte_page(t));
 		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
+		next = pte_next(t);
 		if (!(p->flags & NS_PG_ZERO) && p->node == -1 && a >= lo && a < hi) {
-			addr[n] = (void *)(pte_vpn(t) << NS_PAGE_SHIFT);
+			addr[n] = (void *)a;
 			pg[n++] = pte_page(t);
 		}
-		if (n == BATCH_Q || (n && !pte_next(t))) {
+		if (n == BATCH_Q || (n && !next)) {
 			if (sys_move_pages(proc_of(proc)->pid, (unsigned long)n, addr, NULL,
 					   status, 0) == 0)
 				for (int k = 0; k < n; k++)

@@ -10,26 +10,33 @@
 #include "internal.h"
 #include "sys.h"
 
-/* First touches by thread, the largest few (the exit report's). */
-static struct {
+/* A tally of the largest few keys: pages by thread or by call site. */
+struct tally {
 	uint32_t key, n;
-} touches[8];
+};
 
-void report_touch(int tid, uint64_t pages)
+static void tally_add(struct tally tab[8], uint32_t key, uint32_t n)
 {
 	int k = 0, least = 0;
 
-	for (; k < 8 && touches[k].key != (uint32_t)tid; k++)
-		if (touches[k].n < touches[least].n)
+	for (; k < 8 && tab[k].key != key; k++)
+		if (tab[k].n < tab[least].n)
 			least = k;
 	if (k == 8) {
 		k = least;	/* keep the larger ones, roughly */
-		if (touches[k].n > 1)
+		if (tab[k].n > 1)
 			return;
-		touches[k].key = (uint32_t)tid;
-		touches[k].n = 0;
+		tab[k].key = key;
+		tab[k].n = 0;
 	}
-	touches[k].n += (uint32_t)pages;
+	tab[k].n += n;
+}
+
+static struct tally touches[8];	/* first touches by thread */
+
+void report_touch(int tid, uint64_t pages)
+{
+	tally_add(touches, (uint32_t)tid, (uint32_t)pages);
 }
 
 int report_fmt_nodes(char *buf, size_t n, const uint64_t counts[64])
@@ -55,29 +62,15 @@ void report_pages_by_node(uint64_t counts[64])
 /* First touches by thread and pages by call site, the largest few. */
 static void report_touches(void)
 {
-	struct { uint32_t key, n; } site[8] = { { 0, 0 } };
-	__typeof__(touches[0]) *tid = touches;
+	struct tally site[8] = { { 0, 0 } }, *tid = touches;
 	char line[512];
 	int len;
 
 	ns_lock();
 	for (uint32_t t = pte_first(ns_rt.self); t; t = pte_next(t)) {
 		uint32_t v = vma_find(ns_rt.self, pte_vpn(t) << NS_PAGE_SHIFT);
-		uint32_t key = v ? vma_of(v)->site : 0;
-		if (!key)
-			continue;
-		int k = 0, least = 0;
-		for (; k < 8 && site[k].key != key; k++)
-			if (site[k].n < site[least].n)
-				least = k;
-		if (k == 8) {
-			k = least;	/* keep the larger ones, roughly */
-			if (site[k].n > 1)
-				continue;
-			site[k].key = key;
-			site[k].n = 0;
-		}
-		site[k].n++;
+		if (v && vma_of(v)->site)
+			tally_add(site, vma_of(v)->site, 1);
 	}
 	len = 0;
 	for (int k = 0; k < 8; k++)
