@@ -1133,13 +1133,16 @@ static int cow_cb(uint32_t vma, void *arg)
 	return 0;
 }
 
-/* After fork, with the monitor running: watch the shared anonymous memory
- * for COW breaks (docs/placement.md).  Lock held. */
+/* After fork, with the monitor running and a trace to tell: watch the
+ * shared anonymous memory for COW breaks (docs/placement.md).  Untraced,
+ * copies are learned when asked, as in a process with no setting: the
+ * watch cost both processes two ioctls a range and the parent a monitor
+ * round trip at each first write, a fork loop 0.25 ms a fork.  Lock held. */
 static void cow_watch_all(void)
 {
 	struct cw_ctx c = { .n = 0 };
 
-	if (!uffd_has_wp())
+	if (!trace_on() || !uffd_has_wp())
 		return;
 	vma_walk(ns_rt.self, 0, ~0ULL, cow_cb, &c);
 	for (int i = 0; i < c.n; i++)

@@ -51,13 +51,22 @@ static void *thread_trampoline(void *fn)
  * engine knows how many threads are the program's).  Returns 0 or -errno. */
 int ns_thread_start(void *(*fn)(void *))
 {
-	static int looked;
+	/* libc's own: the exported pthread_create (interpose/) would wrap
+	 * our thread to learn a policy it does not need, and its wrapper
+	 * allocates in the new thread - an arena mapped, placed and then
+	 * touched by the monitor before it serves anything. */
+	static int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 	pthread_t th;
 	pthread_attr_t at;
 	int r;
 
-	if (!looked++)
+	if (!create) {
 		nptl_nthreads = dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
+		create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+				  void *))dlsym(RTLD_NEXT, "pthread_create");
+		if (!create)
+			return -ENOSYS;
+	}
 	sys_self_keep();	/* from now on our threads read /proc too */
 	int slot = 0;
 	while (slot < 4 && stacks[slot].end)
@@ -81,7 +90,7 @@ int ns_thread_start(void *(*fn)(void *))
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstack(&at, (void *)st, STACK_SIZE);
-	r = pthread_create(&th, &at, thread_trampoline, (void *)fn);
+	r = create(&th, &at, thread_trampoline, (void *)fn);
 	pthread_attr_destroy(&at);
 	if (r) {
 		ns_own_del(stacks[slot].start, stacks[slot].end);

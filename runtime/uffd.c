@@ -138,7 +138,7 @@ static struct monitor {
 	/* Pages filled, with the thread that faulted: monitor to hooks. */
 	struct ev_ring touched;
 	int fatal;		/* stopped placing after a fatal error */
-	uint32_t alive;		/* the thread runs: ranges may be registered */
+	uint32_t alive;		/* the thread exists: ranges may be registered */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
 } mon;
@@ -275,6 +275,8 @@ static void set_cpu_node(unsigned cpu, void *unused)
 	if (cpu < 1024)
 		mon.cpu_node[cpu] = cpu_node_of;
 }
+
+static int cpu_nodes_known;	/* cpu_node[] read, once per image */
 
 static void cpu_nodes_read(void)
 {
@@ -657,7 +659,6 @@ static void *monitor_main(void *unused)
 
 	(void)unused;
 	mon.sp = (uint64_t)__builtin_frame_address(0);
-	sys_flag_set(&mon.alive);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
@@ -1116,16 +1117,23 @@ static int uffd_start_locked(void)
 	mon.gap = 1000000;
 	mon.last_batch = sys_now_ns();
 	__builtin_memset(&mon.st, 0, sizeof(mon.st));
-	cpu_nodes_read();
+	if (!cpu_nodes_known) {	/* a fork child has the parent's table */
+		cpu_nodes_read();
+		cpu_nodes_known = 1;
+	}
 	ns_exclude(&mon, sizeof(mon));
-	mon.alive = 0;
+	/* Alive once the thread exists, before it first runs: a fault in a
+	 * range registered meanwhile waits for its first read, and nothing
+	 * it runs before that touches a registered range (pthread_create
+	 * allocated its TLS here).  Waiting for it to run cost a fork child
+	 * a cross-CPU wake-up. */
+	mon.alive = 1;
 	r = ns_thread_start(monitor_main);
 	if (r < 0) {
+		mon.alive = 0;
 		uffd_after_fork();	/* no thread to close them: we do */
 		return (int)r;
 	}
-	/* Callers register ranges next (a fork child its inherited ones). */
-	sys_flag_wait(&mon.alive);
 	return 0;
 }
 
