@@ -73,6 +73,7 @@ static void cow_watch_all(void);
 static void drain_monitor(void);
 static int need_services;		/* an adopted child wants its socket, loop */
 static int site_rules;			/* some rule names a call site */
+static int want_sites;			/* mmap hooks take the call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_services(void);
 static void wake(void);
@@ -628,9 +629,8 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	int nsites = 0;
 	long r;
 
-	/* The call site, before the lock: resolving it may take ld.so's.
-	 * Wanted by site rules, and by the descriptors of placed pages. */
-	if (ns_rt.ready && !ns_in_runtime && (site_rules || policy_any()))
+	/* The call site, before the lock: resolving it may take ld.so's. */
+	if (ns_rt.ready && !ns_in_runtime && want_sites)
 		nsites = site_capture(sites, NS_SITE_DEPTH);
 	if (!enter())
 		return passed(sys_mmap(addr, len, prot, flags, fd, off), (uint64_t)addr,
@@ -1337,9 +1337,14 @@ int ns_init(void (*redirect_libc)(void))
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
-	/* The unwinder's first call loads libgcc_s (malloc, dlopen): now,
-	 * not from inside malloc's own mmap. */
-	if (site_rules || policy_any()) {
+	/* Call sites are for site rules and for what tells of placed
+	 * regions (the trace, the exit report): an unwind and a dladdr() an
+	 * mmap, and libgcc_s loaded at start-up - half a millisecond a
+	 * process - are not paid for nothing.  The unwinder's first call
+	 * loads libgcc_s (malloc, dlopen): now, not from inside malloc's own
+	 * mmap. */
+	want_sites = site_rules || (policy_any() && (trace_on() || report_at_exit));
+	if (want_sites) {
 		struct ns_site s[1];
 		site_capture(s, 1);
 	}
