@@ -278,6 +278,10 @@ EXPORT long syscall(long n, ...)
 		return ns_brk((void *)a[0]);	/* the raw call never fails */
 	case SYS_fork:
 		return ret_errno(ns_fork(raw_fork));
+	case SYS_mbind:
+		return ret_errno(ns_mbind((void *)a[0], (unsigned long)a[1], (int)a[2],
+					  (const unsigned long *)a[3], (unsigned long)a[4],
+					  (unsigned)a[5]));
 	case SYS_set_mempolicy:
 		return ret_errno(ns_set_mempolicy((int)a[0], (const unsigned long *)a[1],
 						  (unsigned long)a[2]));

@@ -533,6 +533,7 @@ int policy_parse_default(const char *s);
 int policy_parse_rules(const char *s);
 bool policy_any(void);
 bool policy_has_site_rules(void);
+bool policy_uses(int mode);
 int policy_pick(uint64_t len, const struct ns_site *sites, int nsites);
 const struct ns_policy *policy_get(int idx);
 int policy_node(const struct ns_policy *p, uint64_t vpn, int thread_node);
@@ -548,6 +549,8 @@ void uffd_after_fork(void);
 bool uffd_active(void);
 /* A new anonymous region to place by policy idx; 0 or -errno. */
 int uffd_region_add(uint64_t start, uint64_t end, int idx);
+void uffd_region_note(uint64_t start, uint64_t end, int idx);
+int uffd_region_register(uint64_t start, uint64_t end, int idx);
 void uffd_region_del(uint64_t start, uint64_t end);
 void uffd_region_leave(uint64_t start, uint64_t end);
 /* Pops a range whose pages the kernel dropped (EVENT_REMOVE); 1 or 0. */

@@ -117,4 +117,29 @@ static inline int parse_seconds(const char **s, uint64_t *ns)
 	return 0;
 }
 
+/* SIZE: decimal bytes with an optional K, M or G (either case; powers of
+ * 1024), at most 2^47 bytes.  0 or -EINVAL/-ERANGE. */
+static inline int parse_size(const char **s, uint64_t *out)
+{
+	uint64_t v;
+	unsigned shift = 0;
+	const char *unit;
+	int r;
+
+	/* The digits first, then their unit: the bound depends on it. */
+	for (unit = *s; *unit >= '0' && *unit <= '9'; unit++)
+		;
+	switch (*unit) {
+	case 'K': case 'k': shift = 10; break;
+	case 'M': case 'm': shift = 20; break;
+	case 'G': case 'g': shift = 30; break;
+	}
+	if ((r = parse_u64(s, (1ULL << 47) >> shift, &v)) < 0)
+		return r;
+	if (shift)
+		(*s)++;
+	*out = v << shift;
+	return 0;
+}
+
 #endif

@@ -138,29 +138,6 @@ int policy_parse_default(const char *s)
 
 /* SIZE like 4096, 64K, 2M or 1G, at most 2^47 bytes (an address
  * space); 0 or -errno. */
-static int parse_size(const char **s, uint64_t *out)
-{
-	uint64_t v;
-	unsigned shift = 0;
-	const char *unit;
-	int r;
-
-	/* The digits first, then their unit: the bound depends on it. */
-	for (unit = *s; *unit >= '0' && *unit <= '9'; unit++)
-		;
-	switch (*unit) {
-	case 'K': case 'k': shift = 10; break;
-	case 'M': case 'm': shift = 20; break;
-	case 'G': case 'g': shift = 30; break;
-	}
-	if ((r = parse_u64(s, (1ULL << 47) >> shift, &v)) < 0)
-		return r;
-	if (shift)
-		(*s)++;
-	*out = v << shift;
-	return 0;
-}
-
 /* NUMASHADOW_RULES: rules separated by ';'.  Returns 0 or -EINVAL. */
 int policy_parse_rules(const char *s)
 {
@@ -205,6 +182,17 @@ int policy_parse_rules(const char *s)
 bool policy_any(void)
 {
 	return ns_pol.def.mode != POL_NONE || ns_pol.nrules;
+}
+
+/* Is mode the default policy's or a rule's? */
+bool policy_uses(int mode)
+{
+	if (ns_pol.def.mode == mode)
+		return true;
+	for (int i = 0; i < ns_pol.nrules; i++)
+		if (ns_pol.rule[i].policy.mode == mode)
+			return true;
+	return false;
 }
 
 bool policy_has_site_rules(void)

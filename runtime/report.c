@@ -109,6 +109,22 @@ static void json_nodes(char *buf, size_t n, int *len, const char *key,
 	*len += ns_fmt(buf + *len, n - (size_t)*len, "}");
 }
 
+/* The monitor's counters, whenever a placement policy is set: zero in a
+ * process that has no monitor (a fork child whose regions the kernel
+ * places, docs/placement.md), so the report's keys do not come and go. */
+static bool fault_stats(struct ns_fault_stats *f)
+{
+	__builtin_memset(f, 0, sizeof(*f));
+	if (uffd_active()) {
+		/* The monitor counts a fill after the kernel woke the thread
+		 * it served, which may be the one exiting now. */
+		uffd_quiesce();
+		uffd_stats(f);
+		return true;
+	}
+	return policy_any();
+}
+
 /* NUMASHADOW_REPORT=json: the same as report(), as one JSON object on one
  * line after "numashadow: report: " (keys: docs/migration.md). */
 void report_json(const char *when)
@@ -121,10 +137,8 @@ void report_json(const char *when)
 
 	report_pages_by_node(counts);
 	json_nodes(buf, sizeof(buf), &len, "pages_by_node", counts);
-	if (uffd_active()) {
-		struct ns_fault_stats f;
-		uffd_quiesce();
-		uffd_stats(&f);
+	struct ns_fault_stats f;
+	if (fault_stats(&f)) {
 		len += ns_fmt(buf + len, sizeof(buf) - (size_t)len,
 			      ",\"first_touch\":{\"faults\":%lu,\"pages\":%lu,",
 			      (unsigned long)f.faults, (unsigned long)f.pages);
@@ -164,12 +178,8 @@ void report_text(const char *when)
 	report_pages_by_node(counts);
 	report_fmt_nodes(nodes, sizeof(nodes), counts);
 	ns_log("report: pid %d %s: pages by node: %s", (int)ns_rt.pid, when, nodes);
-	if (uffd_active()) {
-		struct ns_fault_stats f;
-		/* The monitor counts a fill after the kernel woke the thread it
-		 * served, which may be the one exiting now. */
-		uffd_quiesce();
-		uffd_stats(&f);
+	struct ns_fault_stats f;
+	if (fault_stats(&f)) {
 		report_fmt_nodes(nodes, sizeof(nodes), f.by_node);
 		ns_log("report: pid %d first touches: %lu faults, %lu pages placed (%s), %lu on another node for want of room, %lu already served, %lu monitor sleeps, %lu errors; %lu writes waited for pages in flight; %lu pages moved on next touch; %lu COW breaks seen",
 		       (int)ns_rt.pid, (unsigned long)f.faults, (unsigned long)f.pages,

@@ -40,7 +40,7 @@ static char last_call[160];		/* the tracked call verify judges */
 
 enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
        OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE,
-       OPT_FAULT_AROUND, OPT_TRACE, NR_OPTS };
+       OPT_FAULT_AROUND, OPT_MONITOR_FROM, OPT_TRACE, NR_OPTS };
 
 static const struct {
 	const char *env;	/* variable name */
@@ -60,6 +60,8 @@ static const struct {
 	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5, at most a century" },
 	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
 	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
+	[OPT_MONITOR_FROM] = { "NUMASHADOW_MONITOR_FROM",
+			       "a size like 2M (K, M or G), at most 131072G; 0: every region" },
 	[OPT_TRACE] = { "NUMASHADOW_TRACE", "a writable regular file path" },
 	[OPT_RULES] = { "NUMASHADOW_RULES",
 			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
@@ -67,7 +69,10 @@ static const struct {
 };
 
 static int ctl_on;			/* NUMASHADOW_CTL: opt-in */
+static uint64_t monitor_from = 2 << 20;	/* NUMASHADOW_MONITOR_FROM */
 static int reregister_cb(uint32_t vma, void *arg);
+static int monitor_placed_cb(uint32_t vma, void *arg);
+static void kernel_regions_to_monitor(void);
 static void reconcile(void);
 static void cow_watch_all(void);
 static void drain_monitor(void);
@@ -177,14 +182,17 @@ static int options_read(void)
 	}
 	/* A placement setting that does not parse is refused whole: the
 	 * program runs with the shadow but without numashadow's placement. */
-	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND };
+	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND,
+					      OPT_MONITOR_FROM };
 	for (unsigned k = 0; k < sizeof(placement_opts) / sizeof(*placement_opts); k++) {
 		int o = placement_opts[k];
 		v = getenv(options[o].env);
 		if (!v || !*v)
 			continue;
+		const char *e = v;
 		int bad = o == OPT_POLICY ? policy_parse_default(v) < 0
 			: o == OPT_RULES ? policy_parse_rules(v) < 0
+			: o == OPT_MONITOR_FROM ? parse_size(&e, &monitor_from) < 0 || *e
 			: uffd_set_window(v) < 0;
 		if (bad) {
 			ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
@@ -459,35 +467,152 @@ static uint64_t dev_split(uint64_t d)
 
 /* Without userfaultfd the kernel places first touches itself, by the VMA
  * policy we give the region: the same nodes, no fault tracking. */
-static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy *p)
+static int kernel_mode(const struct ns_policy *p)
 {
 	static const int kmode[] = { [POL_LOCAL] = 4 /* MPOL_LOCAL */,
 		[POL_BIND] = MPOL_BIND, [POL_PREFERRED] = MPOL_PREFERRED,
 		[POL_INTERLEAVE] = MPOL_INTERLEAVE, [POL_WEIGHTED] = 6 };
+	return kmode[p->mode];
+}
+
+static uint64_t policy_mask(const struct ns_policy *p)
+{
 	uint64_t mask = 0;
 
 	for (int i = 0; i < p->nnodes; i++)
 		mask |= 1ULL << p->nodes[i];
+	return mask;
+}
+
+static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy *p)
+{
+	uint64_t mask = policy_mask(p);
+
 	/* The kernel interleaves a huge page as one: page-by-page policies
 	 * need small pages. */
 	if (p->mode == POL_INTERLEAVE || p->mode == POL_WEIGHTED)
 		sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
-	long r = sys_call(SYS_mbind, start, end - start, kmode[p->mode],
+	long r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
 			  p->mode == POL_LOCAL ? NULL : &mask, 65, 0);
 	if (r == -EINVAL && p->mode == POL_WEIGHTED)	/* before Linux 6.9 */
 		sys_call(SYS_mbind, start, end - start, MPOL_INTERLEAVE, &mask, 65, 0);
 }
 
-/* A new anonymous region: placed by policy idx (policy_pick()). */
+/*
+ * Regions below NUMASHADOW_MONITOR_FROM (2 MiB) are placed by the kernel, under the VMA
+ * policy numashadow's policy maps to, rather than by the monitor: a first
+ * touch served across threads costs a small region more than the batched
+ * fills save it (malloc+free of 256 KiB cost 9x the plain call), and the
+ * kernel chooses the same nodes (docs/placement.md, "Small regions").  Not
+ * for weighted interleave (the kernel's weights are the system's), not
+ * under a trace (its FAULT records are what it is for), and not once a
+ * program thread has a policy of its own, which a VMA policy would
+ * outrank: then the regions still the kernel's go to the monitor.  In the
+ * shadow such a region's policy is negative; localalloc needs no VMA
+ * policy (the kernel's default is the touching thread's node) and is not
+ * marked.
+ */
+static int thread_policies;	/* a program thread set a policy of its own */
+
+static bool by_kernel(uint64_t len, const struct ns_policy *p)
+{
+	return len < monitor_from && p->mode != POL_WEIGHTED && !trace_on() &&
+	       !__atomic_load_n(&thread_policies, __ATOMIC_RELAXED);
+}
+
+/* The first policy index with p's content: the kernel merges neighbours
+ * whose VMA policies are equal, so the shadow must see them equal too. */
+static int first_equal(int idx)
+{
+	const struct ns_policy *p = policy_get(idx);
+
+	for (int i = 0; i < idx; i++)
+		if (!__builtin_memcmp(policy_get(i), p, sizeof(*p)))
+			return i;
+	return idx;
+}
+
+/* [start, end) placed by the kernel under policy idx's VMA policy. */
+static void kernel_place(uint64_t start, uint64_t end, int idx)
+{
+	const struct ns_policy *p = policy_get(idx);
+	long r = 0;
+
+	if (p->mode != POL_LOCAL) {
+		/* A huge page is interleaved as one (small regions hold none). */
+		if (p->mode == POL_INTERLEAVE && end - start >= (2ULL << 20))
+			sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
+		r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
+			     &(uint64_t){ policy_mask(p) }, 65, 0);
+	}
+	if (p->mode == POL_LOCAL || r < 0)
+		return;
+	vma_set_policy(ns_rt.self, start, end, -(first_equal(idx) + 1));
+	uffd_region_note(start, end, idx);
+}
+
+/* A new anonymous region: placed by policy idx (policy_pick()).  Where
+ * the monitor cannot take it (a fork child that has none, see ns_fork),
+ * the kernel places it too. */
 static void place(uint64_t start, uint64_t end, int idx)
 {
 	const struct ns_policy *p = policy_get(idx);
 
 	if (p->mode == POL_NONE)
 		return;
-	vma_set_policy(ns_rt.self, start, end, idx + 1);
-	if (placement_by_mbind || uffd_region_add(start, end, idx) < 0)
+	if (placement_by_mbind) {	/* no userfaultfd at all */
+		vma_set_policy(ns_rt.self, start, end, idx + 1);
 		place_by_mbind(start, end, p);
+		return;
+	}
+	if (!by_kernel(end - start, p)) {
+		vma_set_policy(ns_rt.self, start, end, idx + 1);
+		if (uffd_region_add(start, end, idx) == 0)
+			return;
+	}
+	kernel_place(start, end, idx);
+}
+
+struct kp_ctx {
+	struct { uint64_t s, e; int idx; } r[64];
+	int n;
+};
+
+static int kernel_placed_cb(uint32_t vma, void *arg)
+{
+	struct kp_ctx *c = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	if (v->policy >= 0)
+		return 0;
+	c->r[c->n].s = v->start;
+	c->r[c->n].e = v->end;
+	c->r[c->n].idx = -v->policy - 1;
+	return ++c->n == 64;
+}
+
+/* The regions the kernel places, in [start, end), handed to the monitor
+ * (to_monitor) or given up because the program put a VMA policy of its
+ * own there.  Lock held. */
+static void kernel_regions_end(uint64_t start, uint64_t end, bool to_monitor)
+{
+	struct kp_ctx c;
+
+	do {
+		c.n = 0;
+		vma_walk(ns_rt.self, start, end, kernel_placed_cb, &c);
+		for (int i = 0; i < c.n; i++) {
+			uint64_t s = c.r[i].s > start ? c.r[i].s : start;
+			uint64_t e = c.r[i].e < end ? c.r[i].e : end;
+			if (!to_monitor) {
+				vma_set_policy(ns_rt.self, s, e, 0);
+				continue;
+			}
+			sys_call(SYS_mbind, s, e - s, MPOL_DEFAULT, NULL, 0, 0);
+			vma_set_policy(ns_rt.self, s, e, c.r[i].idx + 1);
+			uffd_region_register(s, e, c.r[i].idx);
+		}
+	} while (c.n == 64);
 }
 
 /* The frame that names an allocation: the first outside libc and the
@@ -759,7 +884,8 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	 * below (the old one again if it stays). */
 	uint64_t os = (uint64_t)old, oe = os + NS_PAGE_ALIGN(oldlen);
 	uint32_t v = vma_find(ns_rt.self, os);
-	int pol = v ? vma_of(v)->policy : 0;
+	int pol = v && vma_of(v)->policy > 0 ? vma_of(v)->policy : 0;
+	int kpol = v && vma_of(v)->policy < 0 ? -vma_of(v)->policy : 0;
 	bool left = pol && uffd_active() && !(os & (NS_PAGE_SIZE - 1)) && oldlen;
 	if (left)
 		uffd_region_leave(os, oe);
@@ -778,6 +904,14 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 		if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
 			      (uint64_t)r) < 0)
 			mark_dirty();
+		/* The kernel's VMA policy went along: so does its note. */
+		if (kpol) {
+			uffd_region_del(os, oe);
+			if (flags & MREMAP_DONTUNMAP)
+				uffd_region_note(os, oe, kpol - 1);
+			uffd_region_note((uint64_t)r, (uint64_t)r + NS_PAGE_ALIGN(newlen),
+					 kpol - 1);
+		}
 		/* Register the new place and tell the monitor. */
 		if (pol && uffd_active()) {
 			if (!left && (uint64_t)r != os)
@@ -1008,8 +1142,15 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	if (!ns_rt.disabled && ns_rt.verify && verify_now(true))
 		ns_verify_fail();
 	/* Our monitor stayed with the parent, and without EVENT_FORK the
-	 * kernel unregistered our copies: start again. */
+	 * kernel unregistered our copies: start again - if we inherited a
+	 * region it placed, or must see every fault (the trace), or may map
+	 * a weighted one (the kernel's weights are not the policy's).
+	 * Otherwise the kernel places what we map (place()) until a thread
+	 * of ours sets a policy of its own: most children exec or exit
+	 * first, and a monitor cost each one a thread. */
 	if (!ns_rt.disabled && policy_any() && !placement_by_mbind &&
+	    (trace_on() || policy_uses(POL_WEIGHTED) ||
+	     vma_walk(ns_rt.self, 0, ~0ULL, monitor_placed_cb, NULL)) &&
 	    uffd_start() == 0) {
 		vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
 		cow_watch_all();
@@ -1085,10 +1226,16 @@ static void start_placement(void)
 	}
 }
 
+static int monitor_placed_cb(uint32_t vma, void *arg)
+{
+	(void)arg;
+	return vma_of(vma)->policy > 0;
+}
+
 static int reregister_cb(uint32_t vma, void *arg)
 {
 	(void)arg;
-	if (vma_of(vma)->policy)
+	if (vma_of(vma)->policy > 0)
 		uffd_region_add(vma_of(vma)->start, vma_of(vma)->end,
 				vma_of(vma)->policy - 1);
 	return 0;
@@ -1419,9 +1566,28 @@ long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode
 {
 	long r = sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0);
 
-	if (r == 0 && policy_any())
+	if (r == 0 && policy_any()) {
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
 				   mask && maxnode ? mask[0] : 0);
+		if (!__atomic_exchange_n(&thread_policies, 1, __ATOMIC_SEQ_CST))
+			kernel_regions_to_monitor();
+	}
+	return r;
+}
+
+/* The program's own mbind(): passed to the kernel untouched; where it
+ * lands on a region the kernel was placing for numashadow, the region is
+ * the program's from then on (docs/placement.md, Precedence). */
+long ns_mbind(void *addr, unsigned long len, int mode, const unsigned long *mask,
+	      unsigned long maxnode, unsigned flags)
+{
+	long r = sys_call(SYS_mbind, addr, len, mode, mask, maxnode, flags);
+	uint64_t s = (uint64_t)addr;
+
+	if (r == 0 && policy_any() && len && enter()) {
+		kernel_regions_end(s, s + NS_PAGE_ALIGN(len), false);
+		leave();
+	}
 	return r;
 }
 
@@ -1435,8 +1601,25 @@ void ns_thread_policy_inherited(void)
 	int mode = 0;
 	unsigned long mask = 0;
 
-	if (sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) == 0 && mode)
+	if (sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) == 0 && mode) {
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff, mask);
+		__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* A program thread has a policy of its own now, which the VMA policies of
+ * the regions the kernel places would outrank: they go to the monitor,
+ * started here if this process has none yet (a program's call, not
+ * inside malloc: pthread_create may allocate). */
+static void kernel_regions_to_monitor(void)
+{
+	if (ns_in_runtime || !ns_rt.ready || ns_rt.disabled || placement_by_mbind ||
+	    (!uffd_active() && uffd_start() < 0))
+		return;
+	if (!enter())
+		return;
+	kernel_regions_end(0, ~0ULL, true);
+	leave();
 }
 
 struct nt_ctx {

@@ -34,6 +34,8 @@ void ns_escape(int delta);
 void ns_reconcile_always(void);
 /* set_mempolicy(2), remembered for the fault handler. */
 long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode);
+long ns_mbind(void *addr, unsigned long len, int mode, const unsigned long *mask,
+	      unsigned long maxnode, unsigned flags);
 /* The calling thread's own policy, which the kernel gave it at its
  * creation (its creator's) or at exec: remembered the same way. */
 void ns_thread_policy_inherited(void);

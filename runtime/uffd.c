@@ -242,6 +242,45 @@ int uffd_region_add(uint64_t start, uint64_t end, int idx)
 	return 0;
 }
 
+/* [start, end) is placed by the kernel (runtime.c, place()): noted only,
+ * so that its edges still bound fault-around windows when it comes to the
+ * monitor (uffd_region_register) after the kernel merged it with its
+ * neighbours - a thread's stream filling on past the end of its own
+ * region would place the next one's pages by that thread's policy. */
+void uffd_region_note(uint64_t start, uint64_t end, int idx)
+{
+	table_apply(start, end, idx);
+}
+
+/* Registers [start, end), which may hold noted regions, under policy idx
+ * where the table has none.  0 or -errno. */
+int uffd_region_register(uint64_t start, uint64_t end, int idx)
+{
+	struct uffdio_register reg = { .range = { start, end - start },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	long r;
+
+	if (mon_fd < 0 || !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
+		return -ENODEV;
+	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	table_lock();
+	for (uint64_t a = start; a < end;) {
+		int i = region_search(a);
+		if (i < mon.nreg && mon.reg[i].start <= a) {
+			a = mon.reg[i].end;
+			continue;
+		}
+		uint64_t e = i < mon.nreg && mon.reg[i].start < end ? mon.reg[i].start : end;
+		struct region_ev ev = { a, e, idx, 0 };
+		region_apply(&ev);
+		a = e;
+	}
+	table_unlock();
+	return 0;
+}
+
 void uffd_region_del(uint64_t start, uint64_t end)
 {
 	if (mon_fd >= 0)

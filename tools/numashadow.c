@@ -108,7 +108,9 @@ static const struct subcommand subcommands[] = {
 		"  --rule RULE         per region, first match wins (NUMASHADOW_RULES):\n"
 		"                      size>=SIZE:POLICY, size<SIZE:POLICY or\n"
 		"                      site=OBJECT:FUNCTION:POLICY (SIZE like 64M)\n"
-		"  --fault-around=N    pages filled per fault, 1 to 512 (default: adaptive)\n",
+		"  --fault-around=N    pages filled per fault, 1 to 512 (default: adaptive)\n"
+		"  --monitor-from=SIZE regions of SIZE or more placed by the monitor,\n"
+		"                      smaller ones by the kernel (default 2M; 0: all)\n",
 		cmd_run,
 	},
 	{
@@ -255,8 +257,9 @@ static void usage_print(FILE *f)
 		   "  -V, --version  show the version\n"
 		   "\nEnvironment (read by the runtime): NUMASHADOW_VERIFY, NUMASHADOW_LOG,\n"
 		   "NUMASHADOW_REPORT, NUMASHADOW_CTL, NUMASHADOW_POLICY, NUMASHADOW_RULES,\n"
-		   "NUMASHADOW_FAULT_AROUND, NUMASHADOW_MIGRATE_AFTER, NUMASHADOW_NEXT_TOUCH_AT,\n"
-		   "NUMASHADOW_BALANCE, NUMASHADOW_TRACE; for vm: NUMASHADOW_VM_ACCEL.\n"
+		   "NUMASHADOW_FAULT_AROUND, NUMASHADOW_MONITOR_FROM, NUMASHADOW_MIGRATE_AFTER,\n"
+		   "NUMASHADOW_NEXT_TOUCH_AT, NUMASHADOW_BALANCE, NUMASHADOW_TRACE;\n"
+		   "for vm: NUMASHADOW_VM_ACCEL.\n"
 		   "See numashadow(1).\n");
 }
 
@@ -510,6 +513,7 @@ static int cmd_run(int argc, char **argv)
 	const char *policy = NULL, *nextat = NULL;
 	char balance[16] = "";
 	char *rules = NULL, fa[16];
+	const char *monitor_from = NULL;
 	long fault_around = 0;
 	const char *ctl = NULL;	/* NUMASHADOW_CTL: "1", "0" or unset */
 	int i, m, err, report = 0;
@@ -627,6 +631,13 @@ static int cmd_run(int argc, char **argv)
 					   m < 0 ? NULL : val);
 		if (m > 0)
 			continue;
+		m = option_match("--monitor-from", argc, argv, &i, &val);
+		if (m < 0 || (m > 0 && !*val))
+			return value_error("run", "--monitor-from", "a size such as 2M or 0", NULL);
+		if (m > 0) {
+			monitor_from = val;
+			continue;
+		}
 		return usage_error("run", "unknown option '%s'", a);
 	}
 	if (i >= argc)
@@ -669,6 +680,8 @@ static int cmd_run(int argc, char **argv)
 		err = -errno;
 	snprintf(fa, sizeof(fa), "%ld", fault_around);
 	if (!err && fault_around && setenv("NUMASHADOW_FAULT_AROUND", fa, 1))
+		err = -errno;
+	if (!err && monitor_from && setenv("NUMASHADOW_MONITOR_FROM", monitor_from, 1))
 		err = -errno;
 	free(rules);
 	if (!err && logarg) {

@@ -2,7 +2,8 @@
 /*
  * place_host: first-touch placement through userfaultfd on a one-node
  * machine, where the node is never in doubt but the machinery is all
- * there.  Under NUMASHADOW_POLICY=localalloc (set here before the test
+ * there.  Under NUMASHADOW_POLICY=localalloc, every region the monitor's
+ * (NUMASHADOW_MONITOR_FROM=0; set here before the test
  * re-executes itself under the preload): a fault-around window that would
  * cross a VMA edge (mprotect split the region) still fills the faulting
  * page; 5000 one-page regions each get their first touch; four threads
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	setenv("NUMASHADOW_POLICY", "localalloc", 1);
 	setenv("NUMASHADOW_FAULT_AROUND", "16", 1);
+	setenv("NUMASHADOW_MONITOR_FROM", "0", 1);	/* the monitor's, all */
 	ns_test_preload(argv);
 	if (ns_api_get(&api))
 		t_fail("not preloaded");

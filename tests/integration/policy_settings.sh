@@ -28,7 +28,7 @@ run() {
 	name=$1
 	shift
 	env -u LD_PRELOAD -u NUMASHADOW_POLICY -u NUMASHADOW_RULES \
-	    -u NUMASHADOW_FAULT_AROUND -u NUMASHADOW_REPORT -u NUMASHADOW_LOG \
+	    -u NUMASHADOW_FAULT_AROUND -u NUMASHADOW_MONITOR_FROM -u NUMASHADOW_REPORT -u NUMASHADOW_LOG \
 	    -u NUMASHADOW_VERIFY "$@" "$NS" run --verify -- "$PROG" 3 \
 		>"$tmp/$name.out" 2>"$tmp/$name.err"
 	echo $? >"$tmp/$name.rc"
@@ -77,6 +77,9 @@ refused NUMASHADOW_POLICY bogus
 refused NUMASHADOW_RULES 'size>=64Q:membind=0'
 refused NUMASHADOW_RULES 'site=:f:membind=0'
 refused NUMASHADOW_RULES 'size>=1M:membind=9'
+refused NUMASHADOW_MONITOR_FROM 2Q
+refused NUMASHADOW_MONITOR_FROM 131073G
+refused NUMASHADOW_MONITOR_FROM -1
 
 # The policy's own words name what it takes.
 run bad NUMASHADOW_POLICY=membind=9

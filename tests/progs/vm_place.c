@@ -9,6 +9,14 @@
  *
  *   interleave    interleave=0-1: a 4 MiB mmap written page by page; the
  *                 page at addr is on node (addr >> 12) % 2, every one.
+ *   small         interleave=0-1: regions of 64 pages, below the size the
+ *                 kernel places by numashadow's VMA policy: page vpn on
+ *                 node vpn % 2; one the program binds to node 0 with its
+ *                 own mbind() stays on node 0; once a thread binds
+ *                 itself to node 0 (set_mempolicy), the untouched pages
+ *                 of a region mapped before are the monitor's: the bound
+ *                 thread's on node 0, the main thread's by vpn % 2, as
+ *                 are those of a region mapped after.
  *   weighted      weighted-interleave=0:3,1:1: 4096 pages; a page whose
  *                 vpn % 4 < 3 is on node 0, the others on node 1, and the
  *                 totals are exactly 3:1.
@@ -60,6 +68,7 @@
 
 #define REGION_PAGES 1024	/* 4 MiB */
 #define WEIGHTED_PAGES 4096
+#define SMALL_PAGES 64		/* 256 KiB: placed by the kernel */
 #define HALF_PAGES 512		/* 2 MiB: one huge page, 32 windows of 16 */
 #define HPAGE (2UL << 20)
 
@@ -363,6 +372,54 @@ static void case_thread_policy(void)
 	       "the main thread: node 1)\n");
 }
 
+/* Pages of [base, base + n pages) on node vpn % 2, every one. */
+static void expect_interleaved(const char *what, char *base, long n)
+{
+	int *want = calloc((size_t)n, sizeof(*want));
+
+	t_assert(want);
+	for (long i = 0; i < n; i++)
+		want[i] = (int)(vpn(base + i * pg) % 2);
+	ns_expect_nodes(what, base, n, want, NULL);
+	free(want);
+}
+
+static void case_small(void)
+{
+	long n = SMALL_PAGES;
+	unsigned long zero = 1UL << 0;
+	char *first = map_rw((size_t)n * pg), *own = map_rw((size_t)n * pg);
+	char *later = map_rw((size_t)n * pg);
+	struct toucher t = { .base = later + n / 2 * pg, .n = n / 2, .cpu = -1, .how = 1 };
+
+	/* Placed by the kernel under the VMA policy interleave=0-1 maps to;
+	 * the program's own mbind() replaces it. */
+	if (mbind(own, (size_t)n * pg, MPOL_BIND, &zero, 64, 0))
+		t_fail("mbind(MPOL_BIND, node 0): %s", strerror(errno));
+	touch(first, n);
+	touch(own, n / 2);
+	expect_interleaved("small region, no thread policy", first, n);
+	/* A thread's own policy outranks numashadow's: from then on the
+	 * untouched pages are the monitor's, the thread's go to node 0 and
+	 * the main thread's are interleaved still; the program's binding
+	 * stays. */
+	run_thread(&t);
+	touch(later, n / 2);
+	touch(own + n / 2 * pg, n / 2);
+	expect_interleaved("small region, main thread after a thread policy", later, n / 2);
+	expect_all_on("small region, a thread bound to node 0", later + n / 2 * pg, n / 2, 0);
+	expect_all_on("small region the program bound to node 0", own, n, 0);
+	char *after = map_rw((size_t)n * pg);
+	touch(after, n);
+	expect_interleaved("small region mapped after a thread policy", after, n);
+	expect_content("small first", first, n);
+	expect_content("small own", own, n);
+	expect_content("small later", later, n);
+	expect_content("small after", after, n);
+	printf("vm_place small: PASS (%ld-page regions: by vpn %% 2 from the kernel, then "
+	       "the monitor; a bound thread's on node 0; the program's mbind kept)\n", n);
+}
+
 /* The policy set before exec is the new image's: run once to bind and
  * exec, then again (VM_PLACE_EXECED set) to touch and judge. */
 static void case_exec_policy(void)
@@ -486,6 +543,7 @@ static const struct {
 	void (*run)(void);
 } cases[] = {
 	{ "interleave", "interleave=0-1", case_interleave },
+	{ "small", "interleave=0-1", case_small },
 	{ "weighted", "weighted-interleave=0:3,1:1", case_weighted },
 	{ "membind", "membind=1", case_membind },
 	{ "preferred", "preferred=1", case_preferred },

@@ -16,6 +16,7 @@
 # fails when qemu is missing.
 PROG=build/tests/progs/vm_place
 CASES="interleave:interleave=0-1
+small:interleave=0-1
 weighted:weighted-interleave=0:3,1:1
 membind:membind=1
 preferred:preferred=1
