@@ -344,6 +344,9 @@ int numa_parse_ranges(const char *s, void (*set)(unsigned n, void *arg),
 uint64_t numa_parse_list(const char *s);
 uint64_t numa_online(void);
 bool numa_node_online(int node);
+/* The node of each CPU: read it (once per image), then ask. */
+void numa_cpu_nodes_read(void);
+int numa_cpu_node(int64_t cpu);
 bool numa_can_move_all(void);
 
 /* ---- migrate.c: the migration engine ---- */

@@ -114,7 +114,6 @@ static struct monitor {
 	int cur_node;		/* what the monitor's mempolicy binds to */
 	int cur_mode;
 	uint64_t cur_mask;
-	int cpu_node[1024];	/* node of each CPU, -1 unknown */
 	struct { int tid, node, mode; uint64_t mask; } tids[TID_CACHE];
 	uint64_t spin_ns;	/* adaptive spin before sleeping */
 	uint64_t last_batch;	/* when the last batch arrived (ns) */
@@ -267,40 +266,6 @@ void uffd_region_leave(uint64_t start, uint64_t end)
 
 /* ---- where threads run ---- */
 
-static int cpu_node_of;	/* the node whose cpulist is being read */
-
-static void set_cpu_node(unsigned cpu, void *unused)
-{
-	(void)unused;
-	if (cpu < 1024)
-		mon.cpu_node[cpu] = cpu_node_of;
-}
-
-static int cpu_nodes_known;	/* cpu_node[] read, once per image */
-
-static void cpu_nodes_read(void)
-{
-	char path[64], buf[512];
-
-	for (int c = 0; c < 1024; c++)
-		mon.cpu_node[c] = -1;
-	for (int n = 0; n < 64; n++) {
-		if (!numa_node_online(n))
-			continue;
-		ns_fmt(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
-		long fd = sys_open(path, O_RDONLY | O_CLOEXEC), len;
-		if (fd < 0)
-			continue;
-		len = sys_read((int)fd, buf, sizeof(buf) - 1);
-		sys_close((int)fd);
-		if (len <= 0)
-			continue;
-		buf[len] = 0;
-		cpu_node_of = n;
-		numa_parse_ranges(buf, set_cpu_node, NULL);
-	}
-}
-
 /* The node of thread tid: the one node its affinity allows, else the node
  * of the CPU it last ran on.  -1 when unknown. */
 static int thread_node(int tid)
@@ -317,7 +282,7 @@ static int thread_node(int tid)
 	for (long w = 0; n > 0 && w < n / 8; w++)
 		for (int b = 0; b < 64; b++)
 			if (mask[w] >> b & 1) {
-				int c = (int)(w * 64 + b), cn = c < 1024 ? mon.cpu_node[c] : -1;
+				int c = (int)(w * 64 + b), cn = numa_cpu_node(c);
 				if (node == -2)
 					node = cn;
 				else if (node != cn)
@@ -329,7 +294,7 @@ static int thread_node(int tid)
 	char path[64];
 	ns_fmt(path, sizeof(path), "/proc/self/task/%d/stat", tid);
 	int64_t cpu = stat_field(path, 39, NULL);
-	return cpu >= 0 && cpu < 1024 ? mon.cpu_node[cpu] : -1;
+	return numa_cpu_node(cpu);
 }
 
 void uffd_thread_policy(int tid, int mode, uint64_t mask)
@@ -1117,10 +1082,7 @@ static int uffd_start_locked(void)
 	mon.gap = 1000000;
 	mon.last_batch = sys_now_ns();
 	__builtin_memset(&mon.st, 0, sizeof(mon.st));
-	if (!cpu_nodes_known) {	/* a fork child has the parent's table */
-		cpu_nodes_read();
-		cpu_nodes_known = 1;
-	}
+	numa_cpu_nodes_read();	/* a fork child has the parent's table */
 	ns_exclude(&mon, sizeof(mon));
 	/* Alive once the thread exists, before it first runs: a fault in a
 	 * range registered meanwhile waits for its first read, and nothing
