@@ -69,6 +69,11 @@ struct region {
 	int policy;
 };
 
+/* A write-protected range: a hold, a next-touch or a COW-watched range. */
+struct mon_range {
+	uint64_t start, end;	/* [start, end); end 0: a free slot */
+};
+
 /* Outside the big zero-initialised struct, which stays out of the file. */
 extern int mon_fd;		/* the userfaultfd, -1 when off */
 
@@ -99,9 +104,9 @@ extern struct monitor {
 	 * one page, so sparse touches fill only what they touch. */
 	struct { uint64_t next; unsigned win; uint32_t used; } stream[8];
 	uint32_t stream_clock;
-	struct { uint64_t start, end; } held[8];	/* ranges in flight */
-	struct { uint64_t start, end; } nt[64];		/* next-touch ranges */
-	struct { uint64_t start, end; } cw[64];		/* COW-watched ranges */
+	struct mon_range held[8];	/* ranges in flight */
+	struct mon_range nt[64];	/* next-touch ranges */
+	struct mon_range cw[64];	/* COW-watched ranges */
 	/* Pages next-touch moved: the hooks give the shadow the new node. */
 	struct ev_ring moved;
 	/* Write sampling for the balancer: the range armed now, and what

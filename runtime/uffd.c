@@ -178,51 +178,45 @@ void uffd_region_leave(uint64_t start, uint64_t end)
 
 /* ---- the rings: the monitor's news, popped by the hooks ---- */
 
+/* Pops the oldest entry of ring r: [start, end) and its value, where the
+ * caller wants them; 1, or 0 when the ring is empty. */
+static int ring_pop(struct ev_ring *r, uint64_t *start, uint64_t *end, int *val)
+{
+	struct region_ev e;
+
+	if (!ring_get(r, &e))
+		return 0;
+	*start = e.start;
+	if (end)
+		*end = e.end;
+	if (val)
+		*val = e.policy;
+	return 1;
+}
+
 /* Called by the hooks with the family lock: ranges whose pages went. */
 int uffd_vanished(uint64_t *start, uint64_t *end)
 {
-	struct region_ev e;
-
-	if (!ring_get(&mon.vanish, &e))
-		return 0;
-	*start = e.start;
-	*end = e.end;
-	return 1;
+	return ring_pop(&mon.vanish, start, end, NULL);
 }
 
+/* Called by the balancer: a sampled write's page and writer's node. */
 int uffd_sampled(uint64_t *page, int *node)
 {
-	struct region_ev e;
-
-	if (!ring_get(&mon.samples, &e))
-		return 0;
-	*page = e.start;
-	*node = e.policy;
-	return 1;
+	return ring_pop(&mon.samples, page, NULL, node);
 }
 
+/* Called by the hooks with the family lock: pages filled (or copied on a
+ * write after fork) and the thread that touched them. */
 int uffd_touched(uint64_t *start, uint64_t *end, int *tid)
 {
-	struct region_ev e;
-
-	if (!ring_get(&mon.touched, &e))
-		return 0;
-	*start = e.start;
-	*end = e.end;
-	*tid = e.policy;
-	return 1;
+	return ring_pop(&mon.touched, start, end, tid);
 }
 
 /* Called by the hooks with the family lock: a page next-touch moved. */
 int uffd_moved(uint64_t *addr, int *node)
 {
-	struct region_ev e;
-
-	if (!ring_get(&mon.moved, &e))
-		return 0;
-	*addr = e.start;
-	*node = e.policy;
-	return 1;
+	return ring_pop(&mon.moved, addr, NULL, node);
 }
 
 /* ---- the monitor thread and the events ---- */

@@ -88,25 +88,36 @@ static bool is_cow_watched(uint64_t a)
 	return false;
 }
 
+/* Arms [start, end) in one of the n slots of set - the one holding it
+ * already, or a free one - and write-protects it.  0 or -errno:
+ * -EOPNOTSUPP without write protection, -ENOSPC with every slot taken,
+ * else what the registration or the protection answered. */
+static int arm(struct mon_range *set, int n, uint64_t start, uint64_t end, bool placed)
+{
+	int slot = -1;
+	long r;
+
+	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return -EOPNOTSUPP;
+	for (int i = 0; i < n && slot < 0; i++)
+		if (!set[i].end || (set[i].start == start && set[i].end == end))
+			slot = i;
+	if (slot < 0)
+		return -ENOSPC;
+	r = register_wp(start, end, placed);
+	if (r < 0)
+		return (int)r;
+	set[slot].start = start;
+	set[slot].end = end;
+	return (int)wp(start, end, true);
+}
+
 /* After fork: write-protect [start, end), whose anonymous pages parent
  * and child now share, so each first write - a COW break - is seen when it
  * happens rather than at the next sync.  0 or -errno. */
 int uffd_cow_watch(uint64_t start, uint64_t end, bool placed)
 {
-	int slot = -1;
-
-	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
-		return -EOPNOTSUPP;
-	for (int i = 0; i < MAX_CW && slot < 0; i++)
-		if (!mon.cw[i].end || (mon.cw[i].start == start && mon.cw[i].end == end))
-			slot = i;
-	if (slot < 0)
-		return -ENOSPC;
-	if (register_wp(start, end, placed) < 0)
-		return -EINVAL;
-	mon.cw[slot].start = start;
-	mon.cw[slot].end = end;
-	return (int)wp(start, end, true);
+	return arm(mon.cw, MAX_CW, start, end, placed);
 }
 
 static bool is_next_touch(uint64_t a)
@@ -167,22 +178,7 @@ void handle_wp(uint64_t addr, int tid)
  * the writer's node.  Returns 0 or -errno. */
 int uffd_next_touch(uint64_t start, uint64_t end, bool placed)
 {
-	int slot = -1;
-	long r;
-
-	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
-		return -EOPNOTSUPP;
-	for (int i = 0; i < MAX_NT && slot < 0; i++)
-		if (!mon.nt[i].end || (mon.nt[i].start == start && mon.nt[i].end == end))
-			slot = i;
-	if (slot < 0)
-		return -ENOSPC;
-	r = register_wp(start, end, placed);
-	if (r < 0)
-		return (int)r;
-	mon.nt[slot].start = start;
-	mon.nt[slot].end = end;
-	return (int)wp(start, end, true);
+	return arm(mon.nt, MAX_NT, start, end, placed);
 }
 
 /* Puts back the registration [start, end) had before a write-protect
