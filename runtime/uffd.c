@@ -289,6 +289,10 @@ static bool ours(void)
 	return sys_fstat(mon_fd, &st) == 0 && st.ino == mon.ino;
 }
 
+/* The monitor thread.  One piece, over 60 lines: one loop - read a batch
+ * (spinning, then sleeping in poll), time it, handle its events, then its
+ * faults - whose steps share the batch and the spin state, and whose exit
+ * closes the descriptors it alone may still hold. */
 static void *monitor_main(void *unused)
 {
 	sigset_t all;
@@ -403,6 +407,9 @@ int uffd_start(void)
 	return r;
 }
 
+/* One piece, over 60 lines: the descriptor, its features, the stop
+ * eventfd, the monitor's state reset for this process and the thread, in
+ * the one order that lets a failure close what was opened. */
 static int uffd_start_locked(void)
 {
 	struct uffdio_api api = { .api = UFFD_API,
