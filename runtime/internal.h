@@ -344,6 +344,9 @@ int numa_parse_ranges(const char *s, void (*set)(unsigned n, void *arg),
 uint64_t numa_parse_list(const char *s);
 uint64_t numa_online(void);
 bool numa_node_online(int node);
+/* The node of each CPU: read it (once per image), then ask. */
+void numa_cpu_nodes_read(void);
+int numa_cpu_node(int64_t cpu);
 bool numa_can_move_all(void);
 
 /* ---- migrate.c: the migration engine ---- */
@@ -538,11 +541,10 @@ int policy_pick(uint64_t len, const struct ns_site *sites, int nsites);
 const struct ns_policy *policy_get(int idx);
 int policy_node(const struct ns_policy *p, uint64_t vpn, int thread_node);
 
-/* ---- uffd.c: the userfaultfd monitor ---- */
+/* ---- uffd.c: the userfaultfd monitor (with fill.c and wp.c) ---- */
 
 int uffd_start(void);
 void uffd_stop(void);
-int uffd_set_window(const char *v);
 void uffd_quiesce(void);
 bool uffd_has_wp(void);
 void uffd_after_fork(void);
@@ -555,22 +557,12 @@ void uffd_region_del(uint64_t start, uint64_t end);
 void uffd_region_leave(uint64_t start, uint64_t end);
 /* Pops a range whose pages the kernel dropped (EVENT_REMOVE); 1 or 0. */
 int uffd_vanished(uint64_t *start, uint64_t *end);
-/* Write protection of pages in flight (the engine's migration entries). */
-int uffd_hold(uint64_t start, uint64_t end, bool placed);
-void uffd_release(uint64_t start, uint64_t end, bool placed);
 /* Pages the monitor filled: pop (start, end, thread) (1 or 0). */
 int uffd_touched(uint64_t *start, uint64_t *end, int *tid);
-/* Next-touch: arm a range; pop pages it moved (1 or 0). */
-int uffd_next_touch(uint64_t start, uint64_t end, bool placed);
-int uffd_cow_watch(uint64_t start, uint64_t end, bool placed);
+/* Pages next-touch moved: pop (page, node) (1 or 0). */
 int uffd_moved(uint64_t *addr, int *node);
-/* Write sampling for the balancer. */
-int uffd_sample_arm(uint64_t vstart, uint64_t vend, uint64_t start, uint64_t end,
-		    bool placed);
-void uffd_sample_disarm(void);
+/* Writes sampled for the balancer: pop (page, writer's node) (1 or 0). */
 int uffd_sampled(uint64_t *page, int *node);
-/* The calling thread's own task policy (set_mempolicy), to honour. */
-void uffd_thread_policy(int tid, int mode, uint64_t mask);
 /* Fault statistics, for reports. */
 struct ns_fault_stats {
 	uint64_t faults;	/* MISSING faults served */
@@ -585,6 +577,26 @@ struct ns_fault_stats {
 	uint64_t by_node[64];	/* pages filled per node */
 };
 void uffd_stats(struct ns_fault_stats *out);
+
+/* ---- fill.c: first-touch filling ---- */
+
+/* NUMASHADOW_FAULT_AROUND: pages filled per fault; 0 or -EINVAL. */
+int uffd_set_window(const char *v);
+/* The calling thread's own task policy (set_mempolicy), to honour. */
+void uffd_thread_policy(int tid, int mode, uint64_t mask);
+
+/* ---- wp.c: write protection ---- */
+
+/* Write protection of pages in flight (the engine's migration entries). */
+int uffd_hold(uint64_t start, uint64_t end, bool placed);
+void uffd_release(uint64_t start, uint64_t end, bool placed);
+/* Next-touch: arm a range; the COW watch after fork. */
+int uffd_next_touch(uint64_t start, uint64_t end, bool placed);
+int uffd_cow_watch(uint64_t start, uint64_t end, bool placed);
+/* Write sampling for the balancer. */
+int uffd_sample_arm(uint64_t vstart, uint64_t vend, uint64_t start, uint64_t end,
+		    bool placed);
+void uffd_sample_disarm(void);
 
 /* ---- balance.c: hot-page balancing ---- */
 

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * numa.c - what the runtime needs to know of the machine's NUMA layout and
- * of its own rights, read from the kernel once and kept.
+ * of its own rights, read from the kernel once and kept: the online nodes,
+ * the node of each CPU, CAP_SYS_NICE.
+ *
+ * No locks: each table is written once, by the thread that first needs it
+ * (the CPU table before the monitor thread that reads it is started), and
+ * a fork child keeps its parent's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +84,52 @@ uint64_t numa_online(void)
 bool numa_node_online(int node)
 {
 	return node >= 0 && node < 64 && (numa_online() >> node) & 1;
+}
+
+static int cpu_node[1024];	/* node of each CPU, -1 unknown */
+static int cpu_node_of;	/* the node whose cpulist is being read */
+static int cpu_nodes_known;	/* cpu_node[] read, once per image */
+
+static void set_cpu_node(unsigned cpu, void *unused)
+{
+	(void)unused;
+	if (cpu < 1024)
+		cpu_node[cpu] = cpu_node_of;
+}
+
+/* Reads the node of each CPU from sysfs, once per image: a fork child has
+ * the parent's table. */
+void numa_cpu_nodes_read(void)
+{
+	char path[64], buf[512];
+
+	if (cpu_nodes_known)
+		return;
+	for (int c = 0; c < 1024; c++)
+		cpu_node[c] = -1;
+	for (int n = 0; n < 64; n++) {
+		if (!numa_node_online(n))
+			continue;
+		ns_fmt(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
+		long fd = sys_open(path, O_RDONLY | O_CLOEXEC), len;
+		if (fd < 0)
+			continue;
+		len = sys_read((int)fd, buf, sizeof(buf) - 1);
+		sys_close((int)fd);
+		if (len <= 0)
+			continue;
+		buf[len] = 0;
+		cpu_node_of = n;
+		numa_parse_ranges(buf, set_cpu_node, NULL);
+	}
+	cpu_nodes_known = 1;
+}
+
+/* Returns the node of CPU cpu, -1 when unknown (numa_cpu_nodes_read() not
+ * called yet, or a CPU sysfs does not list). */
+int numa_cpu_node(int64_t cpu)
+{
+	return cpu >= 0 && cpu < 1024 ? cpu_node[cpu] : -1;
 }
 
 /* May this process move pages other processes map (MPOL_MF_MOVE_ALL)? */

@@ -37,6 +37,7 @@ LAYER = {
     'runtime/verify.c': 2, 'runtime/policy.c': 2, 'runtime/trace.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
     'runtime/thread.c': 2, 'runtime/ctl.c': 2, 'runtime/report.c': 2,
+    'runtime/fill.c': 2, 'runtime/wp.c': 2,
     'runtime/itree.c': 3, 'runtime/object.c': 3, 'runtime/vma.c': 3,
     'runtime/page.c': 3, 'runtime/rmap.c': 3, 'runtime/proc.c': 3,
     'runtime/arena.c': 3, 'runtime/pagemap.c': 3, 'runtime/self.c': 3,
