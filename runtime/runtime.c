@@ -512,7 +512,9 @@ static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy 
  * policy (the kernel's default is the touching thread's node) and is not
  * marked.
  */
-static int thread_policies;	/* a program thread set a policy of its own */
+static int thread_policies;	/* a program thread set a policy of its own:
+				 * 1, and 2 once the kernel's regions are the
+				 * monitor's (kernel_regions_to_monitor) */
 
 static bool by_kernel(uint64_t len, const struct ns_policy *p)
 {
@@ -1569,8 +1571,13 @@ long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode
 	if (r == 0 && policy_any()) {
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
 				   mask && maxnode ? mask[0] : 0);
-		if (!__atomic_exchange_n(&thread_policies, 1, __ATOMIC_SEQ_CST))
+		/* Every caller until the handing over is done: one that
+		 * returned while another thread was still at it would touch
+		 * its pages under the VMA policies. */
+		if (__atomic_load_n(&thread_policies, __ATOMIC_ACQUIRE) != 2) {
+			__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
 			kernel_regions_to_monitor();
+		}
 	}
 	return r;
 }
@@ -1619,6 +1626,7 @@ static void kernel_regions_to_monitor(void)
 	if (!enter())
 		return;
 	kernel_regions_end(0, ~0ULL, true);
+	__atomic_store_n(&thread_policies, 2, __ATOMIC_RELEASE);
 	leave();
 }
 

@@ -135,22 +135,25 @@ bool region_find(uint64_t addr, struct region *out)
 	return i >= 0;
 }
 
-int uffd_region_add(uint64_t start, uint64_t end, int idx)
+/* [start, end) registered for missing-page faults; 0 or -errno.  Not
+ * before the monitor thread exists: nobody would serve the faults. */
+static int register_missing(uint64_t start, uint64_t end)
 {
 	struct uffdio_register reg = { .range = { start, end - start },
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
-	long r;
 
-	/* Not before the monitor runs: the thread starting it may touch
-	 * what it maps meanwhile (pthread_create allocates), and nobody would
-	 * serve that fault. */
 	if (mon_fd < 0 || !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
 		return -ENODEV;
-	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
-	if (r < 0)
-		return (int)r;
-	table_apply(start, end, idx);
-	return 0;
+	return (int)sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+}
+
+int uffd_region_add(uint64_t start, uint64_t end, int idx)
+{
+	int r = register_missing(start, end);
+
+	if (r == 0)
+		table_apply(start, end, idx);
+	return r;
 }
 
 /* [start, end) is placed by the kernel (runtime.c, place()): noted only,
@@ -167,15 +170,10 @@ void uffd_region_note(uint64_t start, uint64_t end, int idx)
  * where the table has none.  0 or -errno. */
 int uffd_region_register(uint64_t start, uint64_t end, int idx)
 {
-	struct uffdio_register reg = { .range = { start, end - start },
-				       .mode = UFFDIO_REGISTER_MODE_MISSING };
-	long r;
+	int r = register_missing(start, end);
 
-	if (mon_fd < 0 || !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
-		return -ENODEV;
-	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 	if (r < 0)
-		return (int)r;
+		return r;
 	table_lock();
 	for (uint64_t a = start; a < end;) {
 		int i = region_search(a);
