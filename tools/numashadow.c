@@ -327,6 +327,65 @@ static int number_parse(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* -h or --help. */
+static int help_asked(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* Whether argv[*i] ends the options of a command that runs CMD: "--"
+ * (stepped over) or the first word not starting with '-'. */
+static int options_end(char **argv, int *i)
+{
+	if (strcmp(argv[*i], "--") == 0) {
+		++*i;
+		return 1;
+	}
+	return argv[*i][0] != '-';
+}
+
+/*
+ * "--name VALUE" as option_match, checked: 1 and *val set when arg is
+ * option name with a value valid() accepts (NULL: any but ""), 0 when arg
+ * is another option, -1 after a usage error line naming what it accepts
+ * (and the value got, when valid() refused one).
+ */
+static int option_checked(const char *cmd, const char *name, const char *accepts,
+			  int (*valid)(const char *), int argc, char **argv,
+			  int *i, const char **val)
+{
+	const char *v;
+	int m = option_match(name, argc, argv, i, &v);
+
+	if (m < 0 || (m > 0 && !valid && !*v)) {
+		value_error(cmd, name, accepts, NULL);
+		return -1;
+	}
+	if (m > 0 && valid && !valid(v)) {
+		value_error(cmd, name, accepts, v);
+		return -1;
+	}
+	if (m > 0)
+		*val = v;
+	return m;
+}
+
+/* "--name N" as option_match, N a whole number in [min, max] into *out:
+ * 1, 0 when arg is another option, or -1 after a usage error line. */
+static int option_number(const char *cmd, const char *name, long min, long max,
+			 const char *accepts, int argc, char **argv, int *i,
+			 long *out)
+{
+	const char *v;
+	int m = option_match(name, argc, argv, i, &v);
+
+	if (m < 0 || (m > 0 && number_parse(v, min, max, out))) {
+		value_error(cmd, name, accepts, m < 0 ? NULL : v);
+		return -1;
+	}
+	return m;
+}
+
 /* Our own executable, symlinks resolved: helpers are looked for beside it
  * so that a build tree works uninstalled.  Returns 0 or -ENOENT. */
 static int self_path(char *buf, size_t size)
@@ -502,6 +561,27 @@ static int trace_file_reset(const char *path)
 	return 0;
 }
 
+/* Adds rule to the ';'-separated list *rules; 0 or -ENOMEM. */
+static int rules_add(char **rules, const char *rule)
+{
+	size_t have = *rules ? strlen(*rules) : 0;
+	char *n = realloc(*rules, have + strlen(rule) + 2);
+
+	if (!n)
+		return -ENOMEM;
+	if (have)
+		n[have++] = ';';
+	strcpy(n + have, rule);
+	*rules = n;
+	return 0;
+}
+
+/* setenv(name, value), or nothing when value is NULL; 0 or -errno. */
+static int env_set(const char *name, const char *value)
+{
+	return value && setenv(name, value, 1) ? -errno : 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX], trace[PATH_MAX];
@@ -517,13 +597,9 @@ static int cmd_run(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "--") == 0) {
-			i++;
+		if (options_end(argv, &i))
 			break;
-		}
-		if (a[0] != '-')
-			break;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+		if (help_asked(a))
 			return subcommand_help("run");
 		if (strcmp(a, "--verify") == 0) {
 			verify = "1";
@@ -537,35 +613,21 @@ static int cmd_run(int argc, char **argv)
 						   "level 0, 1 or 2", verify);
 			continue;
 		}
-		m = option_match("--log", argc, argv, &i, &val);
-		if (m < 0 || (m > 0 && !*val))
-			return value_error("run", "--log", "a file name", NULL);
-		if (m > 0) {
-			logarg = val;
-			continue;
-		}
-		m = option_match("--trace", argc, argv, &i, &val);
-		if (m < 0 || (m > 0 && !*val))
-			return value_error("run", "--trace", "a file name", NULL);
-		if (m > 0) {
-			tracearg = val;
-			continue;
-		}
-		m = option_match("--migrate-after", argc, argv, &i, &val);
-		if (m < 0 || (m > 0 && !migrate_after_valid(val)))
-			return value_error("run", "--migrate-after",
-					   "SECONDS:NODE such as 0.5:1",
-					   m < 0 ? NULL : val);
-		if (m > 0) {
-			after = val;
-			continue;
-		}
-		m = option_match("--next-touch-at", argc, argv, &i, &val);
-		if (m < 0 || (m > 0 && !seconds_valid(val)))
-			return value_error("run", "--next-touch-at", "SECONDS such as 1.5",
-					   m < 0 ? NULL : val);
-		if (m > 0) {
-			nextat = val;
+		if ((m = option_checked("run", "--log", "a file name", NULL,
+					argc, argv, &i, &logarg)) ||
+		    (m = option_checked("run", "--trace", "a file name", NULL,
+					argc, argv, &i, &tracearg)) ||
+		    (m = option_checked("run", "--migrate-after",
+					"SECONDS:NODE such as 0.5:1",
+					migrate_after_valid, argc, argv, &i, &after)) ||
+		    (m = option_checked("run", "--next-touch-at",
+					"SECONDS such as 1.5", seconds_valid,
+					argc, argv, &i, &nextat)) ||
+		    (m = option_number("run", "--fault-around", 1, 512,
+				       "pages from 1 to 512", argc, argv, &i,
+				       &fault_around))) {
+			if (m < 0)
+				return EXIT_USAGE;
 			continue;
 		}
 		if (strcmp(a, "--balance") == 0 || strncmp(a, "--balance=", 10) == 0) {
@@ -607,26 +669,15 @@ static int cmd_run(int argc, char **argv)
 			}
 		if (matched)
 			continue;
-		m = option_match("--rule", argc, argv, &i, &val);
-		if (m < 0 || (m > 0 && !*val))
-			return value_error("run", "--rule", "a rule such as size>=64M:interleave=all", NULL);
+		m = option_checked("run", "--rule", "a rule such as size>=64M:interleave=all",
+				   NULL, argc, argv, &i, &val);
+		if (m < 0)
+			return EXIT_USAGE;
 		if (m > 0) {
-			size_t have = rules ? strlen(rules) : 0;
-			char *n = realloc(rules, have + strlen(val) + 2);
-			if (!n)
+			if (rules_add(&rules, val))
 				return EXIT_SELF;
-			if (have)
-				n[have++] = ';';
-			strcpy(n + have, val);
-			rules = n;
 			continue;
 		}
-		m = option_match("--fault-around", argc, argv, &i, &val);
-		if (m < 0 || (m > 0 && number_parse(val, 1, 512, &fault_around)))
-			return value_error("run", "--fault-around", "pages from 1 to 512",
-					   m < 0 ? NULL : val);
-		if (m > 0)
-			continue;
 		return usage_error("run", "unknown option '%s'", a);
 	}
 	if (i >= argc)
@@ -648,40 +699,49 @@ static int cmd_run(int argc, char **argv)
 			return EXIT_SELF;
 		}
 	}
-	err = preload_set(lib);
-	if (!err && verify && setenv("NUMASHADOW_VERIFY", verify, 1))
-		err = -errno;
-	if (!err && after && setenv("NUMASHADOW_MIGRATE_AFTER", after, 1))
-		err = -errno;
-	if (!err && balance[0] && setenv("NUMASHADOW_BALANCE", balance, 1))
-		err = -errno;
-	if (!err && nextat && setenv("NUMASHADOW_NEXT_TOUCH_AT", nextat, 1))
-		err = -errno;
-	if (!err && report && setenv("NUMASHADOW_REPORT", report == 2 ? "json" : "1", 1))
-		err = -errno;
-	if (!err && ctl && setenv("NUMASHADOW_CTL", ctl, 1))
-		err = -errno;
-	if (!err && tracearg && setenv("NUMASHADOW_TRACE", trace, 1))
-		err = -errno;
-	if (!err && policy && setenv("NUMASHADOW_POLICY", policy, 1))
-		err = -errno;
-	if (!err && rules && setenv("NUMASHADOW_RULES", rules, 1))
-		err = -errno;
 	snprintf(fa, sizeof(fa), "%ld", fault_around);
-	if (!err && fault_around && setenv("NUMASHADOW_FAULT_AROUND", fa, 1))
-		err = -errno;
+	const char *const env[][2] = {
+		{ "NUMASHADOW_VERIFY", verify },
+		{ "NUMASHADOW_MIGRATE_AFTER", after },
+		{ "NUMASHADOW_BALANCE", balance[0] ? balance : NULL },
+		{ "NUMASHADOW_NEXT_TOUCH_AT", nextat },
+		{ "NUMASHADOW_REPORT", !report ? NULL : report == 2 ? "json" : "1" },
+		{ "NUMASHADOW_CTL", ctl },
+		{ "NUMASHADOW_TRACE", tracearg ? trace : NULL },
+		{ "NUMASHADOW_POLICY", policy },
+		{ "NUMASHADOW_RULES", rules },
+		{ "NUMASHADOW_FAULT_AROUND", fault_around ? fa : NULL },
+	};
+	err = preload_set(lib);
+	for (size_t k = 0; !err && k < sizeof(env) / sizeof(env[0]); k++)
+		err = env_set(env[k][0], env[k][1]);
 	free(rules);
 	if (!err && logarg) {
 		/* Absolute, because the program may change directory. */
 		err = path_absolute(logarg, log, sizeof(log));
-		if (!err && setenv("NUMASHADOW_LOG", log, 1))
-			err = -errno;
+		if (!err)
+			err = env_set("NUMASHADOW_LOG", log);
 	}
 	if (err) {
 		fprintf(stderr, "numashadow: run: %s\n", strerror(-err));
 		return EXIT_SELF;
 	}
 	return command_exec(argv + i);
+}
+
+/* For options whose value the helper checks. */
+static int any_value(const char *v)
+{
+	(void)v;
+	return 1;
+}
+
+/* For --file: it must be there to be copied. */
+static int file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
 }
 
 static int cmd_vm(int argc, char **argv)
@@ -692,7 +752,6 @@ static int cmd_vm(int argc, char **argv)
 	const char *val, *memonly = NULL, *distance = NULL;
 	char **files, **nv;
 	int nfiles = 0, i, m, k;
-	struct stat st;
 
 	files = calloc(argc + 1, sizeof(*files));
 	if (!files)
@@ -700,55 +759,40 @@ static int cmd_vm(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "--") == 0) {
-			i++;
+		if (options_end(argv, &i))
 			break;
-		}
-		if (a[0] != '-')
-			break;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+		if (help_asked(a))
 			return subcommand_help("vm");
-		if ((m = option_match("--nodes", argc, argv, &i, &val))) {
-			if (m < 0 || number_parse(val, 2, 8, &nodes))
-				return value_error("vm", "--nodes", "2 to 8",
-						   m < 0 ? NULL : val);
-		} else if ((m = option_match("--memory-only", argc, argv, &i,
-					     &val))) {
-			/* The helper checks the list against --nodes. */
+		/* The helper checks --memory-only against --nodes, and the
+		 * distances. */
+		if ((m = option_number("vm", "--nodes", 2, 8, "2 to 8",
+				       argc, argv, &i, &nodes)) ||
+		    (m = option_checked("vm", "--memory-only",
+					"the last nodes, as 2, 2,3 or 2-3", any_value,
+					argc, argv, &i, &memonly)) ||
+		    (m = option_checked("vm", "--distance",
+					"A-B:V[,A-B:V]..., V from 11 to 254", any_value,
+					argc, argv, &i, &distance)) ||
+		    (m = option_number("vm", "--mem", 256, 65536, "MiB from 256 to 65536",
+				       argc, argv, &i, &mem)) ||
+		    (m = option_number("vm", "--cpus", 1, 64, "1 to 64",
+				       argc, argv, &i, &cpus)) ||
+		    (m = option_number("vm", "--timeout", 1, 86400,
+				       "seconds from 1 to 86400", argc, argv, &i,
+				       &timeout))) {
 			if (m < 0)
-				return value_error("vm", "--memory-only",
-						   "the last nodes, as 2, 2,3 or 2-3", NULL);
-			memonly = val;
-		} else if ((m = option_match("--distance", argc, argv, &i,
-					     &val))) {
-			if (m < 0)
-				return value_error("vm", "--distance",
-						   "A-B:V[,A-B:V]..., V from 11 to 254", NULL);
-			distance = val;
-		} else if ((m = option_match("--mem", argc, argv, &i, &val))) {
-			if (m < 0 || number_parse(val, 256, 65536, &mem))
-				return value_error("vm", "--mem",
-						   "MiB from 256 to 65536",
-						   m < 0 ? NULL : val);
-		} else if ((m = option_match("--cpus", argc, argv, &i, &val))) {
-			if (m < 0 || number_parse(val, 1, 64, &cpus))
-				return value_error("vm", "--cpus", "1 to 64",
-						   m < 0 ? NULL : val);
-		} else if ((m = option_match("--timeout", argc, argv, &i,
-					     &val))) {
-			if (m < 0 || number_parse(val, 1, 86400, &timeout))
-				return value_error("vm", "--timeout",
-						   "seconds from 1 to 86400",
-						   m < 0 ? NULL : val);
-		} else if ((m = option_match("--file", argc, argv, &i, &val))) {
-			if (m < 0 || stat(val, &st))
-				return value_error("vm", "--file",
-						   "an existing file or directory",
-						   m < 0 ? NULL : val);
-			files[nfiles++] = (char *)val;
-		} else {
-			return usage_error("vm", "unknown option '%s'", a);
+				return EXIT_USAGE;
+			continue;
 		}
+		m = option_checked("vm", "--file", "an existing file or directory",
+				   file_exists, argc, argv, &i, &val);
+		if (m < 0)
+			return EXIT_USAGE;
+		if (m > 0) {
+			files[nfiles++] = (char *)val;
+			continue;
+		}
+		return usage_error("vm", "unknown option '%s'", a);
 	}
 	if (i >= argc)
 		return usage_error("vm", "no command given");
@@ -815,7 +859,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	a = argv[1];
-	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+	if (help_asked(a)) {
 		usage_print(stdout);
 		return 0;
 	}
@@ -1064,12 +1108,11 @@ static int ctl_request(const char *cmd, long pid, const char *req)
 	return ok ? 0 : 1;
 }
 
-/* --pid PID, shared by migrate and stat. */
-static int pid_parse(const char *cmd, const char *val, long *pid)
+/* --pid PID, shared by migrate and stat: option_number()'s answer. */
+static int pid_option(const char *cmd, int argc, char **argv, int *i, long *pid)
 {
-	if (!val || number_parse(val, 1, 4194304, pid))
-		return value_error(cmd, "--pid", "a process id", val);
-	return 0;
+	return option_number(cmd, "--pid", 1, 4194304, "a process id", argc, argv, i,
+			     pid);
 }
 
 /* A whole node list for --from or --to: 0, or -EINVAL. */
@@ -1078,9 +1121,25 @@ static int nodes_parse(const char *s, uint64_t *mask)
 	return parse_nodelist(&s, mask) < 0 || *s ? -EINVAL : 0;
 }
 
+static int nodes_valid(const char *s)
+{
+	uint64_t mask;
+
+	return nodes_parse(s, &mask) == 0;
+}
+
+/* START-END, hexadecimal, START < END. */
+static int range_valid(const char *s)
+{
+	uint64_t lo = 0, hi = 0;
+
+	return parse_hex64(&s, &lo) == 0 && *s++ == '-' && parse_hex64(&s, &hi) == 0 &&
+	       !*s && hi > lo;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
-	const char *val, *range = NULL, *from = NULL, *to = NULL;
+	const char *range = NULL, *from = NULL, *to = NULL;
 	long pid = 0, node = -1;
 	int i, m, sync = 0, all = 0;
 	uint64_t from_mask = 0, to_mask = 0;
@@ -1089,33 +1148,21 @@ static int cmd_migrate(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+		if (help_asked(a))
 			return subcommand_help("migrate");
-		if ((m = option_match("--pid", argc, argv, &i, &val))) {
-			if (pid_parse("migrate", m < 0 ? NULL : val, &pid))
+		/* --to is a list only with --from, which may come later. */
+		if ((m = pid_option("migrate", argc, argv, &i, &pid)) ||
+		    (m = option_checked("migrate", "--to",
+					"a node number 0 to 63 (with --from, a node list like 0,2 or 0-1)",
+					nodes_valid, argc, argv, &i, &to)) ||
+		    (m = option_checked("migrate", "--from",
+					"a node list like 0,2 or 0-1, nodes 0 to 63",
+					nodes_valid, argc, argv, &i, &from)) ||
+		    (m = option_checked("migrate", "--range",
+					"START-END in hexadecimal, START < END",
+					range_valid, argc, argv, &i, &range))) {
+			if (m < 0)
 				return EXIT_USAGE;
-		} else if ((m = option_match("--to", argc, argv, &i, &val))) {
-			/* A list only with --from, which may come later. */
-			if (m < 0 || nodes_parse(val, &to_mask))
-				return value_error("migrate", "--to",
-						   "a node number 0 to 63 (with --from, a node list like 0,2 or 0-1)",
-						   m < 0 ? NULL : val);
-			to = val;
-		} else if ((m = option_match("--from", argc, argv, &i, &val))) {
-			if (m < 0 || nodes_parse(val, &from_mask))
-				return value_error("migrate", "--from",
-						   "a node list like 0,2 or 0-1, nodes 0 to 63",
-						   m < 0 ? NULL : val);
-			from = val;
-		} else if ((m = option_match("--range", argc, argv, &i, &val))) {
-			uint64_t lo = 0, hi = 0;
-			const char *p = val;
-			if (m < 0 || parse_hex64(&p, &lo) < 0 || *p++ != '-' ||
-			    parse_hex64(&p, &hi) < 0 || *p || hi <= lo)
-				return value_error("migrate", "--range",
-						   "START-END in hexadecimal, START < END",
-						   m < 0 ? NULL : val);
-			range = val;
 		} else if (strcmp(a, "--all") == 0) {
 			all = 1;
 		} else if (strcmp(a, "--sync") == 0) {
@@ -1133,6 +1180,8 @@ static int cmd_migrate(int argc, char **argv)
 	if (from) {
 		if (range)
 			return usage_error("migrate", "--from and --range exclude each other");
+		nodes_parse(from, &from_mask);
+		nodes_parse(to, &to_mask);
 		if (__builtin_popcountll(from_mask) != __builtin_popcountll(to_mask))
 			return usage_error("migrate", "--from %s and --to %s must name as many nodes (%d and %d)",
 					   from, to, __builtin_popcountll(from_mask),
@@ -1859,39 +1908,51 @@ static int stat_out_check(int err)
 	return err;
 }
 
+/* SECONDS for --interval: 0.001 to 86400 (a day), into *ns. */
+static int interval_parse(const char *s, uint64_t *ns)
+{
+	return parse_seconds(&s, ns) || *s || *ns < 1000000 ||
+	       *ns > 86400000000000ULL ? -EINVAL : 0;
+}
+
+static int interval_valid(const char *s)
+{
+	uint64_t ns;
+
+	return interval_parse(s, &ns) == 0;
+}
+
 static int cmd_stat(int argc, char **argv)
 {
-	const char *val, *interval_s = NULL;
+	const char *interval_s = NULL;
 	long pid = 0, count = 0;
 	int i, m, json = 0, all = 0;
 	uint64_t interval_ns = 0;
 
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+		if (help_asked(argv[i]))
 			return subcommand_help("stat");
-		if ((m = option_match("--pid", argc, argv, &i, &val))) {
-			if (pid_parse("stat", m < 0 ? NULL : val, &pid))
+		if ((m = pid_option("stat", argc, argv, &i, &pid))) {
+			if (m < 0)
 				return EXIT_USAGE;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else if (strcmp(argv[i], "--all") == 0) {
 			all = 1;
-		} else if ((m = option_match("--interval", argc, argv, &i, &val))) {
-			const char *p = val;
-			if (m < 0 || parse_seconds(&p, &interval_ns) || *p ||
-			    interval_ns < 1000000 || interval_ns > 86400000000000ULL)
-				return value_error("stat", "--interval",
-						   "seconds from 0.001 to 86400, such as 0.5",
-						   m < 0 ? NULL : val);
-			interval_s = val;
-		} else if ((m = option_match("--count", argc, argv, &i, &val))) {
-			if (m < 0 || number_parse(val, 1, 1000000000, &count))
-				return value_error("stat", "--count", "a number of lines from 1",
-						   m < 0 ? NULL : val);
+		} else if ((m = option_checked("stat", "--interval",
+					       "seconds from 0.001 to 86400, such as 0.5",
+					       interval_valid, argc, argv, &i, &interval_s)) ||
+			   (m = option_number("stat", "--count", 1, 1000000000,
+					      "a number of lines from 1", argc, argv, &i,
+					      &count))) {
+			if (m < 0)
+				return EXIT_USAGE;
 		} else {
 			return usage_error("stat", "unknown argument '%s'", argv[i]);
 		}
 	}
+	if (interval_s)
+		interval_parse(interval_s, &interval_ns);
 	if (all) {
 		if (pid)
 			return usage_error("stat", "--all and --pid exclude each other");
@@ -1922,110 +1983,139 @@ static int cmd_stat(int argc, char **argv)
 	return ctl_request("stat", pid, "stat");
 }
 
-/* ---- trace: a trace file read back (tools/trace.c) ---- */
+/* ---- trace, report: a trace file read back (tools/trace.c) ---- */
+
+/*
+ * The words of trace or report: one trace file into *file and options,
+ * in any order ("--" ends the options).  option() takes one option of
+ * the command into opts: 1, 0 when it is not one, or -1 after a usage
+ * error line.  Returns -1 when the command goes on, or its exit status
+ * now (help shown, or a usage error).
+ */
+static int file_command_parse(const char *cmd, int argc, char **argv,
+			      int (*option)(void *opts, int argc, char **argv, int *i),
+			      void *opts, const char **file)
+{
+	int options = 1, m;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (options && strcmp(a, "--") == 0) {
+			options = 0;
+		} else if (options && a[0] == '-' && a[1]) {
+			if (help_asked(a))
+				return subcommand_help(cmd);
+			m = option(opts, argc, argv, &i);
+			if (m < 0)
+				return EXIT_USAGE;
+			if (!m)
+				return usage_error(cmd, "unknown option '%s'", a);
+		} else if (*file) {
+			return usage_error(cmd, "one trace file only, got '%s' too", a);
+		} else {
+			*file = a;
+		}
+	}
+	return -1;
+}
+
+struct trace_opts {
+	enum trace_out out;
+	const char *svg;	/* with TRACE_SVG */
+	int modes;		/* of --summary, --csv and --svg: at most one */
+	int json;
+};
+
+static int trace_option(void *opts, int argc, char **argv, int *i)
+{
+	struct trace_opts *o = opts;
+	const char *a = argv[*i];
+	int m;
+
+	if (strcmp(a, "--json") == 0) {
+		o->json = 1;
+		return 1;
+	}
+	if (strcmp(a, "--summary") == 0 || strcmp(a, "--csv") == 0) {
+		o->out = a[2] == 's' ? TRACE_SUMMARY : TRACE_CSV;
+		o->modes++;
+		return 1;
+	}
+	m = option_checked("trace", "--svg", "an output file name", NULL, argc, argv,
+			   i, &o->svg);
+	if (m > 0) {
+		o->out = TRACE_SVG;
+		o->modes++;
+	}
+	return m;
+}
 
 static int cmd_trace(int argc, char **argv)
 {
-	enum trace_out out = TRACE_TEXT;
-	const char *file = NULL, *svg = NULL, *val;
-	int i, m, modes = 0, options = 1, json = 0;
+	struct trace_opts o = { .out = TRACE_TEXT };
+	const char *file = NULL;
+	int status = file_command_parse("trace", argc, argv, trace_option, &o, &file);
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (options && strcmp(a, "--") == 0) {
-			options = 0;
-			continue;
-		}
-		if (options && a[0] == '-' && a[1]) {
-			if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-				return subcommand_help("trace");
-			if (strcmp(a, "--summary") == 0) {
-				out = TRACE_SUMMARY;
-				modes++;
-				continue;
-			}
-			if (strcmp(a, "--json") == 0) {
-				json = 1;
-				continue;
-			}
-			if (strcmp(a, "--csv") == 0) {
-				out = TRACE_CSV;
-				modes++;
-				continue;
-			}
-			m = option_match("--svg", argc, argv, &i, &val);
-			if (m < 0 || (m > 0 && !*val))
-				return value_error("trace", "--svg", "an output file name", NULL);
-			if (m > 0) {
-				out = TRACE_SVG;
-				svg = val;
-				modes++;
-				continue;
-			}
-			return usage_error("trace", "unknown option '%s'", a);
-		}
-		if (file)
-			return usage_error("trace", "one trace file only, got '%s' too", a);
-		file = a;
-	}
-	if (modes > 1)
+	if (status >= 0)
+		return status;
+	if (o.modes > 1)
 		return usage_error("trace", "--summary, --csv and --svg exclude each other");
-	if (json && (out == TRACE_CSV || out == TRACE_SVG))
+	if (o.json && (o.out == TRACE_CSV || o.out == TRACE_SVG))
 		return usage_error("trace", "--json goes with the records or --summary, not --csv or --svg");
 	if (!file)
 		return usage_error("trace", "no trace file given");
-	if (json)
-		out = out == TRACE_SUMMARY ? TRACE_SUMMARY_JSON : TRACE_JSON;
-	return trace_show(file, out, svg);
+	if (o.json)
+		o.out = o.out == TRACE_SUMMARY ? TRACE_SUMMARY_JSON : TRACE_JSON;
+	return trace_show(file, o.out, o.svg);
 }
 
-/* ---- report: a trace file summed up (tools/trace.c) ---- */
+struct report_opts {
+	enum report_format format;
+	const char *out;	/* -o; NULL: stdout */
+};
+
+static const char *const report_formats[] = {
+	[REPORT_TEXT] = "text", [REPORT_JSON] = "json", [REPORT_HTML] = "html" };
+
+/* The format named s, or -1. */
+static int report_format_find(const char *s)
+{
+	for (size_t k = 0; k < sizeof(report_formats) / sizeof(report_formats[0]); k++)
+		if (strcmp(s, report_formats[k]) == 0)
+			return (int)k;
+	return -1;
+}
+
+static int report_format_valid(const char *s)
+{
+	return report_format_find(s) >= 0;
+}
+
+static int report_option(void *opts, int argc, char **argv, int *i)
+{
+	struct report_opts *o = opts;
+	const char *val;
+	int m = option_checked("report", "--format", "text, json or html",
+			       report_format_valid, argc, argv, i, &val);
+
+	if (m > 0)
+		o->format = (enum report_format)report_format_find(val);
+	if (m)
+		return m;
+	return option_checked("report", "-o", "an output file name", NULL, argc, argv,
+			      i, &o->out);
+}
 
 static int cmd_report(int argc, char **argv)
 {
-	const char *file = NULL, *out = NULL, *val;
-	int i, m, options = 1;
-	enum report_format format = REPORT_TEXT;
+	struct report_opts o = { .format = REPORT_TEXT };
+	const char *file = NULL;
+	int status = file_command_parse("report", argc, argv, report_option, &o, &file);
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (options && strcmp(a, "--") == 0) {
-			options = 0;
-			continue;
-		}
-		if (options && a[0] == '-' && a[1]) {
-			if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-				return subcommand_help("report");
-			m = option_match("--format", argc, argv, &i, &val);
-			if (m < 0)
-				return value_error("report", "--format", "text, json or html", NULL);
-			if (m > 0) {
-				if (strcmp(val, "text") == 0)
-					format = REPORT_TEXT;
-				else if (strcmp(val, "json") == 0)
-					format = REPORT_JSON;
-				else if (strcmp(val, "html") == 0)
-					format = REPORT_HTML;
-				else
-					return value_error("report", "--format", "text, json or html", val);
-				continue;
-			}
-			m = option_match("-o", argc, argv, &i, &val);
-			if (m < 0 || (m > 0 && !*val))
-				return value_error("report", "-o", "an output file name", NULL);
-			if (m > 0) {
-				out = val;
-				continue;
-			}
-			return usage_error("report", "unknown option '%s'", a);
-		}
-		if (file)
-			return usage_error("report", "one trace file only, got '%s' too", a);
-		file = a;
-	}
+	if (status >= 0)
+		return status;
 	if (!file)
 		return usage_error("report", "no trace file given");
-	return trace_report(file, format, out);
+	return trace_report(file, o.format, o.out);
 }
