@@ -302,11 +302,27 @@ static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
 
 /* ---- per-mapping bars ---- */
 
-/* The scale of a bar chart: five steps of step pages across pw, over n
- * rows of height row. */
-static void bar_grid(FILE *f, double x0, double y0, double pw, double row, size_t n,
-		     uint64_t step)
+/* One row of a bar chart: a mapping's or a call site's pages. */
+struct bar {
+	const uint64_t *placed;		/* by node, [TR_KERNEL] too */
+	uint64_t total, migrated;
+};
+
+/* The scale of a bar chart of n rows of height row: five steps across
+ * pw, the last reaching the longest bar, placed or migrated.  Returns the
+ * step, in pages. */
+static uint64_t bar_grid(FILE *f, double x0, double y0, double pw, double row,
+			 const struct bar *b, size_t n)
 {
+	uint64_t max = 0, step;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b[i].total > max)
+			max = b[i].total;
+		if (b[i].migrated > max)
+			max = b[i].migrated;
+	}
+	step = html_step(max / 5 + (max % 5 != 0));
 	for (int k = 0; n && k <= 5; k++) {
 		double x = x0 + k * pw / 5;
 		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
@@ -314,13 +330,16 @@ static void bar_grid(FILE *f, double x0, double y0, double pw, double row, size_
 			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
 			(uint64_t)k * step);
 	}
+	return step;
 }
 
 /* One row at top yb: a bar of pages placed coloured by node, under it a
  * dark bar of pages migrated, the two counts to the right. */
 static void bar_row(FILE *f, double x0, double yb, double pw, uint64_t step,
-		    const uint64_t placed[TR_KERNEL + 1], uint64_t migrated, uint64_t total)
+		    const struct bar *b)
 {
+	const uint64_t *placed = b->placed;
+	uint64_t migrated = b->migrated, total = b->total;
 	double x = x0;
 
 	for (int nd = 0; nd <= TR_KERNEL; nd++) {
@@ -348,26 +367,23 @@ static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	const double W = 900, x0 = 190, y0 = 24, pw = 560, row = 30;
 	size_t n = s->ntop[0] < BAR_ROWS ? s->ntop[0] : BAR_ROWS;
-	uint64_t max = 0, step;
+	struct bar b[BAR_ROWS] = { { 0 } };
+	uint64_t step;
 
 	chart_open(f, "chart-mappings", "Pages per mapping", (int)W,
 		   (int)(y0 + (n ? (double)n * row : 60) + 40));
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
-		if (m->placed_total > max)
-			max = m->placed_total;
-		if (m->migrated > max)
-			max = m->migrated;
+		b[i] = (struct bar){ m->placed, m->placed_total, m->migrated };
 	}
-	step = html_step(max / 5 + (max % 5 != 0));
-	bar_grid(f, x0, y0, pw, row, n, step);
+	step = bar_grid(f, x0, y0, pw, row, b, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
 		double y = y0 + (double)i * row;
 
 		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
 			"pid %d 0x%" PRIx64 "</text>\n", x0 - 8, y + 14, m->pid, m->addr);
-		bar_row(f, x0, y + 2, pw, step, m->placed, m->migrated, m->placed_total);
+		bar_row(f, x0, y + 2, pw, step, &b[i]);
 	}
 	if (!n)
 		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed in a recorded mapping");
@@ -381,20 +397,17 @@ static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	const double W = 900, x0 = 20, y0 = 24, pw = 560, row = 44;
 	size_t n = s->nstop[0];
-	uint64_t max = 0, step;
+	struct bar b[RP_TOP_SITES] = { { 0 } };
+	uint64_t step;
 	char name[512];
 
 	chart_open(f, "chart-sites", "Pages per allocation call site", (int)W,
 		   (int)(y0 + (n ? (double)n * row : 60) + 30));
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_site *d = &rp->sites[s->stop[0][i]];
-		if (d->placed_total > max)
-			max = d->placed_total;
-		if (d->migrated > max)
-			max = d->migrated;
+		b[i] = (struct bar){ d->placed, d->placed_total, d->migrated };
 	}
-	step = html_step(max / 5 + (max % 5 != 0));
-	bar_grid(f, x0, y0, pw, row, n, step);
+	step = bar_grid(f, x0, y0, pw, row, b, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_site *d = &rp->sites[s->stop[0][i]];
 		double y = y0 + (double)i * row;
@@ -403,7 +416,7 @@ static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
 		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\">", x0, y + 10);
 		html_text(f, name);
 		fprintf(f, ", pid %d</text>\n", d->pid);
-		bar_row(f, x0, y + 15, pw, step, d->placed, d->migrated, d->placed_total);
+		bar_row(f, x0, y + 15, pw, step, &b[i]);
 	}
 	if (!n)
 		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed at a known call site "
