@@ -120,7 +120,7 @@ $(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h include/*.h tools/*.h)
 # Small chunks and caps (processes; the report's mappings, pages, heatmap
 # events, sites and durations): small inputs reach them all (tools/).
 FUZZ_TOOLS := $(B)/fuzz/obj/tools/trace.o $(B)/fuzz/obj/tools/report_html.o \
-	$(B)/fuzz/obj/tools/report_sites.o
+	$(B)/fuzz/obj/tools/report_sites.o $(B)/fuzz/obj/tools/markup.o
 $(FUZZ_TOOLS): FUZZFLAGS += -DTR_CHUNK=4 -DTR_MAX_PROCS=32u -DRP_MAX_MAPS=8u \
 	-DRP_MAX_PAGES=64u -DRP_MAX_EVENTS=16u -DRP_MAX_SITES=8u -DRP_MAX_LAT=16u
 $(B)/tests/fuzz/trace: tests/fuzz/fuzz_trace.c $(FUZZ_TOOLS)

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "markup.h"
 #include "report.h"
 
 #define HM_MAPS		8	/* mappings in the heatmap, the busiest */
@@ -31,34 +32,6 @@ static const char *node_color(int node)
 {
 	return node == TR_KERNEL ? KERNEL_COLOR
 				 : node_colors[node % (int)(sizeof(node_colors) / sizeof(node_colors[0]))];
-}
-
-/* s as HTML text (also right inside an attribute's quotes). */
-static void html_text(FILE *f, const char *s)
-{
-	for (; *s; s++)
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default:
-			/* Control characters have no place in the page. */
-			fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
-		}
-}
-
-/* The smallest 1, 2 or 5 times a power of ten that is >= v (v >= 1). */
-static uint64_t html_step(uint64_t v)
-{
-	uint64_t p = 1;
-
-	if (v < 1)
-		v = 1;
-	while (p * 10 < v)
-		p *= 10;
-	return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
 }
 
 static void node_name(char *buf, size_t size, int node)
@@ -141,7 +114,7 @@ static void chart_timeline(FILE *f, const struct rp *rp, const struct rp_sum *s)
 		if (b > max)
 			max = b;
 	}
-	step = html_step(max / 5 + (max % 5 != 0));
+	step = markup_step(max);
 	y_axis(f, x0, y0, pw, ph, step, "pages (running total)");
 	t_axis(f, x0, y0, pw, ph, s->span);
 	for (int n = 0; n <= TR_KERNEL; n++)
@@ -248,7 +221,7 @@ static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
 			const struct rp_frame *fr = &d->fr[d->name];
 			fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
 				"text-anchor=\"end\">", x0 - 8, by + 38);
-			html_text(f, d->nframes > 0 && fr->func ? fr->func : "?");
+			markup_text(f, d->nframes > 0 && fr->func ? fr->func : "?", 1);
 			fputs("()</text>\n", f);
 		}
 		/* Runs of equal cells along a row: one rect each. */
@@ -302,11 +275,27 @@ static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
 
 /* ---- per-mapping bars ---- */
 
-/* The scale of a bar chart: five steps of step pages across pw, over n
- * rows of height row. */
-static void bar_grid(FILE *f, double x0, double y0, double pw, double row, size_t n,
-		     uint64_t step)
+/* One row of a bar chart: a mapping's or a call site's pages. */
+struct bar {
+	const uint64_t *placed;		/* by node, [TR_KERNEL] too */
+	uint64_t total, migrated;
+};
+
+/* The scale of a bar chart of n rows of height row: five steps across
+ * pw, the last reaching the longest bar, placed or migrated.  Returns the
+ * step, in pages. */
+static uint64_t bar_grid(FILE *f, double x0, double y0, double pw, double row,
+			 const struct bar *b, size_t n)
 {
+	uint64_t max = 0, step;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b[i].total > max)
+			max = b[i].total;
+		if (b[i].migrated > max)
+			max = b[i].migrated;
+	}
+	step = markup_step(max);
 	for (int k = 0; n && k <= 5; k++) {
 		double x = x0 + k * pw / 5;
 		fprintf(f, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e4e4e4\"/>"
@@ -314,13 +303,16 @@ static void bar_grid(FILE *f, double x0, double y0, double pw, double row, size_
 			x, y0 - 4, x, y0 + (double)n * row, x, y0 + (double)n * row + 14,
 			(uint64_t)k * step);
 	}
+	return step;
 }
 
 /* One row at top yb: a bar of pages placed coloured by node, under it a
  * dark bar of pages migrated, the two counts to the right. */
 static void bar_row(FILE *f, double x0, double yb, double pw, uint64_t step,
-		    const uint64_t placed[TR_KERNEL + 1], uint64_t migrated, uint64_t total)
+		    const struct bar *b)
 {
+	const uint64_t *placed = b->placed;
+	uint64_t migrated = b->migrated, total = b->total;
 	double x = x0;
 
 	for (int nd = 0; nd <= TR_KERNEL; nd++) {
@@ -348,26 +340,23 @@ static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	const double W = 900, x0 = 190, y0 = 24, pw = 560, row = 30;
 	size_t n = s->ntop[0] < BAR_ROWS ? s->ntop[0] : BAR_ROWS;
-	uint64_t max = 0, step;
+	struct bar b[BAR_ROWS] = { { 0 } };
+	uint64_t step;
 
 	chart_open(f, "chart-mappings", "Pages per mapping", (int)W,
 		   (int)(y0 + (n ? (double)n * row : 60) + 40));
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
-		if (m->placed_total > max)
-			max = m->placed_total;
-		if (m->migrated > max)
-			max = m->migrated;
+		b[i] = (struct bar){ m->placed, m->placed_total, m->migrated };
 	}
-	step = html_step(max / 5 + (max % 5 != 0));
-	bar_grid(f, x0, y0, pw, row, n, step);
+	step = bar_grid(f, x0, y0, pw, row, b, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
 		double y = y0 + (double)i * row;
 
 		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
 			"pid %d 0x%" PRIx64 "</text>\n", x0 - 8, y + 14, m->pid, m->addr);
-		bar_row(f, x0, y + 2, pw, step, m->placed, m->migrated, m->placed_total);
+		bar_row(f, x0, y + 2, pw, step, &b[i]);
 	}
 	if (!n)
 		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed in a recorded mapping");
@@ -381,29 +370,26 @@ static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	const double W = 900, x0 = 20, y0 = 24, pw = 560, row = 44;
 	size_t n = s->nstop[0];
-	uint64_t max = 0, step;
+	struct bar b[RP_TOP_SITES] = { { 0 } };
+	uint64_t step;
 	char name[512];
 
 	chart_open(f, "chart-sites", "Pages per allocation call site", (int)W,
 		   (int)(y0 + (n ? (double)n * row : 60) + 30));
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_site *d = &rp->sites[s->stop[0][i]];
-		if (d->placed_total > max)
-			max = d->placed_total;
-		if (d->migrated > max)
-			max = d->migrated;
+		b[i] = (struct bar){ d->placed, d->placed_total, d->migrated };
 	}
-	step = html_step(max / 5 + (max % 5 != 0));
-	bar_grid(f, x0, y0, pw, row, n, step);
+	step = bar_grid(f, x0, y0, pw, row, b, n);
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_site *d = &rp->sites[s->stop[0][i]];
 		double y = y0 + (double)i * row;
 
 		rs_site_name(name, sizeof(name), rp, d);
 		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\">", x0, y + 10);
-		html_text(f, name);
+		markup_text(f, name, 1);
 		fprintf(f, ", pid %d</text>\n", d->pid);
-		bar_row(f, x0, y + 15, pw, step, d->placed, d->migrated, d->placed_total);
+		bar_row(f, x0, y + 15, pw, step, &b[i]);
 	}
 	if (!n)
 		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed at a known call site "
@@ -444,7 +430,7 @@ static void chart_latency(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	/* At least eight buckets wide, so that one bar is not the width. */
 	while (hi - lo < 7)
 		lo > 0 ? lo-- : hi++;
-	step = html_step(max / 5 + (max % 5 != 0));
+	step = markup_step(max);
 	y_axis(f, x0, y0, pw, ph, step, "migrate calls");
 	double bw = pw / (hi - lo + 1);
 	for (int b = lo; b <= hi; b++) {
@@ -522,7 +508,7 @@ static void table_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
 			const struct rp_site *d = &rp->sites[s->stop[k][i]];
 			rs_site_name(name, sizeof(name), rp, d);
 			fputs("<tr><td>", f);
-			html_text(f, name);
+			markup_text(f, name, 1);
 			fprintf(f, "</td><td>%d</td><td>%" PRIu64 "</td>", d->pid, d->placed_total);
 			td_nodes(f, d->placed, TR_NODES + 1);
 			fprintf(f, "<td>%" PRIu64 "</td></tr>\n", d->migrated);
@@ -637,7 +623,7 @@ void rp_write_html(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<title>numashadow report: ", f);
-	html_text(f, s->path);
+	markup_text(f, s->path, 1);
 	fputs("</title>\n<style>\n"
 	      "body { font-family: sans-serif; font-size: 14px; margin: 16px 24px; "
 	      "color: #222; background: #fff; max-width: 960px; }\n"
@@ -650,7 +636,7 @@ void rp_write_html(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	      "th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; "
 	      "font-size: 13px; }\nth { background: #f0f0f0; }\n"
 	      "</style>\n</head>\n<body>\n<h1>numashadow report: ", f);
-	html_text(f, s->path);
+	markup_text(f, s->path, 1);
 	fputs("</h1>\n", f);
 	chart_timeline(f, rp, s);
 	chart_heatmap(f, rp, s);

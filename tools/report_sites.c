@@ -119,49 +119,63 @@ static uint32_t image_of(struct rp *rp, int32_t pid)
 	return p ? p->image : 0;
 }
 
+/*
+ * A table of sites or objects: at most RP_MAX_SITES entries of size
+ * bytes at *v (allocated on first use), *n of them in use, found by
+ * their (pid, image, id) in keys.
+ */
+struct entry_table {
+	struct rp_keys *keys;
+	void *v;
+	size_t *n, *skipped;	/* *skipped: entries past the cap */
+	size_t size;
+};
+
+/* The entry of key's (pid, image, id), made a copy of key on first use;
+ * NULL when the cap is reached (counted) or out of memory (*nomem set). */
+static void *entry_get(struct entry_table *t, int32_t pid, uint32_t image,
+		       uint32_t id, const void *key, int *nomem)
+{
+	uint32_t i = key_find(t->keys, pid, image, id);
+
+	if (i)
+		return (char *)t->v + (i - 1) * t->size;
+	if (*t->n == RP_MAX_SITES) {
+		++*t->skipped;
+		return NULL;
+	}
+	if ((!t->v && !(t->v = calloc(RP_MAX_SITES, t->size))) ||
+	    key_add(t->keys, pid, image, id, (uint32_t)*t->n + 1)) {
+		*nomem = 1;
+		return NULL;
+	}
+	return memcpy((char *)t->v + (*t->n)++ * t->size, key, t->size);
+}
+
 /* The site (pid, its image, id), made on first use; NULL when the cap is
  * reached (counted) or out of memory (*nomem set). */
 static struct rp_site *site_get(struct rp *rp, int32_t pid, uint32_t id, int *nomem)
 {
-	uint32_t image = image_of(rp, pid), i = key_find(&rp->site_keys, pid, image, id);
+	struct rp_site key = { .pid = pid, .image = image_of(rp, pid), .id = id,
+			       .nframes = -1 };
+	struct entry_table t = { &rp->site_keys, rp->sites, &rp->nsites,
+				 &rp->sites_skipped, sizeof(key) };
+	struct rp_site *d = entry_get(&t, pid, key.image, id, &key, nomem);
 
-	if (i)
-		return &rp->sites[i - 1];
-	if (rp->nsites == RP_MAX_SITES) {
-		rp->sites_skipped++;
-		return NULL;
-	}
-	if (!rp->sites && !(rp->sites = calloc(RP_MAX_SITES, sizeof(*rp->sites))))
-		goto nomem;
-	if (key_add(&rp->site_keys, pid, image, id, (uint32_t)rp->nsites + 1))
-		goto nomem;
-	rp->sites[rp->nsites] = (struct rp_site){ .pid = pid, .image = image, .id = id,
-						  .nframes = -1 };
-	return &rp->sites[rp->nsites++];
-nomem:
-	*nomem = 1;
-	return NULL;
+	rp->sites = t.v;
+	return d;
 }
 
+/* The object (pid, its image, id), as site_get(). */
 static struct rp_obj *obj_get(struct rp *rp, int32_t pid, uint32_t id, int *nomem)
 {
-	uint32_t image = image_of(rp, pid), i = key_find(&rp->obj_keys, pid, image, id);
+	struct rp_obj key = { .pid = pid, .image = image_of(rp, pid), .id = id };
+	struct entry_table t = { &rp->obj_keys, rp->objs, &rp->nobjs,
+				 &rp->objs_skipped, sizeof(key) };
+	struct rp_obj *o = entry_get(&t, pid, key.image, id, &key, nomem);
 
-	if (i)
-		return &rp->objs[i - 1];
-	if (rp->nobjs == RP_MAX_SITES) {
-		rp->objs_skipped++;
-		return NULL;
-	}
-	if (!rp->objs && !(rp->objs = calloc(RP_MAX_SITES, sizeof(*rp->objs))))
-		goto nomem;
-	if (key_add(&rp->obj_keys, pid, image, id, (uint32_t)rp->nobjs + 1))
-		goto nomem;
-	rp->objs[rp->nobjs] = (struct rp_obj){ .pid = pid, .image = image, .id = id };
-	return &rp->objs[rp->nobjs++];
-nomem:
-	*nomem = 1;
-	return NULL;
+	rp->objs = t.v;
+	return o;
 }
 
 /* ---- counting ---- */
@@ -534,6 +548,19 @@ out:
 
 /* ---- once the trace is read ---- */
 
+/* Steps (*pid, *image) to the parent's, whose sites and objects a fork
+ * child names; 0, or -ENOENT when the parent is not known. */
+static int key_parent(struct rp *rp, int32_t *pid, uint32_t *image)
+{
+	struct tr_proc *p = proc_find(&rp->ps, *pid);
+
+	if (!p || p->parent <= 0 || p->parent > INT32_MAX)
+		return -ENOENT;
+	*pid = (int32_t)p->parent;
+	*image = p->parent_image;
+	return 0;
+}
+
 /* The definition of st's site: itself when its SITE record was seen, or
  * the parent's (a fork child names its parent's sites); 0: none. */
 static uint32_t site_def(struct rp *rp, const struct rp_site *st)
@@ -542,16 +569,11 @@ static uint32_t site_def(struct rp *rp, const struct rp_site *st)
 	uint32_t image = st->image, i;
 
 	for (int gen = 0; gen < RP_PARENTS; gen++) {
-		struct tr_proc *p;
-
 		i = key_find(&rp->site_keys, pid, image, st->id);
 		if (i && rp->sites[i - 1].nframes >= 0)
 			return i;
-		p = proc_find(&rp->ps, pid);
-		if (!p || p->parent <= 0 || p->parent > INT32_MAX)
+		if (key_parent(rp, &pid, &image))
 			break;
-		pid = (int32_t)p->parent;
-		image = p->parent_image;
 	}
 	return 0;
 }
@@ -563,15 +585,10 @@ static uint32_t obj_def(struct rp *rp, const struct rp_site *d, int32_t id)
 	uint32_t image = d->image, i;
 
 	for (int gen = 0; id > 0 && gen < RP_PARENTS; gen++) {
-		struct tr_proc *p;
-
 		if ((i = key_find(&rp->obj_keys, pid, image, (uint32_t)id)))
 			return i;
-		p = proc_find(&rp->ps, pid);
-		if (!p || p->parent <= 0 || p->parent > INT32_MAX)
+		if (key_parent(rp, &pid, &image))
 			break;
-		pid = (int32_t)p->parent;
-		image = p->parent_image;
 	}
 	return 0;
 }

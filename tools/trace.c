@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include "numashadow_trace.h"
 #include "trace.h"
+#include "markup.h"
 #include "report.h"
 
 #define SVG_BUCKETS	100	/* the run in hundredths */
@@ -832,31 +833,6 @@ struct svg_data {
 	struct svg_series moved[TR_NODES];
 };
 
-/* XML text of s: the file name goes into the title. */
-static void xml_print(FILE *f, const char *s)
-{
-	for (; *s; s++)
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default:
-			/* Control characters are not allowed in XML 1.0. */
-			fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
-		}
-}
-
-/* The smallest 1, 2 or 5 times a power of ten that is >= v (v >= 1). */
-static uint64_t nice_step(uint64_t v)
-{
-	uint64_t p = 1;
-
-	while (p * 10 < v)
-		p *= 10;
-	return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
-}
-
 static void svg_series_draw(FILE *f, const struct svg_series *s, double x0,
 			    double y0, double pw, double ph, uint64_t ymax,
 			    const char *color, const char *dash)
@@ -887,7 +863,7 @@ static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *
 				max = d->moved[n].v[i];
 		}
 	/* Five gridlines at whole numbers of pages. */
-	step = nice_step(max / 5 + (max % 5 != 0));
+	step = markup_step(max);
 	ymax = 5 * step;
 
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
@@ -895,7 +871,7 @@ static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *
 		W, H, W, H);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
 	fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"14\">Pages placed and moved: ", x0);
-	xml_print(f, tf->path);
+	markup_text(f, tf->path, 0);	/* the file name, in the title */
 	fputs("</text>\n", f);
 
 	/* Axes, gridlines and ticks. */

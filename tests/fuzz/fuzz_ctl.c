@@ -17,7 +17,7 @@
  * with no libFuzzer thread (-rss_limit_mb=0): with one program thread a
  * migration does not start the userfaultfd monitor to hold pages.
  *
- * Each answer is checked as the command (tools/numashadow.c) reads it:
+ * Each answer is checked as the command (tools/ctl_client.c) reads it:
  * not empty, within the answer buffer, whole lines, and either a last
  * line "ok" or a first line "error: ...", never both.
  */
