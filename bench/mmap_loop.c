@@ -13,6 +13,8 @@
  * keeps the whole shadow, and costs nothing until exit; the report goes to
  * a log file), and with the trace on as well (NUMASHADOW_TRACE, emptied
  * before each run), whose ratio to the awake run is the trace's own cost.
+ * A fifth run is under a placement policy (NUMASHADOW_POLICY=interleave=all),
+ * its ratio against the native run.
  * It prints one JSON line per case and side, then a table.  Times are reported,
  * never judged: exit 0, or 1 when the library is missing or a child fails.
  * A preloaded child (LD_PRELOAD set) measures nothing unless the runtime
@@ -25,10 +27,12 @@
 #include "bench.h"
 
 #define REPS		7
+#define SIDES		5	/* native, preload, awake, traced, placed */
 #define MALLOC_SIZE	(256 << 10)	/* above the 128 KiB mmap threshold */
 #define FORK_SIZE	(64 << 20)
 #define PROT_REGION	64		/* pages */
 #define PROT_PAGE	32		/* middle: each call splits or merges */
+#define MADV_REGION	(4L << 20)
 
 static long pg;
 
@@ -129,6 +133,25 @@ static void *setup_fork(void)
 	return touched_region(FORK_SIZE);
 }
 
+static void *setup_madvise(void)
+{
+	return touched_region(MADV_REGION);
+}
+
+/* One page of a written 4 MiB region dropped and written again: under a
+ * policy the region is the monitor's (2 MiB or more), so the write is a
+ * first touch it serves. */
+static int op_madvise(void *region)
+{
+	static long at;
+	char *p = (char *)region + (at++ % (MADV_REGION / pg)) * pg;
+
+	if (madvise(p, (size_t)pg, MADV_DONTNEED))
+		return -errno;
+	*(volatile char *)p = 1;
+	return 0;
+}
+
 struct bench_case {
 	const char *name;	/* as given to --child and printed */
 	long iters;		/* per measurement: ~0.2-0.5 s on a small host */
@@ -141,6 +164,7 @@ static const struct bench_case cases[] = {
 	{ "mmap_touch16_munmap", 18000,	 NULL,		 op_mmap_touch16 },
 	{ "mprotect_toggle",	 160000, setup_mprotect, op_mprotect },
 	{ "malloc_free_256k",	 70000,	 setup_malloc,	 op_malloc },
+	{ "madvise_touch_4m",	 40000,	 setup_madvise,	 op_madvise },
 	/* Few: each fork copies 64 MiB of page tables, and the preloaded
 	 * side runs several times slower than native. */
 	{ "fork_wait_64m",	 60,	 setup_fork,	 op_fork },
@@ -221,7 +245,8 @@ static int run_child(const char *self, char **env, int preload,
 		return -2;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) || sscanf(out, "%lf", ns) != 1) {
 		fprintf(stderr, "mmap_loop: %s%s: child failed (%s %d)\n",
-			c->name, preload == 3 ? " (traced)" : preload == 2 ? " (awake)" :
+			c->name, preload == 4 ? " (placed)" : preload == 3 ? " (traced)" :
+			preload == 2 ? " (awake)" :
 			preload ? " (preloaded)" : "",
 			WIFEXITED(st) ? "exit" : "signal",
 			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
@@ -236,6 +261,7 @@ struct result {
 	double awake;	/* with a setting that wakes it and costs nothing
 			 * until exit (the exit report): the whole shadow */
 	double traced;	/* awake, and the trace on */
+	double placed;	/* under a placement policy (interleave=all) */
 	int ok;		/* every child of the case succeeded */
 };
 
@@ -270,17 +296,19 @@ int main(int argc, char **argv)
 	char *preload[] = { pvar, "NUMASHADOW_VERIFY=0", NULL };
 	char *awake[] = { pvar, "NUMASHADOW_VERIFY=0", "NUMASHADOW_REPORT=1", lvar, NULL };
 	char *traced[] = { pvar, "NUMASHADOW_VERIFY=0", "NUMASHADOW_REPORT=1", lvar, tvar, NULL };
-	char **env[4] = { bench_env(NULL), bench_env(preload), bench_env(awake),
-			  bench_env(traced) };
-	if (!env[0] || !env[1] || !env[2] || !env[3])
-		return perror("mmap_loop"), 1;
+	char *placed[] = { pvar, "NUMASHADOW_VERIFY=0", "NUMASHADOW_POLICY=interleave=all", NULL };
+	char **env[SIDES] = { bench_env(NULL), bench_env(preload), bench_env(awake),
+			      bench_env(traced), bench_env(placed) };
+	for (int k = 0; k < SIDES; k++)
+		if (!env[k])
+			return perror("mmap_loop"), 1;
 
 	for (size_t i = 0; i < NR_CASES; i++) {
-		double t[4][REPS];
+		double t[SIDES][REPS];
 		res[i].ok = 1;
 		for (int rep = 0; rep < REPS && res[i].ok; rep++)
-			for (int k = 0; k < 4 && res[i].ok; k++) {
-				int side = (k + rep) % 4;	/* each goes first in turn */
+			for (int k = 0; k < SIDES && res[i].ok; k++) {
+				int side = (k + rep) % SIDES;	/* each goes first in turn */
 				if (side == 3 && ftruncate(tfd, 0))
 					return perror("mmap_loop: trace file"), 1;
 				int r = run_child(self, env[side], side, &cases[i],
@@ -305,6 +333,7 @@ int main(int argc, char **argv)
 		res[i].preload = bench_median(t[1], REPS);
 		res[i].awake = bench_median(t[2], REPS);
 		res[i].traced = bench_median(t[3], REPS);
+		res[i].placed = bench_median(t[4], REPS);
 	}
 	close(tfd);
 	unlink(trace);
@@ -322,23 +351,29 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s_traced", cases[i].name);
 		bench_json("mmap_loop", name, res[i].traced, 1, "ns/op",
 			   res[i].awake, res[i].traced / res[i].awake);
+		snprintf(name, sizeof(name), "%s_placed", cases[i].name);
+		bench_json("mmap_loop", name, res[i].placed, 1, "ns/op",
+			   res[i].native, res[i].placed / res[i].native);
 	}
-	printf("\n%-20s %13s %13s %6s %13s %6s %13s %6s %4s\n", "case", "native ns/op",
-	       "preload ns/op", "ratio", "awake ns/op", "/prel", "traced ns/op", "/awake",
-	       "reps");
+	printf("\n%-20s %13s %13s %6s %13s %6s %13s %6s %13s %6s %4s\n", "case",
+	       "native ns/op", "preload ns/op", "ratio", "awake ns/op", "/prel",
+	       "traced ns/op", "/awake", "placed ns/op", "/nat", "reps");
 	for (size_t i = 0; i < NR_CASES; i++) {
 		if (res[i].ok)
-			printf("%-20s %13.1f %13.1f %6.2f %13.1f %6.2f %13.1f %6.2f %4d\n",
+			printf("%-20s %13.1f %13.1f %6.2f %13.1f %6.2f %13.1f %6.2f %13.1f %6.2f %4d\n",
 			       cases[i].name, res[i].native, res[i].preload,
 			       res[i].preload / res[i].native, res[i].awake,
 			       res[i].awake / res[i].preload, res[i].traced,
-			       res[i].traced / res[i].awake, REPS);
+			       res[i].traced / res[i].awake, res[i].placed,
+			       res[i].placed / res[i].native, REPS);
 		else
-			printf("%-20s %13s %13s %6s %13s %6s %13s %6s %4d\n", cases[i].name,
-			       "-", "-", "failed", "-", "-", "-", "-", REPS);
+			printf("%-20s %13s %13s %6s %13s %6s %13s %6s %13s %6s %4d\n",
+			       cases[i].name, "-", "-", "failed", "-", "-", "-", "-", "-", "-",
+			       REPS);
 	}
 	printf("(preload: no setting, the runtime dormant; awake: NUMASHADOW_REPORT=1,"
 	       " which wakes it at start-up and costs nothing until exit; traced: awake"
-	       " with NUMASHADOW_TRACE: /awake is the trace's own cost)\n");
+	       " with NUMASHADOW_TRACE: /awake is the trace's own cost; placed:"
+	       " NUMASHADOW_POLICY=interleave=all, against native)\n");
 	return failed;
 }
