@@ -284,6 +284,7 @@ static uint32_t site_cache_busy;	/* the call sites' cache (below) */
 static void child_reset(void)
 {
 	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELAXED);	/* no owner here */
+	sys_after_fork();
 	if (ns_threads_after_fork())
 		mark_dirty();	/* their stacks went, and the shadow lost track */
 	uffd_after_fork();	/* the thread policies too: tids are the parent's */

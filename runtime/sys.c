@@ -183,3 +183,13 @@ int sys_self_fd(int which, bool *kept)
 	__atomic_store_n(&f->busy, 0, __ATOMIC_RELEASE);
 	return fd < 0 ? (int)-ENOENT : (int)fd;
 }
+
+/* In the child of fork: a thread the child lacks (the monitor or the loop,
+ * reading /proc/self/stat) may have held a busy flag at the fork, and
+ * nobody would ever clear it.  The descriptors are the parent's: the pid
+ * check reopens them. */
+void sys_after_fork(void)
+{
+	for (unsigned i = 0; i < sizeof(self_files) / sizeof(self_files[0]); i++)
+		__atomic_store_n(&self_files[i].busy, 0, __ATOMIC_RELAXED);
+}
