@@ -143,7 +143,7 @@ void sys_flag_set(uint32_t *flag)
  * descriptor serves every thread (and outlives a leader that ended); a
  * fork child opens its own.
  */
-static int keep;
+static int keep;	/* atomic: set once, by the first thread start */
 
 void sys_self_keep(void)
 {
@@ -153,7 +153,8 @@ static struct {
 	const char *path;
 	int fd, pid;
 	uint64_t ino;
-	uint32_t busy;
+	uint32_t busy;	/* spin over fd, pid, ino; a leaf under the family
+			 * lock (arena.c); cleared in a fork child */
 } self_files[] = {
 	[SYS_SELF_STAT] = { "/proc/self/stat", -1, 0, 0, 0 },
 	[SYS_SELF_PAGEMAP] = { "/proc/thread-self/pagemap", -1, 0, 0, 0 },
