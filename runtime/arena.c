@@ -11,6 +11,76 @@
  * the owner still exists, and takes the lock over from a dead one (the
  * shadow is then marked tainted).  Across fork, the parent keeps it while it
  * copies the shadow for the child; the child waits for it like anyone else.
+ *
+ * The lock tree - every lock of the runtime, outermost first.  A thread
+ * holding a lock may take those below it on its branch, never one above
+ * (each may also be taken alone).  Per process unless said; "spin": a
+ * flag taken by exchange.
+ *
+ *   monitor start        uffd.c starting          spin + sched_yield
+ *     libc's locks       ld.so's, malloc's: their mmaps enter our hooks
+ *       engine lock      migrate.c eng.lock       futex
+ *         family lock    arena.c ns_arena->lock   futex, family-wide, robust
+ *           trace ranges trace.c tr_ranges.wlock  spin
+ *           region table monitor.h mon.table_busy spin
+ *           /proc files  sys.c self_files[].busy  spin
+ *   leaves, held with no other lock of ours:
+ *     timers             loop.c lp.timers_busy    spin
+ *     trace objects      trace.c tr_objs.lock     futex
+ *     trace consumer     trace.c tr.flushing      tried; trace_finish waits 1 s
+ *     call-site cache    runtime.c site_cache_busy  tried, never waited for
+ *
+ * libc's locks: under the family lock, no dladdr(), dl_iterate_phdr(),
+ *   backtrace() or malloc (call sites are unwound before it is taken); the
+ *   one exception is fork: glibc's fork() takes malloc's locks with ours
+ *   held, so the forking thread's kick makes other hooks give up waiting
+ *   (ns_lock_unless), and the child, alone, starts its monitor under it.
+ *   Open hole: the mmap hook's dladdr() runs under malloc's arena lock
+ *   when malloc maps, while dlopen() mallocs under ld.so's lock.
+ * starting: one uffd_start() at a time.  Its holder starts a thread:
+ *   dlsym(), pthread_create() (which may allocate, and its mmaps enter
+ *   the hooks), so never under the family lock - but in a fork child,
+ *   alone, after uffd_after_fork() cleared it.  Nor from a signal
+ *   handler (set_mempolicy() there could wait for itself).
+ * engine lock: one migration per process; owns eng and the proc's mig
+ *   counters.  Holds the family lock for collect and settle only; between
+ *   them it write-protects the batch (holds), and releases the holds
+ *   before it takes the family lock again, so a family-lock holder that
+ *   writes a held page never waits for one that waits for it.  Never
+ *   taken by the monitor or with the family lock held.  Open hole: a
+ *   signal handler on the engine's own thread that writes a held page
+ *   waits for itself.
+ * family lock: every record of the arena.  Its holder may block in any
+ *   syscall, fault on a registered range, or wait for the monitor to read
+ *   an event: the monitor never takes it.  Not recursive: ns_in_runtime
+ *   keeps a thread (and its signal handlers) from taking it twice.
+ * trace ranges: writers hold the family lock too (wlock is for a fork
+ *   child's sake); the monitor reads by sequence count, 4 tries, no wait.
+ * region table: reg[]/nreg, edited by hooks under the family lock, read by
+ *   the monitor at every fault.  One edit or lookup; its holder never
+ *   faults or waits - the monitor would spin while a fault waits for it.
+ *   Open hole: a signal handler interrupting an edit may fault.
+ * /proc files: the kept stat and pagemap descriptors.  Pagemap callers
+ *   hold the family lock; stat is read by any thread, the monitor and the
+ *   loop too (ns_thread_alone).  Held for a check or a reopen.
+ * timers: t[]: loop_timer() from program threads, run_timers() on the
+ *   loop; an edit only, a timer's work runs after it.
+ * trace objects: adders of tr_objs; taken in the mmap hook before the
+ *   family lock and after dl_iterate_phdr() let go of ld.so's.
+ * trace consumer: the loop, or the exiting thread; writes the trace file
+ *   (may block on I/O), never under the family lock.
+ * call-site cache: site_cache[]; a hit or a fill, else dladdr() uncached.
+ *
+ * In a fork child only the forking thread lives, so every per-process
+ * lock another thread held stays held: child_reset() (runtime.c) clears
+ * each - mig_after_fork, uffd_after_fork (starting, table_busy),
+ * loop_after_fork, trace_after_fork (flushing, tr_objs, wlock),
+ * sys_after_fork, and site_cache_busy itself.  The family lock is shared
+ * memory: the parent's holder lets it go.
+ *
+ * Not locks, though shared: the monitor's rings (one producer, one
+ * consumer), passed.c's slots and the monitor's tids[] (claimed by
+ * compare-and-swap), the trace ring (head claimed by compare-and-swap).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -23,15 +23,8 @@
  *
  * Locking: one family lock (arena.c) guards every record in the arena.  The
  * runtime takes it around "syscall + shadow update" so the kernel and the
- * shadow agree whenever it is free.  Lock order:
- *   engine lock (migrate.c: one migration per process)
- *     -> family lock (ns_lock)
- *          -> region-table spinlock (uffd.c: an edit or a lookup, no waits)
- * Under the family lock the runtime calls into libc only in fork (glibc's
- * fork itself: other threads' hooks stop waiting for the lock while a fork
- * is in progress, see ns_lock_unless) and in the fork child, which is
- * alone then (it restarts its monitor before dropping the lock); other
- * threads are started after the lock is dropped.
+ * shadow agree whenever it is free.  Every lock, its order and its rules:
+ * the lock tree at the top of arena.c.
  * A thread already inside the runtime (the per-thread ns_in_runtime flag)
  * never takes the lock again: re-entrant and signal-handler calls pass
  * straight to the kernel and mark the shadow for reconciliation.
@@ -127,8 +120,10 @@ struct ns_arena {
 	struct ns_lock lock;	/* the family lock */
 	uint32_t procs;		/* family list head (ns_proc.next) */
 	uint32_t zero_page;	/* descriptor standing for the shared zero page */
-	uint32_t tainted;	/* a holder died with the lock: shadow suspect */
-	uint32_t mig_inflight;	/* batches out of the lock in members' engines */
+	uint32_t tainted;	/* a holder died with the lock: shadow suspect
+				 * (compare-and-swap, no lock) */
+	uint32_t mig_inflight;	/* batches out of the lock in members' engines
+				 * (family lock) */
 	struct ns_pool pool[NR_POOLS];
 	uint64_t pte_hash_off;	/* uint32_t[NS_PTE_HASH] */
 	uint64_t pc_hash_off;	/* uint32_t[NS_PC_HASH] */
@@ -402,12 +397,16 @@ struct ns_proc {
 	uint32_t nr_vma;
 	uint32_t pte_head;	/* list of its page tables */
 	uint32_t nr_ptab;	/* how many */
-	uint32_t dirty;		/* untracked changes: reconcile before use */
+	uint32_t dirty;		/* untracked changes: reconcile before use (set
+				 * by any thread with no lock, cleared under
+				 * the family lock) */
 	uint32_t unlearned;	/* dormant: its shadow is empty, kept by nobody */
 	uint64_t nr_pte;
 	uint64_t start_brk;	/* heap start, as the kernel's mm->start_brk */
 	uint64_t brk;		/* current break */
-	struct ns_mig_counters mig;	/* this process's migrations */
+	struct ns_mig_counters mig;	/* this process's migrations: written
+					 * under its engine lock, read under
+					 * the family lock */
 };
 
 #define NS_PROC_MAX 4096	/* process records in an arena of scale 1 */
@@ -678,7 +677,9 @@ struct ns_runtime {
 	uint32_t self;		/* our proc index */
 	int verify;		/* NUMASHADOW_VERIFY level */
 	int is_root;		/* PFNs and kpagecount are readable */
-	volatile int in_fork;	/* a thread is inside our fork wrapper */
+	volatile int in_fork;	/* a thread is inside our fork wrapper (set
+				 * under the family lock; waiters for it read
+				 * it with none: ns_lock_unless' bail) */
 	int forked_unseen;	/* set by the atfork child handler */
 	volatile int dirty;	/* untracked changes in this address space */
 	int escapes;		/* untracked changes under way (dlopen) */

@@ -25,9 +25,12 @@
  * then a ring gained nothing over poll(2) but a descriptor and three
  * mappings to keep from the program.
  *
- * Locking: timers_busy is a spinlock over t[] (loop_timer from any thread,
- * run_timers here), held for a table edit only; the rest of lp belongs to
- * the loop thread (and to a fork child, alone, in loop_after_fork).
+ * Locking (the whole tree: arena.c): timers_busy is a spinlock over t[]
+ * (loop_timer from any thread, run_timers here), held for a table edit
+ * only, a leaf; running, started and wake_fd are the starting thread's
+ * (services start once: at start-up, in a fork child, after a failed
+ * exec); the clients belong to the loop thread (and to a fork child,
+ * alone, in loop_after_fork).
  */
 #include <errno.h>
 #include <poll.h>
@@ -64,13 +67,13 @@ struct client {
 };
 
 static struct {
-	int running;		/* the thread is started */
-	uint32_t started;	/* ... and runs */
-	int wake_fd;		/* eventfd, 0 when none */
-	uint64_t wake_buf;
+	int running;		/* the thread is started (starting thread) */
+	uint32_t started;	/* ... and runs (set by the loop, futex) */
+	int wake_fd;		/* eventfd, 0 when none (starting thread) */
+	uint64_t wake_buf;	/* the loop's */
 	uint32_t timers_busy;	/* spinlock of t[] */
-	struct timer t[MAX_TIMERS];
-	struct client c[MAX_CLIENTS];
+	struct timer t[MAX_TIMERS];	/* timers_busy */
+	struct client c[MAX_CLIENTS];	/* the loop's */
 } lp;
 
 static uint64_t wake_ino;	/* to know our eventfd again */

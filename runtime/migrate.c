@@ -22,7 +22,9 @@
  *               every mapper's view changes together.
  *
  * Lock order: engine lock (one migration per process at a time; it owns
- * the batch buffers) -> family lock.  The fault path never comes here.
+ * the batch buffers and this process's mig counters) -> family lock; the
+ * whole tree, and why holds end before the family lock is taken again:
+ * arena.c.  The fault path never comes here.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -35,6 +37,7 @@
 #define MIG_BATCH 4096
 #define STUCK (-1000)		/* gave up on this page: counted busy */
 
+/* All of it the engine lock's (but the lock itself). */
 static struct engine {
 	void *addr[MIG_BATCH];		/* pages of the batch */
 	int node[MIG_BATCH];		/* target node, per page */

@@ -8,14 +8,14 @@
  *   wp.c    write protection (handle_wp): holds, COW watch, next-touch,
  *           write sampling.
  *
- * Locking: the region table (reg[], nreg) is guarded by a spinlock of its
- * own, table_busy, held for one edit or one lookup and never across a
- * fault or a wait; it comes after the family lock, which the monitor never
- * takes.  The rings have one producer and one consumer each and no lock.
+ * Locking (the whole tree: arena.c): the region table (reg[], nreg) is
+ * guarded by a spinlock of its own, table_busy, held for one edit or one
+ * lookup and never across a fault or a wait; it comes after the family
+ * lock, which the monitor never takes.  The rings have one producer and one consumer each and no lock.
  * held[] and sample.end are published with release stores; next-touch,
  * COW-watch and sample ranges are written before the range is
- * write-protected, so before any fault there.  The rest of the
- * monitor-private part is the monitor thread's alone.
+ * write-protected, so before any fault there.  Each field below says who
+ * writes it; where it says nothing, it is the monitor thread's alone.
  */
 #ifndef NS_MONITOR_H
 #define NS_MONITOR_H
@@ -85,14 +85,14 @@ extern struct monitor {
 	uint32_t table_busy;	/* spinlock of reg[]/nreg (see table_lock) */
 	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE). */
 	struct ev_ring vanish;
-	/* Monitor-private from here. */
-	struct region reg[MAX_REGIONS];
-	int nreg;
+	struct region reg[MAX_REGIONS];	/* table_busy */
+	int nreg;			/* table_busy */
 	struct uffd_msg msg[BATCH];
 	int cur_node;		/* what the monitor's mempolicy binds to */
 	int cur_mode;
 	uint64_t cur_mask;
-	/* Threads' own policies: each entry written by its thread alone. */
+	/* Threads' own policies: a slot claimed by compare-and-swap, then
+	 * written by its thread alone. */
 	struct { int tid, node, mode; uint64_t mask; } tids[TID_CACHE];
 	uint64_t spin_ns;	/* adaptive spin before sleeping */
 	uint64_t last_batch;	/* when the last batch arrived (ns) */
@@ -104,19 +104,23 @@ extern struct monitor {
 	 * one page, so sparse touches fill only what they touch. */
 	struct { uint64_t next; unsigned win; uint32_t used; } stream[8];
 	uint32_t stream_clock;
-	struct mon_range held[8];	/* ranges in flight */
-	struct mon_range nt[64];	/* next-touch ranges */
-	struct mon_range cw[64];	/* COW-watched ranges */
+	struct mon_range held[8];	/* ranges in flight: the engine's
+					 * (engine lock), end published */
+	struct mon_range nt[64];	/* next-touch ranges: ns_next_touch()'s
+					 * callers, under no lock */
+	struct mon_range cw[64];	/* COW-watched ranges: family lock */
 	/* Pages next-touch moved: the hooks give the shadow the new node. */
 	struct ev_ring moved;
-	/* Write sampling for the balancer: the range armed now, and what
-	 * was seen (page, writer's node), monitor to balancer. */
+	/* Write sampling for the balancer: the range armed now (written
+	 * by the loop thread alone), and what was seen (page, writer's
+	 * node), monitor to balancer. */
 	struct { uint64_t start, end, vstart, vend; bool placed; } sample;
 	struct ev_ring samples;
 	/* Pages filled, with the thread that faulted: monitor to hooks. */
 	struct ev_ring touched;
 	int fatal;		/* stopped placing after a fatal error */
-	uint32_t alive;		/* the thread exists: ranges may be registered */
+	uint32_t alive;		/* the thread exists: ranges may be registered
+				 * (set by uffd_start() under starting) */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
 } mon;

@@ -14,7 +14,8 @@
  * is free, each read opens and closes its own.
  *
  * Locking: the table is this process's own (not in the arena); callers hold
- * the family lock, which serialises its users.
+ * the family lock, which serialises its users (our own pagemap goes
+ * through sys.c's busy flag too, below the family lock: arena.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +32,8 @@ static struct kept {
 	uint64_t start;		/* its record's start-time bound */
 	uint64_t ino;		/* the file's: the program may close ours, and
 				 * the number then name another of ours */
-} kept[NS_PROC_MAX];
-static int kept_n;
+} kept[NS_PROC_MAX];		/* family lock */
+static int kept_n;		/* family lock */
 
 /* A descriptor of proc's pagemap, or -errno; *keep: it is kept (not the
  * caller's to close).  Family lock held. */

@@ -76,7 +76,9 @@ static void kernel_regions_to_monitor(void);
 static void reconcile(void);
 static void cow_watch_all(void);
 static void drain_monitor(void);
-static int need_services;		/* an adopted child wants its socket, loop */
+static int need_services;		/* an adopted child wants its socket, loop
+					 * (set under the family lock, taken
+					 * by the adopting thread's leave()) */
 static int site_rules;			/* some rule names a call site */
 static int want_sites;			/* mmap hooks take the call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
@@ -279,11 +281,12 @@ static void reconcile(void)
 
 /* In a fork child: the parent's threads did not come along; what they
  * served must not be used from here. */
-static uint32_t site_cache_busy;	/* the call sites' cache (below) */
+static uint32_t site_cache_busy;	/* trylock of site_cache[] (below) */
 
 static void child_reset(void)
 {
 	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELAXED);	/* no owner here */
+	sys_after_fork();
 	if (ns_threads_after_fork())
 		mark_dirty();	/* their stacks went, and the shadow lost track */
 	uffd_after_fork();	/* the thread policies too: tids are the parent's */
@@ -644,8 +647,8 @@ static struct {
 	uintptr_t ip;
 	const char *object, *function;
 	uint32_t gen;
-} site_cache[SITE_CACHE];
-static uint32_t site_gen = 1;	/* site_cache_busy: above child_reset() */
+} site_cache[SITE_CACHE];	/* site_cache_busy: above child_reset() */
+static uint32_t site_gen = 1;	/* atomic: ns_escape() bumps it, no lock */
 
 static bool site_of_ip(void *ip, struct ns_site *out)
 {

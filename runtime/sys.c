@@ -143,7 +143,7 @@ void sys_flag_set(uint32_t *flag)
  * descriptor serves every thread (and outlives a leader that ended); a
  * fork child opens its own.
  */
-static int keep;
+static int keep;	/* atomic: set once, by the first thread start */
 
 void sys_self_keep(void)
 {
@@ -153,7 +153,8 @@ static struct {
 	const char *path;
 	int fd, pid;
 	uint64_t ino;
-	uint32_t busy;
+	uint32_t busy;	/* spin over fd, pid, ino; a leaf under the family
+			 * lock (arena.c); cleared in a fork child */
 } self_files[] = {
 	[SYS_SELF_STAT] = { "/proc/self/stat", -1, 0, 0, 0 },
 	[SYS_SELF_PAGEMAP] = { "/proc/thread-self/pagemap", -1, 0, 0, 0 },
@@ -182,4 +183,14 @@ int sys_self_fd(int which, bool *kept)
 	fd = f->fd;
 	__atomic_store_n(&f->busy, 0, __ATOMIC_RELEASE);
 	return fd < 0 ? (int)-ENOENT : (int)fd;
+}
+
+/* In the child of fork: a thread the child lacks (the monitor or the loop,
+ * reading /proc/self/stat) may have held a busy flag at the fork, and
+ * nobody would ever clear it.  The descriptors are the parent's: the pid
+ * check reopens them. */
+void sys_after_fork(void)
+{
+	for (unsigned i = 0; i < sizeof(self_files) / sizeof(self_files[0]); i++)
+		__atomic_store_n(&self_files[i].busy, 0, __ATOMIC_RELAXED);
 }

@@ -38,11 +38,15 @@
 
 static struct {
 	struct ns_trace_rec rec[TR_CAP];
-	uint64_t head;		/* records claimed (the next seq - 1) */
-	uint64_t sent;		/* records handed to a write */
-	uint64_t freed;		/* records written: their slots are free */
-	uint64_t lost, lost_said;
-	uint32_t flushing;	/* one consumer at a time */
+	uint64_t head;		/* records claimed (compare-and-swap, any thread) */
+	uint64_t sent;		/* records handed to a write (flushing) */
+	uint64_t freed;		/* records written: their slots are free
+				 * (flushing; read by producers, acquire) */
+	uint64_t lost;		/* records dropped (atomic add, any thread) */
+	uint64_t lost_said;	/* ... and told in a LOST record (flushing) */
+	uint32_t flushing;	/* trylock: one consumer at a time (the loop
+				 * or the exiting thread); futex trace_finish
+				 * waits on */
 	uint32_t finishing;	/* trace_finish() waits: wake it */
 	int fd;			/* 0: off (ours is never 0-2) */
 	uint64_t dev, ino;	/* the file, to know our descriptor again */
@@ -59,7 +63,7 @@ static __thread int tr_tid;
 /* The objects this process's sites ran in: entries below n never change,
  * so they are read without the lock; adding one takes it. */
 static struct {
-	uint32_t lock;		/* futex word: one adder at a time */
+	uint32_t lock;		/* futex word: one adder at a time (a leaf) */
 	uint32_t n;		/* entries published (release) */
 	struct tr_obj {
 		uint64_t lo, hi;	/* its PT_LOAD segments, loaded */
@@ -89,8 +93,8 @@ static struct {
  * lock (and wlock), read by the monitor with no lock: seq is odd while
  * an entry changes. */
 static struct {
-	uint32_t seq;
-	uint32_t wlock;
+	uint32_t seq;		/* odd while a writer changes v[] */
+	uint32_t wlock;		/* spin, under the family lock */
 	uint32_t next;		/* the entry to reuse when none is free */
 	struct {
 		uint64_t start, end;
