@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include "core.h"
 #include "internal.h"
 #include "numashadow.h"
 #include "parse.h"
@@ -32,44 +33,8 @@
 
 #define NS_SITE_DEPTH 8
 
-static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
 static char last_call[160];		/* the tracked call verify judges */
 
-
-/* ---- options, read once ---- */
-
-enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE,
-       OPT_FAULT_AROUND, OPT_MONITOR_FROM, OPT_TRACE, NR_OPTS };
-
-static const struct {
-	const char *env;	/* variable name */
-	const char *accepted;	/* for the error message */
-} options[NR_OPTS] = {
-	[OPT_VERIFY] = { "NUMASHADOW_VERIFY", "0, 1 or 2" },
-	[OPT_LOG] = { "NUMASHADOW_LOG", "a writable file path" },
-	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",
-			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
-	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
-				"SECONDS:NODE, e.g. 0.5:1, SECONDS at most a century, NODE an online node" },
-	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0, 1 or json" },
-	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
-	[OPT_POLICY] = { "NUMASHADOW_POLICY",
-			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
-			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
-	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5, at most a century" },
-	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
-	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
-	[OPT_MONITOR_FROM] = { "NUMASHADOW_MONITOR_FROM",
-			       "a size like 2M (K, M or G), at most 131072G; 0: every region" },
-	[OPT_TRACE] = { "NUMASHADOW_TRACE", "a writable regular file path" },
-	[OPT_RULES] = { "NUMASHADOW_RULES",
-			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
-			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M, at most 131072G" },
-};
-
-static int ctl_on;			/* NUMASHADOW_CTL: opt-in */
-static uint64_t monitor_from = 2 << 20;	/* NUMASHADOW_MONITOR_FROM */
 static int reregister_cb(uint32_t vma, void *arg);
 static int monitor_placed_cb(uint32_t vma, void *arg);
 static void kernel_regions_to_monitor(void);
@@ -77,139 +42,11 @@ static void reconcile(void);
 static void cow_watch_all(void);
 static void drain_monitor(void);
 static int need_services;		/* an adopted child wants its socket, loop */
-static int site_rules;			/* some rule names a call site */
 static int want_sites;			/* mmap hooks take the call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_services(void);
 static void wake(void);
 static bool family_ready(void);
-
-static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
-static int64_t next_touch_ns = -1;	/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
-static unsigned balance_mibps;		/* NUMASHADOW_BALANCE, 0: off */
-static int migrate_after_node = -1;	/* ... and target; -1: none */
-static int report_at_exit;		/* NUMASHADOW_REPORT */
-
-/* "SECONDS:NODE"; returns 0 or -EINVAL. */
-static int parse_migrate_after(const char *v)
-{
-	uint64_t ns, node;
-
-	if (parse_seconds(&v, &ns) < 0 || *v++ != ':' || parse_u64(&v, 63, &node) < 0 ||
-	    *v || !numa_node_online((int)node))
-		return -EINVAL;
-	migrate_after_ns = ns;
-	migrate_after_node = (int)node;
-	return 0;
-}
-
-static int bad_option(int o, const char *val)
-{
-	ns_log("%s=%s: not accepted (accepted: %s); running without numashadow",
-	       options[o].env, val, options[o].accepted);
-	return -EINVAL;
-}
-
-static int options_read(void)
-{
-	const char *v;
-
-	/* No descriptor of our own for stderr: we write to fd 2 while it is
-	 * the file it was at start-up (ns_log). */
-	ns_log_set_fd(2);
-	/* Secure execution (setuid, setgid, file capabilities): the
-	 * environment is the caller's, not the program's owner's; like glibc
-	 * with its tunables, take no path, policy or setting from it. */
-	if (getauxval(AT_SECURE))
-		return 0;
-	v = getenv(options[OPT_LOG].env);
-	if (v && *v) {
-		/* Created 0600 (less the umask); an existing file keeps its
-		 * mode and owner; never through a symbolic link. */
-		long fd = sys_call(SYS_openat, -100, v,
-				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-				   0600, 0, 0);
-		if (fd < 0)
-			return bad_option(OPT_LOG, v);
-		ns_log_set_fd((int)sys_fd_hide(fd));
-	}
-	v = getenv(options[OPT_TRACE].env);
-	if (v && *v && trace_open(v) < 0)
-		return bad_option(OPT_TRACE, v);
-	v = getenv(options[OPT_VERIFY].env);
-	if (v && *v) {
-		if ((v[0] < '0' || v[0] > '2') || v[1])
-			return bad_option(OPT_VERIFY, v);
-		ns_rt.verify = v[0] - '0';
-	}
-	v = getenv(options[OPT_CORRUPT].env);
-	if (v && *v) {
-		static const char *const kinds[] = { "vma-prot", "vma-bounds",
-			"page-node", "page-ghost", "mapper" };
-		for (unsigned i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
-			if (!__builtin_strcmp(v, kinds[i]))
-				corrupt_kind = kinds[i];
-		if (!corrupt_kind)
-			return bad_option(OPT_CORRUPT, v);
-	}
-	v = getenv(options[OPT_MIGRATE_AFTER].env);
-	if (v && *v && parse_migrate_after(v) < 0)
-		return bad_option(OPT_MIGRATE_AFTER, v);
-	v = getenv(options[OPT_NEXT_TOUCH_AT].env);
-	if (v && *v) {
-		const char *p = v;
-		uint64_t ns;
-		if (parse_seconds(&p, &ns) < 0 || *p)
-			return bad_option(OPT_NEXT_TOUCH_AT, v);
-		next_touch_ns = (int64_t)ns;
-	}
-	v = getenv(options[OPT_BALANCE].env);
-	if (v && *v) {
-		uint64_t r;
-		const char *p = v;
-		if (parse_u64(&p, 100000, &r) < 0 || *p || r < 1)
-			return bad_option(OPT_BALANCE, v);
-		balance_mibps = (unsigned)r;
-	}
-	v = getenv(options[OPT_REPORT].env);
-	if (v && *v) {
-		if (!__builtin_strcmp(v, "json"))
-			report_at_exit = 2;
-		else if ((v[0] != '0' && v[0] != '1') || v[1])
-			return bad_option(OPT_REPORT, v);
-		else
-			report_at_exit = v[0] == '1';
-	}
-	/* A placement setting that does not parse is refused whole: the
-	 * program runs with the shadow but without numashadow's placement. */
-	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND,
-					      OPT_MONITOR_FROM };
-	for (unsigned k = 0; k < sizeof(placement_opts) / sizeof(*placement_opts); k++) {
-		int o = placement_opts[k];
-		v = getenv(options[o].env);
-		if (!v || !*v)
-			continue;
-		const char *e = v;
-		int bad = o == OPT_POLICY ? policy_parse_default(v) < 0
-			: o == OPT_RULES ? policy_parse_rules(v) < 0
-			: o == OPT_MONITOR_FROM ? parse_size(&e, &monitor_from) < 0 || *e
-			: uffd_set_window(v) < 0;
-		if (bad) {
-			ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
-			       options[o].env, v, options[o].accepted);
-			__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
-			break;
-		}
-	}
-	site_rules = policy_has_site_rules();
-	v = getenv(options[OPT_CTL].env);
-	if (v && *v) {
-		if ((v[0] != '0' && v[0] != '1') || v[1])
-			return bad_option(OPT_CTL, v);
-		ctl_on = v[0] == '1';
-	}
-	return 0;
-}
 
 /* ---- verify points ---- */
 
@@ -518,7 +355,7 @@ static int thread_policies;	/* a program thread set a policy of its own:
 
 static bool by_kernel(uint64_t len, const struct ns_policy *p)
 {
-	return len < monitor_from && p->mode != POL_WEIGHTED && !trace_on() &&
+	return len < ns_opt.monitor_from && p->mode != POL_WEIGHTED && !trace_on() &&
 	       !__atomic_load_n(&thread_policies, __ATOMIC_RELAXED);
 }
 
@@ -1154,8 +991,8 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 		if (unknown)
 			page_drop_vanished(ns_rt.self, 0, ~0ULL);
 	}
-	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
-		verify_corrupt(corrupt_kind);
+	if (ns_opt.corrupt_kind && !__builtin_strcmp(ns_opt.corrupt_kind, "mapper"))
+		verify_corrupt(ns_opt.corrupt_kind);
 	if (!ns_rt.disabled && ns_rt.verify && verify_now(true))
 		ns_verify_fail();
 	/* Our monitor stayed with the parent, and without EVENT_FORK the
@@ -1176,8 +1013,8 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	ns_in_runtime = 0;
 	if (!ns_rt.disabled) {
 		start_services();
-		if (balance_mibps)
-			balance_start(balance_mibps);	/* it stayed with the parent */
+		if (ns_opt.balance_mibps)
+			balance_start(ns_opt.balance_mibps);	/* it stayed with the parent */
 	}
 	return 0;
 }
@@ -1200,17 +1037,17 @@ static void migrate_after(void)
 
 	report_pages_by_node(before);
 	t0 = sys_now_ns();
-	r = mig_move_all(migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
+	r = mig_move_all(ns_opt.migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
 	t0 = sys_now_ns() - t0;
 	report_pages_by_node(after);
 	report_fmt_nodes(b, sizeof(b), before);
 	report_fmt_nodes(a, sizeof(a), after);
 	if (r < 0)
 		ns_log("migrate-after: pid %d: moving to node %d failed (%ld)",
-		       (int)ns_rt.pid, migrate_after_node, r);
+		       (int)ns_rt.pid, ns_opt.migrate_after_node, r);
 	else
 		ns_log("migrate-after: pid %d moved %ld pages to node %d in %lu ms; before: %s; after: %s",
-		       (int)ns_rt.pid, r, migrate_after_node,
+		       (int)ns_rt.pid, r, ns_opt.migrate_after_node,
 		       (unsigned long)(t0 / 1000000), b, a);
 }
 
@@ -1220,7 +1057,7 @@ static void start_services(void)
 {
 	int r;
 
-	if (ctl_on && (r = ctl_start()) < 0)
+	if (ns_opt.ctl_on && (r = ctl_start()) < 0)
 		ns_log("no control socket for pid %d (%d); numashadow migrate/stat cannot reach it",
 		       (int)ns_rt.pid, r);
 	if (trace_on() && loop_start() < 0)
@@ -1315,12 +1152,12 @@ static void cow_watch_all(void)
 
 static void start_policies(void)
 {
-	if (migrate_after_node >= 0)
-		start_timer(migrate_after_ns, migrate_after, "migrate-after");
-	if (next_touch_ns >= 0)
-		start_timer((uint64_t)next_touch_ns, next_touch_at, "next-touch");
+	if (ns_opt.migrate_after_node >= 0)
+		start_timer(ns_opt.migrate_after_ns, migrate_after, "migrate-after");
+	if (ns_opt.next_touch_ns >= 0)
+		start_timer((uint64_t)ns_opt.next_touch_ns, next_touch_at, "next-touch");
 	int br;
-	if (balance_mibps && (br = balance_start(balance_mibps)) < 0)
+	if (ns_opt.balance_mibps && (br = balance_start(ns_opt.balance_mibps)) < 0)
 		ns_log("balancing unavailable (%s); running without it",
 		       br == -EOPNOTSUPP ? "no userfaultfd write-protect" : "no userfaultfd");
 }
@@ -1401,9 +1238,9 @@ static bool family_ready(void)
  * stays dormant: an API call is the only thing that can want it. */
 static bool wanted_now(void)
 {
-	return ns_rt.verify || corrupt_kind || trace_on() || ctl_on ||
-	       report_at_exit || balance_mibps || migrate_after_node >= 0 ||
-	       next_touch_ns >= 0 || policy_any() || site_rules;
+	return ns_rt.verify || ns_opt.corrupt_kind || trace_on() || ns_opt.ctl_on ||
+	       ns_opt.report_at_exit || ns_opt.balance_mibps || ns_opt.migrate_after_node >= 0 ||
+	       ns_opt.next_touch_ns >= 0 || policy_any() || ns_opt.site_rules;
 }
 
 /* What the shadow needs to know of this process: the zero page, /dev/zero,
@@ -1494,9 +1331,9 @@ int ns_init(void (*redirect_libc)(void))
 	/* Pages are learned when someone asks (verify, the API, stat, a
 	 * migration), not at start-up or fork; the test corruption needs
 	 * some to spoil. */
-	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper")) {
+	if (ns_opt.corrupt_kind && __builtin_strcmp(ns_opt.corrupt_kind, "mapper")) {
 		page_sync(ns_rt.self);
-		verify_corrupt(corrupt_kind);
+		verify_corrupt(ns_opt.corrupt_kind);
 	}
 	ns_unlock();
 	ns_rt.ready = 1;
@@ -1507,7 +1344,7 @@ int ns_init(void (*redirect_libc)(void))
 	 * process - are not paid for nothing.  The unwinder's first call
 	 * loads libgcc_s (malloc, dlopen): now, not from inside malloc's own
 	 * mmap. */
-	want_sites = site_rules || (policy_any() && (trace_on() || report_at_exit));
+	want_sites = ns_opt.site_rules || (policy_any() && (trace_on() || ns_opt.report_at_exit));
 	if (want_sites) {
 		struct ns_site s[1];
 		site_capture(s, 1);
@@ -1530,9 +1367,9 @@ void ns_exit(void)
 	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime || ns_rt.dormant ||
 	    sys_getpid() != ns_rt.pid)
 		return;
-	if (report_at_exit == 2)
+	if (ns_opt.report_at_exit == 2)
 		report_json("at exit");
-	else if (report_at_exit)
+	else if (ns_opt.report_at_exit)
 		report_text("at exit");
 	ns_in_runtime = 1;
 	ns_lock();

@@ -32,7 +32,7 @@ import glob, re, subprocess, sys
 
 LAYER = {
     'interpose/preload.c': 0,
-    'runtime/runtime.c': 1, 'runtime/api.c': 1,
+    'runtime/runtime.c': 1, 'runtime/api.c': 1, 'runtime/options.c': 1,
     'runtime/migrate.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
     'runtime/verify.c': 2, 'runtime/policy.c': 2, 'runtime/trace.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
@@ -44,7 +44,7 @@ LAYER = {
     'runtime/sys.c': 4, 'runtime/log.c': 4, 'runtime/maps.c': 4,
     'runtime/numa.c': 4,
 }
-HEADER = {'runtime.h': 1}	# header: the lowest layer that may include it
+HEADER = {'runtime.h': 1, 'core.h': 1}	# header: the lowest layer that may include it
 NAMES = ['boundary', 'core', 'engines', 'model', 'platform']
 
 extra = sys.argv[1:]		# FILE=OBJECT:LAYER, for the self-test

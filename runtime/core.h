@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core.h - what the core's files share among themselves, grouped by the
+ * file that defines it.  The core (layer 1, tests/integration/layers.sh)
+ * is runtime.c (enter, leave, verify points, start-up and exit), options.c
+ * (the settings), and api.c; no file below the core includes this header.
+ *
+ * Locking: the core takes the family lock (internal.h, ns_lock) in enter()
+ * and drops it in leave(); a function "Lock held" expects it held.  The
+ * settings are written once, before the hooks are ready, and only read
+ * after.
+ */
+#ifndef NS_CORE_H
+#define NS_CORE_H
+
+#include "internal.h"
+
+/* ---- options.c: the settings, read once ---- */
+
+struct ns_options {
+	const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT, NULL: none */
+	int ctl_on;			/* NUMASHADOW_CTL: opt-in */
+	uint64_t monitor_from;		/* NUMASHADOW_MONITOR_FROM, bytes */
+	int site_rules;			/* some rule names a call site */
+	uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
+	int migrate_after_node;		/* ... and target; -1: none */
+	int64_t next_touch_ns;		/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
+	unsigned balance_mibps;		/* NUMASHADOW_BALANCE, 0: off */
+	int report_at_exit;		/* NUMASHADOW_REPORT: 0, 1 text, 2 json */
+};
+
+extern struct ns_options ns_opt;
+/* Reads every setting; returns 0, or -EINVAL after saying which was refused. */
+int options_read(void);
+
+#endif
