@@ -3,7 +3,7 @@
  * core.h - what the core's files share among themselves, grouped by the
  * file that defines it.  The core (layer 1, tests/integration/layers.sh)
  * is runtime.c (enter, leave, verify points, start-up and exit), options.c
- * (the settings), and api.c; no file below the core includes this header.
+ * (the settings), site.c (call sites) and api.c; no file below the core includes this header.
  *
  * Locking: the core takes the family lock (internal.h, ns_lock) in enter()
  * and drops it in leave(); a function "Lock held" expects it held.  The
@@ -32,5 +32,22 @@ struct ns_options {
 extern struct ns_options ns_opt;
 /* Reads every setting; returns 0, or -EINVAL after saying which was refused. */
 int options_read(void);
+
+/* ---- site.c: call sites ---- */
+
+#define NS_SITE_DEPTH 8		/* frames taken of an allocation's stack */
+
+extern int want_sites;		/* mmap hooks take the call site */
+extern __thread int in_capture;	/* inside backtrace(): this thread's mmaps
+				 * are the unwinder's own */
+/* Fills out with at most max frames of the caller's caller; returns how
+ * many.  Before the family lock. */
+int site_capture(struct ns_site *out, int max);
+/* The site record of the frame that names an allocation, 0: none.  Lock held. */
+uint32_t site_record(const struct ns_site *sites, int n);
+/* Sets want_sites from the settings and loads the unwinder. */
+void site_start(void);
+void site_objects_changed(void);
+void site_after_fork(void);
 
 #endif

@@ -31,8 +31,6 @@
 #include "runtime.h"
 #include "sys.h"
 
-#define NS_SITE_DEPTH 8
-
 static char last_call[160];		/* the tracked call verify judges */
 
 static int reregister_cb(uint32_t vma, void *arg);
@@ -42,7 +40,6 @@ static void reconcile(void);
 static void cow_watch_all(void);
 static void drain_monitor(void);
 static int need_services;		/* an adopted child wants its socket, loop */
-static int want_sites;			/* mmap hooks take the call site */
 static int placement_by_mbind;		/* no userfaultfd: VMA policies */
 static void start_services(void);
 static void wake(void);
@@ -116,11 +113,9 @@ static void reconcile(void)
 
 /* In a fork child: the parent's threads did not come along; what they
  * served must not be used from here. */
-static uint32_t site_cache_busy;	/* the call sites' cache (below) */
-
 static void child_reset(void)
 {
-	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELAXED);	/* no owner here */
+	site_after_fork();
 	if (ns_threads_after_fork())
 		mark_dirty();	/* their stacks went, and the shadow lost track */
 	uffd_after_fork();	/* the thread policies too: tids are the parent's */
@@ -454,86 +449,6 @@ static void kernel_regions_end(uint64_t start, uint64_t end, bool to_monitor)
 	} while (c.n == 64);
 }
 
-/* The frame that names an allocation: the first outside libc and the
- * runtime, as a site record. */
-static uint32_t site_record(const struct ns_site *sites, int n)
-{
-	for (int i = 0; i < n; i++) {
-		const char *o = sites[i].object, *b = __builtin_strrchr(o, '/');
-		b = b ? b + 1 : o;
-		if (__builtin_strncmp(b, "libc.so", 7) &&
-		    __builtin_strncmp(b, "libnumashadow.so", 16))
-			return site_intern(o, sites[i].function);
-	}
-	return n ? site_intern(sites[0].object, sites[0].function) : 0;
-}
-
-/* The allocation's call stack as (object, function) pairs. */
-
-static __thread int in_capture;	/* inside backtrace() */
-
-/* dladdr() searches the symbols of the object: most of what an mmap cost
- * under a placement policy (a one-page mmap + munmap 5x the plain one).
- * Its answers for the return addresses seen, kept until ld.so next changes
- * the loaded objects (ns_escape()). */
-#define SITE_CACHE 256
-static struct {
-	uintptr_t ip;
-	const char *object, *function;
-	uint32_t gen;
-} site_cache[SITE_CACHE];
-static uint32_t site_gen = 1;	/* site_cache_busy: above child_reset() */
-
-static bool site_of_ip(void *ip, struct ns_site *out)
-{
-	uintptr_t k = (uintptr_t)ip;
-	__typeof__(site_cache[0]) *e = &site_cache[(k * 0x9e3779b97f4a7c15ULL) >> 56];
-	uint32_t gen = __atomic_load_n(&site_gen, __ATOMIC_ACQUIRE);
-	bool hit;
-	Dl_info info;
-
-	/* Tried, never waited for: a fork child inherits the flag as another
-	 * thread of its parent left it, with no one to clear it. */
-	if (!__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE)) {
-		hit = e->ip == k && e->gen == gen;
-		if (hit)
-			*out = (struct ns_site){ e->object, e->function };
-		__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
-		if (hit)
-			return true;
-	}
-	if (!dladdr(ip, &info) || !info.dli_fname)
-		return false;
-	*out = (struct ns_site){ info.dli_fname, info.dli_sname };
-	if (!__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE)) {
-		e->ip = k;
-		e->object = info.dli_fname;
-		e->function = info.dli_sname;
-		e->gen = gen;
-		__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
-	}
-	return true;
-}
-
-static int site_capture(struct ns_site *out, int max)
-{
-	void *ip[NS_SITE_DEPTH + 2];
-	int n, k = 0;
-
-	/* Unwinding maps memory of its own: those mmaps are tracked like any
-	 * other (only their own call sites are not captured), never passed
-	 * through unseen while another thread verifies. */
-	if (in_capture)
-		return 0;
-	in_capture = 1;
-	n = backtrace(ip, NS_SITE_DEPTH + 2);
-	trace_stack(ip + 2, n - 2);
-	for (int i = 2; i < n && k < max; i++)	/* skip ns_mmap and the wrapper */
-		k += site_of_ip(ip[i], &out[k]);
-	in_capture = 0;
-	return k;
-}
-
 static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
 		    off_t off, const struct ns_site *sites, int nsites)
 {
@@ -846,7 +761,7 @@ void ns_escape(int delta)
 	 * without having opened it (at start-up): never below zero. */
 	if (delta < 0 && __atomic_load_n(&ns_rt.escapes, __ATOMIC_SEQ_CST) <= 0)
 		delta = 0;
-	__atomic_add_fetch(&site_gen, 1, __ATOMIC_RELEASE);	/* objects change */
+	site_objects_changed();
 	__atomic_add_fetch(&ns_rt.escapes, delta, __ATOMIC_SEQ_CST);
 	mark_dirty();
 }
@@ -1338,17 +1253,7 @@ int ns_init(void (*redirect_libc)(void))
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
-	/* Call sites are for site rules and for what tells of placed
-	 * regions (the trace, the exit report): an unwind and a dladdr() an
-	 * mmap, and libgcc_s loaded at start-up - half a millisecond a
-	 * process - are not paid for nothing.  The unwinder's first call
-	 * loads libgcc_s (malloc, dlopen): now, not from inside malloc's own
-	 * mmap. */
-	want_sites = ns_opt.site_rules || (policy_any() && (trace_on() || ns_opt.report_at_exit));
-	if (want_sites) {
-		struct ns_site s[1];
-		site_capture(s, 1);
-	}
+	site_start();
 	trace_emit(NS_TR_START, 0, 0, -1, 0);
 	if (policy_any())
 		ns_thread_policy_inherited();	/* kept across exec (numactl) */
