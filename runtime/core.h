@@ -3,7 +3,7 @@
  * core.h - what the core's files share among themselves, grouped by the
  * file that defines it.  The core (layer 1, tests/integration/layers.sh)
  * is runtime.c (enter, leave, verify points, start-up and exit), options.c
- * (the settings), site.c (call sites) and api.c; no file below the core includes this header.
+ * (the settings), place.c (placement), site.c (call sites) and api.c; no file below the core includes this header.
  *
  * Locking: the core takes the family lock (internal.h, ns_lock) in enter()
  * and drops it in leave(); a function "Lock held" expects it held.  The
@@ -14,6 +14,15 @@
 #define NS_CORE_H
 
 #include "internal.h"
+
+/* ---- runtime.c: enter and leave, verify points, start-up and exit ---- */
+
+/* Returns true when the caller may use the model: the family lock is
+ * held, the shadow caught up.  False: go to the kernel and say so
+ * (passed()). */
+bool enter(void);
+/* Reconciles what passed by, verifies, drops the lock. */
+void leave(void);
 
 /* ---- options.c: the settings, read once ---- */
 
@@ -49,5 +58,15 @@ uint32_t site_record(const struct ns_site *sites, int n);
 void site_start(void);
 void site_objects_changed(void);
 void site_after_fork(void);
+
+/* ---- place.c: placement of new regions, thread policies ---- */
+
+extern int placement_by_mbind;	/* no userfaultfd: VMA policies */
+/* Places the new anonymous region [start, end) by policy idx
+ * (policy_pick()).  Lock held. */
+void place(uint64_t start, uint64_t end, int idx);
+/* Starts the monitor when a policy asks for placement, else falls back to
+ * VMA policies (placement_by_mbind). */
+void start_placement(void);
 
 #endif
