@@ -3,7 +3,8 @@
  * core.h - what the core's files share among themselves, grouped by the
  * file that defines it.  The core (layer 1, tests/integration/layers.sh)
  * is runtime.c (enter, leave, verify points, start-up and exit), options.c
- * (the settings), place.c (placement), site.c (call sites) and api.c; no file below the core includes this header.
+ * (the settings), hooks.c (the address-space hooks), place.c (placement),
+ * site.c (call sites) and api.c; no file below the core includes this header.
  *
  * Locking: the core takes the family lock (internal.h, ns_lock) in enter()
  * and drops it in leave(); a function "Lock held" expects it held.  The
@@ -23,6 +24,45 @@
 bool enter(void);
 /* Reconciles what passed by, verifies, drops the lock. */
 void leave(void);
+/* The shadow has lost track of this address space: reconcile it. */
+void mark_dirty(void);
+/* The control socket, and the service loop when the trace needs it. */
+void start_services(void);
+extern char last_call[160];	/* the tracked call verify judges; lock held */
+
+/* A raw syscall's answer is an error (-4095 to -1). */
+static inline bool failed(long r)
+{
+	return r < 0 && r > -4096;
+}
+
+/* After a call went straight to the kernel: the dirty mark enter() set
+ * before it may have been cleared by another thread's reconcile that ran
+ * before our change did; mark again, now that the change is in.  start
+ * and len: the range whose pages it may have dropped (len 0: none). */
+static inline long passed(long r, uint64_t start, uint64_t len)
+{
+	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST)) {
+		ns_rt.dirty = 1;	/* wake() learns everything anyway */
+		return r;
+	}
+	if (ns_rt.ready && !ns_rt.disabled) {
+		if (len)
+			passed_add(start, len);
+		/* In the family's record too: another member's verify must
+		 * not judge our shadow until we have reconciled. */
+		ns_mark_dirty_async();
+	}
+	return r;
+}
+
+/* dev as "major << 32 | minor", the way /proc/PID/maps prints it. */
+static inline uint64_t dev_split(uint64_t d)
+{
+	uint64_t maj = ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfffULL);
+	uint64_t min = (d & 0xff) | ((d >> 12) & ~0xffULL);
+	return maj << 32 | min;
+}
 
 /* ---- options.c: the settings, read once ---- */
 
