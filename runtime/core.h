@@ -3,8 +3,8 @@
  * core.h - what the core's files share among themselves, grouped by the
  * file that defines it.  The core (layer 1, tests/integration/layers.sh)
  * is runtime.c (enter, leave, verify points, start-up and exit), options.c
- * (the settings), hooks.c (the address-space hooks), place.c (placement),
- * site.c (call sites) and api.c; no file below the core includes this header.
+ * (the settings), hooks.c (the address-space hooks), fork.c (fork),
+ * place.c (placement), site.c (call sites) and api.c; no file below the core includes this header.
  *
  * Locking: the core takes the family lock (internal.h, ns_lock) in enter()
  * and drops it in leave(); a function "Lock held" expects it held.  The
@@ -29,6 +29,13 @@ void mark_dirty(void);
 /* The control socket, and the service loop when the trace needs it. */
 void start_services(void);
 extern char last_call[160];	/* the tracked call verify judges; lock held */
+extern int need_services;	/* an adopted child wants its socket, loop:
+				 * started by leave(), outside the lock */
+/* Brings the shadow up to date with untracked changes.  Lock held. */
+void reconcile(void);
+/* Makes the family's arena and our record once; false when it cannot
+ * (said once; the runtime is off then). */
+bool family_ready(void);
 
 /* A raw syscall's answer is an error (-4095 to -1). */
 static inline bool failed(long r)
@@ -63,6 +70,15 @@ static inline uint64_t dev_split(uint64_t d)
 	uint64_t min = (d & 0xff) | ((d >> 12) & ~0xffULL);
 	return maj << 32 | min;
 }
+
+/* ---- fork.c: fork, and the child of one ---- */
+
+/* The child of a fork we did not see takes the parent's shadow and
+ * corrects it from its maps.  Lock held. */
+void adopt(void);
+/* vma_walk() callback: registers a region placed by the monitor with a
+ * new one (a fork child's). */
+int reregister_cb(uint32_t vma, void *arg);
 
 /* ---- options.c: the settings, read once ---- */
 

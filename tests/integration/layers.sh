@@ -34,7 +34,7 @@ LAYER = {
     'interpose/preload.c': 0,
     'runtime/runtime.c': 1, 'runtime/api.c': 1, 'runtime/options.c': 1,
     'runtime/site.c': 1, 'runtime/place.c': 1,
-    'runtime/hooks.c': 1,
+    'runtime/hooks.c': 1, 'runtime/fork.c': 1,
     'runtime/migrate.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
     'runtime/verify.c': 2, 'runtime/policy.c': 2, 'runtime/trace.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
