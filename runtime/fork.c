@@ -143,87 +143,76 @@ static void proc_reap_dead(void)
 		at = n;
 }
 
-pid_t ns_fork(pid_t (*real_fork)(void))
+/* A dormant process's fork: the child's record is made before the fork,
+ * so that the child knows it at once (its own forks hang below it). */
+static pid_t fork_dormant(pid_t (*real_fork)(void))
 {
+	static uint32_t mine;	/* a dormant child's record, 0: ns_rt.self */
 	pid_t pid;
 
-	/* A dormant process's child joins its family: the arena is there to
-	 * share, and the child has a record, unlearned like ours, that the
-	 * API asks its kernel about (numashadow_page_mappers). */
-	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && ns_rt.ready &&
-	    !ns_rt.disabled && !ns_in_runtime && family_ready()) {
-		/* The child's record is made before the fork, so that the
-		 * child knows it at once (its own forks hang below it). */
-		static uint32_t mine;	/* a dormant child's record, 0: ns_rt.self */
-		ns_in_runtime = 1;
-		ns_lock();
-		proc_reap_dead();
-		uint32_t c = proc_new(0, mine ? mine : ns_rt.self);
-		if (c) {
-			proc_of(c)->dirty = proc_of(c)->unlearned = 1;
-			proc_of(c)->starttime = ~0ULL;	/* being born */
-		}
-		ns_unlock();
-		pid = real_fork();
-		if (pid == 0) {
-			mine = c;
-			ns_in_runtime = 0;
-			return 0;
-		}
-		ns_lock();
-		if (c && pid > 0) {
-			proc_release_pid(pid);	/* whoever had the number is dead */
-			proc_of(c)->pid = pid;
-			proc_renew(c);
-		} else if (c) {
-			proc_release(c);
-		}
-		ns_unlock();
-		ns_in_runtime = 0;
-		return pid;
+	ns_in_runtime = 1;
+	ns_lock();
+	proc_reap_dead();
+	uint32_t c = proc_new(0, mine ? mine : ns_rt.self);
+	if (c) {
+		proc_of(c)->dirty = proc_of(c)->unlearned = 1;
+		proc_of(c)->starttime = ~0ULL;	/* being born */
 	}
-	if (!enter())
-		return real_fork();
-	/* No page is learned here: the child shares what the kernel gave
-	 * it, and whoever asks later learns it as shared (verify.c). */
-	ns_rt.in_fork = 1;
-	ns_lock_kick();
+	ns_unlock();
 	pid = real_fork();
-	if (pid > 0) {
-		/* The child gets the shadow as it stood at the fork: nobody
-		 * else changed it since (we hold the lock).  Calls of other
-		 * threads that went straight to the kernel around the fork are
-		 * taken in afterwards, by each process against its own maps
-		 * and pages: the child cannot tell which came before the fork,
-		 * so it looks at all of them (marked dirty). */
-		bool passed_by = ns_rt.dirty;
-		proc_reap_dead();
-		ctl_forget(pid);
-		proc_release_pid(pid);
-		uint32_t c = proc_new(pid, ns_rt.self);
-		trace_emit(NS_TR_FORK, 0, 0, -1, (uint32_t)pid);
-		if (!c || mm_fork(ns_rt.self, c) < 0)
-			ns_log("arena full: pid %d is not shadowed", (int)pid);
-		else if (passed_by)
-			proc_of(c)->dirty = 1;
-		ns_rt.in_fork = 0;
-		if (ns_rt.dirty)
-			reconcile();
-		if (c)
-			cow_watch_all();
-		if (ns_rt.verify && ns_verify_now(true))
-			ns_verify_fail();
-		ns_unlock();
+	if (pid == 0) {
+		mine = c;
 		ns_in_runtime = 0;
-		return pid;
+		return 0;
 	}
-	if (pid < 0) {
-		ns_rt.in_fork = 0;
-		leave();
-		return pid;
+	ns_lock();
+	if (c && pid > 0) {
+		proc_release_pid(pid);	/* whoever had the number is dead */
+		proc_of(c)->pid = pid;
+		proc_renew(c);
+	} else if (c) {
+		proc_release(c);
 	}
-	/* Child: the parent still holds the lock while it copies our shadow;
-	 * wait for it like anyone else. */
+	ns_unlock();
+	ns_in_runtime = 0;
+	return pid;
+}
+
+/* The parent, lock still held since before the fork: the child gets the
+ * shadow as it stood at the fork: nobody else changed it since.  Calls of
+ * other threads that went straight to the kernel around the fork are
+ * taken in afterwards, by each process against its own maps and pages:
+ * the child cannot tell which came before the fork, so it looks at all
+ * of them (marked dirty).  Drops the lock. */
+static pid_t fork_parent(pid_t pid)
+{
+	bool passed_by = ns_rt.dirty;
+
+	proc_reap_dead();
+	ctl_forget(pid);
+	proc_release_pid(pid);
+	uint32_t c = proc_new(pid, ns_rt.self);
+	trace_emit(NS_TR_FORK, 0, 0, -1, (uint32_t)pid);
+	if (!c || mm_fork(ns_rt.self, c) < 0)
+		ns_log("arena full: pid %d is not shadowed", (int)pid);
+	else if (passed_by)
+		proc_of(c)->dirty = 1;
+	ns_rt.in_fork = 0;
+	if (ns_rt.dirty)
+		reconcile();
+	if (c)
+		cow_watch_all();
+	if (ns_rt.verify && ns_verify_now(true))
+		ns_verify_fail();
+	ns_unlock();
+	ns_in_runtime = 0;
+	return pid;
+}
+
+/* The child: the parent still holds the lock while it copies our shadow;
+ * wait for it like anyone else.  Returns 0. */
+static pid_t fork_child(void)
+{
 	ns_rt.in_fork = 0;
 	ns_rt.pid = (pid_t)sys_getpid();
 	ns_lock();
@@ -271,6 +260,33 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 			balance_start(ns_opt.balance_mibps);	/* it stayed with the parent */
 	}
 	return 0;
+}
+
+pid_t ns_fork(pid_t (*real_fork)(void))
+{
+	pid_t pid;
+
+	/* A dormant process's child joins its family: the arena is there to
+	 * share, and the child has a record, unlearned like ours, that the
+	 * API asks its kernel about (numashadow_page_mappers). */
+	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && ns_rt.ready &&
+	    !ns_rt.disabled && !ns_in_runtime && family_ready())
+		return fork_dormant(real_fork);
+	if (!enter())
+		return real_fork();
+	/* No page is learned here: the child shares what the kernel gave
+	 * it, and whoever asks later learns it as shared (verify.c). */
+	ns_rt.in_fork = 1;
+	ns_lock_kick();
+	pid = real_fork();
+	if (pid > 0)
+		return fork_parent(pid);
+	if (pid < 0) {
+		ns_rt.in_fork = 0;
+		leave();
+		return pid;
+	}
+	return fork_child();
 }
 
 void ns_atfork_child(void)

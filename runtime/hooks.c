@@ -205,21 +205,26 @@ long ns_madvise(void *addr, size_t len, int advice)
 	return r;
 }
 
+/* An mremap that could not enter: recorded for the next reconcile to
+ * replay in order (passed.c). */
+static long mremap_passed(void *old, size_t oldlen, size_t newlen, int flags, void *new)
+{
+	bool dormant = __atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST);
+	int slot = dormant ? -1 : remap_begin((uint64_t)old, oldlen, newlen, flags,
+					      (uint64_t)new);
+	long r = sys_mremap(old, oldlen, newlen, flags, new);
+	remap_end(slot, r);
+	if (!failed(r) && !dormant && (uint64_t)r != (uint64_t)old)
+		passed_add((uint64_t)r, newlen);	/* where they went */
+	return passed(r, (uint64_t)old, oldlen);
+}
+
 long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 {
 	long r;
 
 	if (!enter())
-	{
-		bool dormant = __atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST);
-		int slot = dormant ? -1 : remap_begin((uint64_t)old, oldlen, newlen, flags,
-						      (uint64_t)new);
-		long r = sys_mremap(old, oldlen, newlen, flags, new);
-		remap_end(slot, r);
-		if (!failed(r) && !dormant && (uint64_t)r != (uint64_t)old)
-			passed_add((uint64_t)r, newlen);	/* where they went */
-		return passed(r, (uint64_t)old, oldlen);
-	}
+		return mremap_passed(old, oldlen, newlen, flags, new);
 	/* A placed range leaves userfaultfd first, as for munmap: moving or
 	 * shrinking it raises no event, and the new place is registered
 	 * below (the old one again if it stays). */

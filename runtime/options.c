@@ -74,18 +74,11 @@ static int bad_option(int o, const char *val)
 	return -EINVAL;
 }
 
-int options_read(void)
+/* The files the runtime writes: its log and the trace. */
+static int read_outputs(void)
 {
 	const char *v;
 
-	/* No descriptor of our own for stderr: we write to fd 2 while it is
-	 * the file it was at start-up (ns_log). */
-	ns_log_set_fd(2);
-	/* Secure execution (setuid, setgid, file capabilities): the
-	 * environment is the caller's, not the program's owner's; like glibc
-	 * with its tunables, take no path, policy or setting from it. */
-	if (getauxval(AT_SECURE))
-		return 0;
 	v = getenv(options[OPT_LOG].env);
 	if (v && *v) {
 		/* Created 0600 (less the umask); an existing file keeps its
@@ -100,6 +93,14 @@ int options_read(void)
 	v = getenv(options[OPT_TRACE].env);
 	if (v && *v && trace_open(v) < 0)
 		return bad_option(OPT_TRACE, v);
+	return 0;
+}
+
+/* The checks of the shadow against the kernel, and the test corruption. */
+static int read_checks(void)
+{
+	const char *v;
+
 	v = getenv(options[OPT_VERIFY].env);
 	if (v && *v) {
 		if ((v[0] < '0' || v[0] > '2') || v[1])
@@ -116,6 +117,14 @@ int options_read(void)
 		if (!ns_opt.corrupt_kind)
 			return bad_option(OPT_CORRUPT, v);
 	}
+	return 0;
+}
+
+/* The policies that move pages: timed migration, next-touch, balancing. */
+static int read_movers(void)
+{
+	const char *v;
+
 	v = getenv(options[OPT_MIGRATE_AFTER].env);
 	if (v && *v && parse_migrate_after(v) < 0)
 		return bad_option(OPT_MIGRATE_AFTER, v);
@@ -135,17 +144,15 @@ int options_read(void)
 			return bad_option(OPT_BALANCE, v);
 		ns_opt.balance_mibps = (unsigned)r;
 	}
-	v = getenv(options[OPT_REPORT].env);
-	if (v && *v) {
-		if (!__builtin_strcmp(v, "json"))
-			ns_opt.report_at_exit = 2;
-		else if ((v[0] != '0' && v[0] != '1') || v[1])
-			return bad_option(OPT_REPORT, v);
-		else
-			ns_opt.report_at_exit = v[0] == '1';
-	}
-	/* A placement setting that does not parse is refused whole: the
-	 * program runs with the shadow but without numashadow's placement. */
+	return 0;
+}
+
+/* A placement setting that does not parse is refused whole: the program
+ * runs with the shadow but without numashadow's placement. */
+static void read_placement(void)
+{
+	const char *v;
+
 	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND,
 					      OPT_MONITOR_FROM };
 	for (unsigned k = 0; k < sizeof(placement_opts) / sizeof(*placement_opts); k++) {
@@ -166,6 +173,33 @@ int options_read(void)
 		}
 	}
 	ns_opt.site_rules = policy_has_site_rules();
+}
+
+int options_read(void)
+{
+	const char *v;
+	int r;
+
+	/* No descriptor of our own for stderr: we write to fd 2 while it is
+	 * the file it was at start-up (ns_log). */
+	ns_log_set_fd(2);
+	/* Secure execution (setuid, setgid, file capabilities): the
+	 * environment is the caller's, not the program's owner's; like glibc
+	 * with its tunables, take no path, policy or setting from it. */
+	if (getauxval(AT_SECURE))
+		return 0;
+	if ((r = read_outputs()) < 0 || (r = read_checks()) < 0 || (r = read_movers()) < 0)
+		return r;
+	v = getenv(options[OPT_REPORT].env);
+	if (v && *v) {
+		if (!__builtin_strcmp(v, "json"))
+			ns_opt.report_at_exit = 2;
+		else if ((v[0] != '0' && v[0] != '1') || v[1])
+			return bad_option(OPT_REPORT, v);
+		else
+			ns_opt.report_at_exit = v[0] == '1';
+	}
+	read_placement();
 	v = getenv(options[OPT_CTL].env);
 	if (v && *v) {
 		if ((v[0] != '0' && v[0] != '1') || v[1])

@@ -1,40 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime.c - the per-process runtime: options, start-up, the hooks that
- * pair each address-space syscall with its shadow update, fork and exit,
- * verify points, and the public API.
+ * runtime.c - the per-process runtime's life: start-up (dormant or
+ * awake), the way into the model and out of it (enter, leave, catching up
+ * with the monitor and with what passed by), verify points, the services
+ * and timed policies started with it, exit, and what api.c enters by.
+ * The hooks are hooks.c's, fork fork.c's, the settings options.c's.
  *
- * Every hook runs "enter; syscall; update the shadow; verify; leave" with
- * the family lock held, so the shadow and the kernel agree whenever the lock
- * is free.  A hook that cannot take that path (runtime not up, a thread
- * already inside the runtime, a signal handler interrupting it, the child of
- * a vfork-like clone sharing our memory) passes the call to the kernel and
- * marks the address space dirty: the next hook reconciles the VMAs with
- * /proc/self/maps before doing anything else.
+ * Locking: enter() takes the family lock and leave() drops it; in between
+ * the shadow and the kernel agree.  A call that cannot enter (runtime not
+ * up, a thread already inside the runtime, a signal handler interrupting
+ * it, the child of a vfork-like clone sharing our memory, another thread
+ * forking) goes to the kernel and marks the address space dirty: the next
+ * enter() reconciles the VMAs with /proc/self/maps before anything else.
+ * ns_in_runtime, per thread, keeps a thread from taking the lock twice.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <execinfo.h>
-#include <numaif.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <time.h>
-#include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include "core.h"
 #include "internal.h"
-#include "numashadow.h"
-#include "parse.h"
 #include "runtime.h"
 #include "sys.h"
 
 char last_call[160];			/* the tracked call verify judges */
+int need_services;			/* an adopted child wants its socket, loop */
 
 static void drain_monitor(void);
-int need_services;			/* an adopted child wants its socket, loop */
 static void wake(void);
 
 /* ---- verify points ---- */
