@@ -14,7 +14,8 @@
 # up among the others' defined ones (nm --defined-only).  The boundary's
 # exports that stand in for libc's functions (mmap, fork, pthread_create,
 # ...) count as libc's.  A runtime header is included only at or above its
-# layer: runtime.h (what the boundary calls) by the core and the boundary.
+# layer: runtime.h (what the boundary calls) by the core and the boundary,
+# core.h (what the core's files share) no lower than the core.
 # A file missing from the table fails the test, so a new one is placed.  The
 # check must be able to fail: an object made here, put in the platform
 # layer, that calls the core's ns_catch_up() is refused.  Run from the
