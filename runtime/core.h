@@ -105,8 +105,8 @@ int options_read(void);
 extern int want_sites;		/* mmap hooks take the call site */
 extern __thread int in_capture;	/* inside backtrace(): this thread's mmaps
 				 * are the unwinder's own */
-/* Fills out with at most max frames of the caller's caller; returns how
- * many.  Before the family lock. */
+/* Fills out with at most max frames of the stack above ns_mmap and its
+ * wrapper; returns how many.  Before the family lock. */
 int site_capture(struct ns_site *out, int max);
 /* The site record of the frame that names an allocation, 0: none.  Lock held. */
 uint32_t site_record(const struct ns_site *sites, int n);

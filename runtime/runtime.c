@@ -74,6 +74,7 @@ static int verify_now(bool full)
 	return d;
 }
 
+/* ---- enter and leave ---- */
 
 void mark_dirty(void)
 {
@@ -205,7 +206,7 @@ void leave(void)
 	}
 }
 
-/* ---- the timed migration ---- */
+/* ---- services and timed policies ---- */
 
 /* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  A timer of the
  * service loop, whose thread the program never sees in its results. */
