@@ -665,7 +665,7 @@ void trace_migrate_begin(struct trace_mig *m, const struct ns_mig_counters *c);
 void trace_migrate(const struct trace_mig *m, const struct ns_mig_counters *c,
 		   uint64_t addr, uint64_t len, int node, long moved, long err);
 
-/* ---- runtime.c: the per-process runtime and its options ---- */
+/* ---- runtime.c: the per-process runtime (settings: options.c) ---- */
 
 struct ns_runtime {
 	int ready;		/* the hooks may use the model */
@@ -703,8 +703,8 @@ int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void ns_verify_fail(void);
-/* runtime.c, for api.c: enter and leave as an API call, verify, arm
- * next-touch over [lo, hi). */
+/* runtime.c, for api.c: enter and leave as an API call, verify; place.c:
+ * arm next-touch over [lo, hi). */
 bool ns_api_enter(void);
 void ns_api_leave(void);
 int ns_verify_now(bool full);

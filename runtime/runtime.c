@@ -1,217 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime.c - the per-process runtime: options, start-up, the hooks that
- * pair each address-space syscall with its shadow update, fork and exit,
- * verify points, and the public API.
+ * runtime.c - the per-process runtime's life: start-up (dormant or
+ * awake), the way into the model and out of it (enter, leave, catching up
+ * with the monitor and with what passed by), verify points, the services
+ * and timed policies started with it, exit, and what api.c enters by.
+ * The hooks are hooks.c's, fork fork.c's, the settings options.c's.
  *
- * Every hook runs "enter; syscall; update the shadow; verify; leave" with
- * the family lock held, so the shadow and the kernel agree whenever the lock
- * is free.  A hook that cannot take that path (runtime not up, a thread
- * already inside the runtime, a signal handler interrupting it, the child of
- * a vfork-like clone sharing our memory) passes the call to the kernel and
- * marks the address space dirty: the next hook reconciles the VMAs with
- * /proc/self/maps before doing anything else.
+ * Locking: enter() takes the family lock and leave() drops it; in between
+ * the shadow and the kernel agree.  A call that cannot enter (runtime not
+ * up, a thread already inside the runtime, a signal handler interrupting
+ * it, the child of a vfork-like clone sharing our memory, another thread
+ * forking) goes to the kernel and marks the address space dirty: the next
+ * enter() reconciles the VMAs with /proc/self/maps before anything else.
+ * ns_in_runtime, per thread, keeps a thread from taking the lock twice.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <execinfo.h>
-#include <numaif.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <time.h>
-#include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
+#include "core.h"
 #include "internal.h"
-#include "numashadow.h"
-#include "parse.h"
 #include "runtime.h"
 #include "sys.h"
 
-#define NS_SITE_DEPTH 8
+char last_call[160];			/* the tracked call verify judges */
+int need_services;			/* an adopted child wants its socket, loop */
 
-static const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT */
-static char last_call[160];		/* the tracked call verify judges */
-
-
-/* ---- options, read once ---- */
-
-enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE,
-       OPT_FAULT_AROUND, OPT_MONITOR_FROM, OPT_TRACE, NR_OPTS };
-
-static const struct {
-	const char *env;	/* variable name */
-	const char *accepted;	/* for the error message */
-} options[NR_OPTS] = {
-	[OPT_VERIFY] = { "NUMASHADOW_VERIFY", "0, 1 or 2" },
-	[OPT_LOG] = { "NUMASHADOW_LOG", "a writable file path" },
-	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",
-			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
-	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
-				"SECONDS:NODE, e.g. 0.5:1, SECONDS at most a century, NODE an online node" },
-	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0, 1 or json" },
-	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
-	[OPT_POLICY] = { "NUMASHADOW_POLICY",
-			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
-			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
-	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5, at most a century" },
-	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
-	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
-	[OPT_MONITOR_FROM] = { "NUMASHADOW_MONITOR_FROM",
-			       "a size like 2M (K, M or G), at most 131072G; 0: every region" },
-	[OPT_TRACE] = { "NUMASHADOW_TRACE", "a writable regular file path" },
-	[OPT_RULES] = { "NUMASHADOW_RULES",
-			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
-			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M, at most 131072G" },
-};
-
-static int ctl_on;			/* NUMASHADOW_CTL: opt-in */
-static uint64_t monitor_from = 2 << 20;	/* NUMASHADOW_MONITOR_FROM */
-static int reregister_cb(uint32_t vma, void *arg);
-static int monitor_placed_cb(uint32_t vma, void *arg);
-static void kernel_regions_to_monitor(void);
-static void reconcile(void);
-static void cow_watch_all(void);
 static void drain_monitor(void);
-static int need_services;		/* an adopted child wants its socket, loop
-					 * (set under the family lock, taken
-					 * by the adopting thread's leave()) */
-static int site_rules;			/* some rule names a call site */
-static int want_sites;			/* mmap hooks take the call site */
-static int placement_by_mbind;		/* no userfaultfd: VMA policies */
-static void start_services(void);
 static void wake(void);
-static bool family_ready(void);
-
-static uint64_t migrate_after_ns;	/* NUMASHADOW_MIGRATE_AFTER delay */
-static int64_t next_touch_ns = -1;	/* NUMASHADOW_NEXT_TOUCH_AT, -1: none */
-static unsigned balance_mibps;		/* NUMASHADOW_BALANCE, 0: off */
-static int migrate_after_node = -1;	/* ... and target; -1: none */
-static int report_at_exit;		/* NUMASHADOW_REPORT */
-
-/* "SECONDS:NODE"; returns 0 or -EINVAL. */
-static int parse_migrate_after(const char *v)
-{
-	uint64_t ns, node;
-
-	if (parse_seconds(&v, &ns) < 0 || *v++ != ':' || parse_u64(&v, 63, &node) < 0 ||
-	    *v || !numa_node_online((int)node))
-		return -EINVAL;
-	migrate_after_ns = ns;
-	migrate_after_node = (int)node;
-	return 0;
-}
-
-static int bad_option(int o, const char *val)
-{
-	ns_log("%s=%s: not accepted (accepted: %s); running without numashadow",
-	       options[o].env, val, options[o].accepted);
-	return -EINVAL;
-}
-
-static int options_read(void)
-{
-	const char *v;
-
-	/* No descriptor of our own for stderr: we write to fd 2 while it is
-	 * the file it was at start-up (ns_log). */
-	ns_log_set_fd(2);
-	/* Secure execution (setuid, setgid, file capabilities): the
-	 * environment is the caller's, not the program's owner's; like glibc
-	 * with its tunables, take no path, policy or setting from it. */
-	if (getauxval(AT_SECURE))
-		return 0;
-	v = getenv(options[OPT_LOG].env);
-	if (v && *v) {
-		/* Created 0600 (less the umask); an existing file keeps its
-		 * mode and owner; never through a symbolic link. */
-		long fd = sys_call(SYS_openat, -100, v,
-				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-				   0600, 0, 0);
-		if (fd < 0)
-			return bad_option(OPT_LOG, v);
-		ns_log_set_fd((int)sys_fd_hide(fd));
-	}
-	v = getenv(options[OPT_TRACE].env);
-	if (v && *v && trace_open(v) < 0)
-		return bad_option(OPT_TRACE, v);
-	v = getenv(options[OPT_VERIFY].env);
-	if (v && *v) {
-		if ((v[0] < '0' || v[0] > '2') || v[1])
-			return bad_option(OPT_VERIFY, v);
-		ns_rt.verify = v[0] - '0';
-	}
-	v = getenv(options[OPT_CORRUPT].env);
-	if (v && *v) {
-		static const char *const kinds[] = { "vma-prot", "vma-bounds",
-			"page-node", "page-ghost", "mapper" };
-		for (unsigned i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
-			if (!__builtin_strcmp(v, kinds[i]))
-				corrupt_kind = kinds[i];
-		if (!corrupt_kind)
-			return bad_option(OPT_CORRUPT, v);
-	}
-	v = getenv(options[OPT_MIGRATE_AFTER].env);
-	if (v && *v && parse_migrate_after(v) < 0)
-		return bad_option(OPT_MIGRATE_AFTER, v);
-	v = getenv(options[OPT_NEXT_TOUCH_AT].env);
-	if (v && *v) {
-		const char *p = v;
-		uint64_t ns;
-		if (parse_seconds(&p, &ns) < 0 || *p)
-			return bad_option(OPT_NEXT_TOUCH_AT, v);
-		next_touch_ns = (int64_t)ns;
-	}
-	v = getenv(options[OPT_BALANCE].env);
-	if (v && *v) {
-		uint64_t r;
-		const char *p = v;
-		if (parse_u64(&p, 100000, &r) < 0 || *p || r < 1)
-			return bad_option(OPT_BALANCE, v);
-		balance_mibps = (unsigned)r;
-	}
-	v = getenv(options[OPT_REPORT].env);
-	if (v && *v) {
-		if (!__builtin_strcmp(v, "json"))
-			report_at_exit = 2;
-		else if ((v[0] != '0' && v[0] != '1') || v[1])
-			return bad_option(OPT_REPORT, v);
-		else
-			report_at_exit = v[0] == '1';
-	}
-	/* A placement setting that does not parse is refused whole: the
-	 * program runs with the shadow but without numashadow's placement. */
-	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND,
-					      OPT_MONITOR_FROM };
-	for (unsigned k = 0; k < sizeof(placement_opts) / sizeof(*placement_opts); k++) {
-		int o = placement_opts[k];
-		v = getenv(options[o].env);
-		if (!v || !*v)
-			continue;
-		const char *e = v;
-		int bad = o == OPT_POLICY ? policy_parse_default(v) < 0
-			: o == OPT_RULES ? policy_parse_rules(v) < 0
-			: o == OPT_MONITOR_FROM ? parse_size(&e, &monitor_from) < 0 || *e
-			: uffd_set_window(v) < 0;
-		if (bad) {
-			ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
-			       options[o].env, v, options[o].accepted);
-			__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
-			break;
-		}
-	}
-	site_rules = policy_has_site_rules();
-	v = getenv(options[OPT_CTL].env);
-	if (v && *v) {
-		if ((v[0] != '0' && v[0] != '1') || v[1])
-			return bad_option(OPT_CTL, v);
-		ctl_on = v[0] == '1';
-	}
-	return 0;
-}
 
 /* ---- verify points ---- */
 
@@ -257,8 +74,9 @@ static int verify_now(bool full)
 	return d;
 }
 
+/* ---- enter and leave ---- */
 
-static void mark_dirty(void)
+void mark_dirty(void)
 {
 	ns_rt.dirty = 1;
 	if (ns_rt.ready && ns_arena && ns_rt.self)
@@ -268,7 +86,7 @@ static void mark_dirty(void)
 
 /* Bring the shadow up to date with untracked changes. */
 
-static void reconcile(void)
+void reconcile(void)
 {
 	ns_rt.dirty = 0;
 	remap_replay();
@@ -277,49 +95,6 @@ static void reconcile(void)
 	proc_of(ns_rt.self)->dirty = ns_rt.escapes ? 1 : 0;
 	if (ns_rt.escapes)
 		ns_rt.dirty = 1;
-}
-
-/* In a fork child: the parent's threads did not come along; what they
- * served must not be used from here. */
-static uint32_t site_cache_busy;	/* trylock of site_cache[] (below) */
-
-static void child_reset(void)
-{
-	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELAXED);	/* no owner here */
-	sys_after_fork();
-	if (ns_threads_after_fork())
-		mark_dirty();	/* their stacks went, and the shadow lost track */
-	uffd_after_fork();	/* the thread policies too: tids are the parent's */
-	if (policy_any())
-		ns_thread_policy_inherited();
-	mig_after_fork();
-	loop_after_fork();
-	trace_after_fork((int)sys_getppid());
-}
-
-/* The child of a fork we did not see (only the atfork handler ran): take
- * the parent's shadow as the kernel did, then correct it from our maps. */
-static void adopt(void)
-{
-	pid_t pid = (pid_t)sys_getpid();
-	uint32_t parent = proc_find((pid_t)sys_getppid()), self;
-
-	ns_rt.forked_unseen = 0;
-	ns_rt.pid = pid;
-	proc_release_pid(pid);	/* the record a dormant parent kept for us */
-	self = proc_new(pid, parent);
-	if (!self) {
-		ns_log("arena full: shadow stops in pid %d", (int)pid);
-		ns_rt.disabled = 1;
-		return;
-	}
-	if (parent)
-		mm_fork(parent, self);
-	ns_rt.self = self;
-	verify_vmas(self, true);
-	/* The parent's monitor, engine and loop stayed with the parent. */
-	child_reset();
-	need_services = 1;	/* threads start outside the lock, in leave() */
 }
 
 /* Returns true when the caller may use the model (lock held).  A hook
@@ -368,7 +143,7 @@ static bool enter_as(bool api)
 	return true;
 }
 
-static bool enter(void)
+bool enter(void)
 {
 	return enter_as(false);
 }
@@ -410,7 +185,7 @@ static void drain_monitor(void)
 	}
 }
 
-static void leave(void)
+void leave(void)
 {
 	if (ns_rt.dirty)
 		reconcile();	/* what passed us by is known, not wrong */
@@ -431,767 +206,7 @@ static void leave(void)
 	}
 }
 
-static inline bool failed(long r)
-{
-	return r < 0 && r > -4096;
-}
-
-/* After a call went straight to the kernel: the dirty mark enter() set
- * before it may have been cleared by another thread's reconcile that ran
- * before our change did; mark again, now that the change is in.  start
- * and len: the range whose pages it may have dropped (len 0: none). */
-static inline long passed(long r, uint64_t start, uint64_t len)
-{
-	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST)) {
-		ns_rt.dirty = 1;	/* wake() learns everything anyway */
-		return r;
-	}
-	if (ns_rt.ready && !ns_rt.disabled) {
-		if (len)
-			passed_add(start, len);
-		/* In the family's record too: another member's verify must
-		 * not judge our shadow until we have reconciled. */
-		ns_mark_dirty_async();
-	}
-	return r;
-}
-
-/* ---- the hooks ---- */
-
-/* dev as "major << 32 | minor", the way /proc/PID/maps prints it. */
-static uint64_t dev_split(uint64_t d)
-{
-	uint64_t maj = ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfffULL);
-	uint64_t min = (d & 0xff) | ((d >> 12) & ~0xffULL);
-	return maj << 32 | min;
-}
-
-/* ---- placement ---- */
-
-/* Without userfaultfd the kernel places first touches itself, by the VMA
- * policy we give the region: the same nodes, no fault tracking. */
-static int kernel_mode(const struct ns_policy *p)
-{
-	static const int kmode[] = { [POL_LOCAL] = 4 /* MPOL_LOCAL */,
-		[POL_BIND] = MPOL_BIND, [POL_PREFERRED] = MPOL_PREFERRED,
-		[POL_INTERLEAVE] = MPOL_INTERLEAVE, [POL_WEIGHTED] = 6 };
-	return kmode[p->mode];
-}
-
-static uint64_t policy_mask(const struct ns_policy *p)
-{
-	uint64_t mask = 0;
-
-	for (int i = 0; i < p->nnodes; i++)
-		mask |= 1ULL << p->nodes[i];
-	return mask;
-}
-
-static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy *p)
-{
-	uint64_t mask = policy_mask(p);
-
-	/* The kernel interleaves a huge page as one: page-by-page policies
-	 * need small pages. */
-	if (p->mode == POL_INTERLEAVE || p->mode == POL_WEIGHTED)
-		sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
-	long r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
-			  p->mode == POL_LOCAL ? NULL : &mask, 65, 0);
-	if (r == -EINVAL && p->mode == POL_WEIGHTED)	/* before Linux 6.9 */
-		sys_call(SYS_mbind, start, end - start, MPOL_INTERLEAVE, &mask, 65, 0);
-}
-
-/*
- * Regions below NUMASHADOW_MONITOR_FROM (2 MiB) are placed by the kernel, under the VMA
- * policy numashadow's policy maps to, rather than by the monitor: a first
- * touch served across threads costs a small region more than the batched
- * fills save it (malloc+free of 256 KiB cost 9x the plain call), and the
- * kernel chooses the same nodes (docs/placement.md, "Small regions").  Not
- * for weighted interleave (the kernel's weights are the system's), not
- * under a trace (its FAULT records are what it is for), and not once a
- * program thread has a policy of its own, which a VMA policy would
- * outrank: then the regions still the kernel's go to the monitor.  In the
- * shadow such a region's policy is negative; localalloc needs no VMA
- * policy (the kernel's default is the touching thread's node) and is not
- * marked.
- */
-static int thread_policies;	/* a program thread set a policy of its own:
-				 * 1, and 2 once the kernel's regions are the
-				 * monitor's (kernel_regions_to_monitor) */
-
-static bool by_kernel(uint64_t len, const struct ns_policy *p)
-{
-	return len < monitor_from && p->mode != POL_WEIGHTED && !trace_on() &&
-	       !__atomic_load_n(&thread_policies, __ATOMIC_RELAXED);
-}
-
-/* The first policy index with p's content: the kernel merges neighbours
- * whose VMA policies are equal, so the shadow must see them equal too. */
-static int first_equal(int idx)
-{
-	const struct ns_policy *p = policy_get(idx);
-
-	for (int i = 0; i < idx; i++)
-		if (!__builtin_memcmp(policy_get(i), p, sizeof(*p)))
-			return i;
-	return idx;
-}
-
-/* [start, end) placed by the kernel under policy idx's VMA policy. */
-static void kernel_place(uint64_t start, uint64_t end, int idx)
-{
-	const struct ns_policy *p = policy_get(idx);
-	long r = 0;
-
-	if (p->mode != POL_LOCAL) {
-		/* A huge page is interleaved as one (small regions hold none). */
-		if (p->mode == POL_INTERLEAVE && end - start >= (2ULL << 20))
-			sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
-		r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
-			     &(uint64_t){ policy_mask(p) }, 65, 0);
-	}
-	if (p->mode == POL_LOCAL || r < 0)
-		return;
-	vma_set_policy(ns_rt.self, start, end, -(first_equal(idx) + 1));
-	uffd_region_note(start, end, idx);
-}
-
-/* A new anonymous region: placed by policy idx (policy_pick()).  Where
- * the monitor cannot take it (a fork child that has none, see ns_fork),
- * the kernel places it too. */
-static void place(uint64_t start, uint64_t end, int idx)
-{
-	const struct ns_policy *p = policy_get(idx);
-
-	if (p->mode == POL_NONE)
-		return;
-	if (placement_by_mbind) {	/* no userfaultfd at all */
-		vma_set_policy(ns_rt.self, start, end, idx + 1);
-		place_by_mbind(start, end, p);
-		return;
-	}
-	if (!by_kernel(end - start, p)) {
-		vma_set_policy(ns_rt.self, start, end, idx + 1);
-		if (uffd_region_add(start, end, idx) == 0)
-			return;
-	}
-	kernel_place(start, end, idx);
-}
-
-struct kp_ctx {
-	struct { uint64_t s, e; int idx; } r[64];
-	int n;
-};
-
-static int kernel_placed_cb(uint32_t vma, void *arg)
-{
-	struct kp_ctx *c = arg;
-	struct ns_vma *v = vma_of(vma);
-
-	if (v->policy >= 0)
-		return 0;
-	c->r[c->n].s = v->start;
-	c->r[c->n].e = v->end;
-	c->r[c->n].idx = -v->policy - 1;
-	return ++c->n == 64;
-}
-
-/* The regions the kernel places, in [start, end), handed to the monitor
- * (to_monitor) or given up because the program put a VMA policy of its
- * own there.  Lock held. */
-static void kernel_regions_end(uint64_t start, uint64_t end, bool to_monitor)
-{
-	struct kp_ctx c;
-
-	do {
-		c.n = 0;
-		vma_walk(ns_rt.self, start, end, kernel_placed_cb, &c);
-		for (int i = 0; i < c.n; i++) {
-			uint64_t s = c.r[i].s > start ? c.r[i].s : start;
-			uint64_t e = c.r[i].e < end ? c.r[i].e : end;
-			if (!to_monitor) {
-				vma_set_policy(ns_rt.self, s, e, 0);
-				continue;
-			}
-			sys_call(SYS_mbind, s, e - s, MPOL_DEFAULT, NULL, 0, 0);
-			vma_set_policy(ns_rt.self, s, e, c.r[i].idx + 1);
-			uffd_region_register(s, e, c.r[i].idx);
-		}
-	} while (c.n == 64);
-}
-
-/* The frame that names an allocation: the first outside libc and the
- * runtime, as a site record. */
-static uint32_t site_record(const struct ns_site *sites, int n)
-{
-	for (int i = 0; i < n; i++) {
-		const char *o = sites[i].object, *b = __builtin_strrchr(o, '/');
-		b = b ? b + 1 : o;
-		if (__builtin_strncmp(b, "libc.so", 7) &&
-		    __builtin_strncmp(b, "libnumashadow.so", 16))
-			return site_intern(o, sites[i].function);
-	}
-	return n ? site_intern(sites[0].object, sites[0].function) : 0;
-}
-
-/* The allocation's call stack as (object, function) pairs. */
-
-static __thread int in_capture;	/* inside backtrace() */
-
-/* dladdr() searches the symbols of the object: most of what an mmap cost
- * under a placement policy (a one-page mmap + munmap 5x the plain one).
- * Its answers for the return addresses seen, kept until ld.so next changes
- * the loaded objects (ns_escape()). */
-#define SITE_CACHE 256
-static struct {
-	uintptr_t ip;
-	const char *object, *function;
-	uint32_t gen;
-} site_cache[SITE_CACHE];	/* site_cache_busy: above child_reset() */
-static uint32_t site_gen = 1;	/* atomic: ns_escape() bumps it, no lock */
-
-static bool site_of_ip(void *ip, struct ns_site *out)
-{
-	uintptr_t k = (uintptr_t)ip;
-	__typeof__(site_cache[0]) *e = &site_cache[(k * 0x9e3779b97f4a7c15ULL) >> 56];
-	uint32_t gen = __atomic_load_n(&site_gen, __ATOMIC_ACQUIRE);
-	bool hit;
-	Dl_info info;
-
-	/* Tried, never waited for: a fork child inherits the flag as another
-	 * thread of its parent left it, with no one to clear it. */
-	if (!__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE)) {
-		hit = e->ip == k && e->gen == gen;
-		if (hit)
-			*out = (struct ns_site){ e->object, e->function };
-		__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
-		if (hit)
-			return true;
-	}
-	if (!dladdr(ip, &info) || !info.dli_fname)
-		return false;
-	*out = (struct ns_site){ info.dli_fname, info.dli_sname };
-	if (!__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE)) {
-		e->ip = k;
-		e->object = info.dli_fname;
-		e->function = info.dli_sname;
-		e->gen = gen;
-		__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELEASE);
-	}
-	return true;
-}
-
-static int site_capture(struct ns_site *out, int max)
-{
-	void *ip[NS_SITE_DEPTH + 2];
-	int n, k = 0;
-
-	/* Unwinding maps memory of its own: those mmaps are tracked like any
-	 * other (only their own call sites are not captured), never passed
-	 * through unseen while another thread verifies. */
-	if (in_capture)
-		return 0;
-	in_capture = 1;
-	n = backtrace(ip, NS_SITE_DEPTH + 2);
-	trace_stack(ip + 2, n - 2);
-	for (int i = 2; i < n && k < max; i++)	/* skip ns_mmap and the wrapper */
-		k += site_of_ip(ip[i], &out[k]);
-	in_capture = 0;
-	return k;
-}
-
-static void on_mmap(uint64_t start, size_t len, int prot, int flags, int fd,
-		    off_t off, const struct ns_site *sites, int nsites)
-{
-	uint64_t end = start + NS_PAGE_ALIGN(len);
-	bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
-	uint32_t obj = 0, vflags = shared ? NS_VMA_SHARED : 0;
-	uint64_t pgoff = start >> NS_PAGE_SHIFT;
-	struct stat st;
-
-	if (!(flags & MAP_ANONYMOUS)) {
-		if (sys_fstat(fd, &st) < 0) {
-			mark_dirty();
-			return;
-		}
-		/* /dev/zero: private is plain anonymous, shared is shm. */
-		if (S_ISCHR(st.st_mode) && st.st_rdev == 0x105)
-			flags |= MAP_ANONYMOUS;
-		else if (!(obj = obj_file_get(dev_split(st.st_dev), st.st_ino,
-					      OBJ_FILE)))
-			goto nomem;
-		else
-			pgoff = (uint64_t)off >> NS_PAGE_SHIFT;
-	}
-	if ((flags & MAP_ANONYMOUS) && shared) {
-		if (!(obj = obj_shm_new()))
-			goto nomem;
-		pgoff = 0;
-	}
-	if (flags & MAP_GROWSDOWN)
-		vflags |= NS_VMA_GROWSDOWN;
-	if (flags & MAP_STACK)
-		vflags |= NS_VMA_STACK;
-	if (vma_map(ns_rt.self, start, end, prot, vflags, obj, pgoff) < 0)
-		mark_dirty();
-	if (obj)
-		obj_put(obj);
-	/* Thread stacks stay out: the runtime runs on them, and a fault there
-	 * must never wait for the monitor.  So does the unwinder's own memory,
-	 * which it touches at once - maybe while the monitor is being
-	 * started, by the thread starting it. */
-	if (!shared && (flags & MAP_ANONYMOUS) && !in_capture &&
-	    !(flags & (MAP_STACK | MAP_GROWSDOWN)) && policy_any()) {
-		place(start, end, policy_pick(end - start, sites, nsites));
-		uint32_t site = site_record(sites, nsites);
-		if (site)
-			vma_set_site(ns_rt.self, start, end, site);
-		trace_site(start, end);
-	}
-	return;
-nomem:
-	mark_dirty();
-}
-
-long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	struct ns_site sites[NS_SITE_DEPTH];
-	int nsites = 0;
-	long r;
-
-	/* The call site, before the lock: resolving it may take ld.so's. */
-	if (ns_rt.ready && !ns_in_runtime && want_sites)
-		nsites = site_capture(sites, NS_SITE_DEPTH);
-	if (!enter())
-		return passed(sys_mmap(addr, len, prot, flags, fd, off), (uint64_t)addr,
-			      (flags & MAP_FIXED) ? len : 0);
-	if ((flags & MAP_FIXED) && !((uint64_t)addr & (NS_PAGE_SIZE - 1)) && len)
-		uffd_region_leave((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
-	r = sys_mmap(addr, len, prot, flags, fd, off);
-	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
-	       addr, len, prot, flags, fd, (unsigned long)off, r);
-	if (!failed(r)) {
-		trace_emit(NS_TR_MMAP, (uint64_t)r, len, -1, (uint32_t)(prot | flags << 8));
-		on_mmap((uint64_t)r, len, prot, flags, fd, off, sites, nsites);
-	} else if (flags & MAP_FIXED)
-		mark_dirty();	/* the old mapping may be gone already */
-	leave();
-	return r;
-}
-
-long ns_munmap(void *addr, size_t len)
-{
-	long r;
-
-	if (!enter())
-		return passed(sys_munmap(addr, len), (uint64_t)addr, len);
-	if (!((uint64_t)addr & (NS_PAGE_SIZE - 1)) && len)
-		uffd_region_leave((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
-	r = sys_munmap(addr, len);
-	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
-	if (!failed(r)) {
-		trace_emit(NS_TR_MUNMAP, (uint64_t)addr, len, -1, 0);
-		if (vma_unmap(ns_rt.self, (uint64_t)addr,
-			      (uint64_t)addr + NS_PAGE_ALIGN(len)) < 0)
-			mark_dirty();
-	}
-	leave();
-	return r;
-}
-
-long ns_mprotect(void *addr, size_t len, int prot)
-{
-	long r;
-
-	if (!enter())
-		return passed(sys_mprotect(addr, len, prot), 0, 0);
-	r = sys_mprotect(addr, len, prot);
-	ns_fmt(last_call, sizeof(last_call), "mprotect(%p, %#lx, %d) = %ld", addr, len,
-	       prot, r);
-	if (!failed(r))
-		trace_emit(NS_TR_MPROTECT, (uint64_t)addr, len, -1, (uint32_t)prot);
-	if (failed(r) || (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) ||
-	    vma_protect(ns_rt.self, (uint64_t)addr,
-			(uint64_t)addr + NS_PAGE_ALIGN(len), prot) < 0)
-		mark_dirty();	/* a failure may have changed a prefix */
-	leave();
-	return r;
-}
-
-struct zap {
-	uint32_t ptes[64];
-	int n;
-};
-
-static int zap_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
-{
-	struct zap *z = arg;
-
-	(void)vma;
-	if (z->n < 64)
-		z->ptes[z->n++] = pte_lookup(proc, addr >> NS_PAGE_SHIFT);
-	return 0;
-}
-
-/* MADV_REMOVE punches pages out of the object: every mapper loses them. */
-static void remove_shared(uint64_t start, uint64_t end)
-{
-	for (uint64_t a = start; a < end; a += NS_PAGE_SIZE) {
-		uint32_t t = pte_lookup(ns_rt.self, a >> NS_PAGE_SHIFT);
-		if (!t || (page_of(pte_page(t))->flags & (NS_PG_ANON | NS_PG_ZERO)))
-			continue;
-		struct zap z = { .n = 0 };
-		rmap_walk(pte_page(t), zap_cb, &z);
-		for (int k = 0; k < z.n; k++)
-			if (z.ptes[k])
-				pte_clear(z.ptes[k]);
-	}
-}
-
-long ns_madvise(void *addr, size_t len, int advice)
-{
-	long r;
-
-	if (!enter())
-		return passed(sys_madvise(addr, len, advice), (uint64_t)addr, len);
-	/* Dropping pages of a placed range raises a REMOVE event, and the
-	 * caller waits until the monitor has read it (a wake-up across CPUs
-	 * each way: madvise + touch cost 15 times the plain pair).  The
-	 * range leaves userfaultfd for the call instead, as for munmap, and
-	 * comes back at once; a fault of another thread in between is the
-	 * kernel's. */
-	uint64_t as = (uint64_t)addr, ae = as + NS_PAGE_ALIGN(len);
-	uint32_t v = vma_find(ns_rt.self, as);
-	int pol = v && vma_of(v)->policy > 0 && vma_of(v)->end >= ae ? vma_of(v)->policy : 0;
-	bool left = pol && uffd_active() && !(as & (NS_PAGE_SIZE - 1)) && len &&
-		    (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE);
-	if (left)
-		uffd_region_leave(as, ae);
-	r = sys_madvise(addr, len, advice);
-	if (left)
-		uffd_region_add(as, ae, pol - 1);
-	ns_fmt(last_call, sizeof(last_call), "madvise(%p, %#lx, %d) = %ld", addr, len,
-	       advice, r);
-	if (!failed(r)) {
-		uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);
-		trace_emit(NS_TR_MADVISE, s, len, -1, (uint32_t)advice);
-		if (advice == MADV_REMOVE)
-			remove_shared(s, e);
-		if (vma_advise(ns_rt.self, s, e, advice) < 0)
-			mark_dirty();
-	}
-	leave();
-	return r;
-}
-
-long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
-{
-	long r;
-
-	if (!enter())
-	{
-		bool dormant = __atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST);
-		int slot = dormant ? -1 : remap_begin((uint64_t)old, oldlen, newlen, flags,
-						      (uint64_t)new);
-		long r = sys_mremap(old, oldlen, newlen, flags, new);
-		remap_end(slot, r);
-		if (!failed(r) && !dormant && (uint64_t)r != (uint64_t)old)
-			passed_add((uint64_t)r, newlen);	/* where they went */
-		return passed(r, (uint64_t)old, oldlen);
-	}
-	/* A placed range leaves userfaultfd first, as for munmap: moving or
-	 * shrinking it raises no event, and the new place is registered
-	 * below (the old one again if it stays). */
-	uint64_t os = (uint64_t)old, oe = os + NS_PAGE_ALIGN(oldlen);
-	uint32_t v = vma_find(ns_rt.self, os);
-	int pol = v && vma_of(v)->policy > 0 ? vma_of(v)->policy : 0;
-	int kpol = v && vma_of(v)->policy < 0 ? -vma_of(v)->policy : 0;
-	bool left = pol && uffd_active() && !(os & (NS_PAGE_SIZE - 1)) && oldlen;
-	if (left)
-		uffd_region_leave(os, oe);
-	r = sys_mremap(old, oldlen, newlen, flags, new);
-	ns_fmt(last_call, sizeof(last_call), "mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
-	       old, oldlen, newlen, flags, new, r);
-	if (failed(r)) {
-		if (left)
-			uffd_region_add(os, oe, pol - 1);
-		if (flags & MREMAP_FIXED)
-			mark_dirty();
-	} else {
-		trace_emit(NS_TR_MREMAP, (uint64_t)old, newlen, -1, (uint32_t)flags);
-		if ((uint64_t)r != (uint64_t)old)
-			trace_emit(NS_TR_MREMAP_TO, (uint64_t)r, newlen, -1, 0);
-		if (vma_remap(ns_rt.self, (uint64_t)old, oldlen, newlen, flags,
-			      (uint64_t)r) < 0)
-			mark_dirty();
-		/* The kernel's VMA policy went along: so does its note. */
-		if (kpol) {
-			uffd_region_del(os, oe);
-			if (flags & MREMAP_DONTUNMAP)
-				uffd_region_note(os, oe, kpol - 1);
-			uffd_region_note((uint64_t)r, (uint64_t)r + NS_PAGE_ALIGN(newlen),
-					 kpol - 1);
-		}
-		/* Register the new place and tell the monitor. */
-		if (pol && uffd_active()) {
-			if (!left && (uint64_t)r != os)
-				uffd_region_del(os, oe);
-			uffd_region_add((uint64_t)r, (uint64_t)r + NS_PAGE_ALIGN(newlen),
-					pol - 1);
-			if (left && (flags & MREMAP_DONTUNMAP))
-				uffd_region_add(os, oe, pol - 1);
-		}
-	}
-	leave();
-	return r;
-}
-
-/* brk: returns the new break (the old one when the kernel refused). */
-long ns_brk(void *addr)
-{
-	long r;
-
-	if (!enter())
-		return passed(sys_brk(addr), 0, 0);
-	r = sys_brk(addr);
-	struct ns_proc *p = proc_of(ns_rt.self);
-	uint64_t o = NS_PAGE_ALIGN(p->brk), n = NS_PAGE_ALIGN((uint64_t)r);
-	if (n > o && vma_map(ns_rt.self, o, n, PROT_READ | PROT_WRITE, 0, 0,
-			     o >> NS_PAGE_SHIFT) < 0)
-		mark_dirty();
-	else if (n < o && vma_unmap(ns_rt.self, n, o) < 0)
-		mark_dirty();
-	if ((uint64_t)r != p->brk)
-		trace_emit(NS_TR_BRK, (uint64_t)r, 0, -1, 0);
-	p->brk = (uint64_t)r;
-	leave();
-	return r;
-}
-
-/* execve: the image goes, and with it our shadow; if the kernel refuses,
- * the shadow is rebuilt from the maps we still have. */
-long ns_execve(const char *path, char *const argv[], char *const envp[])
-{
-	long r;
-
-	/* A vfork child's exec (posix_spawn's too) leaves our memory as it
-	 * was: nothing to mark; the trace gets its fork and exec. */
-	if (ns_rt.ready && (r = sys_getpid()) != ns_rt.pid && !ns_rt.forked_unseen) {
-		if (sys_access(path, X_OK) == 0)
-			trace_vfork_exec((int)r);
-		return sys_execve(path, argv, envp);
-	}
-	if (sys_access(path, X_OK) < 0 || !enter())
-		return sys_execve(path, argv, envp);
-	if (ns_rt.verify && verify_now(true))
-		ns_verify_fail();
-	/* Other threads may run until the kernel stops them; with the
-	 * record marked, their hooks pass straight to the kernel. */
-	mm_exit(ns_rt.self);
-	proc_of(ns_rt.self)->state = NS_PROC_EXEC;
-	ctl_stop();
-	ns_unlock();
-	trace_emit(NS_TR_EXEC, 0, 0, -1, 0);
-	trace_finish();
-	r = sys_execve(path, argv, envp);
-	ns_lock();
-	proc_of(ns_rt.self)->state = NS_PROC_LIVE;
-	ns_rt.dirty = 0;
-	verify_vmas(ns_rt.self, true);
-	page_sync(ns_rt.self);
-	ns_unlock();
-	ns_in_runtime = 0;
-	start_services();
-	return r;
-}
-
-/* Something ld.so maps on its own (dlopen) is starting (+1) or done (-1). */
-void ns_escape(int delta)
-{
-	/* ld.so announces its window once per dlopen/dlclose, but may end it
-	 * without having opened it (at start-up): never below zero. */
-	if (delta < 0 && __atomic_load_n(&ns_rt.escapes, __ATOMIC_SEQ_CST) <= 0)
-		delta = 0;
-	__atomic_add_fetch(&site_gen, 1, __ATOMIC_RELEASE);	/* objects change */
-	__atomic_add_fetch(&ns_rt.escapes, delta, __ATOMIC_SEQ_CST);
-	mark_dirty();
-}
-
-void ns_reconcile_always(void)
-{
-	ns_rt.always_reconcile = 1;
-}
-
-/* ---- fork ---- */
-
-/*
- * Dead members are released as the kernel releases them, found by the
- * forking parent: a child that ended through exit() marked itself
- * EXITING; one that ended by _exit() or a signal did not, so every member
- * is looked at whenever the family has doubled since the last look -
- * a fork+exit loop pays O(1) per fork, and the arena's use stays flat.
- * Lock held.
- */
-static void proc_reap_dead(void)
-{
-	static unsigned at;	/* members after the last full look */
-	unsigned n = 0;
-	uint32_t next;
-
-	for (uint32_t p = ns_arena->procs; p; p = proc_of(p)->next)
-		n++;
-	bool all = n >= 2 * at || n >= 64 + at;
-	for (uint32_t p = ns_arena->procs; p; p = next) {
-		next = proc_of(p)->next;
-		if (p == ns_rt.self || (!all && proc_of(p)->state != NS_PROC_EXITING))
-			continue;
-		if (proc_alive(p))
-			continue;
-		ctl_forget(proc_of(p)->pid);
-		proc_release(p);
-		n--;
-	}
-	if (all)
-		at = n;
-}
-
-pid_t ns_fork(pid_t (*real_fork)(void))
-{
-	pid_t pid;
-
-	/* A dormant process's child joins its family: the arena is there to
-	 * share, and the child has a record, unlearned like ours, that the
-	 * API asks its kernel about (numashadow_page_mappers). */
-	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && ns_rt.ready &&
-	    !ns_rt.disabled && !ns_in_runtime && family_ready()) {
-		/* The child's record is made before the fork, so that the
-		 * child knows it at once (its own forks hang below it). */
-		static uint32_t mine;	/* a dormant child's record, 0: ns_rt.self */
-		ns_in_runtime = 1;
-		ns_lock();
-		proc_reap_dead();
-		uint32_t c = proc_new(0, mine ? mine : ns_rt.self);
-		if (c) {
-			proc_of(c)->dirty = proc_of(c)->unlearned = 1;
-			proc_of(c)->starttime = ~0ULL;	/* being born */
-		}
-		ns_unlock();
-		pid = real_fork();
-		if (pid == 0) {
-			mine = c;
-			ns_in_runtime = 0;
-			return 0;
-		}
-		ns_lock();
-		if (c && pid > 0) {
-			proc_release_pid(pid);	/* whoever had the number is dead */
-			proc_of(c)->pid = pid;
-			proc_renew(c);
-		} else if (c) {
-			proc_release(c);
-		}
-		ns_unlock();
-		ns_in_runtime = 0;
-		return pid;
-	}
-	if (!enter())
-		return real_fork();
-	/* No page is learned here: the child shares what the kernel gave
-	 * it, and whoever asks later learns it as shared (verify.c). */
-	ns_rt.in_fork = 1;
-	ns_lock_kick();
-	pid = real_fork();
-	if (pid > 0) {
-		/* The child gets the shadow as it stood at the fork: nobody
-		 * else changed it since (we hold the lock).  Calls of other
-		 * threads that went straight to the kernel around the fork are
-		 * taken in afterwards, by each process against its own maps
-		 * and pages: the child cannot tell which came before the fork,
-		 * so it looks at all of them (marked dirty). */
-		bool passed_by = ns_rt.dirty;
-		proc_reap_dead();
-		ctl_forget(pid);
-		proc_release_pid(pid);
-		uint32_t c = proc_new(pid, ns_rt.self);
-		trace_emit(NS_TR_FORK, 0, 0, -1, (uint32_t)pid);
-		if (!c || mm_fork(ns_rt.self, c) < 0)
-			ns_log("arena full: pid %d is not shadowed", (int)pid);
-		else if (passed_by)
-			proc_of(c)->dirty = 1;
-		ns_rt.in_fork = 0;
-		if (ns_rt.dirty)
-			reconcile();
-		if (c)
-			cow_watch_all();
-		if (ns_rt.verify && verify_now(true))
-			ns_verify_fail();
-		ns_unlock();
-		ns_in_runtime = 0;
-		return pid;
-	}
-	if (pid < 0) {
-		ns_rt.in_fork = 0;
-		leave();
-		return pid;
-	}
-	/* Child: the parent still holds the lock while it copies our shadow;
-	 * wait for it like anyone else. */
-	ns_rt.in_fork = 0;
-	ns_rt.pid = (pid_t)sys_getpid();
-	ns_lock();
-	ns_rt.self = proc_find(ns_rt.pid);
-	if (!ns_rt.self) {
-		ns_rt.forked_unseen = 1;
-		adopt();
-	} else {
-		child_reset();
-		/* Another thread's call went straight to the kernel around the
-		 * fork: what it changed before the fork is ours too.  Recorded
-		 * ranges are looked at again; a call caught half-recorded, or
-		 * one the parent saw only after the fork, leaves every page
-		 * unknown. */
-		bool unknown = proc_of(ns_rt.self)->dirty;
-		passed_after_fork();
-		if (ns_rt.dirty || unknown)
-			reconcile();
-		if (unknown)
-			page_drop_vanished(ns_rt.self, 0, ~0ULL);
-	}
-	if (corrupt_kind && !__builtin_strcmp(corrupt_kind, "mapper"))
-		verify_corrupt(corrupt_kind);
-	if (!ns_rt.disabled && ns_rt.verify && verify_now(true))
-		ns_verify_fail();
-	/* Our monitor stayed with the parent, and without EVENT_FORK the
-	 * kernel unregistered our copies: start again - if we inherited a
-	 * region it placed, or must see every fault (the trace), or may map
-	 * a weighted one (the kernel's weights are not the policy's).
-	 * Otherwise the kernel places what we map (place()) until a thread
-	 * of ours sets a policy of its own: most children exec or exit
-	 * first, and a monitor cost each one a thread. */
-	if (!ns_rt.disabled && policy_any() && !placement_by_mbind &&
-	    (trace_on() || policy_uses(POL_WEIGHTED) ||
-	     vma_walk(ns_rt.self, 0, ~0ULL, monitor_placed_cb, NULL)) &&
-	    uffd_start() == 0) {
-		vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
-		cow_watch_all();
-	}
-	ns_unlock();
-	ns_in_runtime = 0;
-	if (!ns_rt.disabled) {
-		start_services();
-		if (balance_mibps)
-			balance_start(balance_mibps);	/* it stayed with the parent */
-	}
-	return 0;
-}
-
-void ns_atfork_child(void)
-{
-	if (!ns_rt.in_fork)
-		ns_rt.forked_unseen = 1;
-}
-
-/* ---- the timed migration ---- */
+/* ---- services and timed policies ---- */
 
 /* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  A timer of the
  * service loop, whose thread the program never sees in its results. */
@@ -1203,64 +218,32 @@ static void migrate_after(void)
 
 	report_pages_by_node(before);
 	t0 = sys_now_ns();
-	r = mig_move_all(migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
+	r = mig_move_all(ns_opt.migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
 	t0 = sys_now_ns() - t0;
 	report_pages_by_node(after);
 	report_fmt_nodes(b, sizeof(b), before);
 	report_fmt_nodes(a, sizeof(a), after);
 	if (r < 0)
 		ns_log("migrate-after: pid %d: moving to node %d failed (%ld)",
-		       (int)ns_rt.pid, migrate_after_node, r);
+		       (int)ns_rt.pid, ns_opt.migrate_after_node, r);
 	else
 		ns_log("migrate-after: pid %d moved %ld pages to node %d in %lu ms; before: %s; after: %s",
-		       (int)ns_rt.pid, r, migrate_after_node,
+		       (int)ns_rt.pid, r, ns_opt.migrate_after_node,
 		       (unsigned long)(t0 / 1000000), b, a);
 }
 
 /* The control socket, and the service loop when the trace needs it (a
  * fork child has neither until it starts them). */
-static void start_services(void)
+void start_services(void)
 {
 	int r;
 
-	if (ctl_on && (r = ctl_start()) < 0)
+	if (ns_opt.ctl_on && (r = ctl_start()) < 0)
 		ns_log("no control socket for pid %d (%d); numashadow migrate/stat cannot reach it",
 		       (int)ns_rt.pid, r);
 	if (trace_on() && loop_start() < 0)
 		ns_log("cannot start the service loop; the trace is written at exit only");
 }
-
-/* The monitor, when a policy asks for placement; without userfaultfd the
- * regions get VMA policies instead, said once. */
-static void start_placement(void)
-{
-	int r;
-
-	if (!policy_any())
-		return;
-	r = uffd_start();
-	if (r < 0) {
-		placement_by_mbind = 1;
-		ns_log("userfaultfd unavailable (%d); placing pages by VMA policy (mbind) instead, without fault tracking",
-		       r);
-	}
-}
-
-static int monitor_placed_cb(uint32_t vma, void *arg)
-{
-	(void)arg;
-	return vma_of(vma)->policy > 0;
-}
-
-static int reregister_cb(uint32_t vma, void *arg)
-{
-	(void)arg;
-	if (vma_of(vma)->policy > 0)
-		uffd_region_add(vma_of(vma)->start, vma_of(vma)->end,
-				vma_of(vma)->policy - 1);
-	return 0;
-}
-
 
 /* NUMASHADOW_NEXT_TOUCH_AT: from then on, each page's next write moves it
  * to the writer's node. */
@@ -1278,52 +261,14 @@ static void start_timer(uint64_t delay, void (*fn)(void), const char *what)
 		ns_log("cannot start the service loop; %s will not happen", what);
 }
 
-struct cw_ctx {
-	struct { uint64_t s, e; bool placed; } r[64];
-	int n;
-};
-
-static int cow_cb(uint32_t vma, void *arg)
-{
-	struct cw_ctx *c = arg;
-	struct ns_vma *v = vma_of(vma);
-
-	/* Anonymous pages that fork left shared; stacks aside (a write the
-	 * monitor must see could be the monitor's own). */
-	if (!v->anon_vma || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
-	    !(v->prot & PROT_WRITE) || c->n == 64 || ns_own_overlaps(v->start, v->end))
-		return 0;
-	c->r[c->n].s = v->start;
-	c->r[c->n].e = v->end;
-	c->r[c->n].placed = v->policy > 0;
-	c->n++;
-	return 0;
-}
-
-/* After fork, with the monitor running and a trace to tell: watch the
- * shared anonymous memory for COW breaks (docs/placement.md).  Untraced,
- * copies are learned when asked, as in a process with no setting: the
- * watch cost both processes two ioctls a range and the parent a monitor
- * round trip at each first write, a fork loop 0.25 ms a fork.  Lock held. */
-static void cow_watch_all(void)
-{
-	struct cw_ctx c = { .n = 0 };
-
-	if (!trace_on() || !uffd_has_wp())
-		return;
-	vma_walk(ns_rt.self, 0, ~0ULL, cow_cb, &c);
-	for (int i = 0; i < c.n; i++)
-		uffd_cow_watch(c.r[i].s, c.r[i].e, c.r[i].placed);
-}
-
 static void start_policies(void)
 {
-	if (migrate_after_node >= 0)
-		start_timer(migrate_after_ns, migrate_after, "migrate-after");
-	if (next_touch_ns >= 0)
-		start_timer((uint64_t)next_touch_ns, next_touch_at, "next-touch");
+	if (ns_opt.migrate_after_node >= 0)
+		start_timer(ns_opt.migrate_after_ns, migrate_after, "migrate-after");
+	if (ns_opt.next_touch_ns >= 0)
+		start_timer((uint64_t)ns_opt.next_touch_ns, next_touch_at, "next-touch");
 	int br;
-	if (balance_mibps && (br = balance_start(balance_mibps)) < 0)
+	if (ns_opt.balance_mibps && (br = balance_start(ns_opt.balance_mibps)) < 0)
 		ns_log("balancing unavailable (%s); running without it",
 		       br == -EOPNOTSUPP ? "no userfaultfd write-protect" : "no userfaultfd");
 }
@@ -1357,7 +302,7 @@ static uint64_t start_brk;	/* the break at start-up */
  * setting needs them, else at the first fork (the child must share the
  * arena to join the family) or API call.  False when the arena cannot be
  * made (said once; the runtime is off then). */
-static bool family_ready(void)
+bool family_ready(void)
 {
 	static uint32_t state;	/* 0 none, 1 being made, 2 made, 3 failed */
 	uint32_t none = 0;
@@ -1404,9 +349,9 @@ static bool family_ready(void)
  * stays dormant: an API call is the only thing that can want it. */
 static bool wanted_now(void)
 {
-	return ns_rt.verify || corrupt_kind || trace_on() || ctl_on ||
-	       report_at_exit || balance_mibps || migrate_after_node >= 0 ||
-	       next_touch_ns >= 0 || policy_any() || site_rules;
+	return ns_rt.verify || ns_opt.corrupt_kind || trace_on() || ns_opt.ctl_on ||
+	       ns_opt.report_at_exit || ns_opt.balance_mibps || ns_opt.migrate_after_node >= 0 ||
+	       ns_opt.next_touch_ns >= 0 || policy_any() || ns_opt.site_rules;
 }
 
 /* What the shadow needs to know of this process: the zero page, /dev/zero,
@@ -1497,24 +442,14 @@ int ns_init(void (*redirect_libc)(void))
 	/* Pages are learned when someone asks (verify, the API, stat, a
 	 * migration), not at start-up or fork; the test corruption needs
 	 * some to spoil. */
-	if (corrupt_kind && __builtin_strcmp(corrupt_kind, "mapper")) {
+	if (ns_opt.corrupt_kind && __builtin_strcmp(ns_opt.corrupt_kind, "mapper")) {
 		page_sync(ns_rt.self);
-		verify_corrupt(corrupt_kind);
+		verify_corrupt(ns_opt.corrupt_kind);
 	}
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;
-	/* Call sites are for site rules and for what tells of placed
-	 * regions (the trace, the exit report): an unwind and a dladdr() an
-	 * mmap, and libgcc_s loaded at start-up - half a millisecond a
-	 * process - are not paid for nothing.  The unwinder's first call
-	 * loads libgcc_s (malloc, dlopen): now, not from inside malloc's own
-	 * mmap. */
-	want_sites = site_rules || (policy_any() && (trace_on() || report_at_exit));
-	if (want_sites) {
-		struct ns_site s[1];
-		site_capture(s, 1);
-	}
+	site_start();
 	trace_emit(NS_TR_START, 0, 0, -1, 0);
 	if (policy_any())
 		ns_thread_policy_inherited();	/* kept across exec (numactl) */
@@ -1533,9 +468,9 @@ void ns_exit(void)
 	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime || ns_rt.dormant ||
 	    sys_getpid() != ns_rt.pid)
 		return;
-	if (report_at_exit == 2)
+	if (ns_opt.report_at_exit == 2)
 		report_json("at exit");
-	else if (report_at_exit)
+	else if (ns_opt.report_at_exit)
 		report_text("at exit");
 	ns_in_runtime = 1;
 	ns_lock();
@@ -1576,112 +511,4 @@ void ns_api_leave(void)
 int ns_verify_now(bool full)
 {
 	return verify_now(full);
-}
-
-/* ---- thread policies and next-touch ---- */
-
-/* The program's own set_mempolicy(): passed to the kernel untouched, and
- * remembered so the monitor fills this thread's faults the same way. */
-long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode)
-{
-	long r = sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0);
-
-	if (r == 0 && policy_any()) {
-		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
-				   mask && maxnode ? mask[0] : 0);
-		/* Every caller until the handing over is done: one that
-		 * returned while another thread was still at it would touch
-		 * its pages under the VMA policies. */
-		if (__atomic_load_n(&thread_policies, __ATOMIC_ACQUIRE) != 2) {
-			__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
-			kernel_regions_to_monitor();
-		}
-	}
-	return r;
-}
-
-/* The program's own mbind(): passed to the kernel untouched; where it
- * lands on a region the kernel was placing for numashadow, the region is
- * the program's from then on (docs/placement.md, Precedence). */
-long ns_mbind(void *addr, unsigned long len, int mode, const unsigned long *mask,
-	      unsigned long maxnode, unsigned flags)
-{
-	long r = sys_call(SYS_mbind, addr, len, mode, mask, maxnode, flags);
-	uint64_t s = (uint64_t)addr;
-
-	if (r == 0 && policy_any() && len && enter()) {
-		kernel_regions_end(s, s + NS_PAGE_ALIGN(len), false);
-		leave();
-	}
-	return r;
-}
-
-int ns_tracks_thread_policies(void)
-{
-	return ns_rt.ready && !ns_rt.disabled && policy_any();
-}
-
-void ns_thread_policy_inherited(void)
-{
-	int mode = 0;
-	unsigned long mask = 0;
-
-	if (sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) == 0 && mode) {
-		uffd_thread_policy((int)sys_gettid(), mode & 0xffff, mask);
-		__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
-	}
-}
-
-/* A program thread has a policy of its own now, which the VMA policies of
- * the regions the kernel places would outrank: they go to the monitor,
- * started here if this process has none yet (a program's call, not
- * inside malloc: pthread_create may allocate). */
-static void kernel_regions_to_monitor(void)
-{
-	if (ns_in_runtime || !ns_rt.ready || ns_rt.disabled || placement_by_mbind ||
-	    (!uffd_active() && uffd_start() < 0))
-		return;
-	if (!enter())
-		return;
-	kernel_regions_end(0, ~0ULL, true);
-	__atomic_store_n(&thread_policies, 2, __ATOMIC_RELEASE);
-	leave();
-}
-
-struct nt_ctx {
-	uint64_t lo, hi;
-	struct { uint64_t s, e; bool placed; } piece[64];
-	int n;
-};
-
-static int nt_cb(uint32_t vma, void *arg)
-{
-	struct nt_ctx *c = arg;
-	struct ns_vma *v = vma_of(vma);
-
-	/* Anonymous private memory, stacks aside (see the engine's holds). */
-	if (v->obj || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
-	    c->n == 64 || ns_own_overlaps(v->start, v->end))
-		return 0;
-	c->piece[c->n].s = v->start > c->lo ? v->start : c->lo;
-	c->piece[c->n].e = v->end < c->hi ? v->end : c->hi;
-	c->piece[c->n].placed = v->policy > 0;
-	c->n++;
-	return 0;
-}
-
-/* Arms next-touch over the program's anonymous memory in [lo, hi). */
-long ns_next_touch(uint64_t lo, uint64_t hi)
-{
-	struct nt_ctx c = { .lo = lo, .hi = hi, .n = 0 };
-	long r = 0;
-
-	if (!uffd_active() && uffd_start() < 0)
-		return -EOPNOTSUPP;
-	ns_lock();
-	vma_walk(ns_rt.self, lo, hi, nt_cb, &c);
-	ns_unlock();
-	for (int i = 0; i < c.n && r >= 0; i++)
-		r = uffd_next_touch(c.piece[i].s, c.piece[i].e, c.piece[i].placed);
-	return r < 0 ? r : 0;
 }

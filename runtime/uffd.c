@@ -156,7 +156,7 @@ int uffd_region_add(uint64_t start, uint64_t end, int idx)
 	return r;
 }
 
-/* [start, end) is placed by the kernel (runtime.c, place()): noted only,
+/* [start, end) is placed by the kernel (place.c, place()): noted only,
  * so that its edges still bound fault-around windows when it comes to the
  * monitor (uffd_region_register) after the kernel merged it with its
  * neighbours - a thread's stream filling on past the end of its own

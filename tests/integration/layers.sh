@@ -14,7 +14,8 @@
 # up among the others' defined ones (nm --defined-only).  The boundary's
 # exports that stand in for libc's functions (mmap, fork, pthread_create,
 # ...) count as libc's.  A runtime header is included only at or above its
-# layer: runtime.h (what the boundary calls) by the core and the boundary.
+# layer: runtime.h (what the boundary calls) by the core and the boundary,
+# core.h (what the core's files share) no lower than the core.
 # A file missing from the table fails the test, so a new one is placed.  The
 # check must be able to fail: an object made here, put in the platform
 # layer, that calls the core's ns_catch_up() is refused.  Run from the
@@ -32,7 +33,9 @@ import glob, re, subprocess, sys
 
 LAYER = {
     'interpose/preload.c': 0,
-    'runtime/runtime.c': 1, 'runtime/api.c': 1,
+    'runtime/runtime.c': 1, 'runtime/api.c': 1, 'runtime/options.c': 1,
+    'runtime/site.c': 1, 'runtime/place.c': 1,
+    'runtime/hooks.c': 1, 'runtime/fork.c': 1,
     'runtime/migrate.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
     'runtime/verify.c': 2, 'runtime/policy.c': 2, 'runtime/trace.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
@@ -44,7 +47,7 @@ LAYER = {
     'runtime/sys.c': 4, 'runtime/log.c': 4, 'runtime/maps.c': 4,
     'runtime/numa.c': 4,
 }
-HEADER = {'runtime.h': 1}	# header: the lowest layer that may include it
+HEADER = {'runtime.h': 1, 'core.h': 1}	# header: the lowest layer that may include it
 NAMES = ['boundary', 'core', 'engines', 'model', 'platform']
 
 extra = sys.argv[1:]		# FILE=OBJECT:LAYER, for the self-test

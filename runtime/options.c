@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * options.c - the settings (NUMASHADOW_*): one table of the variables and
+ * what each accepts, read once into ns_opt (core.h).  A setting that does
+ * not parse is refused with what it accepts; a bad placement setting turns
+ * placement off, any other the runtime.
+ *
+ * Locking: none.  ns_init() reads the settings before the hooks are ready
+ * and before the runtime has a thread of its own; ns_opt is read-only
+ * from then on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include "core.h"
+#include "internal.h"
+#include "parse.h"
+#include "sys.h"
+
+enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
+       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE,
+       OPT_FAULT_AROUND, OPT_MONITOR_FROM, OPT_TRACE, NR_OPTS };
+
+static const struct {
+	const char *env;	/* variable name */
+	const char *accepted;	/* for the error message */
+} options[NR_OPTS] = {
+	[OPT_VERIFY] = { "NUMASHADOW_VERIFY", "0, 1 or 2" },
+	[OPT_LOG] = { "NUMASHADOW_LOG", "a writable file path" },
+	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",
+			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
+	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
+				"SECONDS:NODE, e.g. 0.5:1, SECONDS at most a century, NODE an online node" },
+	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0, 1 or json" },
+	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
+	[OPT_POLICY] = { "NUMASHADOW_POLICY",
+			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
+			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
+	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5, at most a century" },
+	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
+	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
+	[OPT_MONITOR_FROM] = { "NUMASHADOW_MONITOR_FROM",
+			       "a size like 2M (K, M or G), at most 131072G; 0: every region" },
+	[OPT_TRACE] = { "NUMASHADOW_TRACE", "a writable regular file path" },
+	[OPT_RULES] = { "NUMASHADOW_RULES",
+			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
+			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M, at most 131072G" },
+};
+
+struct ns_options ns_opt = {
+	.monitor_from = 2 << 20,
+	.migrate_after_node = -1,
+	.next_touch_ns = -1,
+};
+
+/* "SECONDS:NODE"; returns 0 or -EINVAL. */
+static int parse_migrate_after(const char *v)
+{
+	uint64_t ns, node;
+
+	if (parse_seconds(&v, &ns) < 0 || *v++ != ':' || parse_u64(&v, 63, &node) < 0 ||
+	    *v || !numa_node_online((int)node))
+		return -EINVAL;
+	ns_opt.migrate_after_ns = ns;
+	ns_opt.migrate_after_node = (int)node;
+	return 0;
+}
+
+static int bad_option(int o, const char *val)
+{
+	ns_log("%s=%s: not accepted (accepted: %s); running without numashadow",
+	       options[o].env, val, options[o].accepted);
+	return -EINVAL;
+}
+
+/* The files the runtime writes: its log and the trace. */
+static int read_outputs(void)
+{
+	const char *v;
+
+	v = getenv(options[OPT_LOG].env);
+	if (v && *v) {
+		/* Created 0600 (less the umask); an existing file keeps its
+		 * mode and owner; never through a symbolic link. */
+		long fd = sys_call(SYS_openat, -100, v,
+				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+				   0600, 0, 0);
+		if (fd < 0)
+			return bad_option(OPT_LOG, v);
+		ns_log_set_fd((int)sys_fd_hide(fd));
+	}
+	v = getenv(options[OPT_TRACE].env);
+	if (v && *v && trace_open(v) < 0)
+		return bad_option(OPT_TRACE, v);
+	return 0;
+}
+
+/* The checks of the shadow against the kernel, and the test corruption. */
+static int read_checks(void)
+{
+	const char *v;
+
+	v = getenv(options[OPT_VERIFY].env);
+	if (v && *v) {
+		if ((v[0] < '0' || v[0] > '2') || v[1])
+			return bad_option(OPT_VERIFY, v);
+		ns_rt.verify = v[0] - '0';
+	}
+	v = getenv(options[OPT_CORRUPT].env);
+	if (v && *v) {
+		static const char *const kinds[] = { "vma-prot", "vma-bounds",
+			"page-node", "page-ghost", "mapper" };
+		for (unsigned i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+			if (!__builtin_strcmp(v, kinds[i]))
+				ns_opt.corrupt_kind = kinds[i];
+		if (!ns_opt.corrupt_kind)
+			return bad_option(OPT_CORRUPT, v);
+	}
+	return 0;
+}
+
+/* The policies that move pages: timed migration, next-touch, balancing. */
+static int read_movers(void)
+{
+	const char *v;
+
+	v = getenv(options[OPT_MIGRATE_AFTER].env);
+	if (v && *v && parse_migrate_after(v) < 0)
+		return bad_option(OPT_MIGRATE_AFTER, v);
+	v = getenv(options[OPT_NEXT_TOUCH_AT].env);
+	if (v && *v) {
+		const char *p = v;
+		uint64_t ns;
+		if (parse_seconds(&p, &ns) < 0 || *p)
+			return bad_option(OPT_NEXT_TOUCH_AT, v);
+		ns_opt.next_touch_ns = (int64_t)ns;
+	}
+	v = getenv(options[OPT_BALANCE].env);
+	if (v && *v) {
+		uint64_t r;
+		const char *p = v;
+		if (parse_u64(&p, 100000, &r) < 0 || *p || r < 1)
+			return bad_option(OPT_BALANCE, v);
+		ns_opt.balance_mibps = (unsigned)r;
+	}
+	return 0;
+}
+
+/* A placement setting that does not parse is refused whole: the program
+ * runs with the shadow but without numashadow's placement. */
+static void read_placement(void)
+{
+	const char *v;
+
+	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND,
+					      OPT_MONITOR_FROM };
+	for (unsigned k = 0; k < sizeof(placement_opts) / sizeof(*placement_opts); k++) {
+		int o = placement_opts[k];
+		v = getenv(options[o].env);
+		if (!v || !*v)
+			continue;
+		const char *e = v;
+		int bad = o == OPT_POLICY ? policy_parse_default(v) < 0
+			: o == OPT_RULES ? policy_parse_rules(v) < 0
+			: o == OPT_MONITOR_FROM ? parse_size(&e, &ns_opt.monitor_from) < 0 || *e
+			: uffd_set_window(v) < 0;
+		if (bad) {
+			ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
+			       options[o].env, v, options[o].accepted);
+			__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
+			break;
+		}
+	}
+	ns_opt.site_rules = policy_has_site_rules();
+}
+
+int options_read(void)
+{
+	const char *v;
+	int r;
+
+	/* No descriptor of our own for stderr: we write to fd 2 while it is
+	 * the file it was at start-up (ns_log). */
+	ns_log_set_fd(2);
+	/* Secure execution (setuid, setgid, file capabilities): the
+	 * environment is the caller's, not the program's owner's; like glibc
+	 * with its tunables, take no path, policy or setting from it. */
+	if (getauxval(AT_SECURE))
+		return 0;
+	if ((r = read_outputs()) < 0 || (r = read_checks()) < 0 || (r = read_movers()) < 0)
+		return r;
+	v = getenv(options[OPT_REPORT].env);
+	if (v && *v) {
+		if (!__builtin_strcmp(v, "json"))
+			ns_opt.report_at_exit = 2;
+		else if ((v[0] != '0' && v[0] != '1') || v[1])
+			return bad_option(OPT_REPORT, v);
+		else
+			ns_opt.report_at_exit = v[0] == '1';
+	}
+	read_placement();
+	v = getenv(options[OPT_CTL].env);
+	if (v && *v) {
+		if ((v[0] != '0' && v[0] != '1') || v[1])
+			return bad_option(OPT_CTL, v);
+		ns_opt.ctl_on = v[0] == '1';
+	}
+	return 0;
+}

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * place.c - placement of the program's new anonymous regions: by the
+ * monitor (userfaultfd), or by the kernel under a VMA policy for small
+ * regions and where there is no userfaultfd; the program's own thread
+ * and VMA policies, which take precedence; arming next-touch.
+ *
+ * Locking: place() and kernel_regions_end() run with the family lock held
+ * (from the hooks).  The program's set_mempolicy() and mbind() reach the
+ * kernel without it and enter() only to hand regions over; thread_policies
+ * is written with atomics by any thread.  placement_by_mbind is set at
+ * start-up, before the hooks are ready.
+ */
+#include <errno.h>
+#include <numaif.h>
+#include <sys/mman.h>
+#include "core.h"
+#include "internal.h"
+#include "runtime.h"
+#include "sys.h"
+
+int placement_by_mbind;		/* no userfaultfd: VMA policies */
+
+/* Without userfaultfd the kernel places first touches itself, by the VMA
+ * policy we give the region: the same nodes, no fault tracking. */
+static int kernel_mode(const struct ns_policy *p)
+{
+	static const int kmode[] = { [POL_LOCAL] = 4 /* MPOL_LOCAL */,
+		[POL_BIND] = MPOL_BIND, [POL_PREFERRED] = MPOL_PREFERRED,
+		[POL_INTERLEAVE] = MPOL_INTERLEAVE, [POL_WEIGHTED] = 6 };
+	return kmode[p->mode];
+}
+
+static uint64_t policy_mask(const struct ns_policy *p)
+{
+	uint64_t mask = 0;
+
+	for (int i = 0; i < p->nnodes; i++)
+		mask |= 1ULL << p->nodes[i];
+	return mask;
+}
+
+static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy *p)
+{
+	uint64_t mask = policy_mask(p);
+
+	/* The kernel interleaves a huge page as one: page-by-page policies
+	 * need small pages. */
+	if (p->mode == POL_INTERLEAVE || p->mode == POL_WEIGHTED)
+		sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
+	long r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
+			  p->mode == POL_LOCAL ? NULL : &mask, 65, 0);
+	if (r == -EINVAL && p->mode == POL_WEIGHTED)	/* before Linux 6.9 */
+		sys_call(SYS_mbind, start, end - start, MPOL_INTERLEAVE, &mask, 65, 0);
+}
+
+/*
+ * Regions below NUMASHADOW_MONITOR_FROM (2 MiB) are placed by the kernel, under the VMA
+ * policy numashadow's policy maps to, rather than by the monitor: a first
+ * touch served across threads costs a small region more than the batched
+ * fills save it (malloc+free of 256 KiB cost 9x the plain call), and the
+ * kernel chooses the same nodes (docs/placement.md, "Small regions").  Not
+ * for weighted interleave (the kernel's weights are the system's), not
+ * under a trace (its FAULT records are what it is for), and not once a
+ * program thread has a policy of its own, which a VMA policy would
+ * outrank: then the regions still the kernel's go to the monitor.  In the
+ * shadow such a region's policy is negative; localalloc needs no VMA
+ * policy (the kernel's default is the touching thread's node) and is not
+ * marked.
+ */
+static int thread_policies;	/* a program thread set a policy of its own:
+				 * 1, and 2 once the kernel's regions are the
+				 * monitor's (kernel_regions_to_monitor) */
+
+static bool by_kernel(uint64_t len, const struct ns_policy *p)
+{
+	return len < ns_opt.monitor_from && p->mode != POL_WEIGHTED && !trace_on() &&
+	       !__atomic_load_n(&thread_policies, __ATOMIC_RELAXED);
+}
+
+/* The first policy index with p's content: the kernel merges neighbours
+ * whose VMA policies are equal, so the shadow must see them equal too. */
+static int first_equal(int idx)
+{
+	const struct ns_policy *p = policy_get(idx);
+
+	for (int i = 0; i < idx; i++)
+		if (!__builtin_memcmp(policy_get(i), p, sizeof(*p)))
+			return i;
+	return idx;
+}
+
+/* [start, end) placed by the kernel under policy idx's VMA policy. */
+static void kernel_place(uint64_t start, uint64_t end, int idx)
+{
+	const struct ns_policy *p = policy_get(idx);
+	long r = 0;
+
+	if (p->mode != POL_LOCAL) {
+		/* A huge page is interleaved as one (small regions hold none). */
+		if (p->mode == POL_INTERLEAVE && end - start >= (2ULL << 20))
+			sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
+		r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
+			     &(uint64_t){ policy_mask(p) }, 65, 0);
+	}
+	if (p->mode == POL_LOCAL || r < 0)
+		return;
+	vma_set_policy(ns_rt.self, start, end, -(first_equal(idx) + 1));
+	uffd_region_note(start, end, idx);
+}
+
+/* A new anonymous region: placed by policy idx (policy_pick()).  Where
+ * the monitor cannot take it (a fork child that has none, see ns_fork),
+ * the kernel places it too. */
+void place(uint64_t start, uint64_t end, int idx)
+{
+	const struct ns_policy *p = policy_get(idx);
+
+	if (p->mode == POL_NONE)
+		return;
+	if (placement_by_mbind) {	/* no userfaultfd at all */
+		vma_set_policy(ns_rt.self, start, end, idx + 1);
+		place_by_mbind(start, end, p);
+		return;
+	}
+	if (!by_kernel(end - start, p)) {
+		vma_set_policy(ns_rt.self, start, end, idx + 1);
+		if (uffd_region_add(start, end, idx) == 0)
+			return;
+	}
+	kernel_place(start, end, idx);
+}
+
+struct kp_ctx {
+	struct { uint64_t s, e; int idx; } r[64];
+	int n;
+};
+
+static int kernel_placed_cb(uint32_t vma, void *arg)
+{
+	struct kp_ctx *c = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	if (v->policy >= 0)
+		return 0;
+	c->r[c->n].s = v->start;
+	c->r[c->n].e = v->end;
+	c->r[c->n].idx = -v->policy - 1;
+	return ++c->n == 64;
+}
+
+/* The regions the kernel places, in [start, end), handed to the monitor
+ * (to_monitor) or given up because the program put a VMA policy of its
+ * own there.  Lock held. */
+static void kernel_regions_end(uint64_t start, uint64_t end, bool to_monitor)
+{
+	struct kp_ctx c;
+
+	do {
+		c.n = 0;
+		vma_walk(ns_rt.self, start, end, kernel_placed_cb, &c);
+		for (int i = 0; i < c.n; i++) {
+			uint64_t s = c.r[i].s > start ? c.r[i].s : start;
+			uint64_t e = c.r[i].e < end ? c.r[i].e : end;
+			if (!to_monitor) {
+				vma_set_policy(ns_rt.self, s, e, 0);
+				continue;
+			}
+			sys_call(SYS_mbind, s, e - s, MPOL_DEFAULT, NULL, 0, 0);
+			vma_set_policy(ns_rt.self, s, e, c.r[i].idx + 1);
+			uffd_region_register(s, e, c.r[i].idx);
+		}
+	} while (c.n == 64);
+}
+
+/* The monitor, when a policy asks for placement; without userfaultfd the
+ * regions get VMA policies instead, said once. */
+void start_placement(void)
+{
+	int r;
+
+	if (!policy_any())
+		return;
+	r = uffd_start();
+	if (r < 0) {
+		placement_by_mbind = 1;
+		ns_log("userfaultfd unavailable (%d); placing pages by VMA policy (mbind) instead, without fault tracking",
+		       r);
+	}
+}
+
+/* ---- thread policies ---- */
+
+/* A program thread has a policy of its own now, which the VMA policies of
+ * the regions the kernel places would outrank: they go to the monitor,
+ * started here if this process has none yet (a program's call, not
+ * inside malloc: pthread_create may allocate). */
+static void kernel_regions_to_monitor(void)
+{
+	if (ns_in_runtime || !ns_rt.ready || ns_rt.disabled || placement_by_mbind ||
+	    (!uffd_active() && uffd_start() < 0))
+		return;
+	if (!enter())
+		return;
+	kernel_regions_end(0, ~0ULL, true);
+	__atomic_store_n(&thread_policies, 2, __ATOMIC_RELEASE);
+	leave();
+}
+
+/* The program's own set_mempolicy(): passed to the kernel untouched, and
+ * remembered so the monitor fills this thread's faults the same way. */
+long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode)
+{
+	long r = sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0);
+
+	if (r == 0 && policy_any()) {
+		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
+				   mask && maxnode ? mask[0] : 0);
+		/* Every caller until the handing over is done: one that
+		 * returned while another thread was still at it would touch
+		 * its pages under the VMA policies. */
+		if (__atomic_load_n(&thread_policies, __ATOMIC_ACQUIRE) != 2) {
+			__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
+			kernel_regions_to_monitor();
+		}
+	}
+	return r;
+}
+
+/* The program's own mbind(): passed to the kernel untouched; where it
+ * lands on a region the kernel was placing for numashadow, the region is
+ * the program's from then on (docs/placement.md, Precedence). */
+long ns_mbind(void *addr, unsigned long len, int mode, const unsigned long *mask,
+	      unsigned long maxnode, unsigned flags)
+{
+	long r = sys_call(SYS_mbind, addr, len, mode, mask, maxnode, flags);
+	uint64_t s = (uint64_t)addr;
+
+	if (r == 0 && policy_any() && len && enter()) {
+		kernel_regions_end(s, s + NS_PAGE_ALIGN(len), false);
+		leave();
+	}
+	return r;
+}
+
+int ns_tracks_thread_policies(void)
+{
+	return ns_rt.ready && !ns_rt.disabled && policy_any();
+}
+
+void ns_thread_policy_inherited(void)
+{
+	int mode = 0;
+	unsigned long mask = 0;
+
+	if (sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) == 0 && mode) {
+		uffd_thread_policy((int)sys_gettid(), mode & 0xffff, mask);
+		__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* ---- next-touch ---- */
+
+struct nt_ctx {
+	uint64_t lo, hi;
+	struct { uint64_t s, e; bool placed; } piece[64];
+	int n;
+};
+
+static int nt_cb(uint32_t vma, void *arg)
+{
+	struct nt_ctx *c = arg;
+	struct ns_vma *v = vma_of(vma);
+
+	/* Anonymous private memory, stacks aside (see the engine's holds). */
+	if (v->obj || (v->flags & (NS_VMA_SHARED | NS_VMA_STACK | NS_VMA_GROWSDOWN)) ||
+	    c->n == 64 || ns_own_overlaps(v->start, v->end))
+		return 0;
+	c->piece[c->n].s = v->start > c->lo ? v->start : c->lo;
+	c->piece[c->n].e = v->end < c->hi ? v->end : c->hi;
+	c->piece[c->n].placed = v->policy > 0;
+	c->n++;
+	return 0;
+}
+
+/* Arms next-touch over the program's anonymous memory in [lo, hi). */
+long ns_next_touch(uint64_t lo, uint64_t hi)
+{
+	struct nt_ctx c = { .lo = lo, .hi = hi, .n = 0 };
+	long r = 0;
+
+	if (!uffd_active() && uffd_start() < 0)
+		return -EOPNOTSUPP;
+	ns_lock();
+	vma_walk(ns_rt.self, lo, hi, nt_cb, &c);
+	ns_unlock();
+	for (int i = 0; i < c.n && r >= 0; i++)
+		r = uffd_next_touch(c.piece[i].s, c.piece[i].e, c.piece[i].placed);
+	return r < 0 ? r : 0;
+}
