@@ -59,7 +59,9 @@
  * region table: reg[]/nreg, edited by hooks under the family lock, read by
  *   the monitor at every fault.  One edit or lookup; its holder never
  *   faults or waits - the monitor would spin while a fault waits for it.
- *   Open hole: a signal handler interrupting an edit may fault.
+ *   A signal handler interrupting an edit may fault, though: the
+ *   monitor's lookup gives up after 10 ms and serves that page without a
+ *   policy (region_find()).
  * /proc files: the kept stat and pagemap descriptors.  Pagemap callers
  *   hold the family lock; stat is read by any thread, the monitor and the
  *   loop too (ns_thread_alone).  Held for a check or a reopen.

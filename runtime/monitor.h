@@ -83,6 +83,9 @@ extern struct monitor {
 	unsigned window;	/* pages per fault, NUMASHADOW_FAULT_AROUND;
 				 * 0: adaptive (streams below) */
 	uint32_t table_busy;	/* spinlock of reg[]/nreg (see table_lock) */
+	uint32_t table_gen;	/* table_busy: one more at each release */
+	uint32_t stuck_gen;	/* the monitor's: table_gen when it last gave
+				 * up waiting for table_busy (region_find) */
 	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE). */
 	struct ev_ring vanish;
 	struct region reg[MAX_REGIONS];	/* table_busy */

@@ -104,6 +104,7 @@ static void table_lock(void)
 
 static void table_unlock(void)
 {
+	mon.table_gen++;
 	__atomic_store_n(&mon.table_busy, 0, __ATOMIC_RELEASE);
 }
 
@@ -124,10 +125,33 @@ static int region_at(uint64_t addr)
 	return i < mon.nreg && mon.reg[i].start <= addr ? i : -1;
 }
 
-/* Copies the region holding addr into *out; false when none holds it. */
+/* Copies the region holding addr into *out; false when none holds it -
+ * or when the lock stays taken for 10 ms: a hook's edit interrupted by a
+ * signal whose handler touches a registered page waits for this very
+ * lookup, which serves that page without a policy instead (the kernel's
+ * choice), failing open.  While the same holder keeps it (no release
+ * since), the next lookups give up at once: a handler that runs on and
+ * on would otherwise pay 10 ms a page.  The monitor's only way in. */
 bool region_find(uint64_t addr, struct region *out)
 {
-	table_lock();
+	uint32_t gen = __atomic_load_n(&mon.table_gen, __ATOMIC_ACQUIRE);
+	uint64_t until = 0;
+
+	for (unsigned spins = 0; __atomic_exchange_n(&mon.table_busy, 1, __ATOMIC_ACQUIRE);
+	     spins++) {
+		if (gen == mon.stuck_gen && !spins)
+			return false;
+		__builtin_ia32_pause();
+		if (spins % 1024)
+			continue;
+		uint64_t now = sys_now_ns();
+		if (!until) {
+			until = now + 10 * 1000 * 1000;
+		} else if (now > until) {
+			mon.stuck_gen = gen;
+			return false;
+		}
+	}
 	int i = region_at(addr);
 	if (i >= 0)
 		*out = mon.reg[i];
@@ -480,6 +504,7 @@ static int uffd_start_locked(void)
 	stop_ino = sys_fd_ino(mon_stop_fd);
 	mon.nreg = 0;
 	mon.table_busy = 0;
+	mon.stuck_gen = ~mon.table_gen;	/* never given up yet */
 	mon.vanish.head = mon.vanish.tail = 0;
 	mon.moved.head = mon.moved.tail = 0;
 	mon.samples.head = mon.samples.tail = 0;
