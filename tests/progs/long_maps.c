@@ -13,6 +13,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A read-only shared page of fd at addr: by mmap(), or by a raw syscall
+ * the preload's wrappers cannot see.  0 or -1. */
+static int map_page(char *addr, int fd, int seen)
+{
+	long r;
+
+	if (seen)
+		return mmap(addr, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) ==
+		       MAP_FAILED ? -1 : 0;
+	register long r10 __asm__("r10") = MAP_SHARED | MAP_FIXED;
+	register long r8 __asm__("r8") = fd;
+	register long r9 __asm__("r9") = 0;
+	__asm__ volatile("syscall" : "=a"(r)
+			 : "a"(9L /* SYS_mmap */), "D"(addr), "S"(4096L), "d"((long)PROT_READ),
+			   "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return r < 0 && r > -4096 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char path[4096];
@@ -38,9 +57,11 @@ int main(int argc, char **argv)
 	char *base = mmap(NULL, (size_t)n * 2 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED)
 		return 5;
+	/* All but the last by a syscall instruction no wrapper sees: under
+	 * --verify each seen call reads the whole maps text, 2,400 of them
+	 * took two minutes; the last, seen, is the one verify cannot judge. */
 	for (int i = 0; i < n; i++)
-		if (mmap(base + (size_t)i * 2 * 4096, 4096, PROT_READ, MAP_SHARED | MAP_FIXED,
-			 fd, 0) == MAP_FAILED)
+		if (map_page(base + (size_t)i * 2 * 4096, fd, i == n - 1) < 0)
 			return 6;
 	printf("long_maps: %d mappings\n", n);
 	return 0;
