@@ -2,6 +2,10 @@
 #
 #   make deps              install build and test dependencies (Debian, root)
 #   make                   build/libnumashadow.so and build/numashadow
+#   make check-tests       the tests, and the test build: build/test/ holds
+#                          the library with runtime/corrupt.c (what
+#                          NUMASHADOW_TEST_CORRUPT damages) and a copy of
+#                          numashadow that finds it next to itself
 #   make test              unit tests (plain and sanitized), integration
 #                          tests and the 2-node VM tests; one summary line
 #   make test SAN=thread   the sanitized unit build uses that sanitizer
@@ -36,11 +40,15 @@ else
 $(error SAN must be one of: address, undefined, thread (got '$(SAN)'))
 endif
 
-RT_SRC    := $(sort $(wildcard runtime/*.c))
+# runtime/corrupt.c, the test-only damage, goes into build/test/'s library
+# only: never into the shipped one, nor the unit tests and fuzzers.
+TEST_SRC  := runtime/corrupt.c
+RT_SRC    := $(filter-out $(TEST_SRC),$(sort $(wildcard runtime/*.c)))
 IP_SRC    := $(sort $(wildcard interpose/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
 RT_OBJ    := $(RT_SRC:%.c=$(B)/obj/%.o)
 IP_OBJ    := $(IP_SRC:%.c=$(B)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 RT_SANOBJ := $(RT_SRC:%.c=$(B)/san-$(SAN)/%.o)
 
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
@@ -94,10 +102,20 @@ $(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIBFLAGS) -c $< -o $@
 
-$(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map Makefile
-	$(CC) -shared -o $@ $(RT_OBJ) $(IP_OBJ) \
+LINK_LIB   = $(CC) -shared -o $@ $(filter %.o,$^) \
 	  -Wl,--version-script=interpose/libnumashadow.map -Wl,-z,now \
 	  -ldl -lpthread
+$(B)/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) interpose/libnumashadow.map Makefile
+	$(LINK_LIB)
+# The test build: the same objects plus corrupt.o, and the command copied
+# beside it (it looks for the library next to its resolved path, so a
+# symbolic link would find the shipped one).
+$(B)/test/libnumashadow.so: $(RT_OBJ) $(IP_OBJ) $(TEST_OBJ) interpose/libnumashadow.map Makefile
+	@mkdir -p $(dir $@)
+	$(LINK_LIB)
+$(B)/test/numashadow: $(B)/numashadow
+	@mkdir -p $(dir $@)
+	cp -f $< $@
 
 $(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
 	@mkdir -p $(B)
@@ -150,7 +168,7 @@ demo: all $(B)/tests/progs/workload
 	$(B)/numashadow vm --nodes 2 -- $(B)/numashadow run --verify --report \
 	  --migrate-after 0.5:1 -- $(B)/tests/progs/workload 32 4
 
-check-tests: all $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(PROG_BIN) $(FUZZ_BIN)
+check-tests: all $(B)/test/libnumashadow.so $(B)/test/numashadow $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(PROG_BIN) $(FUZZ_BIN)
 
 test: check-tests
 	@tests/run.sh $(UNIT_BIN) $(UNIT_SAN) $(INT_BIN) $(INT_SH) $(FUZZ_SH) $(VM_SH)

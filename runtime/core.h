@@ -83,7 +83,7 @@ int reregister_cb(uint32_t vma, void *arg);
 /* ---- options.c: the settings, read once ---- */
 
 struct ns_options {
-	const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT, NULL: none */
+	const char *corrupt_kind;	/* NUMASHADOW_TEST_CORRUPT (test build), NULL: none */
 	int ctl_on;			/* NUMASHADOW_CTL: opt-in */
 	uint64_t monitor_from;		/* NUMASHADOW_MONITOR_FROM, bytes */
 	int site_rules;			/* some rule names a call site */

@@ -235,8 +235,8 @@ static pid_t fork_child(void)
 		if (unknown)
 			page_drop_vanished(ns_rt.self, 0, ~0ULL);
 	}
-	if (ns_opt.corrupt_kind && !__builtin_strcmp(ns_opt.corrupt_kind, "mapper"))
-		verify_corrupt(ns_opt.corrupt_kind);
+	if (ns_opt.corrupt_kind)
+		corrupt_in_child(ns_opt.corrupt_kind);
 	if (!ns_rt.disabled && ns_rt.verify && ns_verify_now(true))
 		ns_verify_fail();
 	/* Our monitor stayed with the parent, and without EVENT_FORK the

@@ -489,10 +489,21 @@ void ns_exclude(const void *start, size_t len);
 void ns_own_add(uint64_t start, uint64_t end);
 void ns_own_del(uint64_t start, uint64_t end);
 bool ns_own_overlaps(uint64_t start, uint64_t end);
-/* Test-only corruption of one entry (NUMASHADOW_TEST_CORRUPT). */
-int verify_corrupt(const char *what);
 extern uint64_t ns_zero_pfn;
 extern uint64_t ns_devzero_dev, ns_devzero_ino;
+
+/* ---- corrupt.c: test-only damage to the shadow (NUMASHADOW_TEST_CORRUPT) ---- */
+
+/* Weak and hidden: defined in the test build of the library only; in the
+ * shipped one they resolve to NULL at link time, so check corrupt_kind
+ * before calling any of them. */
+#define NS_TEST_ONLY __attribute__((weak, visibility("hidden")))
+/* The kind v names, as a string of corrupt.c's own, or NULL for none. */
+const char *corrupt_kind(const char *v) NS_TEST_ONLY;
+/* Spoil one entry of that kind, if it is one spoiled at start-up (all but
+ * "mapper"), or one spoiled in a fork child ("mapper").  Lock held. */
+void corrupt_at_start(const char *kind) NS_TEST_ONLY;
+void corrupt_in_child(const char *kind) NS_TEST_ONLY;
 
 /* ---- policy.c: first-touch placement policies and rules ---- */
 

@@ -28,7 +28,7 @@ static const struct {
 } options[NR_OPTS] = {
 	[OPT_VERIFY] = { "NUMASHADOW_VERIFY", "0, 1 or 2" },
 	[OPT_LOG] = { "NUMASHADOW_LOG", "a writable file path" },
-	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",
+	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",	/* test build only */
 			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
 	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
 				"SECONDS:NODE, e.g. 0.5:1, SECONDS at most a century, NODE an online node" },
@@ -96,7 +96,8 @@ static int read_outputs(void)
 	return 0;
 }
 
-/* The checks of the shadow against the kernel, and the test corruption. */
+/* The checks of the shadow against the kernel, and the test corruption
+ * (test build only). */
 static int read_checks(void)
 {
 	const char *v;
@@ -107,16 +108,11 @@ static int read_checks(void)
 			return bad_option(OPT_VERIFY, v);
 		ns_rt.verify = v[0] - '0';
 	}
-	v = getenv(options[OPT_CORRUPT].env);
-	if (v && *v) {
-		static const char *const kinds[] = { "vma-prot", "vma-bounds",
-			"page-node", "page-ghost", "mapper" };
-		for (unsigned i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
-			if (!__builtin_strcmp(v, kinds[i]))
-				ns_opt.corrupt_kind = kinds[i];
-		if (!ns_opt.corrupt_kind)
-			return bad_option(OPT_CORRUPT, v);
-	}
+	/* Only the test build carries the corruption (corrupt.c); the
+	 * shipped library leaves the variable unread, like any unknown one. */
+	v = corrupt_kind ? getenv(options[OPT_CORRUPT].env) : NULL;
+	if (v && *v && !(ns_opt.corrupt_kind = corrupt_kind(v)))
+		return bad_option(OPT_CORRUPT, v);
 	return 0;
 }
 

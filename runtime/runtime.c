@@ -440,12 +440,10 @@ int ns_init(void (*redirect_libc)(void))
 	ns_lock();
 	learn_self();
 	/* Pages are learned when someone asks (verify, the API, stat, a
-	 * migration), not at start-up or fork; the test corruption needs
-	 * some to spoil. */
-	if (ns_opt.corrupt_kind && __builtin_strcmp(ns_opt.corrupt_kind, "mapper")) {
-		page_sync(ns_rt.self);
-		verify_corrupt(ns_opt.corrupt_kind);
-	}
+	 * migration), not at start-up or fork; the test corruption (test
+	 * build only) learns some to spoil. */
+	if (ns_opt.corrupt_kind)
+		corrupt_at_start(ns_opt.corrupt_kind);
 	ns_unlock();
 	ns_rt.ready = 1;
 	ns_in_runtime = 0;

@@ -1,9 +1,13 @@
 # tests/int_lib.sh - sourced by the shell tests in tests/integration/ (run
-# from the project root): the command, a scratch directory removed at exit
+# from the project root): the command (and its test build), a scratch directory removed at exit
 # (kept with NS_KEEP_TMP=1, for a look), failures counted rather than fatal.
 set -u
 NS=${NUMASHADOW_BIN:-build/numashadow}
 case $NS in /*) ;; *) NS=$(pwd)/$NS ;; esac
+# The test build (make check-tests): the command beside the library that
+# also honours NUMASHADOW_TEST_CORRUPT (runtime/corrupt.c; the shipped
+# library does not read it).
+NS_TEST=$(pwd)/build/test/numashadow
 tmp=$(mktemp -d /tmp/numashadow-test.XXXXXX)
 on_exit=:	# more to do at exit: a test's background process
 trap 'eval "$on_exit"; [ -n "${NS_KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT

@@ -2,7 +2,8 @@
 # bad_setting: a setting the runtime does not understand costs one line and
 # nothing else.  The helper program chatty runs plain, then preloaded with
 # NUMASHADOW_VERIFY=bogus (directly through LD_PRELOAD and through
-# `numashadow run`), then with NUMASHADOW_TEST_CORRUPT=bogus.  Each
+# `numashadow run`), then with NUMASHADOW_TEST_CORRUPT=bogus (through the
+# test build of the library, build/test/: the shipped one ignores it).  Each
 # preloaded run must print exactly one `numashadow:` line on stderr (once,
 # though chatty forks), starting `numashadow: NAME=bogus: ` and naming the
 # accepted values; its stdout and exit status (0, and 3 when asked) must be
@@ -11,8 +12,9 @@
 # project root.
 . tests/int_lib.sh
 LIB=${NUMASHADOW_LIB:-$(pwd)/build/libnumashadow.so}
+TEST_LIB=$(pwd)/build/test/libnumashadow.so
 PROG=build/tests/progs/chatty
-need "$PROG" "$LIB"
+need "$PROG" "$LIB" "$TEST_LIB"
 
 clean_env() {
 	env -u LD_PRELOAD -u NUMASHADOW_VERIFY -u NUMASHADOW_TEST_CORRUPT \
@@ -71,7 +73,7 @@ for status in 0 3; do
 	check "numashadow run, NUMASHADOW_VERIFY=bogus, status $status" \
 		NUMASHADOW_VERIFY=bogus 1 2
 
-	clean_env LD_PRELOAD="$LIB" NUMASHADOW_VERIFY=1 NUMASHADOW_TEST_CORRUPT=bogus \
+	clean_env LD_PRELOAD="$TEST_LIB" NUMASHADOW_VERIFY=1 NUMASHADOW_TEST_CORRUPT=bogus \
 		"$PROG" $status >"$tmp/bad.out" 2>"$tmp/bad.err"
 	echo $? >"$tmp/bad.rc"
 	check "LD_PRELOAD, NUMASHADOW_TEST_CORRUPT=bogus, status $status" \

@@ -8,10 +8,11 @@
 # loaded (its constructor speaks) next to an active runtime.  The command's
 # exit status comes back unchanged (0, 1, 3, 42, and 143 for SIGTERM), with
 # and without --verify.  `run --log FILE` runs the program unchanged, and
-# the verify lines of a failing run go to FILE.  Run from the project root.
+# the verify lines of a failing run go to FILE (a run of the test build,
+# build/test/, with NUMASHADOW_TEST_CORRUPT).  Run from the project root.
 . tests/int_lib.sh
 CHATTY=$(pwd)/build/tests/progs/chatty
-need "$CHATTY"
+need "$CHATTY" "$NS_TEST"
 version=$(sed -n 's/^#define NUMASHADOW_VERSION "\(.*\)"$/\1/p' include/numashadow.h)
 [ -n "$version" ] || fail "no NUMASHADOW_VERSION in include/numashadow.h"
 
@@ -101,7 +102,7 @@ cmp -s "$tmp/plain" "$tmp/out" || fail "run --log: stdout differs from a plain r
 rm -f "$tmp/log"
 # A relative FILE names a file in the directory run was called from.
 prog=$(pwd)/build/tests/progs/touch_and_fork
-(cd "$tmp" && NUMASHADOW_TEST_CORRUPT=vma-prot "$NS" run --verify --log log -- "$prog") \
+(cd "$tmp" && NUMASHADOW_TEST_CORRUPT=vma-prot "$NS_TEST" run --verify --log log -- "$prog") \
 	>"$tmp/out" 2>"$tmp/err"
 rc=$?
 [ "$rc" = 86 ] || fail "run --log with vma-prot: exit $rc, want 86"

@@ -5,7 +5,8 @@
 #   0 boundary  interpose/preload.c
 #   1 core      the hooks, fork, exec, exit, options, the API
 #   2 engines   placement, migration, verify and learning, trace, balance,
-#               the control socket, the service loop, the runtime's threads
+#               the control socket, the service loop, the runtime's threads,
+#               the test build's corruption (corrupt.c)
 #   3 model     itree, object, vma, page, rmap, proc, arena, pagemap, self
 #   4 platform  sys, log, maps, numa
 #
@@ -19,11 +20,13 @@
 # A file missing from the table fails the test, so a new one is placed.  The
 # check must be able to fail: an object made here, put in the platform
 # layer, that calls the core's ns_catch_up() is refused.  Run from the
-# project root after `make`.
+# project root after `make check-tests` (corrupt.o is the test build's).
 . tests/int_lib.sh
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
 command -v nm >/dev/null || { echo "SKIP: no nm (binutils)"; exit 77; }
-[ -f build/obj/runtime/runtime.o ] || { echo "FAIL: build/obj not built (make first)"; exit 1; }
+for o in runtime corrupt; do
+	[ -f build/obj/runtime/$o.o ] || { echo "FAIL: build/obj/runtime/$o.o not built (make check-tests)"; exit 1; }
+done
 
 printf 'void ns_catch_up(void);\nvoid upward(void) { ns_catch_up(); }\n' >"$tmp/upward.c"
 cc -c -o "$tmp/upward.o" "$tmp/upward.c" || { echo "FAIL: cannot compile the probe"; exit 1; }
@@ -40,7 +43,7 @@ LAYER = {
     'runtime/verify.c': 2, 'runtime/policy.c': 2, 'runtime/trace.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
     'runtime/thread.c': 2, 'runtime/ctl.c': 2, 'runtime/report.c': 2,
-    'runtime/fill.c': 2, 'runtime/wp.c': 2,
+    'runtime/fill.c': 2, 'runtime/wp.c': 2, 'runtime/corrupt.c': 2,
     'runtime/itree.c': 3, 'runtime/object.c': 3, 'runtime/vma.c': 3,
     'runtime/page.c': 3, 'runtime/rmap.c': 3, 'runtime/proc.c': 3,
     'runtime/arena.c': 3, 'runtime/pagemap.c': 3, 'runtime/self.c': 3,

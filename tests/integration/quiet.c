@@ -8,9 +8,10 @@
  * `numashadow run` without --verify.  Every preloaded run must produce the
  * same bytes on stdout and the same exit status, including a non-zero one,
  * and must say on stderr that the runtime was active.  With each kind of
- * NUMASHADOW_TEST_CORRUPT the run fails, but every line of its stdout must
- * still be one the program prints (a line of the plain run, or chatty's
- * report of its child's status), never one of the runtime's.
+ * NUMASHADOW_TEST_CORRUPT (preloading the test build of the library,
+ * build/test/, which alone honours it) the run fails, but every line of its
+ * stdout must still be one the program prints (a line of the plain run, or
+ * chatty's report of its child's status), never one of the runtime's.
  */
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -177,7 +178,8 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		char corrupt[64];
 		snprintf(corrupt, sizeof(corrupt), "NUMASHADOW_TEST_CORRUPT=%s", kinds[k]);
-		const char *set[] = { "NUMASHADOW_VERIFY=1", corrupt, NULL };
+		const char *set[] = { "LD_PRELOAD=" NS_BUILD_DIR "/test/libnumashadow.so",
+				      "NUMASHADOW_VERIFY=1", corrupt, NULL };
 		run(chatty, env_with(set), &r);
 		const char *why = !own_lines(&r, &plain) ?
 				  "stdout has a line the program does not print" :

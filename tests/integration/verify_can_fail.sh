@@ -1,24 +1,27 @@
 #!/bin/sh
-# verify_can_fail: verify mode is able to fail.  The runtime's test-only
-# NUMASHADOW_TEST_CORRUPT setting damages one shadow entry right after
-# start-up; for each kind (vma-prot, vma-bounds, page-node, page-ghost,
-# mapper) the
+# verify_can_fail: verify mode is able to fail.  The test build's
+# NUMASHADOW_TEST_CORRUPT setting (build/test/, runtime/corrupt.c) damages
+# one shadow entry right after start-up; for each kind (vma-prot,
+# vma-bounds, page-node, page-ghost, mapper) the
 # small program touch_and_fork (private and shared pages, an mprotect'ed
 # range, a child sharing pages after fork, numashadow_verify() in both
 # processes) must exit 86 under `numashadow run --verify` and under
 # --verify=2, with at least one `numashadow: verify:` line on stderr naming
 # an address (for the VMA kinds, describing the kernel's side and the
 # shadow's as they are), and nothing on stdout.  Without corruption the same runs exit
-# 0 with no verify line.  Run from the project root.
+# 0 with no verify line.  The shipped library does not honour the setting:
+# with it each kind exits 0 with no verify line, and its symbols hold no
+# corrupt_ function.  Run from the project root.
 . tests/int_lib.sh
 PROG=build/tests/progs/touch_and_fork
-need "$PROG"
+need "$PROG" "$NS_TEST"
 
-# run LABEL VERIFY_OPTION [CORRUPT_KIND]: one run; leaves rc, $tmp/out, $tmp/err
+# run LABEL VERIFY_OPTION [CORRUPT_KIND [COMMAND]]: one run, through the
+# test build unless COMMAND is given; leaves rc, $tmp/out, $tmp/err
 run() {
 	if [ -n "${3:-}" ]; then
 		env -u NUMASHADOW_VERIFY NUMASHADOW_TEST_CORRUPT="$3" \
-			"$NS" run "$2" -- "$PROG" >"$tmp/out" 2>"$tmp/err"
+			"${4:-$NS_TEST}" run "$2" -- "$PROG" >"$tmp/out" 2>"$tmp/err"
 	else
 		env -u NUMASHADOW_VERIFY -u NUMASHADOW_TEST_CORRUPT \
 			"$NS" run "$2" -- "$PROG" >"$tmp/out" 2>"$tmp/err"
@@ -59,5 +62,22 @@ for level in --verify --verify=2; do
 		fi
 	done
 done
+
+# The shipped library leaves its shadow alone, whatever is asked.
+for kind in vma-prot vma-bounds page-node page-ghost mapper; do
+	run "shipped, $kind" --verify "$kind" "$NS"
+	if [ "$rc" != 0 ] || grep -a -q '^numashadow:' "$tmp/err"; then
+		fail "shipped library with NUMASHADOW_TEST_CORRUPT=$kind: exit $rc (want 0)"
+		show
+	else
+		echo "shipped, $kind: exit 0, nothing said"
+	fi
+done
+if command -v nm >/dev/null; then
+	syms=$(nm build/libnumashadow.so | grep -c corrupt_)
+	[ "$syms" = 0 ] || fail "build/libnumashadow.so has $syms corrupt_ symbols"
+	nm build/test/libnumashadow.so | grep -q ' corrupt_kind$' ||
+		fail "build/test/libnumashadow.so has no corrupt_kind (is nm reading it?)"
+fi
 
 finish
