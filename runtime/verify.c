@@ -172,6 +172,7 @@ static struct scratch {
 	uint32_t svma[MAX_KVMA];
 	struct fix fixes[4096];
 	uint64_t pm[CHUNK];
+	uint64_t pm_after[CHUNK];	/* the chunk again, after its node query */
 	void *addrs[CHUNK];
 	uint32_t pages_q[CHUNK];
 	int status[CHUNK];
@@ -875,17 +876,28 @@ static bool split_by_node(struct scan *s, uint32_t page, uint64_t addr, int node
 
 static void report_ptes(uint32_t pg);
 
-/* Nodes of the batch's pages, straight from the kernel. */
-static void query_nodes(struct scan *s, int n)
+/* Nodes of the batch's pages, straight from the kernel.  The chunk's
+ * pagemap (scr.pm, read from base over len pages) is read again after the
+ * query: a page whose frame changed meanwhile (a COW break by a writer
+ * of this process, the copy on another node) gives its descriptor - the
+ * old frame's, which its other mappers keep - nothing: not its node, not
+ * a difference.  The next look asks again. */
+static void query_nodes(struct scan *s, int n, uint64_t base, uint64_t len)
 {
 	if (!n || sys_move_pages(s->pid, (unsigned long)n, scr.addrs, NULL, scr.status,
 				 0) < 0)
 		return;
+	if (sys_pread(s->pm_fd, scr.pm_after, len * 8, (off_t)((base >> NS_PAGE_SHIFT) * 8)) !=
+	    (long)(len * 8))
+		return;
 	for (int k = 0; k < n; k++) {
 		struct ns_page *p = page_of(scr.pages_q[k]);
+		uint64_t i = ((uint64_t)scr.addrs[k] - base) >> NS_PAGE_SHIFT;
 		/* In flight in a member's migration, as at a migration
 		 * entry: its settle gives every mapper's view its node. */
 		if (p->flags & NS_PG_MIGRATING)
+			continue;
+		if (!pm_same_page(scr.pm[i], scr.pm_after[i]))
 			continue;
 		if (scr.status[k] == -EFAULT && !p->pfn && p->node == -1 &&
 		    (p->flags & NS_PG_ANON)) {
@@ -1033,7 +1045,7 @@ static int scan_vma(uint32_t vma, void *arg)
 				scr.seen[nseen++] = (struct seen){ e & PM_PFN, vpn,
 							       s->proc, pg };
 		}
-		query_nodes(s, q);
+		query_nodes(s, q, a, n);
 		a += n << NS_PAGE_SHIFT;
 	}
 	return 0;
