@@ -781,8 +781,17 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 	}
 	if (cur && (page_of(cur)->flags & NS_PG_ANON)) {
 		struct ns_page *p = page_of(cur);
-		if (p->mapcount > 1 && excl)
-			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
+		if (p->mapcount > 1 && excl) {
+			/* COW break.  Without PFNs it may as well have been
+			 * another mapper's write, which leaves our copy
+			 * exclusive too: the node the descriptor keeps is
+			 * then the old frame's - ours - and not the copy's
+			 * its other mappers now have.  Each mapper's next
+			 * look asks the kernel again. */
+			if (!pfn)
+				p->node = -1;
+			return learn_anon(vma, vpn, pfn, excl);
+		}
 		if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
 		    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))
 			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
