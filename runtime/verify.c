@@ -781,6 +781,18 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 	}
 	if (cur && (page_of(cur)->flags & NS_PG_ANON)) {
 		struct ns_page *p = page_of(cur);
+		/* In flight in a member's migration, as at a migration entry.
+		 * The kernel takes a page out of its mappers, and puts the new
+		 * one (or the old, when the move fails) back, one mapper at a
+		 * time (try_to_migrate(), remove_migration_ptes()): a fork
+		 * child sharing a page the parent's move_pages(2) took before
+		 * the fork reads its copy exclusive meanwhile, with no write.
+		 * Judged so, it got a descriptor of its own, and once both
+		 * PTEs were back the two shared one page with two
+		 * descriptors.  settle() gives the page its frame and node;
+		 * the next look judges what is left. */
+		if (p->flags & NS_PG_MIGRATING)
+			return cur;
 		if (p->mapcount > 1 && excl) {
 			/* COW break.  Without PFNs it may as well have been
 			 * another mapper's write, which leaves our copy
@@ -1227,6 +1239,13 @@ static int check_sharing(bool kin_unknown)
 		uint32_t pg = scr.seen[lo].page;
 		pid_t pid = proc_of(scr.seen[lo].proc)->pid;
 		uint64_t a = scr.seen[lo].vpn << NS_PAGE_SHIFT;
+		/* A page in flight in a migration is judged after its settle
+		 * (sync_one()): its mappers' PTEs change one at a time. */
+		bool in_flight = false;
+		for (int i = lo; i < hi; i++)
+			in_flight |= !!(page_of(scr.seen[i].page)->flags & NS_PG_MIGRATING);
+		if (in_flight)
+			continue;
 		for (int i = lo + 1; i < hi; i++)
 			if (scr.seen[i].page != pg) {
 				ns_fmt(line, sizeof(line),
