@@ -630,6 +630,7 @@ void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
 	pm_close(fd, keep);
 }
 
+/* Counts proc's pages by node (the zero page aside); lock held. */
 void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
 {
 	for (int i = 0; i < 64; i++)

@@ -1056,7 +1056,7 @@ static int scan_vma(uint32_t vma, void *arg)
 			if (!(page_of(pg)->flags & NS_PG_ANON))
 				continue;
 			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
-			    !s->kin_unknown &&
+			    !s->kin_unknown && !(page_of(pg)->flags & NS_PG_MIGRATING) &&
 			    !excl_unreliable(v, e & PM_PFN)) {
 				s->diffs += report(s->pid, vpn << NS_PAGE_SHIFT,
 				       (vpn + 1) << NS_PAGE_SHIFT,
