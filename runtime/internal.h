@@ -45,6 +45,19 @@
 #define PM_FILE (1ULL << 61)
 #define PM_EXCL (1ULL << 56)	/* mapped by this process alone */
 #define PM_PFN ((1ULL << 55) - 1)	/* 0 without CAP_SYS_ADMIN */
+
+/* Do two pagemap entries of one address, read at two moments, show the
+ * same page?  By frame where PFNs are readable; without them by the
+ * exclusive bit too, which a COW break turns on.  A node the kernel gave
+ * between the two reads is that page's only when they do: a writer may
+ * break COW (or a move take the page) between a frame read and a node
+ * query, and the new copy's node is not the old frame's. */
+static inline bool pm_same_page(uint64_t a, uint64_t b)
+{
+	uint64_t m = PM_PRESENT | PM_FILE | PM_PFN | ((a & PM_PFN) ? 0 : PM_EXCL);
+
+	return (a & PM_PRESENT) && (a & m) == (b & m);
+}
 #define NS_PAGE_SIZE (1UL << NS_PAGE_SHIFT)
 #define NS_PAGE_ALIGN(x) (((x) + NS_PAGE_SIZE - 1) & ~(NS_PAGE_SIZE - 1))
 

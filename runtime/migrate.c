@@ -53,6 +53,7 @@ static struct engine {
 	int qst[MIG_BATCH];		/* ... and where they are */
 	uint64_t pm[MIG_BATCH];		/* settle: pagemap entries after the move */
 	int now[MIG_BATCH];		/* settle: where the pages are then */
+	uint64_t pm_after[MIG_BATCH];	/* settle: the entries again, after now[] */
 	uint32_t lock;			/* the engine lock (futex word) */
 } eng;
 
@@ -316,30 +317,50 @@ static long move_batch(int n, int mf, struct ns_mig_counters *c)
 	return 0;
 }
 
-/* The batch's pagemap entries and nodes as they are now, frame first:
- * a COW break after these reads changes the frame the shadow keeps, so
- * the next sync sees it.  Unreadable: entries 0, nodes the move's. */
-static void look_again(int n)
+/* The batch's pagemap entries, into pm[], by runs of adjacent pages;
+ * entries that cannot be read are 0. */
+static void read_entries(int fd, int n, uint64_t *pm)
 {
-	bool kept;
-	int fd = sys_self_fd(SYS_SELF_PAGEMAP, &kept);
-
 	for (int i = 0; i < n;) {
 		int j = i + 1;
 		while (j < n && (uint64_t)eng.addr[j] == (uint64_t)eng.addr[j - 1] + NS_PAGE_SIZE)
 			j++;
 		size_t len = (size_t)(j - i) * 8;
-		if (fd < 0 || sys_pread(fd, &eng.pm[i], len,
+		if (fd < 0 || sys_pread(fd, &pm[i], len,
 					(off_t)((uint64_t)eng.addr[i] >> NS_PAGE_SHIFT) * 8) != (long)len)
 			for (int k = i; k < j; k++)
-				eng.pm[k] = 0;
+				pm[k] = 0;
 		i = j;
+	}
+}
+
+/* The batch's pagemap entries and nodes as they are now, frame, node,
+ * frame: a writer may break COW between the reads (a fork shared the
+ * page while the batch was out of the lock), and the new copy's node is
+ * not the frame's the descriptor keeps for the other mappers.  A page
+ * whose frame changed gets node -1 and entry 0: unknown, asked again at
+ * the next look.  A COW break after these reads changes the frame the
+ * shadow keeps, so the next sync sees it.  Unreadable: entries 0, nodes
+ * the move's. */
+static void look_again(int n)
+{
+	bool kept;
+	int fd = sys_self_fd(SYS_SELF_PAGEMAP, &kept);
+
+	read_entries(fd, n, eng.pm);
+	if (sys_move_pages(0, (unsigned long)n, eng.addr, NULL, eng.now, 0) < 0) {
+		for (int i = 0; i < n; i++)
+			eng.now[i] = eng.status[i];
+	} else if (fd >= 0) {
+		read_entries(fd, n, eng.pm_after);
+		for (int i = 0; i < n; i++)
+			if (eng.pm[i] && !pm_same_page(eng.pm[i], eng.pm_after[i])) {
+				eng.now[i] = -1;
+				eng.pm[i] = 0;
+			}
 	}
 	if (fd >= 0 && !kept)
 		sys_close(fd);
-	if (sys_move_pages(0, (unsigned long)n, eng.addr, NULL, eng.now, 0) < 0)
-		for (int i = 0; i < n; i++)
-			eng.now[i] = eng.status[i];
 }
 
 /*
@@ -565,36 +586,54 @@ long mig_move_nodes(uint64_t from, uint64_t to, unsigned flags)
 	return total;
 }
 
-/* Counts proc's pages by node (the zero page aside); lock held. */
 /* Asks the kernel the node of each page proc maps in [lo, hi) whose node
  * the shadow does not know yet (a sync leaves it -1), a batch at a time.
- * Lock held. */
+ * An answer counts only for a page whose pagemap entry is the same before
+ * and after the query, and shows the frame its descriptor knows: a COW
+ * break in between gave the answer for a new copy, not for the page the
+ * descriptor's other mappers keep (look_again()).  Lock held. */
 void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
 {
 	enum { BATCH_Q = 256 };
 	void *addr[BATCH_Q];
 	uint32_t pg[BATCH_Q];
+	uint64_t before[BATCH_Q];
 	int status[BATCH_Q], n = 0;
+	bool keep = false;
+	int fd = -1;
 
 	for (uint32_t t = pte_first(proc), next; t; t = next) {
 		struct ns_page *p = page_of(pte_page(t));
 		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
 		next = pte_next(t);
 		if (!(p->flags & NS_PG_ZERO) && p->node == -1 && a >= lo && a < hi) {
+			if (fd < 0 && (fd = pm_open(proc, &keep)) < 0)
+				return;
 			addr[n] = (void *)a;
+			if (sys_pread(fd, &before[n], 8, (off_t)(pte_vpn(t) * 8)) != 8)
+				before[n] = 0;
 			pg[n++] = pte_page(t);
 		}
 		if (n == BATCH_Q || (n && !next)) {
 			if (sys_move_pages(proc_of(proc)->pid, (unsigned long)n, addr, NULL,
 					   status, 0) == 0)
-				for (int k = 0; k < n; k++)
-					if (status[k] >= 0)
-						page_of(pg[k])->node = status[k];
+				for (int k = 0; k < n; k++) {
+					struct ns_page *q = page_of(pg[k]);
+					uint64_t e = 0;
+					if (status[k] < 0 ||
+					    sys_pread(fd, &e, 8, (off_t)((uint64_t)addr[k] >> NS_PAGE_SHIFT) * 8) != 8 ||
+					    !pm_same_page(before[k], e) ||
+					    (q->pfn && (e & PM_PFN) != q->pfn))
+						continue;
+					q->node = status[k];
+				}
 			n = 0;
 		}
 	}
+	pm_close(fd, keep);
 }
 
+/* Counts proc's pages by node (the zero page aside); lock held. */
 void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
 {
 	for (int i = 0; i < 64; i++)

@@ -172,6 +172,7 @@ static struct scratch {
 	uint32_t svma[MAX_KVMA];
 	struct fix fixes[4096];
 	uint64_t pm[CHUNK];
+	uint64_t pm_after[CHUNK];	/* the chunk again, after its node query */
 	void *addrs[CHUNK];
 	uint32_t pages_q[CHUNK];
 	int status[CHUNK];
@@ -780,8 +781,29 @@ static uint32_t sync_one(uint32_t vma, uint64_t vpn, uint64_t e)
 	}
 	if (cur && (page_of(cur)->flags & NS_PG_ANON)) {
 		struct ns_page *p = page_of(cur);
-		if (p->mapcount > 1 && excl)
-			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
+		/* In flight in a member's migration, as at a migration entry.
+		 * The kernel takes a page out of its mappers, and puts the new
+		 * one (or the old, when the move fails) back, one mapper at a
+		 * time (try_to_migrate(), remove_migration_ptes()): a fork
+		 * child sharing a page the parent's move_pages(2) took before
+		 * the fork reads its copy exclusive meanwhile, with no write.
+		 * Judged so, it got a descriptor of its own, and once both
+		 * PTEs were back the two shared one page with two
+		 * descriptors.  settle() gives the page its frame and node;
+		 * the next look judges what is left. */
+		if (p->flags & NS_PG_MIGRATING)
+			return cur;
+		if (p->mapcount > 1 && excl) {
+			/* COW break.  Without PFNs it may as well have been
+			 * another mapper's write, which leaves our copy
+			 * exclusive too: the node the descriptor keeps is
+			 * then the old frame's - ours - and not the copy's
+			 * its other mappers now have.  Each mapper's next
+			 * look asks the kernel again. */
+			if (!pfn)
+				p->node = -1;
+			return learn_anon(vma, vpn, pfn, excl);
+		}
 		if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
 		    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))
 			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
@@ -875,17 +897,28 @@ static bool split_by_node(struct scan *s, uint32_t page, uint64_t addr, int node
 
 static void report_ptes(uint32_t pg);
 
-/* Nodes of the batch's pages, straight from the kernel. */
-static void query_nodes(struct scan *s, int n)
+/* Nodes of the batch's pages, straight from the kernel.  The chunk's
+ * pagemap (scr.pm, read from base over len pages) is read again after the
+ * query: a page whose frame changed meanwhile (a COW break by a writer
+ * of this process, the copy on another node) gives its descriptor - the
+ * old frame's, which its other mappers keep - nothing: not its node, not
+ * a difference.  The next look asks again. */
+static void query_nodes(struct scan *s, int n, uint64_t base, uint64_t len)
 {
 	if (!n || sys_move_pages(s->pid, (unsigned long)n, scr.addrs, NULL, scr.status,
 				 0) < 0)
 		return;
+	if (sys_pread(s->pm_fd, scr.pm_after, len * 8, (off_t)((base >> NS_PAGE_SHIFT) * 8)) !=
+	    (long)(len * 8))
+		return;
 	for (int k = 0; k < n; k++) {
 		struct ns_page *p = page_of(scr.pages_q[k]);
+		uint64_t i = ((uint64_t)scr.addrs[k] - base) >> NS_PAGE_SHIFT;
 		/* In flight in a member's migration, as at a migration
 		 * entry: its settle gives every mapper's view its node. */
 		if (p->flags & NS_PG_MIGRATING)
+			continue;
+		if (!pm_same_page(scr.pm[i], scr.pm_after[i]))
 			continue;
 		if (scr.status[k] == -EFAULT && !p->pfn && p->node == -1 &&
 		    (p->flags & NS_PG_ANON)) {
@@ -1023,7 +1056,7 @@ static int scan_vma(uint32_t vma, void *arg)
 			if (!(page_of(pg)->flags & NS_PG_ANON))
 				continue;
 			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
-			    !s->kin_unknown &&
+			    !s->kin_unknown && !(page_of(pg)->flags & NS_PG_MIGRATING) &&
 			    !excl_unreliable(v, e & PM_PFN)) {
 				s->diffs += report(s->pid, vpn << NS_PAGE_SHIFT,
 				       (vpn + 1) << NS_PAGE_SHIFT,
@@ -1033,7 +1066,7 @@ static int scan_vma(uint32_t vma, void *arg)
 				scr.seen[nseen++] = (struct seen){ e & PM_PFN, vpn,
 							       s->proc, pg };
 		}
-		query_nodes(s, q);
+		query_nodes(s, q, a, n);
 		a += n << NS_PAGE_SHIFT;
 	}
 	return 0;
@@ -1206,6 +1239,13 @@ static int check_sharing(bool kin_unknown)
 		uint32_t pg = scr.seen[lo].page;
 		pid_t pid = proc_of(scr.seen[lo].proc)->pid;
 		uint64_t a = scr.seen[lo].vpn << NS_PAGE_SHIFT;
+		/* A page in flight in a migration is judged after its settle
+		 * (sync_one()): its mappers' PTEs change one at a time. */
+		bool in_flight = false;
+		for (int i = lo; i < hi; i++)
+			in_flight |= !!(page_of(scr.seen[i].page)->flags & NS_PG_MIGRATING);
+		if (in_flight)
+			continue;
 		for (int i = lo + 1; i < hi; i++)
 			if (scr.seen[i].page != pg) {
 				ns_fmt(line, sizeof(line),

@@ -12,11 +12,11 @@
 # automatic NUMA balancing off.  Run from the project root after `make
 # check-tests`; fails when qemu is missing.
 #
-# PENDING (make test-pending, not in make test): fails today on runtime
-# defects - verify in a fork child or the parent finds, for some pages of
-# the range migrated while the threads write it, the node of the other
-# process's copy ("page on node 0, shadow says node 1"), or pages the
-# kernel shares that the shadow gives one mapper.
+# PENDING (make test-pending, not in make test): fails now and then (1 run
+# in 12) on a runtime defect - pages of region B that the kernel shares
+# between parent and fork child, at different addresses after the churn
+# thread's mremap, that the child's shadow gives a descriptor of its own
+# (README.md, Known open defects).
 PROG=build/tests/progs/vm_migrate_fire
 
 . tests/vm_lib.sh

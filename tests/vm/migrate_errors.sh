@@ -232,8 +232,9 @@ vm_need $PROG
 vm_run_self $PROG
 # Known to fail on a runtime defect, not counted unless asked for
 # (NS_TEST_PENDING=1, make test-pending): an unprivileged target that
-# forks fails verify (a fork child's copy-on-write page's node ends up in
-# the descriptor the parent shares).
+# forks fails verify at its end (without PFNs the kernel's second copy of
+# a page parent and child both wrote after the fork cannot be seen:
+# README.md, Known open defects).
 PENDING="cli-eacces-user"
 [ -n "${NS_TEST_PENDING:-}" ] && PENDING=
 for c in $PENDING; do echo "PENDING: case $c not counted (known runtime defect)"; done
