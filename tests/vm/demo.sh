@@ -2,7 +2,9 @@
 # tests/vm/demo.sh - the demo, in one 2-node guest, twice:
 #   env      NUMASHADOW_MIGRATE_AFTER=0.5:1 NUMASHADOW_REPORT=1 set on the
 #            host (they reach the guest), `numashadow run --verify --
-#            workload 16 4`;
+#            workload 16 8` (8 s: on a loaded host the guest's move of
+#            16 MiB took 2.4 s, and a workload that ends first takes the
+#            migrate-after line with it);
 #   options  the README's `numashadow run --verify --report --migrate-after
 #            0.5:1 -- workload 32 4` (what `make demo` runs).
 # Half a second in, every page of the workload moves to node 1 while it
@@ -24,7 +26,7 @@ out=$(NUMASHADOW_MIGRATE_AFTER=0.5:1 NUMASHADOW_REPORT=1 \
 	build/numashadow vm --nodes 2 --file build/numashadow --file $PROG -- \
 	/bin/sh -c 'echo 0 > /proc/sys/kernel/numa_balancing
 		echo "== env"
-		build/numashadow run --verify -- "$0" 16 4 || exit
+		build/numashadow run --verify -- "$0" 16 8 || exit
 		unset NUMASHADOW_MIGRATE_AFTER NUMASHADOW_REPORT
 		echo "== options"
 		exec build/numashadow run --verify --report --migrate-after 0.5:1 \
