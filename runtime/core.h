@@ -121,6 +121,8 @@ extern int placement_by_mbind;	/* no userfaultfd: VMA policies */
 /* Places the new anonymous region [start, end) by policy idx
  * (policy_pick()).  Lock held. */
 void place(uint64_t start, uint64_t end, int idx);
+/* Does [start, end) hold a region the monitor places?  Lock held. */
+bool monitor_placed(uint64_t start, uint64_t end);
 /* Starts the monitor when a policy asks for placement, else falls back to
  * VMA policies (placement_by_mbind). */
 void start_placement(void);

@@ -60,12 +60,6 @@ void adopt(void)
 	need_services = 1;	/* threads start outside the lock, in leave() */
 }
 
-static int monitor_placed_cb(uint32_t vma, void *arg)
-{
-	(void)arg;
-	return vma_of(vma)->policy > 0;
-}
-
 int reregister_cb(uint32_t vma, void *arg)
 {
 	(void)arg;
@@ -248,7 +242,7 @@ static pid_t fork_child(void)
 	 * first, and a monitor cost each one a thread. */
 	if (!ns_rt.disabled && policy_any() && !placement_by_mbind &&
 	    (trace_on() || policy_uses(POL_WEIGHTED) ||
-	     vma_walk(ns_rt.self, 0, ~0ULL, monitor_placed_cb, NULL)) &&
+	     monitor_placed(0, ~0ULL)) &&
 	    uffd_start() == 0) {
 		vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
 		cow_watch_all();

@@ -106,8 +106,13 @@ long ns_munmap(void *addr, size_t len)
 
 	if (!enter())
 		return passed(sys_munmap(addr, len), (uint64_t)addr, len);
-	if (!((uint64_t)addr & (NS_PAGE_SIZE - 1)) && len)
-		uffd_region_leave((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
+	uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);
+	if (!(s & (NS_PAGE_SIZE - 1)) && len) {
+		if (monitor_placed(s, e) || uffd_wp_any())
+			uffd_region_leave(s, e);
+		else
+			uffd_region_del(s, e);	/* a kernel-placed region's note */
+	}
 	r = sys_munmap(addr, len);
 	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
 	if (!failed(r)) {

@@ -575,6 +575,7 @@ bool uffd_active(void);
 /* A new anonymous region to place by policy idx; 0 or -errno. */
 int uffd_region_add(uint64_t start, uint64_t end, int idx);
 void uffd_region_note(uint64_t start, uint64_t end, int idx);
+bool uffd_wp_any(void);
 int uffd_region_register(uint64_t start, uint64_t end, int idx);
 void uffd_region_del(uint64_t start, uint64_t end);
 void uffd_region_leave(uint64_t start, uint64_t end);

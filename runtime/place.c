@@ -131,6 +131,18 @@ void place(uint64_t start, uint64_t end, int idx)
 	kernel_place(start, end, idx);
 }
 
+static int monitor_placed_cb(uint32_t vma, void *arg)
+{
+	(void)arg;
+	return vma_of(vma)->policy > 0;
+}
+
+/* Does [start, end) hold a region the monitor places?  Lock held. */
+bool monitor_placed(uint64_t start, uint64_t end)
+{
+	return vma_walk(ns_rt.self, start, end, monitor_placed_cb, NULL);
+}
+
 struct kp_ctx {
 	struct { uint64_t s, e; int idx; } r[64];
 	int n;

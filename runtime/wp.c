@@ -284,3 +284,23 @@ void uffd_release(uint64_t start, uint64_t end, bool placed)
 	unprotect(start, end);
 	unregister_wp(start, end, placed);
 }
+
+/* Is anything write-protected through the monitor now: a hold, a sampled
+ * slice, next-touch or COW-watched ranges?  The hooks skip unregistering
+ * a range nothing registered (an ioctl a munmap); one that races with a
+ * new registration raises an UNMAP event, correct and slower. */
+bool uffd_wp_any(void)
+{
+	if (__atomic_load_n(&mon.sample.end, __ATOMIC_ACQUIRE))
+		return true;
+	for (int i = 0; i < MAX_HELD; i++)
+		if (__atomic_load_n(&held[i].end, __ATOMIC_ACQUIRE))
+			return true;
+	for (int i = 0; i < MAX_NT; i++)
+		if (mon.nt[i].end)
+			return true;
+	for (int i = 0; i < MAX_CW; i++)
+		if (mon.cw[i].end)
+			return true;
+	return false;
+}
