@@ -236,6 +236,8 @@ uint32_t vma_find(uint32_t proc, uint64_t addr);
 int vma_map(uint32_t proc, uint64_t start, uint64_t end, int prot,
 	    uint32_t flags, uint32_t obj, uint64_t pgoff);
 int vma_unmap(uint32_t proc, uint64_t start, uint64_t end);
+/* Follows the kernel growing the stack ending at end down to start. */
+void vma_grow_down(uint32_t proc, uint64_t start, uint64_t end);
 int vma_protect(uint32_t proc, uint64_t start, uint64_t end, int prot);
 int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	      int flags, uint64_t newaddr);

@@ -249,26 +249,6 @@ static bool ours(const struct ns_kvma *k)
 	return !(k->flags & (NS_KVMA_SPECIAL << 8)) && !arena_contains(k->start);
 }
 
-/* The kernel grows the main stack down on its own; so does the shadow. */
-static void follow_stack(uint32_t proc, const struct ns_kvma *k)
-{
-	uint32_t v = vma_find(proc, k->end - 1);
-
-	if (v && (vma_of(v)->flags & NS_VMA_GROWSDOWN) &&
-	    vma_of(v)->end == k->end && k->start < vma_of(v)->start) {
-		uint64_t grow = (vma_of(v)->start - k->start) >> NS_PAGE_SHIFT;
-		if (vma_of(v)->pgoff >= grow) {
-			vma_unmap(proc, k->start, vma_of(v)->start);
-			avc_tree_update(v, false);
-			it_remove(&vma_mm_ops, &proc_of(proc)->mm_root, v);
-			vma_of(v)->start = vma_of(v)->mm.start = k->start;
-			vma_of(v)->pgoff -= grow;
-			it_insert(&vma_mm_ops, &proc_of(proc)->mm_root, v);
-			avc_tree_update(v, true);
-		}
-	}
-}
-
 static bool anon_over(uint32_t w, uint64_t end)
 {
 	return w && vma_of(w)->end >= end && !vma_of(w)->obj &&
@@ -361,7 +341,7 @@ int verify_vmas(uint32_t proc, bool fix)
 	nk = w;
 	for (int r = 0; r < nk; r++)
 		if (scr.kvma[r].flags & (NS_KVMA_STACK << 8))
-			follow_stack(proc, &scr.kvma[r]);
+			vma_grow_down(proc, scr.kvma[r].start, scr.kvma[r].end);
 	vma_walk(proc, 0, ~0ULL, collect_cb, &ns);
 
 	while (i < nk || j < ns) {
@@ -1136,7 +1116,7 @@ int page_sync_addr(uint32_t proc, uint64_t addr)
 		for (int i = 0; i < nk; i++)
 			if ((scr.kvma[i].flags & (NS_KVMA_STACK << 8)) &&
 			    addr >= scr.kvma[i].start && addr < scr.kvma[i].end)
-				follow_stack(proc, &scr.kvma[i]);
+				vma_grow_down(proc, scr.kvma[i].start, scr.kvma[i].end);
 		v = vma_find(proc, addr);
 	}
 	if (!v)

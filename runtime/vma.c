@@ -207,6 +207,25 @@ int vma_unmap(uint32_t proc, uint64_t start, uint64_t end)
 
 /* A new mapping, replacing whatever was in [start, end) (MAP_FIXED, or the
  * kernel's choice of a free range).  Returns 0 or -ENOMEM. */
+/* The kernel grows a stack down on its own (a fault below it); so does
+ * the shadow: the GROWSDOWN VMA of proc ending at end is extended down to
+ * start, its page offset lowered with it (an offset that cannot go that
+ * low is left alone).  What lay in [start, its old start) goes. */
+void vma_grow_down(uint32_t proc, uint64_t start, uint64_t end)
+{
+	uint32_t v = vma_find(proc, end - 1);
+
+	if (v && (vma_of(v)->flags & NS_VMA_GROWSDOWN) &&
+	    vma_of(v)->end == end && start < vma_of(v)->start) {
+		uint64_t grow = (vma_of(v)->start - start) >> NS_PAGE_SHIFT;
+		if (vma_of(v)->pgoff >= grow) {
+			vma_unmap(proc, start, vma_of(v)->start);
+			vma_set_range(v, start, vma_of(v)->end,
+				      vma_of(v)->pgoff - grow);
+		}
+	}
+}
+
 int vma_map(uint32_t proc, uint64_t start, uint64_t end, int prot,
 	    uint32_t flags, uint32_t obj, uint64_t pgoff)
 {
