@@ -476,17 +476,38 @@ int verify_vmas_quiet(uint32_t proc);
  * catch_up (the caller's: the hooks' layer takes in what the monitor has
  * not yet passed on). */
 int verify_pages(bool all, void (*catch_up)(void));
+extern uint64_t ns_devzero_dev, ns_devzero_ino;
+
+/* ---- learn.c: pages learned from pagemap ---- */
+
 /* Learns this proc's present pages (first touch, COW breaks). */
 int page_sync(uint32_t proc);
 void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
 /* The same, letting pages the kernel no longer has go from the shadow. */
 void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
-/* Does proc map, at addr, the page we map there (its frame as root, else
- * both present, anonymous and shared)? */
-/* Does proc map the page we map at addr, whose pagemap entry is mine?  1,
- * 0, or -errno (its mm is gone: -ESRCH). */
+/* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
+int page_sync_addr(uint32_t proc, uint64_t addr);
+
+/* ---- sync.c: one page learned ---- */
+
+/* Does proc map the page we map at addr, whose pagemap entry is mine (its
+ * frame as root, else both present, anonymous and shared)?  1, 0, or
+ * -errno (its mm is gone: -ESRCH). */
 int pm_maps_ours(uint32_t proc, uint64_t addr, uint64_t mine);
-/* passed.c: calls that went straight to the kernel, for the reconcile */
+extern uint64_t ns_zero_pfn;
+
+/* ---- own.c: the runtime's own memory ---- */
+
+/* Leaves a runtime buffer out of page tracking: the runtime writes it while
+ * it scans, so its pages would race the scan. */
+void ns_exclude(const void *start, size_t len);
+/* The runtime's own writable memory: never write-protected by us. */
+void ns_own_add(uint64_t start, uint64_t end);
+void ns_own_del(uint64_t start, uint64_t end);
+bool ns_own_overlaps(uint64_t start, uint64_t end);
+
+/* ---- passed.c: calls that went straight to the kernel, for the reconcile ---- */
+
 void passed_add(uint64_t start, uint64_t len);
 int remap_begin(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags, uint64_t new);
 void remap_end(int slot, long r);
@@ -495,17 +516,6 @@ bool remap_hint(uint64_t s, uint64_t e, uint64_t *pgoff);
 void remap_replay(void);
 void passed_drain(void);
 void passed_after_fork(void);
-/* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
-int page_sync_addr(uint32_t proc, uint64_t addr);
-/* Leaves a runtime buffer out of page tracking: the runtime writes it while
- * it scans, so its pages would race the scan. */
-void ns_exclude(const void *start, size_t len);
-/* The runtime's own writable memory: never write-protected by us. */
-void ns_own_add(uint64_t start, uint64_t end);
-void ns_own_del(uint64_t start, uint64_t end);
-bool ns_own_overlaps(uint64_t start, uint64_t end);
-extern uint64_t ns_zero_pfn;
-extern uint64_t ns_devzero_dev, ns_devzero_ino;
 
 /* ---- corrupt.c: test-only damage to the shadow (NUMASHADOW_TEST_CORRUPT) ---- */
 
