@@ -187,6 +187,68 @@ static bool excl_unreliable(const struct ns_vma *v, uint64_t pfn)
 	return cnt <= 1;	/* one mapper after all: nothing to report */
 }
 
+/* A page pagemap shows absent (entry e) at vpn.  Learning needs only
+ * what is present; a check (or a REMOVE event) also wants what went. */
+static void scan_absent(struct scan *s, uint64_t vpn, uint64_t e)
+{
+	uint32_t t;
+
+	if (!s->check && !vanish_ok)
+		return;
+	t = pte_lookup(s->proc, vpn);
+	if (!t)
+		return;
+	/* Gone: dropped by MADV_FREE/PAGEOUT, or the shadow is wrong.  In
+	 * flight (swap or migration entry): still ours. */
+	if ((pte_flags(t) & NS_PTE_LAZY) || (e & PM_SWAP) || vanish_ok) {
+		if (!(e & PM_SWAP))
+			pte_clear(t);
+		return;
+	}
+	if (!s->check)
+		return;
+	s->diffs += verify_report(s->pid, vpn << NS_PAGE_SHIFT,
+				  (vpn + 1) << NS_PAGE_SHIFT,
+				  "shadow maps a page, the kernel has none");
+}
+
+/* One page of vma the chunk shows (pagemap entry e at vpn): learned,
+ * queued for the node query (ns_scr.addrs and pages_q, *q of them), and
+ * when checking its sharing judged and its frame kept for check_sharing. */
+static void scan_page(struct scan *s, uint32_t vma, uint64_t vpn, uint64_t e,
+		      int *q)
+{
+	uint32_t pg;
+
+	if (own_is_scratch(vpn << NS_PAGE_SHIFT))	/* same address in every member */
+		return;
+	if (!(e & PM_PRESENT)) {
+		scan_absent(s, vpn, e);
+		return;
+	}
+	pg = sync_page(vma, vpn, e);
+	if (!pg || (page_of(pg)->flags & NS_PG_ZERO))
+		return;
+	/* Ask the kernel for nodes we do not know (not for those it would
+	 * not give: NS_NODE_NONE), and, when checking, for all of them. */
+	if (s->check || page_of(pg)->node == -1) {
+		ns_scr.addrs[*q] = (void *)(vpn << NS_PAGE_SHIFT);
+		ns_scr.pages_q[(*q)++] = pg;
+	}
+	if (!(page_of(pg)->flags & NS_PG_ANON))
+		return;
+	if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
+	    !s->kin_unknown && !(page_of(pg)->flags & NS_PG_MIGRATING) &&
+	    !excl_unreliable(vma_of(vma), e & PM_PFN)) {
+		s->diffs += verify_report(s->pid, vpn << NS_PAGE_SHIFT,
+					  (vpn + 1) << NS_PAGE_SHIFT,
+					  "kernel shares this anonymous page, shadow has one mapper");
+	}
+	if ((e & PM_PFN) && verify_nseen < MAX_SEEN)
+		ns_scr.seen[verify_nseen++] = (struct seen){ e & PM_PFN, vpn,
+							     s->proc, pg };
+}
+
 static int scan_vma(uint32_t vma, void *arg)
 {
 	struct scan *s = arg;
@@ -213,60 +275,8 @@ static int scan_vma(uint32_t vma, void *arg)
 			}
 			return 0;
 		}
-		for (uint64_t k = 0; k < n; k++) {
-			uint64_t vpn = (a >> NS_PAGE_SHIFT) + k, e = ns_scr.pm[k];
-			uint32_t t, pg;
-
-			if (own_is_scratch(vpn << NS_PAGE_SHIFT))	/* same address in every member */
-				continue;
-
-			if (!(e & PM_PRESENT)) {
-				/* Learning needs only what is present; a check
-				 * (or a REMOVE event) also wants what went. */
-				if (!s->check && !vanish_ok)
-					continue;
-				t = pte_lookup(s->proc, vpn);
-				if (!t)
-					continue;
-				/* Gone: dropped by MADV_FREE/PAGEOUT, or the
-				 * shadow is wrong.  In flight (swap or migration
-				 * entry): still ours. */
-				if ((pte_flags(t) & NS_PTE_LAZY) || (e & PM_SWAP) ||
-				    vanish_ok) {
-					if (!(e & PM_SWAP))
-						pte_clear(t);
-					continue;
-				}
-				if (!s->check)
-					continue;
-				s->diffs += verify_report(s->pid, vpn << NS_PAGE_SHIFT,
-				       (vpn + 1) << NS_PAGE_SHIFT,
-				       "shadow maps a page, the kernel has none");
-				continue;
-			}
-			pg = sync_page(vma, vpn, e);
-			if (!pg || (page_of(pg)->flags & NS_PG_ZERO))
-				continue;
-			/* Ask the kernel for nodes we do not know (not for
-			 * those it would not give: NS_NODE_NONE), and, when
-			 * checking, for all of them. */
-			if (s->check || page_of(pg)->node == -1) {
-				ns_scr.addrs[q] = (void *)(vpn << NS_PAGE_SHIFT);
-				ns_scr.pages_q[q++] = pg;
-			}
-			if (!(page_of(pg)->flags & NS_PG_ANON))
-				continue;
-			if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
-			    !s->kin_unknown && !(page_of(pg)->flags & NS_PG_MIGRATING) &&
-			    !excl_unreliable(v, e & PM_PFN)) {
-				s->diffs += verify_report(s->pid, vpn << NS_PAGE_SHIFT,
-				       (vpn + 1) << NS_PAGE_SHIFT,
-				       "kernel shares this anonymous page, shadow has one mapper");
-			}
-			if ((e & PM_PFN) && verify_nseen < MAX_SEEN)
-				ns_scr.seen[verify_nseen++] = (struct seen){ e & PM_PFN, vpn,
-							       s->proc, pg };
-		}
+		for (uint64_t k = 0; k < n; k++)
+			scan_page(s, vma, (a >> NS_PAGE_SHIFT) + k, ns_scr.pm[k], &q);
 		query_nodes(s, q, a, n);
 		a += n << NS_PAGE_SHIFT;
 	}

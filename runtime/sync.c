@@ -301,6 +301,72 @@ static bool still_mapped_elsewhere(uint32_t page, uint32_t self, uint64_t old)
 	return e.found;
 }
 
+/* A present file (or shared) page: the page cache's at its index. */
+static uint32_t sync_file(uint32_t vma, uint64_t vpn, uint32_t cur, uint64_t pfn)
+{
+	struct ns_vma *v = vma_of(vma);
+	uint32_t proc = v->proc;
+
+	if (!v->obj)
+		return cur;
+	uint64_t index = v->pgoff +
+		(((vpn << NS_PAGE_SHIFT) - v->start) >> NS_PAGE_SHIFT);
+	uint32_t pg = page_cache_get(v->obj, index);
+	if (pg && cur != pg && pte_set(proc, vpn, pg) < 0)
+		return cur;
+	if (pg && pfn)
+		page_of(pg)->pfn = pfn;
+	return pg;
+}
+
+/* A present anonymous page the shadow has a descriptor for (cur): still
+ * the same, copied by a COW break, or moved. */
+static uint32_t sync_anon(uint32_t vma, uint64_t vpn, uint32_t cur, uint64_t pfn,
+			  bool excl)
+{
+	struct ns_page *p = page_of(cur);
+
+	/* In flight in a member's migration, as at a migration entry.
+	 * The kernel takes a page out of its mappers, and puts the new
+	 * one (or the old, when the move fails) back, one mapper at a
+	 * time (try_to_migrate(), remove_migration_ptes()): a fork
+	 * child sharing a page the parent's move_pages(2) took before
+	 * the fork reads its copy exclusive meanwhile, with no write.
+	 * Judged so, it got a descriptor of its own, and once both
+	 * PTEs were back the two shared one page with two
+	 * descriptors.  settle() gives the page its frame and node;
+	 * the next look judges what is left. */
+	if (p->flags & NS_PG_MIGRATING)
+		return cur;
+	if (p->mapcount > 1 && excl) {
+		/* COW break.  Without PFNs it may as well have been
+		 * another mapper's write, which leaves our copy
+		 * exclusive too: the node the descriptor keeps is
+		 * then the old frame's - ours - and not the copy's
+		 * its other mappers now have.  Each mapper's next
+		 * look asks the kernel again. */
+		if (!pfn)
+			p->node = -1;
+		return learn_anon(vma, vpn, pfn, excl);
+	}
+	if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
+	    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))
+		return learn_anon(vma, vpn, pfn, excl);	/* COW break */
+	/* Its frame unknown (a migration forgets it): shared still
+	 * only if another mapper sees ours. */
+	if (pfn && !p->pfn && p->mapcount > 1 &&
+	    !still_mapped_elsewhere(cur, vma_of(vma)->proc, pfn))
+		return learn_anon(vma, vpn, pfn, excl);	/* COW break */
+	if (pfn && p->pfn != pfn) {
+		/* Moved behind our back, or a frame never seen whose
+		 * node was learned for another: ask. */
+		p->node = -1;
+		p->pfn = pfn;		/* every mapper sees the move */
+	}
+	return cur;
+}
+
+/* Learns one present page; returns the descriptor now mapped there, or 0. */
 uint32_t sync_page(uint32_t vma, uint64_t vpn, uint64_t e)
 {
 	struct ns_vma *v = vma_of(vma);
@@ -309,18 +375,8 @@ uint32_t sync_page(uint32_t vma, uint64_t vpn, uint64_t e)
 	uint64_t pfn = e & PM_PFN;
 	bool excl = e & PM_EXCL;
 
-	if (e & PM_FILE) {
-		if (!v->obj)
-			return cur;
-		uint64_t index = v->pgoff +
-			(((vpn << NS_PAGE_SHIFT) - v->start) >> NS_PAGE_SHIFT);
-		uint32_t pg = page_cache_get(v->obj, index);
-		if (pg && cur != pg && pte_set(proc, vpn, pg) < 0)
-			return cur;
-		if (pg && pfn)
-			page_of(pg)->pfn = pfn;
-		return pg;
-	}
+	if (e & PM_FILE)
+		return sync_file(vma, vpn, cur, pfn);
 	/* The zero page: by PFN when we can read PFNs, else a present
 	 * anonymous page nobody maps exclusively that we never saw - unless
 	 * a relative maps it too (fork shared it before anyone looked; two
@@ -337,47 +393,8 @@ uint32_t sync_page(uint32_t vma, uint64_t vpn, uint64_t e)
 			pte_set(proc, vpn, page_zero());
 		return page_zero();
 	}
-	if (cur && (page_of(cur)->flags & NS_PG_ANON)) {
-		struct ns_page *p = page_of(cur);
-		/* In flight in a member's migration, as at a migration entry.
-		 * The kernel takes a page out of its mappers, and puts the new
-		 * one (or the old, when the move fails) back, one mapper at a
-		 * time (try_to_migrate(), remove_migration_ptes()): a fork
-		 * child sharing a page the parent's move_pages(2) took before
-		 * the fork reads its copy exclusive meanwhile, with no write.
-		 * Judged so, it got a descriptor of its own, and once both
-		 * PTEs were back the two shared one page with two
-		 * descriptors.  settle() gives the page its frame and node;
-		 * the next look judges what is left. */
-		if (p->flags & NS_PG_MIGRATING)
-			return cur;
-		if (p->mapcount > 1 && excl) {
-			/* COW break.  Without PFNs it may as well have been
-			 * another mapper's write, which leaves our copy
-			 * exclusive too: the node the descriptor keeps is
-			 * then the old frame's - ours - and not the copy's
-			 * its other mappers now have.  Each mapper's next
-			 * look asks the kernel again. */
-			if (!pfn)
-				p->node = -1;
-			return learn_anon(vma, vpn, pfn, excl);
-		}
-		if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
-		    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))
-			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
-		/* Its frame unknown (a migration forgets it): shared still
-		 * only if another mapper sees ours. */
-		if (pfn && !p->pfn && p->mapcount > 1 &&
-		    !still_mapped_elsewhere(cur, vma_of(vma)->proc, pfn))
-			return learn_anon(vma, vpn, pfn, excl);	/* COW break */
-		if (pfn && p->pfn != pfn) {
-			/* Moved behind our back, or a frame never seen whose
-			 * node was learned for another: ask. */
-			p->node = -1;
-			p->pfn = pfn;		/* every mapper sees the move */
-		}
-		return cur;
-	}
+	if (cur && (page_of(cur)->flags & NS_PG_ANON))
+		return sync_anon(vma, vpn, cur, pfn, excl);
 	/* First touch, or a write to a file page / the zero page. */
 	return learn_anon(vma, vpn, pfn, excl);
 }

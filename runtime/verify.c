@@ -221,30 +221,18 @@ static int apply_fix(uint32_t proc, const struct fix *f)
 	return ret;
 }
 
-int verify_vmas(uint32_t proc, bool fix)
+/* The kernel's VMAs of proc that are ours to shadow, in order, in
+ * ns_scr.kvma, the shadow's stack grown as the kernel grew it; their
+ * count, or -errno. */
+static int kernel_vmas(uint32_t proc, pid_t pid)
 {
-	pid_t pid = proc_of(proc)->pid;
-	int nk, ns = 0, i = 0, j = 0, diffs = 0, nfix = 0;
-	uint64_t pos = 0;
-	char kd[96], sd[96], line[256];
-
-	if (!fix && mm_is_valid(proc) < 0) {
-		diffs += verify_report(pid, 0, 0, "the shadow VMA tree is inconsistent");
-	}
-	nk = maps_read(pid == ns_rt.pid ? 0 : pid, ns_scr.kvma, MAX_KVMA, ns_scr.maps,
-		       sizeof(ns_scr.maps));
-	if (nk < 0) {
-		/* A check that could not be made is no pass.  (Another
-		 * member that is gone has nothing left to check.) */
-		if (fix || (pid != ns_rt.pid && (nk == -ENOENT || nk == -ESRCH)))
-			return 0;
-		ns_fmt(line, sizeof(line), "could not look: reading its maps failed (%d%s)",
-		       nk, nk == -E2BIG ? ": too many mappings or too much text" : "");
-		verify_report(pid, 0, 0, line);
-		return diffs + 1;
-	}
-	/* Drop what is not ours to shadow, keep order. */
+	int nk = maps_read(pid == ns_rt.pid ? 0 : pid, ns_scr.kvma, MAX_KVMA, ns_scr.maps,
+			   sizeof(ns_scr.maps));
 	int w = 0;
+
+	if (nk < 0)
+		return nk;
+	/* Drop what is not ours to shadow, keep order. */
 	for (int r = 0; r < nk; r++)
 		if (ours(&ns_scr.kvma[r]))
 			ns_scr.kvma[w++] = ns_scr.kvma[r];
@@ -252,7 +240,37 @@ int verify_vmas(uint32_t proc, bool fix)
 	for (int r = 0; r < nk; r++)
 		if (ns_scr.kvma[r].flags & (NS_KVMA_STACK << 8))
 			vma_grow_down(proc, ns_scr.kvma[r].start, ns_scr.kvma[r].end);
-	vma_walk(proc, 0, ~0ULL, collect_cb, &ns);
+	return nk;
+}
+
+/* A piece [pos, end) where the kernel (ka, its VMA ki; NULL and -1: none)
+ * and the shadow (sa) differ: with fix queued in ns_scr.fixes, else said. */
+static void piece_differs(pid_t pid, uint64_t pos, uint64_t end, int ki,
+			  const struct attrs *ka, const struct attrs *sa,
+			  bool fix, int *nfix)
+{
+	char kd[96], sd[96], line[256];
+
+	if (fix && *nfix < 4096)
+		ns_scr.fixes[(*nfix)++] = (struct fix){ pos, end, ki };
+	if (!fix) {
+		if (ka)
+			describe(kd, sizeof(kd), ka);
+		if (sa)
+			describe(sd, sizeof(sd), sa);
+		ns_fmt(line, sizeof(line), "kernel %s, shadow %s",
+		       ka ? kd : "unmapped", sa ? sd : "unmapped");
+		verify_report(pid, pos, end, line);
+	}
+}
+
+/* Walks the kernel's nk VMAs (ns_scr.kvma) and the shadow's ns
+ * (ns_scr.svma) side by side, one piece at a time: where either side's
+ * VMA begins or ends.  Returns the pieces that differ. */
+static int compare_vmas(pid_t pid, int nk, int ns, bool fix, int *nfix)
+{
+	int i = 0, j = 0, diffs = 0;
+	uint64_t pos = 0;
 
 	while (i < nk || j < ns) {
 		struct ns_kvma *k = i < nk ? &ns_scr.kvma[i] : NULL;
@@ -289,17 +307,8 @@ int verify_vmas(uint32_t proc, bool fix)
 		}
 		if (differ) {
 			diffs++;
-			if (fix && nfix < 4096)
-				ns_scr.fixes[nfix++] = (struct fix){ pos, end, kc ? i : -1 };
-			if (!fix) {
-				if (kc)
-					describe(kd, sizeof(kd), &ka);
-				if (sc)
-					describe(sd, sizeof(sd), &sa);
-				ns_fmt(line, sizeof(line), "kernel %s, shadow %s",
-				       kc ? kd : "unmapped", sc ? sd : "unmapped");
-				verify_report(pid, pos, end, line);
-			}
+			piece_differs(pid, pos, end, kc ? i : -1, kc ? &ka : NULL,
+				      sc ? &sa : NULL, fix, nfix);
 		}
 		pos = end;
 		if (k && k->end <= pos)
@@ -307,6 +316,11 @@ int verify_vmas(uint32_t proc, bool fix)
 		if (s && s->end <= pos)
 			j++;
 	}
+	return diffs;
+}
+
+static void apply_fixes(uint32_t proc, int nfix)
+{
 	for (int f = 0; f < nfix; f++) {
 		/* Learned from the maps, a VMA an mremap moved would lose
 		 * its page offset: left for after the call's replay. */
@@ -316,6 +330,31 @@ int verify_vmas(uint32_t proc, bool fix)
 		}
 		apply_fix(proc, &ns_scr.fixes[f]);
 	}
+}
+
+int verify_vmas(uint32_t proc, bool fix)
+{
+	pid_t pid = proc_of(proc)->pid;
+	int nk, ns = 0, diffs = 0, nfix = 0;
+	char line[256];
+
+	if (!fix && mm_is_valid(proc) < 0) {
+		diffs += verify_report(pid, 0, 0, "the shadow VMA tree is inconsistent");
+	}
+	nk = kernel_vmas(proc, pid);
+	if (nk < 0) {
+		/* A check that could not be made is no pass.  (Another
+		 * member that is gone has nothing left to check.) */
+		if (fix || (pid != ns_rt.pid && (nk == -ENOENT || nk == -ESRCH)))
+			return 0;
+		ns_fmt(line, sizeof(line), "could not look: reading its maps failed (%d%s)",
+		       nk, nk == -E2BIG ? ": too many mappings or too much text" : "");
+		verify_report(pid, 0, 0, line);
+		return diffs + 1;
+	}
+	vma_walk(proc, 0, ~0ULL, collect_cb, &ns);
+	diffs += compare_vmas(pid, nk, ns, fix, &nfix);
+	apply_fixes(proc, nfix);
 	return diffs;
 }
 
