@@ -55,7 +55,7 @@ static int corrupt(const char *what)
 		/* A page of code: it stays mapped to the end and no write
 		 * copies it.  (A stack page does not do: a process that writes
 		 * it after fork gets a new record, and the spoiled one goes.) */
-		mig_learn_nodes(self, 0, ~0ULL);
+		page_learn_nodes(self, 0, ~0ULL);
 		for (uint32_t t = pte_first(self); t; t = pte_next(t)) {
 			uint32_t v = vma_find(self, pte_vpn(t) << NS_PAGE_SHIFT);
 			struct ns_page *p = page_of(pte_page(t));

@@ -381,17 +381,19 @@ struct ns_mig_counters {
 /* Moves the present pages of this process in [start, end) to node; called
  * WITHOUT the family lock.  Returns pages moved or -errno. */
 long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags);
+/* The same, taking only pages the shadow says are on node from (-1: any). */
+long mig_move_range_from(uint64_t start, uint64_t end, int from, int node,
+			 unsigned flags);
 void mig_after_fork(void);
+
+/* ---- migrate_all.c: migrations of the whole program ---- */
+
 /* Moves every page the program maps (not the runtime's own). */
 long mig_move_all(int node, unsigned flags);
 /* Moves the pages on each node of from to the matching node of to (the
  * i-th of each mask, as migrate_pages(2)); -EINVAL for empty masks, masks
  * of different weight or offline nodes. */
 long mig_move_nodes(uint64_t from, uint64_t to, unsigned flags);
-/* Counts this proc's present pages by node into counts[64]; lock held. */
-void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
-/* Asks the kernel for the nodes the shadow does not know in [lo, hi). */
-void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi);
 
 /* ---- proc.c: the processes of the family ---- */
 
@@ -487,6 +489,10 @@ void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
 void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
 /* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
 int page_sync_addr(uint32_t proc, uint64_t addr);
+/* Asks the kernel for the nodes the shadow does not know in [lo, hi). */
+void page_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi);
+/* Counts this proc's present pages by node into counts[64]; lock held. */
+void page_count_by_node(uint32_t proc, uint64_t counts[64]);
 
 /* ---- sync.c: one page learned ---- */
 

@@ -6,7 +6,9 @@
  * (move_pages query).  With check set the same walk is the page check of
  * verify_pages(): a page the shadow maps where the kernel has none, a node
  * or a sharing that differs is reported (verify.c).  page_sync() and its
- * kin learn only.  Callers hold the family lock.
+ * kin learn only.  page_learn_nodes() asks the nodes a sync left unknown
+ * (before a migration, a count by node, a stat).  Callers hold the family
+ * lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -371,4 +373,68 @@ int page_sync(uint32_t proc)
 	scan_proc(proc, false);
 	verify_nseen = saved;
 	return 0;
+}
+
+/* Asks the kernel the node of each page proc maps in [lo, hi) whose node
+ * the shadow does not know yet (a sync leaves it -1), a batch at a time.
+ * An answer counts only for a page whose pagemap entry is the same before
+ * and after the query, and shows the frame its descriptor knows: a COW
+ * break in between gave the answer for a new copy, not for the page the
+ * descriptor's other mappers keep (look_again()).  Lock held. */
+void page_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
+{
+	enum { BATCH_Q = 256 };
+	void *addr[BATCH_Q];
+	uint32_t pg[BATCH_Q];
+	uint64_t before[BATCH_Q];
+	int status[BATCH_Q], n = 0;
+	bool keep = false;
+	int fd = -1;
+
+	for (uint32_t t = pte_first(proc), next; t; t = next) {
+		struct ns_page *p = page_of(pte_page(t));
+		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
+		next = pte_next(t);
+		if (!(p->flags & NS_PG_ZERO) && p->node == -1 && a >= lo && a < hi) {
+			if (fd < 0 && (fd = pm_open(proc, &keep)) < 0)
+				return;
+			addr[n] = (void *)a;
+			if (sys_pread(fd, &before[n], 8, (off_t)(pte_vpn(t) * 8)) != 8)
+				before[n] = 0;
+			pg[n++] = pte_page(t);
+		}
+		if (n == BATCH_Q || (n && !next)) {
+			if (sys_move_pages(proc_of(proc)->pid, (unsigned long)n, addr, NULL,
+					   status, 0) == 0)
+				for (int k = 0; k < n; k++) {
+					struct ns_page *q = page_of(pg[k]);
+					uint64_t e = 0;
+					if (status[k] < 0 ||
+					    sys_pread(fd, &e, 8, (off_t)((uint64_t)addr[k] >> NS_PAGE_SHIFT) * 8) != 8 ||
+					    !pm_same_page(before[k], e) ||
+					    (q->pfn && (e & PM_PFN) != q->pfn))
+						continue;
+					q->node = status[k];
+				}
+			n = 0;
+		}
+	}
+	pm_close(fd, keep);
+}
+
+/* Counts proc's pages by node (the zero page aside); lock held. */
+void page_count_by_node(uint32_t proc, uint64_t counts[64])
+{
+	for (int i = 0; i < 64; i++)
+		counts[i] = 0;
+	page_learn_nodes(proc, 0, ~0ULL);
+	/* The program's pages: the runtime's own memory (its scratch,
+	 * touched as it counts, lands where its thread runs) is not. */
+	for (uint32_t t = pte_first(proc); t; t = pte_next(t)) {
+		struct ns_page *p = page_of(pte_page(t));
+		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
+		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64 &&
+		    !ns_own_overlaps(a, a + NS_PAGE_SIZE))
+			counts[p->node]++;
+	}
 }

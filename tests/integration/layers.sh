@@ -4,9 +4,9 @@
 #
 #   0 boundary  interpose/preload.c
 #   1 core      the hooks, fork, exec, exit, options, the API
-#   2 engines   placement, migration, verify and learning (verify, learn,
-#               sync), trace, balance,
-#               the control socket, the service loop, the runtime's threads,
+#   2 engines   placement, migration (migrate, migrate_all), verify and
+#               learning (verify, learn, sync), trace, balance, the
+#               control socket, the service loop, the runtime's threads,
 #               the test build's corruption (corrupt.c)
 #   3 model     itree, object, vma, page, rmap, proc, arena, pagemap, self,
 #               own
@@ -41,7 +41,7 @@ LAYER = {
     'runtime/runtime.c': 1, 'runtime/api.c': 1, 'runtime/options.c': 1,
     'runtime/site.c': 1, 'runtime/place.c': 1,
     'runtime/hooks.c': 1, 'runtime/fork.c': 1,
-    'runtime/migrate.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
+    'runtime/migrate.c': 2, 'runtime/migrate_all.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
     'runtime/verify.c': 2, 'runtime/learn.c': 2, 'runtime/sync.c': 2,
     'runtime/policy.c': 2, 'runtime/trace.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
