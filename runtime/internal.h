@@ -689,12 +689,20 @@ void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 void trace_flush_sync(void);
 void trace_finish(void);
 void trace_after_fork(int parent);
+/* One record (tid 0: the caller); false, counted lost, when the ring is
+ * full.  For trace_site.c: the caller checked trace_on(). */
+bool trace_put(int tid, int type, uint64_t addr, uint64_t len, int node,
+	       uint32_t aux);
+
+/* ---- trace_site.c: the trace's call sites ---- */
+
 /* Call sites: the stack the mmap hook unwound (before the family lock),
  * then, under it, the range mapped from it; the site of an address, for
  * the monitor's FAULT records (0: unknown). */
 void trace_stack(void *const *ip, int n);
 void trace_site(uint64_t start, uint64_t end);
 uint32_t trace_site_at(uint64_t addr);
+void trace_sites_after_fork(void);
 
 /* One migration's start, for its MIGRATE_END and MIGRATE_FAIL records. */
 struct trace_mig {

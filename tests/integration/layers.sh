@@ -5,8 +5,9 @@
 #   0 boundary  interpose/preload.c
 #   1 core      the hooks, fork, exec, exit, options, the API
 #   2 engines   placement, migration (migrate, migrate_all), verify and
-#               learning (verify, learn, sync), trace, balance, the
-#               control socket, the service loop, the runtime's threads,
+#               learning (verify, learn, sync), trace (trace, trace_site),
+#               balance, the control socket, the service loop, the
+#               runtime's threads,
 #               the test build's corruption (corrupt.c)
 #   3 model     itree, object, vma, page, rmap, proc, arena, pagemap, self,
 #               own
@@ -43,7 +44,7 @@ LAYER = {
     'runtime/hooks.c': 1, 'runtime/fork.c': 1,
     'runtime/migrate.c': 2, 'runtime/migrate_all.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
     'runtime/verify.c': 2, 'runtime/learn.c': 2, 'runtime/sync.c': 2,
-    'runtime/policy.c': 2, 'runtime/trace.c': 2,
+    'runtime/policy.c': 2, 'runtime/trace.c': 2, 'runtime/trace_site.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
     'runtime/thread.c': 2, 'runtime/ctl.c': 2, 'runtime/report.c': 2,
     'runtime/fill.c': 2, 'runtime/wp.c': 2, 'runtime/corrupt.c': 2,
