@@ -125,7 +125,7 @@ static void do_stat(void)
 
 	ns_lock();
 	page_sync(ns_rt.self);
-	mig_learn_nodes(ns_rt.self, 0, ~0ULL);
+	page_learn_nodes(ns_rt.self, 0, ~0ULL);
 	out("pid %d", (int)ns_rt.pid);
 	vma_walk(ns_rt.self, 0, ~0ULL, stat_vma, &st);
 	c = proc_of(ns_rt.self)->mig;

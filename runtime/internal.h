@@ -236,6 +236,8 @@ uint32_t vma_find(uint32_t proc, uint64_t addr);
 int vma_map(uint32_t proc, uint64_t start, uint64_t end, int prot,
 	    uint32_t flags, uint32_t obj, uint64_t pgoff);
 int vma_unmap(uint32_t proc, uint64_t start, uint64_t end);
+/* Follows the kernel growing the stack ending at end down to start. */
+void vma_grow_down(uint32_t proc, uint64_t start, uint64_t end);
 int vma_protect(uint32_t proc, uint64_t start, uint64_t end, int prot);
 int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	      int flags, uint64_t newaddr);
@@ -379,17 +381,19 @@ struct ns_mig_counters {
 /* Moves the present pages of this process in [start, end) to node; called
  * WITHOUT the family lock.  Returns pages moved or -errno. */
 long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags);
+/* The same, taking only pages the shadow says are on node from (-1: any). */
+long mig_move_range_from(uint64_t start, uint64_t end, int from, int node,
+			 unsigned flags);
 void mig_after_fork(void);
+
+/* ---- migrate_all.c: migrations of the whole program ---- */
+
 /* Moves every page the program maps (not the runtime's own). */
 long mig_move_all(int node, unsigned flags);
 /* Moves the pages on each node of from to the matching node of to (the
  * i-th of each mask, as migrate_pages(2)); -EINVAL for empty masks, masks
  * of different weight or offline nodes. */
 long mig_move_nodes(uint64_t from, uint64_t to, unsigned flags);
-/* Counts this proc's present pages by node into counts[64]; lock held. */
-void mig_pages_by_node(uint32_t proc, uint64_t counts[64]);
-/* Asks the kernel for the nodes the shadow does not know in [lo, hi). */
-void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi);
 
 /* ---- proc.c: the processes of the family ---- */
 
@@ -474,17 +478,42 @@ int verify_vmas_quiet(uint32_t proc);
  * catch_up (the caller's: the hooks' layer takes in what the monitor has
  * not yet passed on). */
 int verify_pages(bool all, void (*catch_up)(void));
+extern uint64_t ns_devzero_dev, ns_devzero_ino;
+
+/* ---- learn.c: pages learned from pagemap ---- */
+
 /* Learns this proc's present pages (first touch, COW breaks). */
 int page_sync(uint32_t proc);
 void page_sync_range(uint32_t proc, uint64_t lo, uint64_t hi);
 /* The same, letting pages the kernel no longer has go from the shadow. */
 void page_drop_vanished(uint32_t proc, uint64_t lo, uint64_t hi);
-/* Does proc map, at addr, the page we map there (its frame as root, else
- * both present, anonymous and shared)? */
-/* Does proc map the page we map at addr, whose pagemap entry is mine?  1,
- * 0, or -errno (its mm is gone: -ESRCH). */
+/* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
+int page_sync_addr(uint32_t proc, uint64_t addr);
+/* Asks the kernel for the nodes the shadow does not know in [lo, hi). */
+void page_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi);
+/* Counts this proc's present pages by node into counts[64]; lock held. */
+void page_count_by_node(uint32_t proc, uint64_t counts[64]);
+
+/* ---- sync.c: one page learned ---- */
+
+/* Does proc map the page we map at addr, whose pagemap entry is mine (its
+ * frame as root, else both present, anonymous and shared)?  1, 0, or
+ * -errno (its mm is gone: -ESRCH). */
 int pm_maps_ours(uint32_t proc, uint64_t addr, uint64_t mine);
-/* passed.c: calls that went straight to the kernel, for the reconcile */
+extern uint64_t ns_zero_pfn;
+
+/* ---- own.c: the runtime's own memory ---- */
+
+/* Leaves a runtime buffer out of page tracking: the runtime writes it while
+ * it scans, so its pages would race the scan. */
+void ns_exclude(const void *start, size_t len);
+/* The runtime's own writable memory: never write-protected by us. */
+void ns_own_add(uint64_t start, uint64_t end);
+void ns_own_del(uint64_t start, uint64_t end);
+bool ns_own_overlaps(uint64_t start, uint64_t end);
+
+/* ---- passed.c: calls that went straight to the kernel, for the reconcile ---- */
+
 void passed_add(uint64_t start, uint64_t len);
 int remap_begin(uint64_t old, uint64_t oldlen, uint64_t newlen, int flags, uint64_t new);
 void remap_end(int slot, long r);
@@ -493,17 +522,6 @@ bool remap_hint(uint64_t s, uint64_t e, uint64_t *pgoff);
 void remap_replay(void);
 void passed_drain(void);
 void passed_after_fork(void);
-/* Learns the page at addr in proc (self); its descriptor, 0, or -errno. */
-int page_sync_addr(uint32_t proc, uint64_t addr);
-/* Leaves a runtime buffer out of page tracking: the runtime writes it while
- * it scans, so its pages would race the scan. */
-void ns_exclude(const void *start, size_t len);
-/* The runtime's own writable memory: never write-protected by us. */
-void ns_own_add(uint64_t start, uint64_t end);
-void ns_own_del(uint64_t start, uint64_t end);
-bool ns_own_overlaps(uint64_t start, uint64_t end);
-extern uint64_t ns_zero_pfn;
-extern uint64_t ns_devzero_dev, ns_devzero_ino;
 
 /* ---- corrupt.c: test-only damage to the shadow (NUMASHADOW_TEST_CORRUPT) ---- */
 
@@ -672,12 +690,20 @@ void trace_emit_for(int tid, int type, uint64_t addr, uint64_t len, int node,
 void trace_flush_sync(void);
 void trace_finish(void);
 void trace_after_fork(int parent);
+/* One record (tid 0: the caller); false, counted lost, when the ring is
+ * full.  For trace_site.c: the caller checked trace_on(). */
+bool trace_put(int tid, int type, uint64_t addr, uint64_t len, int node,
+	       uint32_t aux);
+
+/* ---- trace_site.c: the trace's call sites ---- */
+
 /* Call sites: the stack the mmap hook unwound (before the family lock),
  * then, under it, the range mapped from it; the site of an address, for
  * the monitor's FAULT records (0: unknown). */
 void trace_stack(void *const *ip, int n);
 void trace_site(uint64_t start, uint64_t end);
 uint32_t trace_site_at(uint64_t addr);
+void trace_sites_after_fork(void);
 
 /* One migration's start, for its MIGRATE_END and MIGRATE_FAIL records. */
 struct trace_mig {

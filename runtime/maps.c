@@ -49,12 +49,12 @@ static bool starts(const char *s, const char *p)
 
 /* Returns the number of VMAs stored in out, or -errno (-E2BIG when they do
  * not fit); maps_buf holds the text meanwhile. */
-int maps_read(pid_t pid, struct ns_kvma *out, int max, char *maps_buf,
-	      size_t size)
+/* The text of /proc/PID/maps (pid 0: our thread's) whole in maps_buf,
+ * NUL-terminated; 0 or -errno (-E2BIG: it does not fit). */
+static int maps_text(pid_t pid, char *maps_buf, size_t size)
 {
 	char path[40];
 	long fd, n, len = 0;
-	int count = 0;
 
 	if (pid)
 		ns_fmt(path, sizeof(path), "/proc/%d/maps", (int)pid);
@@ -73,6 +73,16 @@ int maps_read(pid_t pid, struct ns_kvma *out, int max, char *maps_buf,
 	if (n < 0)
 		return (int)n;
 	maps_buf[len] = 0;
+	return 0;
+}
+
+int maps_read(pid_t pid, struct ns_kvma *out, int max, char *maps_buf,
+	      size_t size)
+{
+	int count = 0, r = maps_text(pid, maps_buf, size);
+
+	if (r < 0)
+		return r;
 
 	for (const char *s = maps_buf; *s;) {
 		struct ns_kvma k = { 0 };

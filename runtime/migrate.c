@@ -414,8 +414,54 @@ static void settle(int n, int node, long err, struct ns_mig_counters *c)
 	}
 }
 
-static long move_range(uint64_t start, uint64_t end, int from, int node,
-		       unsigned flags)
+/* The batch a walk collected (n pages, maybe none): held where another
+ * thread could write it, moved without the family lock, settled under it
+ * again.  Called and returns with the family lock held; adds the pages
+ * moved to *moved; returns move_batch()'s error. */
+static long move_collected(int n, bool hold, int mf, int node,
+			   struct ns_mig_counters *c, long *moved)
+{
+	long err;
+
+	if (n)
+		ns_arena->mig_inflight++;
+	ns_unlock();
+	if (!n) {
+		ns_lock();
+		return 0;
+	}
+	uint64_t before = c->moved;
+	int runs = hold ? hold_batch(n) : 0;
+	err = move_batch(n, mf, c);
+	release_batch(runs);
+	ns_lock();
+	ns_arena->mig_inflight--;
+	settle(n, node, err, c);
+	*moved += (long)(c->moved - before);
+	return err;
+}
+
+/* The walk reached the end of the range: is the migration done?  Not while
+ * (sync) another migration holds some of its pages: we let it finish,
+ * then look at the range again, up to 1000 times (then they count busy).
+ * Family lock held. */
+static bool round_over(struct collect *k, uint64_t start, int *spins)
+{
+	if (!k->waiting || ++*spins > 1000)
+		return true;
+	const struct timespec ms = { 0, 1000 * 1000 };
+	ns_unlock();
+	sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
+	ns_lock();
+	k->pos = start;
+	k->again = 1;
+	if (*spins == 1000)
+		k->c->busy += (uint64_t)k->waiting;
+	return false;
+}
+
+long mig_move_range_from(uint64_t start, uint64_t end, int from, int node,
+			 unsigned flags)
 {
 	int mf = MPOL_MF_MOVE;
 	long moved = 0, err = 0;
@@ -442,7 +488,7 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 	c->calls++;
 	trace_migrate_begin(&tm, c);
 	page_sync_range(ns_rt.self, start, end);
-	mig_learn_nodes(ns_rt.self, start, end);
+	page_learn_nodes(ns_rt.self, start, end);
 	struct collect k = { start, end, from, node, 0, flags, 0, 0,
 			     mf == MPOL_MF_MOVE_ALL, c };
 	for (int spins = 0;;) {
@@ -453,37 +499,11 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 		 * the last of them: the fuzzer's spinning migrate). */
 		if (!vma_walk(ns_rt.self, k.pos, end, collect_vma, &k))
 			k.pos = end;
-		if (k.n)
-			ns_arena->mig_inflight++;
-		ns_unlock();
-		if (k.n) {
-			uint64_t before = c->moved;
-			int runs = hold ? hold_batch(k.n) : 0;
-			err = move_batch(k.n, mf, c);
-			release_batch(runs);
-			ns_lock();
-			ns_arena->mig_inflight--;
-			settle(k.n, node, err, c);
-			moved += (long)(c->moved - before);
-			if (err)
-				break;
-		} else {
-			ns_lock();
-		}
-		if (k.pos >= end) {
-			if (!k.waiting || ++spins > 1000)
-				break;
-			/* sync: another migration holds some pages; let it
-			 * finish, then look at the range again. */
-			const struct timespec ms = { 0, 1000 * 1000 };
-			ns_unlock();
-			sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
-			ns_lock();
-			k.pos = start;
-			k.again = 1;
-			if (spins == 1000)
-				c->busy += (uint64_t)k.waiting;
-		}
+		err = move_collected(k.n, hold, mf, node, c, &moved);
+		if (err)
+			break;
+		if (k.pos >= end && round_over(&k, start, &spins))
+			break;
 	}
 	trace_migrate(&tm, c, start, end - start, node, moved, err);
 	ns_unlock();
@@ -493,161 +513,7 @@ static long move_range(uint64_t start, uint64_t end, int from, int node,
 
 long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
 {
-	return move_range(start, end, -1, node, flags);
-}
-
-struct all_ctx {
-	uint64_t lo[256], hi[256];
-	int n;
-};
-
-static int all_cb(uint32_t vma, void *arg)
-{
-	struct all_ctx *a = arg;
-	struct ns_vma *v = vma_of(vma);
-
-	if (a->n == 256)
-		return 1;
-	if (a->n && a->hi[a->n - 1] == v->start)
-		a->hi[a->n - 1] = v->end;
-	else {
-		a->lo[a->n] = v->start;
-		a->hi[a->n++] = v->end;
-	}
-	return 0;
-}
-
-static long move_all(int from, int node, unsigned flags)
-{
-	struct all_ctx a = { .n = 0 };
-	long total = 0, r;
-	uint64_t pos = 0;
-
-	do {
-		a.n = 0;
-		ns_lock();
-		vma_walk(ns_rt.self, pos, ~0ULL, all_cb, &a);
-		ns_unlock();
-		for (int i = 0; i < a.n; i++) {
-			r = move_range(a.lo[i], a.hi[i], from, node, flags);
-			if (r < 0)
-				return r;
-			total += r;
-		}
-		pos = a.n ? a.hi[a.n - 1] : ~0ULL;
-	} while (a.n == 256);
-	return total;
-}
-
-long mig_move_all(int node, unsigned flags)
-{
-	return move_all(-1, node, flags);
-}
-
-/*
- * The kernel's migrate_pages(2) for this process: the i-th node of from
- * maps to the i-th node of to (node_remap() for masks of one weight).
- * Pairs go in do_migrate_pages()' order: a source whose target is no
- * longer a source to empty, so no page moves twice.  Both masks list
- * their nodes in ascending order, so the map keeps order and has no
- * cycle: such a source always exists.
- */
-long mig_move_nodes(uint64_t from, uint64_t to, unsigned flags)
-{
-	uint64_t left = 0, t = to;
-	int map[64];
-	long total = 0, r;
-
-	if (!from || __builtin_popcountll(from) != __builtin_popcountll(to) ||
-	    ((from | to) & ~numa_online()))
-		return -EINVAL;
-	for (int s = 0; s < 64; s++) {
-		if (!(from >> s & 1))
-			continue;
-		map[s] = __builtin_ctzll(t);
-		t &= t - 1;
-		if (map[s] != s)	/* pages already where they go stay */
-			left |= 1ULL << s;
-	}
-	while (left) {
-		int s = __builtin_ctzll(left);
-
-		for (uint64_t m = left; m; m &= m - 1)
-			if (!(left >> map[__builtin_ctzll(m)] & 1)) {
-				s = __builtin_ctzll(m);
-				break;
-			}
-		left &= ~(1ULL << s);
-		r = move_all(s, map[s], flags);
-		if (r < 0)
-			return r;
-		total += r;
-	}
-	return total;
-}
-
-/* Asks the kernel the node of each page proc maps in [lo, hi) whose node
- * the shadow does not know yet (a sync leaves it -1), a batch at a time.
- * An answer counts only for a page whose pagemap entry is the same before
- * and after the query, and shows the frame its descriptor knows: a COW
- * break in between gave the answer for a new copy, not for the page the
- * descriptor's other mappers keep (look_again()).  Lock held. */
-void mig_learn_nodes(uint32_t proc, uint64_t lo, uint64_t hi)
-{
-	enum { BATCH_Q = 256 };
-	void *addr[BATCH_Q];
-	uint32_t pg[BATCH_Q];
-	uint64_t before[BATCH_Q];
-	int status[BATCH_Q], n = 0;
-	bool keep = false;
-	int fd = -1;
-
-	for (uint32_t t = pte_first(proc), next; t; t = next) {
-		struct ns_page *p = page_of(pte_page(t));
-		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
-		next = pte_next(t);
-		if (!(p->flags & NS_PG_ZERO) && p->node == -1 && a >= lo && a < hi) {
-			if (fd < 0 && (fd = pm_open(proc, &keep)) < 0)
-				return;
-			addr[n] = (void *)a;
-			if (sys_pread(fd, &before[n], 8, (off_t)(pte_vpn(t) * 8)) != 8)
-				before[n] = 0;
-			pg[n++] = pte_page(t);
-		}
-		if (n == BATCH_Q || (n && !next)) {
-			if (sys_move_pages(proc_of(proc)->pid, (unsigned long)n, addr, NULL,
-					   status, 0) == 0)
-				for (int k = 0; k < n; k++) {
-					struct ns_page *q = page_of(pg[k]);
-					uint64_t e = 0;
-					if (status[k] < 0 ||
-					    sys_pread(fd, &e, 8, (off_t)((uint64_t)addr[k] >> NS_PAGE_SHIFT) * 8) != 8 ||
-					    !pm_same_page(before[k], e) ||
-					    (q->pfn && (e & PM_PFN) != q->pfn))
-						continue;
-					q->node = status[k];
-				}
-			n = 0;
-		}
-	}
-	pm_close(fd, keep);
-}
-
-/* Counts proc's pages by node (the zero page aside); lock held. */
-void mig_pages_by_node(uint32_t proc, uint64_t counts[64])
-{
-	for (int i = 0; i < 64; i++)
-		counts[i] = 0;
-	mig_learn_nodes(proc, 0, ~0ULL);
-	/* The program's pages: the runtime's own memory (its scratch,
-	 * touched as it counts, lands where its thread runs) is not. */
-	for (uint32_t t = pte_first(proc); t; t = pte_next(t)) {
-		struct ns_page *p = page_of(pte_page(t));
-		uint64_t a = pte_vpn(t) << NS_PAGE_SHIFT;
-		if (!(p->flags & NS_PG_ZERO) && p->node >= 0 && p->node < 64 &&
-		    !ns_own_overlaps(a, a + NS_PAGE_SIZE))
-			counts[p->node]++;
-	}
+	return mig_move_range_from(start, end, -1, node, flags);
 }
 
 /* In the child of fork: a migration running in another thread of the

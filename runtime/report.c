@@ -55,7 +55,7 @@ void report_pages_by_node(uint64_t counts[64])
 {
 	ns_lock();
 	page_sync(ns_rt.self);
-	mig_pages_by_node(ns_rt.self, counts);
+	page_count_by_node(ns_rt.self, counts);
 	ns_unlock();
 }
 

@@ -207,6 +207,25 @@ int vma_unmap(uint32_t proc, uint64_t start, uint64_t end)
 
 /* A new mapping, replacing whatever was in [start, end) (MAP_FIXED, or the
  * kernel's choice of a free range).  Returns 0 or -ENOMEM. */
+/* The kernel grows a stack down on its own (a fault below it); so does
+ * the shadow: the GROWSDOWN VMA of proc ending at end is extended down to
+ * start, its page offset lowered with it (an offset that cannot go that
+ * low is left alone).  What lay in [start, its old start) goes. */
+void vma_grow_down(uint32_t proc, uint64_t start, uint64_t end)
+{
+	uint32_t v = vma_find(proc, end - 1);
+
+	if (v && (vma_of(v)->flags & NS_VMA_GROWSDOWN) &&
+	    vma_of(v)->end == end && start < vma_of(v)->start) {
+		uint64_t grow = (vma_of(v)->start - start) >> NS_PAGE_SHIFT;
+		if (vma_of(v)->pgoff >= grow) {
+			vma_unmap(proc, start, vma_of(v)->start);
+			vma_set_range(v, start, vma_of(v)->end,
+				      vma_of(v)->pgoff - grow);
+		}
+	}
+}
+
 int vma_map(uint32_t proc, uint64_t start, uint64_t end, int prot,
 	    uint32_t flags, uint32_t obj, uint64_t pgoff)
 {
@@ -353,12 +372,51 @@ int vma_advise(uint32_t proc, uint64_t start, uint64_t end, int advice)
 	}
 }
 
+/* mremap's move of [old, old + oldlen) to newaddr, growing to newlen.
+ * The kernel moved one VMA; the shadow may hold it in pieces: each is
+ * moved with its anon_vmas, policy, site and PTEs.  0 or -errno. */
+static int move_pieces(uint32_t proc, uint64_t old, uint64_t oldlen,
+		       uint64_t newlen, int flags, uint64_t newaddr)
+{
+	uint32_t v, n;
+
+	if (split_edges(proc, old, old + oldlen) < 0)
+		return -ENOMEM;
+	uint64_t pos = old, last = 0;
+	while (pos < old + oldlen &&
+	       (v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, pos,
+			     old + oldlen - 1))) {
+		struct ns_vma *s = vma_of(v);
+		uint64_t ns = newaddr + (s->start - old);
+		uint64_t ne = newaddr + (s->end - old);
+		if (s->end == old + oldlen)
+			ne = newaddr + newlen;	/* growth joins the last piece */
+		n = vma_new(proc, ns, ne, s->prot, s->flags, s->obj, s->pgoff);
+		if (!n || anon_vma_clone(n, v) < 0)
+			return -ENOMEM;
+		vma_of(n)->policy = vma_of(v)->policy;
+		vma_of(n)->site = vma_of(v)->site;
+		pte_move_range(proc, s->start, ns, s->end - s->start);
+		pos = s->end;
+		/* MREMAP_DONTUNMAP: the source stays, empty, and like the
+		 * kernel's move_vma() it lets go of its anon_vmas. */
+		if (flags & 4)
+			unlink_anon_vmas(v);
+		else
+			vma_free(v);
+		last = n;
+	}
+	if (last)
+		merge_range(proc, newaddr, newaddr + newlen);
+	return 0;
+}
+
 /* mremap, after the kernel said yes and put the result at newaddr.
  * Returns 0 or -errno. */
 int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	      int flags, uint64_t newaddr)
 {
-	uint32_t v, n;
+	uint32_t v;
 	int ret;
 
 	oldlen = NS_PAGE_ALIGN(oldlen);
@@ -394,37 +452,7 @@ int vma_remap(uint32_t proc, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		}
 		return 0;
 	}
-	/* Move [old, old + oldlen) to newaddr, growing to newlen.  The kernel
-	 * moved one VMA; the shadow may hold it in pieces: move each. */
-	if (split_edges(proc, old, old + oldlen) < 0)
-		return -ENOMEM;
-	uint64_t pos = old, last = 0;
-	while (pos < old + oldlen &&
-	       (v = it_first(&vma_mm_ops, proc_of(proc)->mm_root, pos,
-			     old + oldlen - 1))) {
-		struct ns_vma *s = vma_of(v);
-		uint64_t ns = newaddr + (s->start - old);
-		uint64_t ne = newaddr + (s->end - old);
-		if (s->end == old + oldlen)
-			ne = newaddr + newlen;	/* growth joins the last piece */
-		n = vma_new(proc, ns, ne, s->prot, s->flags, s->obj, s->pgoff);
-		if (!n || anon_vma_clone(n, v) < 0)
-			return -ENOMEM;
-		vma_of(n)->policy = vma_of(v)->policy;
-		vma_of(n)->site = vma_of(v)->site;
-		pte_move_range(proc, s->start, ns, s->end - s->start);
-		pos = s->end;
-		/* MREMAP_DONTUNMAP: the source stays, empty, and like the
-		 * kernel's move_vma() it lets go of its anon_vmas. */
-		if (flags & 4)
-			unlink_anon_vmas(v);
-		else
-			vma_free(v);
-		last = n;
-	}
-	if (last)
-		merge_range(proc, newaddr, newaddr + newlen);
-	return 0;
+	return move_pieces(proc, old, oldlen, newlen, flags, newaddr);
 }
 
 struct fork_ctx {

@@ -4,10 +4,13 @@
 #
 #   0 boundary  interpose/preload.c
 #   1 core      the hooks, fork, exec, exit, options, the API
-#   2 engines   placement, migration, verify and learning, trace, balance,
-#               the control socket, the service loop, the runtime's threads,
+#   2 engines   placement, migration (migrate, migrate_all), verify and
+#               learning (verify, learn, sync), trace (trace, trace_site),
+#               balance, the control socket, the service loop, the
+#               runtime's threads,
 #               the test build's corruption (corrupt.c)
-#   3 model     itree, object, vma, page, rmap, proc, arena, pagemap, self
+#   3 model     itree, object, vma, page, rmap, proc, arena, pagemap, self,
+#               own
 #   4 platform  sys, log, maps, numa
 #
 # and a file may use (call, or read a variable of) files of its own layer
@@ -39,14 +42,16 @@ LAYER = {
     'runtime/runtime.c': 1, 'runtime/api.c': 1, 'runtime/options.c': 1,
     'runtime/site.c': 1, 'runtime/place.c': 1,
     'runtime/hooks.c': 1, 'runtime/fork.c': 1,
-    'runtime/migrate.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
-    'runtime/verify.c': 2, 'runtime/policy.c': 2, 'runtime/trace.c': 2,
+    'runtime/migrate.c': 2, 'runtime/migrate_all.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
+    'runtime/verify.c': 2, 'runtime/learn.c': 2, 'runtime/sync.c': 2,
+    'runtime/policy.c': 2, 'runtime/trace.c': 2, 'runtime/trace_site.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
     'runtime/thread.c': 2, 'runtime/ctl.c': 2, 'runtime/report.c': 2,
     'runtime/fill.c': 2, 'runtime/wp.c': 2, 'runtime/corrupt.c': 2,
     'runtime/itree.c': 3, 'runtime/object.c': 3, 'runtime/vma.c': 3,
     'runtime/page.c': 3, 'runtime/rmap.c': 3, 'runtime/proc.c': 3,
     'runtime/arena.c': 3, 'runtime/pagemap.c': 3, 'runtime/self.c': 3,
+    'runtime/own.c': 3,
     'runtime/sys.c': 4, 'runtime/log.c': 4, 'runtime/maps.c': 4,
     'runtime/numa.c': 4,
 }
