@@ -303,10 +303,15 @@ long ns_next_touch(uint64_t lo, uint64_t hi)
 
 	if (!uffd_active() && uffd_start() < 0)
 		return -EOPNOTSUPP;
+	/* Armed under the lock, as the COW watch is: pieces armed after it
+	 * was dropped could be stale by then - a program thread's mremap or
+	 * munmap in between left a registration splitting a VMA (its
+	 * MREMAP_DONTUNMAP of the whole then failed with EFAULT) or one that
+	 * failed (EINVAL), in 1 run of 30 of remap_cycle. */
 	ns_lock();
 	vma_walk(ns_rt.self, lo, hi, nt_cb, &c);
-	ns_unlock();
 	for (int i = 0; i < c.n && r >= 0; i++)
 		r = uffd_next_touch(c.piece[i].s, c.piece[i].e, c.piece[i].placed);
+	ns_unlock();
 	return r < 0 ? r : 0;
 }
