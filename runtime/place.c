@@ -219,6 +219,19 @@ static void kernel_regions_to_monitor(void)
 	leave();
 }
 
+/* A program thread has a policy of its own (set, inherited from its
+ * creator, or kept across exec).  Every such thread hands the regions the
+ * kernel was placing over until it is done: one that returned while
+ * another was still at it would touch its pages under their VMA
+ * policies; and once done, nobody walks the VMAs again. */
+static void own_policy_seen(void)
+{
+	if (__atomic_load_n(&thread_policies, __ATOMIC_ACQUIRE) != 2) {
+		__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
+		kernel_regions_to_monitor();
+	}
+}
+
 /* The program's own set_mempolicy(): passed to the kernel untouched, and
  * remembered so the monitor fills this thread's faults the same way. */
 long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode)
@@ -228,13 +241,7 @@ long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode
 	if (r == 0 && policy_any()) {
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
 				   mask && maxnode ? mask[0] : 0);
-		/* Every caller until the handing over is done: one that
-		 * returned while another thread was still at it would touch
-		 * its pages under the VMA policies. */
-		if (__atomic_load_n(&thread_policies, __ATOMIC_ACQUIRE) != 2) {
-			__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
-			kernel_regions_to_monitor();
-		}
+		own_policy_seen();
 	}
 	return r;
 }
@@ -267,7 +274,7 @@ void ns_thread_policy_inherited(void)
 
 	if (sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) == 0 && mode) {
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff, mask);
-		__atomic_store_n(&thread_policies, 1, __ATOMIC_SEQ_CST);
+		own_policy_seen();
 	}
 }
 
