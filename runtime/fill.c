@@ -80,6 +80,7 @@ void uffd_thread_policy(int tid, int mode, uint64_t mask)
 			slot = i;
 	if (slot < 0 && !mode)
 		return;		/* back to the default: nothing to remember */
+	ns_fork_resets_mark(NS_FR_MON);	/* the slots are a fork child's to clear */
 	/* A new entry: claim a free slot, or one of a thread that is gone,
 	 * with a compare-and-swap - two threads may look at once. */
 	for (int pass = 0; slot < 0 && pass < 2; pass++)
@@ -94,6 +95,10 @@ void uffd_thread_policy(int tid, int mode, uint64_t mask)
 		}
 	if (slot < 0)
 		return;
+	for (int u = __atomic_load_n(&mon.tids_used, __ATOMIC_RELAXED); u <= slot;)
+		if (__atomic_compare_exchange_n(&mon.tids_used, &u, slot + 1, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			break;
 	/* Only the thread itself writes its entry; the monitor may read a
 	 * torn one, which mixes this thread's old and new policy only. */
 	mon.tids[slot].mode = mode;

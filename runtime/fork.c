@@ -23,16 +23,24 @@
  * served must not be used from here. */
 static void child_reset(void)
 {
-	site_after_fork();
-	sys_after_fork();
+	uint32_t parts = __atomic_load_n(&ns_fork_resets, __ATOMIC_RELAXED);
+
+	if (parts & NS_FR_SITE)
+		site_after_fork();
+	if (parts & NS_FR_SELF)
+		sys_after_fork();
 	if (ns_threads_after_fork())
 		mark_dirty();	/* their stacks went, and the shadow lost track */
-	uffd_after_fork();	/* the thread policies too: tids are the parent's */
+	if (parts & NS_FR_MON)
+		uffd_after_fork();	/* the thread policies too: tids are the parent's */
 	if (policy_any())
 		ns_thread_policy_inherited();
-	mig_after_fork();
-	loop_after_fork();
-	trace_after_fork((int)sys_getppid());
+	if (parts & NS_FR_ENG)
+		mig_after_fork();
+	if (parts & NS_FR_LOOP)
+		loop_after_fork();
+	if (parts & NS_FR_TRACE)
+		trace_after_fork((int)sys_getppid());
 }
 
 /* The child of a fork we did not see (only the atfork handler ran): take

@@ -350,6 +350,7 @@ int loop_start(void)
 
 	if (lp.running)
 		return 0;
+	ns_fork_resets_mark(NS_FR_LOOP);
 	if (!lp.wake_fd) {
 		long fd = sys_fd_hide(sys_call(SYS_eventfd2, 0, 0x80000 /* EFD_CLOEXEC */,
 					       0, 0, 0, 0));

@@ -61,6 +61,7 @@ static void engine_lock(void)
 {
 	static int excluded;
 
+	ns_fork_resets_mark(NS_FR_ENG);
 	while (__atomic_exchange_n(&eng.lock, 1, __ATOMIC_ACQUIRE))
 		sys_futex(&eng.lock, FUTEX_WAIT, 1, NULL);
 	if (!excluded) {
@@ -520,5 +521,6 @@ long mig_move_range(uint64_t start, uint64_t end, int node, unsigned flags)
  * parent left the engine lock taken in our copy. */
 void mig_after_fork(void)
 {
-	eng.lock = 0;
+	if (eng.lock)
+		eng.lock = 0;
 }

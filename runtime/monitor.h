@@ -86,6 +86,10 @@ extern struct monitor {
 	uint32_t table_gen;	/* table_busy: one more at each release */
 	uint32_t stuck_gen;	/* the monitor's: table_gen when it last gave
 				 * up waiting for table_busy (region_find) */
+	uint32_t alive;		/* the thread exists: ranges may be registered
+				 * (set by uffd_start() under starting) */
+	int tids_used;		/* tids[] slots ever claimed (a fork child
+				 * clears no more) */
 	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE). */
 	struct ev_ring vanish;
 	struct region reg[MAX_REGIONS];	/* table_busy */
@@ -122,8 +126,6 @@ extern struct monitor {
 	/* Pages filled, with the thread that faulted: monitor to hooks. */
 	struct ev_ring touched;
 	int fatal;		/* stopped placing after a fatal error */
-	uint32_t alive;		/* the thread exists: ranges may be registered
-				 * (set by uffd_start() under starting) */
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
 } mon;

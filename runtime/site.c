@@ -14,6 +14,7 @@
 #include <execinfo.h>
 #include "core.h"
 #include "internal.h"
+#include "sys.h"
 
 int want_sites;			/* mmap hooks take the call site */
 
@@ -57,6 +58,7 @@ static bool site_of_ip(void *ip, struct ns_site *out)
 
 	/* Tried, never waited for: a fork child inherits the flag as another
 	 * thread of its parent left it, with no one to clear it. */
+	ns_fork_resets_mark(NS_FR_SITE);
 	if (!__atomic_exchange_n(&site_cache_busy, 1, __ATOMIC_ACQUIRE)) {
 		hit = e->ip == k && e->gen == gen;
 		if (hit)
@@ -122,5 +124,6 @@ void site_objects_changed(void)
  * did not come along. */
 void site_after_fork(void)
 {
-	__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELAXED);	/* no owner here */
+	if (__atomic_load_n(&site_cache_busy, __ATOMIC_RELAXED))
+		__atomic_store_n(&site_cache_busy, 0, __ATOMIC_RELAXED);	/* no owner here */
 }

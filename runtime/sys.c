@@ -169,6 +169,7 @@ int sys_self_fd(int which, bool *kept)
 	*kept = __atomic_load_n(&keep, __ATOMIC_ACQUIRE);
 	if (!*kept)
 		return (int)sys_call(SYS_openat, -100, f->path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	ns_fork_resets_mark(NS_FR_SELF);
 	while (__atomic_exchange_n(&f->busy, 1, __ATOMIC_ACQUIRE))
 		__builtin_ia32_pause();
 	if (f->fd < 0 || f->pid != pid || sys_fd_ino(f->fd) != f->ino) {
@@ -192,5 +193,8 @@ int sys_self_fd(int which, bool *kept)
 void sys_after_fork(void)
 {
 	for (unsigned i = 0; i < sizeof(self_files) / sizeof(self_files[0]); i++)
-		__atomic_store_n(&self_files[i].busy, 0, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&self_files[i].busy, __ATOMIC_RELAXED))
+			__atomic_store_n(&self_files[i].busy, 0, __ATOMIC_RELAXED);
 }
+
+uint32_t ns_fork_resets;

@@ -83,6 +83,7 @@ int ns_thread_start(void *(*fn)(void *))
 		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
 		return -ENOMEM;
 	}
+	ns_fork_resets_mark(NS_FR_STACKS);
 	stacks[slot].start = (uint64_t)st;
 	stacks[slot].end = (uint64_t)st + STACK_SIZE;
 	ns_own_add(stacks[slot].start, stacks[slot].end);
@@ -156,6 +157,8 @@ bool ns_threads_after_fork(void)
 	bool lost = false;
 
 	ns_rt.threads = 0;
+	if (!(ns_fork_resets & NS_FR_STACKS))
+		return false;
 	for (int i = 0; i < 4; i++)
 		if (stacks[i].end) {
 			uint64_t s = stacks[i].start - NS_PAGE_SIZE;

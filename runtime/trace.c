@@ -90,6 +90,7 @@ int trace_open(const char *path)
 		return -EIO;
 	}
 	fd = sys_fd_hide(fd);
+	ns_fork_resets_mark(NS_FR_TRACE);
 	tr.fd = (int)fd;
 	tr.dev = st.st_dev;
 	tr.ino = st.st_ino;

@@ -174,6 +174,7 @@ static uint32_t tr_object_of(uint64_t ip)
 	/* ld.so's lock, then ours: never the other way round. */
 	if (n == TR_OBJS || !dl_iterate_phdr(tr_find_cb, &f))
 		return 0;
+	ns_fork_resets_mark(NS_FR_TRACE);
 	while (__atomic_exchange_n(&tr_objs.lock, 1, __ATOMIC_ACQUIRE))
 		sys_futex(&tr_objs.lock, FUTEX_WAIT_PRIVATE, 1, NULL);
 	n = tr_objs.n;
@@ -248,6 +249,7 @@ void trace_site(uint64_t start, uint64_t end)
 		return;
 	site = tr_site_id();
 	tr_stack.n = 0;
+	ns_fork_resets_mark(NS_FR_TRACE);
 	while (__atomic_exchange_n(&tr_ranges.wlock, 1, __ATOMIC_ACQUIRE))
 		;	/* writers hold the family lock: never contended */
 	__atomic_add_fetch(&tr_ranges.seq, 1, __ATOMIC_ACQ_REL);

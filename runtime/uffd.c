@@ -477,6 +477,7 @@ static int uffd_start_locked(void)
 				  .features = UFFD_FEATURE_THREAD_ID };
 	long fd, r;
 
+	ns_fork_resets_mark(NS_FR_MON);
 	fd = uffd_open();
 	if (fd < 0)
 		return (int)fd;
@@ -549,16 +550,21 @@ void uffd_stop(void)
 /* In the child of fork: the descriptors came along, the thread did not. */
 void uffd_after_fork(void)
 {
-	/* Locks another thread of the parent may have held at the fork. */
-	__atomic_store_n(&starting, 0, __ATOMIC_RELAXED);
-	mon.table_busy = 0;
+	/* Locks another thread of the parent may have held at the fork;
+	 * read before written, as each write copies a page. */
+	if (__atomic_load_n(&starting, __ATOMIC_RELAXED))
+		__atomic_store_n(&starting, 0, __ATOMIC_RELAXED);
+	if (mon.table_busy)
+		mon.table_busy = 0;
 	if (mon_stop_fd >= 0 && sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_close(mon_stop_fd);
 	if (mon_fd >= 0 && ours())
 		sys_close(mon_fd);
-	mon_stop_fd = mon_fd = -1;
-	mon.alive = 0;
-	for (int i = 0; i < TID_CACHE; i++)	/* untouched pages stay so */
+	if (mon_fd >= 0 || mon_stop_fd >= 0)
+		mon_stop_fd = mon_fd = -1;
+	if (mon.alive)
+		mon.alive = 0;
+	for (int i = 0; i < mon.tids_used && i < TID_CACHE; i++)
 		if (mon.tids[i].tid)
 			__builtin_memset(&mon.tids[i], 0, sizeof(mon.tids[i]));
 }
