@@ -78,7 +78,9 @@ struct mon_range {
 extern int mon_fd;		/* the userfaultfd, -1 when off */
 
 extern struct monitor {
-	uint64_t features;	/* what UFFDIO_API gave us */
+	uint64_t features;	/* what UFFDIO_API gave us, of what we asked */
+	uint64_t asked;		/* what we asked (the probe's, kept for
+				 * the descriptor opened later) */
 	uint64_t ino;		/* the userfaultfd's inode, to know it again */
 	unsigned window;	/* pages per fault, NUMASHADOW_FAULT_AROUND;
 				 * 0: adaptive (streams below) */
@@ -90,6 +92,9 @@ extern struct monitor {
 				 * (set by uffd_start() under starting) */
 	int tids_used;		/* tids[] slots ever claimed (a fork child
 				 * clears no more) */
+	uint32_t fds_gen;	/* one more when the descriptors open: the
+				 * monitor waits for them on this futex */
+	uint32_t stop;		/* uffd_stop() asked the monitor to end */
 	/* Pages the kernel dropped behind the hooks' back (EVENT_REMOVE). */
 	struct ev_ring vanish;
 	struct region reg[MAX_REGIONS];	/* table_busy */
@@ -129,6 +134,10 @@ extern struct monitor {
 	struct ns_fault_stats st;
 	char zero[MAX_WINDOW * NS_PAGE_SIZE] __attribute__((aligned(4096)));
 } mon;
+
+/* uffd.c: the userfaultfd, opened now if the monitor has none yet, or
+ * -errno (-ENODEV without a monitor). */
+int uffd_fd(void);
 
 /* uffd.c: copies the region holding addr into *out, under the table
  * lock; false when no region holds it. */

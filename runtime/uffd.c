@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -36,6 +37,7 @@ static uint64_t stop_ino;	/* its inode, to know it again */
 struct monitor mon;
 
 static uint32_t starting;	/* one uffd_start() at a time */
+static uint32_t opening;	/* one fds_open() at a time; a leaf */
 static int uffd_start_locked(void);
 
 /* ---- the regions ---- */
@@ -166,9 +168,11 @@ static int register_missing(uint64_t start, uint64_t end)
 	struct uffdio_register reg = { .range = { start, end - start },
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
 
-	if (mon_fd < 0 || !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
-		return -ENODEV;
-	return (int)sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	int fd = uffd_fd();
+
+	if (fd < 0)
+		return fd;
+	return (int)sys_call(SYS_ioctl, fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 }
 
 int uffd_region_add(uint64_t start, uint64_t end, int idx)
@@ -363,7 +367,16 @@ static void *monitor_main(void *unused)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
+	/* No descriptor until a range is registered (uffd_fd()). */
+	while (__atomic_load_n(&mon_fd, __ATOMIC_ACQUIRE) < 0 &&
+	       !__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) {
+		const struct timespec second = { 1, 0 };
+		if (sys_futex(&mon.fds_gen, FUTEX_WAIT_PRIVATE, 0, &second) == -ETIMEDOUT)
+			ns_thread_alone();
+	}
 	for (;;) {
+		if (__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE))
+			break;
 		long n = sys_read(mon_fd, mon.msg, sizeof(mon.msg));
 
 		if (n == -EAGAIN) {
@@ -420,9 +433,9 @@ static void *monitor_main(void *unused)
 	}
 	/* Close them only while they are still ours: the program may have
 	 * closed them and reused the numbers. */
-	if (ours())
+	if (mon_fd >= 0 && ours())
 		sys_close(mon_fd);
-	if (sys_fd_ino(mon_stop_fd) == stop_ino)
+	if (mon_stop_fd >= 0 && sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_close(mon_stop_fd);
 	__atomic_store_n(&mon.alive, 0, __ATOMIC_RELEASE);
 	mon_fd = mon_stop_fd = -1;
@@ -453,6 +466,84 @@ bool uffd_active(void)
 	return mon_fd >= 0;
 }
 
+/* A new userfaultfd, or -errno.  *asked: the features to ask for, 0 the
+ * first time (events too where the kernel has them, else faults alone),
+ * then what the first one settled on; *got: what the kernel answered
+ * (every feature it has, which is not what this descriptor asked). */
+static long uffd_new(uint64_t *asked, uint64_t *got)
+{
+	static const uint64_t want[2] = {
+		UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |
+		UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+		UFFD_FEATURE_THREAD_ID,
+	};
+	long fd = -ENOSYS, r = -EINVAL;
+
+	for (int i = 0; i < 2 && r < 0; i++) {
+		if (*asked && want[i] != *asked)
+			continue;
+		/* A descriptor takes one UFFDIO_API: a new one each try. */
+		if ((fd = uffd_open()) < 0)
+			return fd;
+		struct uffdio_api api = { .api = UFFD_API, .features = want[i] };
+		r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
+		if (r < 0) {
+			sys_close((int)fd);
+			continue;
+		}
+		*asked = want[i];
+		*got = api.features;
+	}
+	return r < 0 ? r : fd;
+}
+
+/*
+ * The descriptors, opened when the first range is registered rather than
+ * when the monitor starts: most processes under a policy map nothing it
+ * places.  Two descriptors out of the program's range sit at its soft
+ * RLIMIT_NOFILE, and every fork copies the descriptor table up to the
+ * highest one: 80 us a fork where that limit is 20,000.  Takes no lock
+ * but its own, so any hook may call it.  The userfaultfd, or -errno
+ * (-ENODEV without a monitor thread to serve it).
+ */
+static int fds_open(void)
+{
+	uint64_t asked = mon.asked, got;
+	long fd, stop;
+
+	while (__atomic_exchange_n(&opening, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	fd = mon_fd;
+	if (fd >= 0 || !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&opening, 0, __ATOMIC_RELEASE);
+		return fd >= 0 ? (int)fd : -ENODEV;
+	}
+	fd = uffd_new(&asked, &got);
+	stop = fd < 0 ? fd : sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0);
+	if (stop < 0) {
+		if (fd >= 0)
+			sys_close((int)fd);
+		__atomic_store_n(&opening, 0, __ATOMIC_RELEASE);
+		return (int)stop;
+	}
+	fd = sys_fd_hide(fd);
+	mon_stop_fd = (int)sys_fd_hide(stop);
+	stop_ino = sys_fd_ino(mon_stop_fd);
+	mon.ino = sys_fd_ino((int)fd);
+	__atomic_store_n(&mon_fd, (int)fd, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&mon.fds_gen, 1, __ATOMIC_RELEASE);
+	sys_futex(&mon.fds_gen, FUTEX_WAKE_PRIVATE, 1, NULL);
+	__atomic_store_n(&opening, 0, __ATOMIC_RELEASE);
+	return (int)fd;
+}
+
+int uffd_fd(void)
+{
+	int fd = __atomic_load_n(&mon_fd, __ATOMIC_ACQUIRE);
+
+	return fd >= 0 ? fd : fds_open();
+}
+
 /* Opens the userfaultfd and starts the monitor; 0 or -errno (the caller
  * then falls back to VMA policies). */
 
@@ -463,7 +554,7 @@ int uffd_start(void)
 
 	while (__atomic_exchange_n(&starting, 1, __ATOMIC_ACQUIRE))
 		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
-	r = mon_fd >= 0 ? 0 : uffd_start_locked();
+	r = __atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE) ? 0 : uffd_start_locked();
 	__atomic_store_n(&starting, 0, __ATOMIC_RELEASE);
 	return r;
 }
@@ -473,36 +564,19 @@ int uffd_start(void)
  * the one order that lets a failure close what was opened. */
 static int uffd_start_locked(void)
 {
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_THREAD_ID };
+	uint64_t asked = 0, got = 0;
 	long fd, r;
 
 	ns_fork_resets_mark(NS_FR_MON);
-	fd = uffd_open();
+	/* A probe: what the kernel allows is known now, and said at start-up;
+	 * the descriptors themselves wait for a range (fds_open()). */
+	fd = uffd_new(&asked, &got);
 	if (fd < 0)
 		return (int)fd;
-	/* Events too where the kernel has them; else faults alone. */
-	api.features |= UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |
-			UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP;
-	r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
-	if (r < 0) {
-		api = (struct uffdio_api){ .api = UFFD_API,
-					   .features = UFFD_FEATURE_THREAD_ID };
-		r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
-	}
-	if (r < 0) {
-		sys_close((int)fd);
-		return (int)r;
-	}
-	mon.features = api.features;
-	fd = sys_fd_hide(fd);
-	mon_fd = (int)fd;
-	mon.ino = 0;
-	struct { uint64_t dev, ino; uint64_t rest[16]; } st;
-	if (sys_fstat(mon_fd, &st) == 0)
-		mon.ino = st.ino;
-	mon_stop_fd = (int)sys_fd_hide(sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0));
-	stop_ino = sys_fd_ino(mon_stop_fd);
+	sys_close((int)fd);
+	mon.asked = asked;
+	mon.features = got & asked;
+	mon.stop = 0;
 	mon.nreg = 0;
 	mon.table_busy = 0;
 	mon.stuck_gen = ~mon.table_gen;	/* never given up yet */
@@ -543,6 +617,8 @@ void uffd_stop(void)
 {
 	uint64_t one = 1;
 
+	__atomic_store_n(&mon.stop, 1, __ATOMIC_RELEASE);
+	sys_futex(&mon.fds_gen, FUTEX_WAKE_PRIVATE, 1, NULL);	/* before its descriptors */
 	if (mon_stop_fd >= 0 && sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_write(mon_stop_fd, &one, 8);
 }
@@ -576,7 +652,8 @@ void uffd_stats(struct ns_fault_stats *out)
 
 bool uffd_has_wp(void)
 {
-	return mon_fd >= 0 && (mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+	return __atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE) &&
+	       (mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP);
 }
 
 /* Waits (briefly, boundedly) until the monitor has handled every batch it

@@ -45,9 +45,11 @@ static int register_wp(uint64_t start, uint64_t end, bool placed)
 
 	if (placed)
 		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
-	if (!__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
-		return -ENODEV;	/* nobody would serve the faults */
-	return (int)sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	int fd = uffd_fd();	/* -ENODEV: nobody would serve the faults */
+
+	if (fd < 0)
+		return fd;
+	return (int)sys_call(SYS_ioctl, fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
 }
 
 static bool is_held(uint64_t a)
@@ -97,7 +99,7 @@ static int arm(struct mon_range *set, int n, uint64_t start, uint64_t end, bool 
 	int slot = -1;
 	long r;
 
-	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+	if (!(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) || uffd_fd() < 0)
 		return -EOPNOTSUPP;
 	for (int i = 0; i < n && slot < 0; i++)
 		if (!set[i].end || (set[i].start == start && set[i].end == end))
@@ -204,7 +206,7 @@ int uffd_sample_arm(uint64_t vstart, uint64_t vend, uint64_t start, uint64_t end
 {
 	long r;
 
-	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+	if (!(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) || uffd_fd() < 0)
 		return -EOPNOTSUPP;
 	for (int i = 0; i < MAX_NT; i++)
 		if (vstart < mon.nt[i].end && vend > mon.nt[i].start)
@@ -242,7 +244,7 @@ int uffd_hold(uint64_t start, uint64_t end, bool placed)
 
 	uint64_t me = (uint64_t)__builtin_frame_address(0);
 
-	if (mon_fd < 0 || !(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+	if (!(mon.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) || uffd_fd() < 0)
 		return 0;
 	/* Never the stack of a thread that must keep running for the hold
 	 * to end - ours (we release it) or the monitor's (it serves the
