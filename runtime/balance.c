@@ -27,7 +27,7 @@ static struct {
 	uint64_t cursor;	/* where the next slice starts */
 	struct { uint64_t vpn, moved_at; int8_t node; uint8_t streak; } tab[TABLE];
 	struct ns_balance_stats st;
-} bal;
+} bal NS_BIG;
 
 static int slot(uint64_t vpn)
 {

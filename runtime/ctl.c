@@ -36,7 +36,7 @@ static int listen_fd = -1;
 static uint64_t listen_ino;	/* to notice the program reusing our fd */
 static char dir_path[96];
 
-static char out_buf[256 * 1024];	/* a whole answer, sent after unlocking */
+static char out_buf[256 * 1024] NS_BIG;	/* a whole answer, sent after unlocking */
 static size_t out_len;
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -74,7 +74,7 @@ static struct {
 	uint32_t timers_busy;	/* spinlock of t[] */
 	struct timer t[MAX_TIMERS];	/* timers_busy */
 	struct client c[MAX_CLIENTS];	/* the loop's */
-} lp;
+} lp NS_BIG;
 
 static uint64_t wake_ino;	/* to know our eventfd again */
 

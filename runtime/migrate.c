@@ -55,7 +55,7 @@ static struct engine {
 	int now[MIG_BATCH];		/* settle: where the pages are then */
 	uint64_t pm_after[MIG_BATCH];	/* settle: the entries again, after now[] */
 	uint32_t lock;			/* the engine lock (futex word) */
-} eng;
+} eng NS_BIG;
 
 static void engine_lock(void)
 {

@@ -7,9 +7,10 @@
  * or run before the runtime has threads.
  */
 #include "internal.h"
+#include "sys.h"
 #include "verify.h"
 
-struct ns_scratch ns_scr;
+struct ns_scratch ns_scr NS_BIG;
 
 /* Other runtime buffers that are written while the shadow is learned. */
 static struct { uint64_t start, end; } excluded[8];

@@ -32,7 +32,7 @@ static struct kept {
 	uint64_t start;		/* its record's start-time bound */
 	uint64_t ino;		/* the file's: the program may close ours, and
 				 * the number then name another of ours */
-} kept[NS_PROC_MAX];		/* family lock */
+} kept[NS_PROC_MAX] NS_BIG;		/* family lock */
 static int kept_n;		/* family lock */
 
 /* A descriptor of proc's pagemap, or -errno; *keep: it is kept (not the

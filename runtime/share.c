@@ -28,7 +28,7 @@ struct share {
 	uint64_t mine[SH_CHUNK], theirs[SH_PEERS][SH_CHUNK];
 };
 
-static struct share sh;	/* 260 KiB: not on a thread's stack */
+static struct share sh NS_BIG;	/* 260 KiB: not on a thread's stack */
 
 static bool same_page(uint64_t a, uint64_t b)
 {

@@ -143,6 +143,14 @@ static inline void ns_fork_resets_mark(uint32_t part)
 		__atomic_fetch_or(&ns_fork_resets, part, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * For zero-initialised tables of 16 KiB and more: the linker puts .lbss
+ * after .bss, so the small state every process touches shares a few
+ * pages, and their page tables (a fork copies one per 2 MiB touched);
+ * among the big tables it had taken eight page tables and as many faults.
+ */
+#define NS_BIG __attribute__((section(".lbss.numashadow")))
+
 /* A clock in nanoseconds. */
 static inline uint64_t sys_clock_ns(int clock)
 {

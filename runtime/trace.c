@@ -26,7 +26,6 @@
 #define TR_CAP (1u << 15)	/* records: 1.5 MiB, about 30 ms of a busy mm */
 
 static struct {
-	struct ns_trace_rec rec[TR_CAP];
 	uint64_t head;		/* records claimed (compare-and-swap, any thread) */
 	uint64_t sent;		/* records handed to a write (flushing) */
 	uint64_t freed;		/* records written: their slots are free
@@ -39,7 +38,9 @@ static struct {
 	uint32_t finishing;	/* trace_finish() waits: wake it */
 	int fd;			/* 0: off (ours is never 0-2) */
 	uint64_t dev, ino;	/* the file, to know our descriptor again */
-} tr __attribute__((aligned(4096)));
+	/* Last: trace_on() reads fd in every process, traced or not. */
+	struct ns_trace_rec rec[TR_CAP] __attribute__((aligned(64)));
+} tr NS_BIG __attribute__((aligned(4096)));
 
 static char tr_path[4096];	/* to open the file again (see trace_fd) */
 

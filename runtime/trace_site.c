@@ -54,7 +54,7 @@ static struct {
 		uint64_t hash;	/* 0: a free slot */
 		uint32_t id;
 	} slot[2 * TR_SITES];
-} tr_sites;
+} tr_sites NS_BIG;
 
 /* Ranges mapped from a known site, for FAULT: written under the family
  * lock (and wlock), read by the monitor with no lock: seq is odd while

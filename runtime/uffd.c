@@ -34,7 +34,7 @@
 int mon_fd = -1;		/* the userfaultfd, -1 when off */
 static int mon_stop_fd = -1;	/* eventfd that ends the thread */
 static uint64_t stop_ino;	/* its inode, to know it again */
-struct monitor mon;
+struct monitor mon NS_BIG;
 
 static uint32_t starting;	/* one uffd_start() at a time */
 static uint32_t opening;	/* one fds_open() at a time; a leaf */
@@ -567,6 +567,10 @@ static int uffd_start_locked(void)
 	uint64_t asked = 0, got = 0;
 	long fd, r;
 
+	/* A monitor ran in this image before (a fork child's parent's): its
+	 * state is reset; in a new image it is zero, and left untouched. */
+	bool again = __atomic_load_n(&ns_fork_resets, __ATOMIC_RELAXED) & NS_FR_MON;
+
 	ns_fork_resets_mark(NS_FR_MON);
 	/* A probe: what the kernel allows is known now, and said at start-up;
 	 * the descriptors themselves wait for a range (fds_open()). */
@@ -577,23 +581,25 @@ static int uffd_start_locked(void)
 	mon.asked = asked;
 	mon.features = got & asked;
 	mon.stop = 0;
-	mon.nreg = 0;
-	mon.table_busy = 0;
 	mon.stuck_gen = ~mon.table_gen;	/* never given up yet */
-	mon.vanish.head = mon.vanish.tail = 0;
-	mon.moved.head = mon.moved.tail = 0;
-	mon.samples.head = mon.samples.tail = 0;
-	mon.touched.head = mon.touched.tail = 0;
-	mon.sample.start = mon.sample.end = 0;
-	__builtin_memset(mon.nt, 0, sizeof(mon.nt));
-	__builtin_memset(mon.cw, 0, sizeof(mon.cw));
+	if (again) {
+		mon.nreg = 0;
+		mon.table_busy = 0;
+		mon.vanish.head = mon.vanish.tail = 0;
+		mon.moved.head = mon.moved.tail = 0;
+		mon.samples.head = mon.samples.tail = 0;
+		mon.touched.head = mon.touched.tail = 0;
+		mon.sample.start = mon.sample.end = 0;
+		__builtin_memset(mon.nt, 0, sizeof(mon.nt));
+		__builtin_memset(mon.cw, 0, sizeof(mon.cw));
+		__builtin_memset(mon.stream, 0, sizeof(mon.stream));
+		__builtin_memset(&mon.st, 0, sizeof(mon.st));
+		mon.fatal = 0;
+	}
 	mon.cur_mode = -1;
-	__builtin_memset(mon.stream, 0, sizeof(mon.stream));
-	mon.fatal = 0;
 	mon.spin_ns = 20000;
 	mon.gap = 1000000;
 	mon.last_batch = sys_now_ns();
-	__builtin_memset(&mon.st, 0, sizeof(mon.st));
 	numa_cpu_nodes_read();	/* a fork child has the parent's table */
 	ns_exclude(&mon, sizeof(mon));
 	/* Alive once the thread exists, before it first runs: a fault in a
