@@ -291,6 +291,11 @@ void ns_unlock(void)
 }
 
 
+bool ns_lock_mine(void)
+{
+	return ns_arena && __atomic_load_n(&ns_arena->lock.owner, __ATOMIC_RELAXED) == my_tid();
+}
+
 /* Lets go of the lock if this thread holds it (before exiting). */
 void ns_unlock_if_mine(void)
 {

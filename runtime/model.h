@@ -140,6 +140,7 @@ void ns_unlock(void);
 bool ns_lock_unless(const volatile int *bail);
 void ns_lock_kick(void);
 void ns_unlock_if_mine(void);
+bool ns_lock_mine(void);	/* this thread holds the family lock */
 
 /* ---- object.c: address_space, anon_vma and anon_vma_chain ---- */
 

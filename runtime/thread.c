@@ -47,6 +47,31 @@ static void *thread_trampoline(void *fn)
 	return r;
 }
 
+/*
+ * The shadow learns a new stack [s, e) (a guard page each side of st's
+ * STACK_SIZE) at once, where nothing else can be in it: we hold the
+ * family lock (a fork child), or no other thread exists that could (a new
+ * image).  Elsewhere the next reconcile reads it from the maps - a whole
+ * read of /proc/self/maps in every process under a policy.  False then.
+ */
+static bool shadow_stack(uint64_t s, uint64_t e, uint64_t st)
+{
+	bool mine = ns_lock_mine(), ok;
+
+	if (!ns_rt.ready || ns_rt.dormant || ns_rt.disabled || !ns_rt.self)
+		return false;
+	if (!mine && (__atomic_load_n(&ns_rt.threads, __ATOMIC_RELAXED) || !nptl_nthreads ||
+		      __atomic_load_n(nptl_nthreads, __ATOMIC_SEQ_CST) != 1))
+		return false;
+	if (!mine)
+		ns_lock();
+	ok = vma_map(ns_rt.self, s, e, PROT_NONE, NS_VMA_STACK, 0, s >> NS_PAGE_SHIFT) == 0 &&
+	     vma_protect(ns_rt.self, st, st + STACK_SIZE, PROT_READ | PROT_WRITE) == 0;
+	if (!mine)
+		ns_unlock();
+	return ok;
+}
+
 /* Starts one of the runtime's own threads, detached and counted (so the
  * engine knows how many threads are the program's).  Returns 0 or -errno. */
 int ns_thread_start(void *(*fn)(void *))
@@ -87,7 +112,9 @@ int ns_thread_start(void *(*fn)(void *))
 	stacks[slot].start = (uint64_t)st;
 	stacks[slot].end = (uint64_t)st + STACK_SIZE;
 	ns_own_add(stacks[slot].start, stacks[slot].end);
-	ns_mark_dirty_async();	/* the shadow learns it from the maps */
+	if (!shadow_stack((uint64_t)st - NS_PAGE_SIZE, (uint64_t)st + STACK_SIZE + NS_PAGE_SIZE,
+			  (uint64_t)st))
+		ns_mark_dirty_async();	/* the shadow learns it from the maps */
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstack(&at, (void *)st, STACK_SIZE);
@@ -97,6 +124,7 @@ int ns_thread_start(void *(*fn)(void *))
 		ns_own_del(stacks[slot].start, stacks[slot].end);
 		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
 		stacks[slot].start = stacks[slot].end = 0;
+		ns_mark_dirty_async();	/* the shadow may have had it */
 		return -r;
 	}
 	/* Counted once it runs, never before: a count ahead of the threads
