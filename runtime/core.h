@@ -63,14 +63,6 @@ static inline long passed(long r, uint64_t start, uint64_t len)
 	return r;
 }
 
-/* dev as "major << 32 | minor", the way /proc/PID/maps prints it. */
-static inline uint64_t dev_split(uint64_t d)
-{
-	uint64_t maj = ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfffULL);
-	uint64_t min = (d & 0xff) | ((d >> 12) & ~0xffULL);
-	return maj << 32 | min;
-}
-
 /* ---- fork.c: fork, and the child of one ---- */
 
 /* The child of a fork we did not see takes the parent's shadow and

@@ -170,7 +170,7 @@ int verify_vmas_quiet(uint32_t proc);
  * catch_up (the caller's: the hooks' layer takes in what the monitor has
  * not yet passed on). */
 int verify_pages(bool all, void (*catch_up)(void));
-extern uint64_t ns_devzero_dev, ns_devzero_ino;
+
 
 /* ---- learn.c: pages learned from pagemap ---- */
 
@@ -192,7 +192,7 @@ void page_count_by_node(uint32_t proc, uint64_t counts[64]);
  * frame as root, else both present, anonymous and shared)?  1, 0, or
  * -errno (its mm is gone: -ESRCH). */
 int pm_maps_ours(uint32_t proc, uint64_t addr, uint64_t mine);
-extern uint64_t ns_zero_pfn;
+uint64_t ns_zero_pfn(void);	/* sync.c */
 
 /* ---- own.c: the runtime's own memory ---- */
 

@@ -275,27 +275,6 @@ static void start_policies(void)
 
 /* ---- start-up and exit ---- */
 
-/* PFN of the zero page, so a read-faulted anonymous page is known as such. */
-static void find_zero_pfn(void)
-{
-	long p = sys_mmap(NULL, NS_PAGE_SIZE, PROT_READ,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t e = 0;
-	long fd;
-
-	if (failed(p))
-		return;
-	(void)*(volatile char *)p;
-	fd = sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (sys_pread((int)fd, &e, 8, (off_t)(((uint64_t)p >> 12) * 8)) == 8 &&
-		    (e >> 63))
-			ns_zero_pfn = e & ((1ULL << 55) - 1);
-		sys_close((int)fd);
-	}
-	sys_munmap((void *)p, NS_PAGE_SIZE);
-}
-
 static uint64_t start_brk;	/* the break at start-up */
 
 /* The family's arena and our record in it, made once: at start-up when a
@@ -358,16 +337,6 @@ static bool wanted_now(void)
  * its VMAs, and which of its memory is the runtime's own.  Lock held. */
 static void learn_self(void)
 {
-	find_zero_pfn();
-	struct stat zst;
-	long zfd = sys_open("/dev/zero", O_RDONLY | O_CLOEXEC);
-	if (zfd >= 0) {
-		if (sys_fstat((int)zfd, &zst) == 0) {
-			ns_devzero_dev = dev_split(zst.st_dev);
-			ns_devzero_ino = zst.st_ino;
-		}
-		sys_close((int)zfd);
-	}
 	if (ns_rt.forked_unseen)
 		adopt();	/* a dormant parent's fork: learns our VMAs */
 	else

@@ -35,7 +35,7 @@ static bool same_page(uint64_t a, uint64_t b)
 	if (!(a & PM_PRESENT) || !(b & PM_PRESENT))
 		return false;
 	if ((a & PM_PFN) && (b & PM_PFN))
-		return (a & PM_PFN) == (b & PM_PFN) && (a & PM_PFN) != ns_zero_pfn;
+		return (a & PM_PFN) == (b & PM_PFN) && (a & PM_PFN) != ns_zero_pfn();
 	return !(a & PM_FILE) && !(b & PM_FILE) && !(a & PM_EXCL) && !(b & PM_EXCL);
 }
 

@@ -10,11 +10,39 @@
  * Callers hold the family lock.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include "internal.h"
 #include "sys.h"
 #include "verify.h"
 
-uint64_t ns_zero_pfn;	/* PFN of the zero page, when readable */
+static uint64_t zero_pfn;	/* PFN of the zero page, when readable */
+static uint32_t zero_looked;
+
+/* PFN of the zero page, so a read-faulted anonymous page is known as
+ * such (0 where PFNs cannot be read): looked up the first time a page is
+ * learned, not by every process at start-up. */
+uint64_t ns_zero_pfn(void)
+{
+	if (__atomic_load_n(&zero_looked, __ATOMIC_ACQUIRE))
+		return zero_pfn;
+	long p = sys_mmap(NULL, NS_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t e = 0;
+
+	if (p < 0 && p > -4096)
+		return 0;
+	(void)*(volatile char *)p;
+	long fd = sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (sys_pread((int)fd, &e, 8, (off_t)(((uint64_t)p >> 12) * 8)) == 8 &&
+		    (e >> 63))
+			zero_pfn = e & ((1ULL << 55) - 1);
+		sys_close((int)fd);
+	}
+	sys_munmap((void *)p, NS_PAGE_SIZE);
+	__atomic_store_n(&zero_looked, 1, __ATOMIC_RELEASE);
+	return zero_pfn;
+}
 
 /* The linear index of an anonymous page at vpn in vma (mm/rmap.c's
  * linear_page_index()). */
@@ -381,7 +409,7 @@ uint32_t sync_page(uint32_t vma, uint64_t vpn, uint64_t e)
 	 * anonymous page nobody maps exclusively that we never saw - unless
 	 * a relative maps it too (fork shared it before anyone looked; two
 	 * zero pages that look so are told apart in query_nodes). */
-	bool zero = pfn ? pfn == ns_zero_pfn
+	bool zero = pfn ? pfn == ns_zero_pfn()
 			: !excl && (!cur || (page_of(cur)->flags & NS_PG_ZERO));
 	if (zero && !pfn && !cur && anon_vma_prepare(vma) == 0) {
 		uint32_t pg = learn_shared(vma, vpn, anon_index(vma, vpn), 0);

@@ -151,6 +151,14 @@ static inline void ns_fork_resets_mark(uint32_t part)
  */
 #define NS_BIG __attribute__((section(".lbss.numashadow")))
 
+/* dev as "major << 32 | minor", the way /proc/PID/maps prints it. */
+static inline uint64_t dev_split(uint64_t d)
+{
+	uint64_t maj = ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfffULL);
+	uint64_t min = (d & 0xff) | ((d >> 12) & ~0xffULL);
+	return maj << 32 | min;
+}
+
 /* A clock in nanoseconds. */
 static inline uint64_t sys_clock_ns(int clock)
 {

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include "internal.h"
 #include "sys.h"
@@ -119,14 +120,34 @@ static void sattrs(uint32_t vi, uint64_t at, struct attrs *a)
 	a->off = o ? (v->pgoff << NS_PAGE_SHIFT) + (at - v->start) : 0;
 }
 
-uint64_t ns_devzero_dev, ns_devzero_ino;	/* /dev/zero, as maps prints it */
+/* Is dev:ino /dev/zero (as maps prints it)?  Looked up once, the first
+ * time a maps line asks, not by every process at start-up. */
+static bool is_devzero(uint64_t dev, uint64_t ino)
+{
+	static uint64_t zdev, zino;
+	static uint32_t looked;
+	struct stat st;
+
+	if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
+		long fd = sys_open("/dev/zero", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (sys_fstat((int)fd, &st) == 0) {
+				zdev = dev_split(st.st_dev);
+				zino = st.st_ino;
+			}
+			sys_close((int)fd);
+		}
+		__atomic_store_n(&looked, 1, __ATOMIC_RELEASE);
+	}
+	return zino && dev == zdev && ino == zino;
+}
 
 static bool attrs_equal(const struct attrs *a, const struct attrs *b)
 {
 	/* A private /dev/zero mapping is anonymous memory; newer kernels
 	 * still show the file in maps. */
-	if (a->kind == OBJ_FILE && !a->shared && a->dev == ns_devzero_dev &&
-	    a->ino == ns_devzero_ino && b->kind == 0 && !b->shared)
+	if (a->kind == OBJ_FILE && !a->shared && b->kind == 0 && !b->shared &&
+	    is_devzero(a->dev, a->ino))
 		return a->prot == b->prot;
 	return a->prot == b->prot && a->shared == b->shared &&
 	       a->kind == b->kind && a->dev == b->dev && a->ino == b->ino &&
