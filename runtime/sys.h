@@ -102,6 +102,9 @@ long sys_fd_hide(long fd);
 /* The same for a descriptor kept only to save time: out of the program's
  * range, or -errno (fd left as it was) when no number there is spare. */
 long sys_fd_spare(long fd);
+/* Grows the descriptor table to hold those numbers, before threads of
+ * ours share it. */
+void sys_fd_room(void);
 /* The soft RLIMIT_NOFILE the program is told, given the kernel's. */
 uint64_t sys_nofile_seen(uint64_t cur);
 /* Sleeps until *flag is set (by sys_flag_set(), which wakes the sleeper);

@@ -93,6 +93,7 @@ int ns_thread_start(void *(*fn)(void *))
 			return -ENOSYS;
 	}
 	sys_self_keep();	/* from now on our threads read /proc too */
+	sys_fd_room();		/* their descriptors are opened later */
 	int slot = 0;
 	while (slot < 4 && stacks[slot].end)
 		slot++;
