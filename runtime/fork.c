@@ -29,8 +29,7 @@ static void child_reset(void)
 		site_after_fork();
 	if (parts & NS_FR_SELF)
 		sys_after_fork();
-	if (ns_threads_after_fork())
-		mark_dirty();	/* their stacks went, and the shadow lost track */
+	ns_threads_after_fork();
 	if (parts & NS_FR_MON)
 		uffd_after_fork();	/* the thread policies too: tids are the parent's */
 	if (policy_any())
@@ -281,6 +280,7 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	 * it, and whoever asks later learns it as shared (verify.c). */
 	ns_rt.in_fork = 1;
 	ns_lock_kick();
+	sys_self_close();
 	pid = real_fork();
 	if (pid > 0)
 		return fork_parent(pid);

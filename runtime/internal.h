@@ -441,7 +441,7 @@ void ns_log_write(const char *buf, int n);
 int ns_thread_start(void *(*fn)(void *));
 void ns_thread_alone(void);
 int ns_program_threads(void);
-bool ns_threads_after_fork(void);
+void ns_threads_after_fork(void);
 int ns_vfmt(char *buf, size_t n, const char *fmt, __builtin_va_list ap);
 int ns_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

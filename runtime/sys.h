@@ -119,6 +119,8 @@ enum { SYS_SELF_STAT, SYS_SELF_PAGEMAP };
 int sys_self_fd(int which, bool *kept);
 /* From now on keep them (the runtime has threads of its own). */
 void sys_self_keep(void);
+/* Before a fork: closes them (they open again when next needed). */
+void sys_self_close(void);
 /* In a fork child: lets go of what the parent's other threads held. */
 void sys_after_fork(void);
 

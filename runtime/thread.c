@@ -22,7 +22,12 @@
  * every thread waiting on the monitor with it.  A VMA rebuilt from
  * /proc/self/maps cannot say it is a thread stack. */
 #define STACK_SIZE (2UL << 20)
-static struct { uint64_t start, end; } stacks[4];
+static struct {
+	uint64_t start, end;	/* end 0: a free slot */
+	uint32_t busy;		/* a thread of this process runs on it; 0:
+				 * a fork child's copy of its parent's, kept
+				 * mapped for the next thread to reuse */
+} stacks[4];
 
 /*
  * The runtime's threads are guests: glibc ends the process with exit(0)
@@ -95,37 +100,42 @@ int ns_thread_start(void *(*fn)(void *))
 	sys_self_keep();	/* from now on our threads read /proc too */
 	sys_fd_room();		/* their descriptors are opened later */
 	int slot = 0;
-	while (slot < 4 && stacks[slot].end)
+	long st;
+	while (slot < 4 && stacks[slot].end && stacks[slot].busy)
 		slot++;
-	/* A guard page each side: the kernel would merge a bare stack with
-	 * the program's anonymous neighbours into one VMA, which would then
-	 * count as the runtime's own memory whole. */
-	long st = slot < 4 ? sys_mmap(NULL, STACK_SIZE + 2 * NS_PAGE_SIZE, PROT_NONE,
-				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0) : -ENOSPC;
-	if (st < 0 && st > -4096)
-		return (int)st;
-	st += NS_PAGE_SIZE;
-	if (sys_mprotect((void *)st, STACK_SIZE, PROT_READ | PROT_WRITE) < 0) {
-		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
-		return -ENOMEM;
+	if (slot < 4 && stacks[slot].end) {
+		st = (long)stacks[slot].start;	/* the parent's, still mapped */
+	} else {
+		while (slot < 4 && stacks[slot].end)
+			slot++;
+		/* A guard page each side: the kernel would merge a bare stack
+		 * with the program's anonymous neighbours into one VMA, which
+		 * would then count as the runtime's own memory whole. */
+		st = slot < 4 ? sys_mmap(NULL, STACK_SIZE + 2 * NS_PAGE_SIZE, PROT_NONE,
+					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0) : -ENOSPC;
+		if (st < 0 && st > -4096)
+			return (int)st;
+		st += NS_PAGE_SIZE;
+		if (sys_mprotect((void *)st, STACK_SIZE, PROT_READ | PROT_WRITE) < 0) {
+			sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
+			return -ENOMEM;
+		}
+		ns_fork_resets_mark(NS_FR_STACKS);
+		stacks[slot].start = (uint64_t)st;
+		stacks[slot].end = (uint64_t)st + STACK_SIZE;
+		ns_own_add(stacks[slot].start, stacks[slot].end);
+		if (!shadow_stack((uint64_t)st - NS_PAGE_SIZE,
+				  (uint64_t)st + STACK_SIZE + NS_PAGE_SIZE, (uint64_t)st))
+			ns_mark_dirty_async();	/* the shadow learns it from the maps */
 	}
-	ns_fork_resets_mark(NS_FR_STACKS);
-	stacks[slot].start = (uint64_t)st;
-	stacks[slot].end = (uint64_t)st + STACK_SIZE;
-	ns_own_add(stacks[slot].start, stacks[slot].end);
-	if (!shadow_stack((uint64_t)st - NS_PAGE_SIZE, (uint64_t)st + STACK_SIZE + NS_PAGE_SIZE,
-			  (uint64_t)st))
-		ns_mark_dirty_async();	/* the shadow learns it from the maps */
+	stacks[slot].busy = 1;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstack(&at, (void *)st, STACK_SIZE);
 	r = create(&th, &at, thread_trampoline, (void *)fn);
 	pthread_attr_destroy(&at);
 	if (r) {
-		ns_own_del(stacks[slot].start, stacks[slot].end);
-		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
-		stacks[slot].start = stacks[slot].end = 0;
-		ns_mark_dirty_async();	/* the shadow may have had it */
+		stacks[slot].busy = 0;	/* mapped still, for the next try */
 		return -r;
 	}
 	/* Counted once it runs, never before: a count ahead of the threads
@@ -177,26 +187,17 @@ int ns_program_threads(void)
 
 /* In a fork child, the family lock held: none of the parent's threads
  * came along.  Counts ours afresh (a count kept from the parent made
- * ns_thread_alone end the child) and unmaps their stacks, the shadow's
- * too: marking the child dirty instead made every traced fork reconcile
- * and learn its pages again (twice the time of an untraced one).  True
- * when the shadow could not follow. */
-bool ns_threads_after_fork(void)
+ * ns_thread_alone end the child).  Their stacks stay mapped, in the shadow
+ * too, for the child's own threads to reuse: unmapping them cost every
+ * fork child a munmap and an edit of its shadow (6% of a fork loop under
+ * a policy), and marking the child dirty instead made every traced fork
+ * reconcile and learn its pages again. */
+void ns_threads_after_fork(void)
 {
-	bool lost = false;
-
 	ns_rt.threads = 0;
 	if (!(ns_fork_resets & NS_FR_STACKS))
-		return false;
+		return;
 	for (int i = 0; i < 4; i++)
-		if (stacks[i].end) {
-			uint64_t s = stacks[i].start - NS_PAGE_SIZE;
-			uint64_t e = stacks[i].end + NS_PAGE_SIZE;
-			ns_own_del(stacks[i].start, stacks[i].end);
-			sys_munmap((void *)s, e - s);
-			if (!ns_rt.self || vma_unmap(ns_rt.self, s, e) < 0)
-				lost = true;
-			stacks[i].start = stacks[i].end = 0;
-		}
-	return lost;
+		if (stacks[i].busy)
+			stacks[i].busy = 0;
 }
