@@ -36,6 +36,7 @@
 #include <sys/ioctl.h>
 #include "monitor.h"
 #include "parse.h"
+#include "settings.h"
 #include "sys.h"
 
 /* ---- where threads run ---- */
@@ -429,7 +430,10 @@ int uffd_set_window(const char *v)
 {
 	uint64_t n;
 
-	if (parse_u64(&v, MAX_WINDOW, &n) < 0 || *v || n < 1)
+	const struct ns_setting *s = &ns_settings[NS_SET_FAULT_AROUND];
+
+	if (parse_u64(&v, (uint64_t)s->max, &n) < 0 || *v || n < (uint64_t)s->min ||
+	    n > MAX_WINDOW)
 		return -EINVAL;
 	mon.window = (unsigned)n;
 	return 0;

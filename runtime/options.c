@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * options.c - the settings (NUMASHADOW_*): one table of the variables and
- * what each accepts, read once into ns_opt (core.h).  A setting that does
+ * options.c - the settings (NUMASHADOW_*), read once into ns_opt (core.h);
+ * the variables, what each accepts and the ranges are settings.h's table,
+ * which the CLI shares.  A setting that does
  * not parse is refused with what it accepts; a bad placement setting turns
  * placement off, any other the runtime.
  *
@@ -16,37 +17,8 @@
 #include "core.h"
 #include "internal.h"
 #include "parse.h"
+#include "settings.h"
 #include "sys.h"
-
-enum { OPT_VERIFY, OPT_LOG, OPT_CORRUPT, OPT_MIGRATE_AFTER, OPT_REPORT,
-       OPT_CTL, OPT_POLICY, OPT_RULES, OPT_NEXT_TOUCH_AT, OPT_BALANCE,
-       OPT_FAULT_AROUND, OPT_MONITOR_FROM, OPT_TRACE, NR_OPTS };
-
-static const struct {
-	const char *env;	/* variable name */
-	const char *accepted;	/* for the error message */
-} options[NR_OPTS] = {
-	[OPT_VERIFY] = { "NUMASHADOW_VERIFY", "0, 1 or 2" },
-	[OPT_LOG] = { "NUMASHADOW_LOG", "a writable file path" },
-	[OPT_CORRUPT] = { "NUMASHADOW_TEST_CORRUPT",	/* test build only */
-			  "vma-prot, vma-bounds, page-node, page-ghost, mapper" },
-	[OPT_MIGRATE_AFTER] = { "NUMASHADOW_MIGRATE_AFTER",
-				"SECONDS:NODE, e.g. 0.5:1, SECONDS at most a century, NODE an online node" },
-	[OPT_REPORT] = { "NUMASHADOW_REPORT", "0, 1 or json" },
-	[OPT_CTL] = { "NUMASHADOW_CTL", "0 or 1" },
-	[OPT_POLICY] = { "NUMASHADOW_POLICY",
-			 "localalloc, membind=NODES, preferred=NODE, interleave=NODES, "
-			 "weighted-interleave=NODE:WEIGHT,...; NODES like 0-3,5 or all, online nodes only" },
-	[OPT_NEXT_TOUCH_AT] = { "NUMASHADOW_NEXT_TOUCH_AT", "SECONDS, e.g. 1.5, at most a century" },
-	[OPT_BALANCE] = { "NUMASHADOW_BALANCE", "a rate limit in MiB/s, 1 to 100000" },
-	[OPT_FAULT_AROUND] = { "NUMASHADOW_FAULT_AROUND", "pages per fault, 1 to 512" },
-	[OPT_MONITOR_FROM] = { "NUMASHADOW_MONITOR_FROM",
-			       "a size like 2M (K, M or G), at most 131072G; 0: every region" },
-	[OPT_TRACE] = { "NUMASHADOW_TRACE", "a writable regular file path" },
-	[OPT_RULES] = { "NUMASHADOW_RULES",
-			"RULE;RULE... with RULE size>=SIZE:POLICY, size<SIZE:POLICY or "
-			"site=OBJECT:FUNCTION:POLICY, SIZE like 64M, at most 131072G" },
-};
 
 struct ns_options ns_opt = {
 	.monitor_from = 2 << 20,
@@ -70,7 +42,7 @@ static int parse_migrate_after(const char *v)
 static int bad_option(int o, const char *val)
 {
 	ns_log("%s=%s: not accepted (accepted: %s); running without numashadow",
-	       options[o].env, val, options[o].accepted);
+	       ns_settings[o].env, val, ns_settings[o].accepted);
 	return -EINVAL;
 }
 
@@ -79,7 +51,7 @@ static int read_outputs(void)
 {
 	const char *v;
 
-	v = getenv(options[OPT_LOG].env);
+	v = getenv(ns_settings[NS_SET_LOG].env);
 	if (v && *v) {
 		/* Created 0600 (less the umask); an existing file keeps its
 		 * mode and owner; never through a symbolic link. */
@@ -87,12 +59,12 @@ static int read_outputs(void)
 				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
 				   0600, 0, 0);
 		if (fd < 0)
-			return bad_option(OPT_LOG, v);
+			return bad_option(NS_SET_LOG, v);
 		ns_log_set_fd((int)sys_fd_hide(fd));
 	}
-	v = getenv(options[OPT_TRACE].env);
+	v = getenv(ns_settings[NS_SET_TRACE].env);
 	if (v && *v && trace_open(v) < 0)
-		return bad_option(OPT_TRACE, v);
+		return bad_option(NS_SET_TRACE, v);
 	return 0;
 }
 
@@ -102,17 +74,17 @@ static int read_checks(void)
 {
 	const char *v;
 
-	v = getenv(options[OPT_VERIFY].env);
+	v = getenv(ns_settings[NS_SET_VERIFY].env);
 	if (v && *v) {
 		if ((v[0] < '0' || v[0] > '2') || v[1])
-			return bad_option(OPT_VERIFY, v);
+			return bad_option(NS_SET_VERIFY, v);
 		ns_rt.verify = v[0] - '0';
 	}
 	/* Only the test build carries the corruption (corrupt.c); the
 	 * shipped library leaves the variable unread, like any unknown one. */
-	v = corrupt_kind ? getenv(options[OPT_CORRUPT].env) : NULL;
+	v = corrupt_kind ? getenv(ns_settings[NS_SET_CORRUPT].env) : NULL;
 	if (v && *v && !(ns_opt.corrupt_kind = corrupt_kind(v)))
-		return bad_option(OPT_CORRUPT, v);
+		return bad_option(NS_SET_CORRUPT, v);
 	return 0;
 }
 
@@ -121,23 +93,24 @@ static int read_movers(void)
 {
 	const char *v;
 
-	v = getenv(options[OPT_MIGRATE_AFTER].env);
+	v = getenv(ns_settings[NS_SET_MIGRATE_AFTER].env);
 	if (v && *v && parse_migrate_after(v) < 0)
-		return bad_option(OPT_MIGRATE_AFTER, v);
-	v = getenv(options[OPT_NEXT_TOUCH_AT].env);
+		return bad_option(NS_SET_MIGRATE_AFTER, v);
+	v = getenv(ns_settings[NS_SET_NEXT_TOUCH_AT].env);
 	if (v && *v) {
 		const char *p = v;
 		uint64_t ns;
 		if (parse_seconds(&p, &ns) < 0 || *p)
-			return bad_option(OPT_NEXT_TOUCH_AT, v);
+			return bad_option(NS_SET_NEXT_TOUCH_AT, v);
 		ns_opt.next_touch_ns = (int64_t)ns;
 	}
-	v = getenv(options[OPT_BALANCE].env);
+	v = getenv(ns_settings[NS_SET_BALANCE].env);
 	if (v && *v) {
 		uint64_t r;
 		const char *p = v;
-		if (parse_u64(&p, 100000, &r) < 0 || *p || r < 1)
-			return bad_option(OPT_BALANCE, v);
+		const struct ns_setting *b = &ns_settings[NS_SET_BALANCE];
+		if (parse_u64(&p, (uint64_t)b->max, &r) < 0 || *p || r < (uint64_t)b->min)
+			return bad_option(NS_SET_BALANCE, v);
 		ns_opt.balance_mibps = (unsigned)r;
 	}
 	return 0;
@@ -149,21 +122,21 @@ static void read_placement(void)
 {
 	const char *v;
 
-	static const int placement_opts[] = { OPT_POLICY, OPT_RULES, OPT_FAULT_AROUND,
-					      OPT_MONITOR_FROM };
+	static const int placement_opts[] = { NS_SET_POLICY, NS_SET_RULES, NS_SET_FAULT_AROUND,
+					      NS_SET_MONITOR_FROM };
 	for (unsigned k = 0; k < sizeof(placement_opts) / sizeof(*placement_opts); k++) {
 		int o = placement_opts[k];
-		v = getenv(options[o].env);
+		v = getenv(ns_settings[o].env);
 		if (!v || !*v)
 			continue;
 		const char *e = v;
-		int bad = o == OPT_POLICY ? policy_parse_default(v) < 0
-			: o == OPT_RULES ? policy_parse_rules(v) < 0
-			: o == OPT_MONITOR_FROM ? parse_size(&e, &ns_opt.monitor_from) < 0 || *e
+		int bad = o == NS_SET_POLICY ? policy_parse_default(v) < 0
+			: o == NS_SET_RULES ? policy_parse_rules(v) < 0
+			: o == NS_SET_MONITOR_FROM ? parse_size(&e, &ns_opt.monitor_from) < 0 || *e
 			: uffd_set_window(v) < 0;
 		if (bad) {
 			ns_log("%s=%s: not accepted (accepted: %s); running without numashadow's placement",
-			       options[o].env, v, options[o].accepted);
+			       ns_settings[o].env, v, ns_settings[o].accepted);
 			__builtin_memset(&ns_pol, 0, sizeof(ns_pol));
 			break;
 		}
@@ -186,20 +159,20 @@ int options_read(void)
 		return 0;
 	if ((r = read_outputs()) < 0 || (r = read_checks()) < 0 || (r = read_movers()) < 0)
 		return r;
-	v = getenv(options[OPT_REPORT].env);
+	v = getenv(ns_settings[NS_SET_REPORT].env);
 	if (v && *v) {
 		if (!__builtin_strcmp(v, "json"))
 			ns_opt.report_at_exit = 2;
 		else if ((v[0] != '0' && v[0] != '1') || v[1])
-			return bad_option(OPT_REPORT, v);
+			return bad_option(NS_SET_REPORT, v);
 		else
 			ns_opt.report_at_exit = v[0] == '1';
 	}
 	read_placement();
-	v = getenv(options[OPT_CTL].env);
+	v = getenv(ns_settings[NS_SET_CTL].env);
 	if (v && *v) {
 		if ((v[0] != '0' && v[0] != '1') || v[1])
-			return bad_option(OPT_CTL, v);
+			return bad_option(NS_SET_CTL, v);
 		ns_opt.ctl_on = v[0] == '1';
 	}
 	return 0;

@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "parse.h"
+#include "settings.h"
 #include "trace.h"
 
 #ifndef NS_VERSION
@@ -57,6 +58,19 @@ struct subcommand {
 	int (*main)(int argc, char **argv);	/* argv[0] is the name; returns the exit status */
 };
 
+/* `run`'s options: every setting's lines, in settings.h's order. */
+static char run_options[4096];
+
+static void run_options_fill(void)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < NR_NS_SETTINGS; k++)
+		if (ns_settings[k].options)
+			n += (size_t)snprintf(run_options + n, sizeof(run_options) - n, "%s",
+					      ns_settings[k].options);
+}
+
 static int cmd_run(int argc, char **argv);
 static int cmd_vm(int argc, char **argv);
 static int cmd_trace(int argc, char **argv);
@@ -67,39 +81,7 @@ static const struct subcommand subcommands[] = {
 	{
 		"run", "[OPTIONS] [--] CMD [ARGS...]",
 		"run CMD with libnumashadow.so preloaded",
-		"  --verify[=LEVEL]    check the shadow against the kernel: sets\n"
-		"                      NUMASHADOW_VERIFY to LEVEL 0, 1 or 2 (default 1)\n"
-		"  --log FILE          write diagnostics to FILE (NUMASHADOW_LOG)\n"
-		"  --migrate-after SECONDS:NODE\n"
-		"                      after SECONDS (e.g. 0.5), move every page of the\n"
-		"                      program to NODE (NUMASHADOW_MIGRATE_AFTER)\n"
-		"  --report[=json]     at exit, report pages by node and migrations\n"
-		"                      (with json: one JSON object a process)\n"
-		"                      (NUMASHADOW_REPORT=1)\n"
-		"  --balance[=MIBPS]   move pages to the node whose threads write them,\n"
-		"                      at most MIBPS MiB/s (default 64) (NUMASHADOW_BALANCE)\n"
-		"  --next-touch-at SECONDS\n"
-		"                      from then on, each page's next write moves it\n"
-		"                      to the writer's node (NUMASHADOW_NEXT_TOUCH_AT)\n"
-		"  --ctl               serve a control socket, for 'numashadow migrate'\n"
-		"                      and 'numashadow stat' (NUMASHADOW_CTL=1)\n"
-		"  --no-ctl            no control socket (NUMASHADOW_CTL=0)\n"
-		"  --trace FILE        record mmap, faults, migrations... of the program\n"
-		"                      and its children into FILE, emptied first\n"
-		"                      (NUMASHADOW_TRACE); read it with 'numashadow trace'\n"
-		"First-touch placement (NUMASHADOW_POLICY, one of):\n"
-		"  --localalloc        on the node of the thread that touches first\n"
-		"  --membind=NODES     on NODES (numactl lists: 0-3,5 or all)\n"
-		"  --preferred=NODE    on NODE while it has memory\n"
-		"  --interleave=NODES  page by page over NODES\n"
-		"  --weighted-interleave=NODE:W,...\n"
-		"                      W pages per turn on each NODE\n"
-		"  --rule RULE         per region, first match wins (NUMASHADOW_RULES):\n"
-		"                      size>=SIZE:POLICY, size<SIZE:POLICY or\n"
-		"                      site=OBJECT:FUNCTION:POLICY (SIZE like 64M)\n"
-		"  --fault-around=N    pages filled per fault, 1 to 512 (default: adaptive)\n"
-		"  --monitor-from=SIZE regions of SIZE or more placed by the monitor,\n"
-		"                      smaller ones by the kernel (default 2M; 0: all)\n",
+		run_options,	/* settings.h's, filled in by main() */
 		cmd_run,
 	},
 	{
@@ -219,11 +201,23 @@ static void usage_print(FILE *f)
 	fprintf(f, "\nGlobal options:\n"
 		   "  -h, --help     show this help\n"
 		   "  -V, --version  show the version\n"
-		   "\nEnvironment (read by the runtime): NUMASHADOW_VERIFY, NUMASHADOW_LOG,\n"
-		   "NUMASHADOW_REPORT, NUMASHADOW_CTL, NUMASHADOW_POLICY, NUMASHADOW_RULES,\n"
-		   "NUMASHADOW_FAULT_AROUND, NUMASHADOW_MONITOR_FROM, NUMASHADOW_MIGRATE_AFTER,\n"
-		   "NUMASHADOW_NEXT_TOUCH_AT, NUMASHADOW_BALANCE, NUMASHADOW_TRACE;\n"
-		   "for vm: NUMASHADOW_VM_ACCEL.\n"
+		   "\nEnvironment (read by the runtime):");
+	for (int k = 0, col = 34, first = 1; k < NR_NS_SETTINGS; k++) {
+		if (!ns_settings[k].options)
+			continue;	/* the test build's alone */
+		int len = (int)strlen(ns_settings[k].env);
+		if (!first)
+			col += fprintf(f, ",");
+		first = 0;
+		if (col + 1 + len > 77) {
+			fputc('\n', f);
+			col = 0;
+		} else {
+			col += fprintf(f, " ");
+		}
+		col += fprintf(f, "%s", ns_settings[k].env);
+	}
+	fprintf(f, ";\nfor vm: NUMASHADOW_VM_ACCEL.\n"
 		   "See numashadow(1).\n");
 }
 
@@ -458,6 +452,7 @@ static int cmd_run(int argc, char **argv)
 	const char *monitor_from = NULL;
 	long fault_around = 0;
 	const char *ctl = NULL;	/* NUMASHADOW_CTL: "1", "0" or unset */
+	const struct ns_setting *fa_set = &ns_settings[NS_SET_FAULT_AROUND];
 	int i, m, err, report = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -489,9 +484,8 @@ static int cmd_run(int argc, char **argv)
 		    (m = option_checked("run", "--next-touch-at",
 					"SECONDS such as 1.5", seconds_valid,
 					argc, argv, &i, &nextat)) ||
-		    (m = option_number("run", "--fault-around", 1, 512,
-				       "pages from 1 to 512", argc, argv, &i,
-				       &fault_around)) ||
+		    (m = option_number("run", "--fault-around", fa_set->min, fa_set->max,
+				       fa_set->accepted, argc, argv, &i, &fault_around)) ||
 		    (m = option_checked("run", "--monitor-from", "a size such as 2M or 0",
 					NULL, argc, argv, &i, &monitor_from))) {
 			if (m < 0)
@@ -499,10 +493,10 @@ static int cmd_run(int argc, char **argv)
 			continue;
 		}
 		if (strcmp(a, "--balance") == 0 || strncmp(a, "--balance=", 10) == 0) {
+			const struct ns_setting *b = &ns_settings[NS_SET_BALANCE];
 			long rate = 64;
-			if (a[9] == '=' && number_parse(a + 10, 1, 100000, &rate))
-				return value_error("run", "--balance", "MiB/s from 1 to 100000",
-						   a + 10);
+			if (a[9] == '=' && number_parse(a + 10, b->min, b->max, &rate))
+				return value_error("run", "--balance", b->accepted, a + 10);
 			snprintf(balance, sizeof(balance), "%ld", rate);
 			continue;
 		}
@@ -569,17 +563,17 @@ static int cmd_run(int argc, char **argv)
 	}
 	snprintf(fa, sizeof(fa), "%ld", fault_around);
 	const char *const env[][2] = {
-		{ "NUMASHADOW_VERIFY", verify },
-		{ "NUMASHADOW_MIGRATE_AFTER", after },
-		{ "NUMASHADOW_BALANCE", balance[0] ? balance : NULL },
-		{ "NUMASHADOW_NEXT_TOUCH_AT", nextat },
-		{ "NUMASHADOW_REPORT", !report ? NULL : report == 2 ? "json" : "1" },
-		{ "NUMASHADOW_CTL", ctl },
-		{ "NUMASHADOW_TRACE", tracearg ? trace : NULL },
-		{ "NUMASHADOW_POLICY", policy },
-		{ "NUMASHADOW_RULES", rules },
-		{ "NUMASHADOW_FAULT_AROUND", fault_around ? fa : NULL },
-		{ "NUMASHADOW_MONITOR_FROM", monitor_from },
+		{ ns_settings[NS_SET_VERIFY].env, verify },
+		{ ns_settings[NS_SET_MIGRATE_AFTER].env, after },
+		{ ns_settings[NS_SET_BALANCE].env, balance[0] ? balance : NULL },
+		{ ns_settings[NS_SET_NEXT_TOUCH_AT].env, nextat },
+		{ ns_settings[NS_SET_REPORT].env, !report ? NULL : report == 2 ? "json" : "1" },
+		{ ns_settings[NS_SET_CTL].env, ctl },
+		{ ns_settings[NS_SET_TRACE].env, tracearg ? trace : NULL },
+		{ ns_settings[NS_SET_POLICY].env, policy },
+		{ ns_settings[NS_SET_RULES].env, rules },
+		{ ns_settings[NS_SET_FAULT_AROUND].env, fault_around ? fa : NULL },
+		{ ns_settings[NS_SET_MONITOR_FROM].env, monitor_from },
 	};
 	err = preload_set(lib);
 	for (size_t k = 0; !err && k < sizeof(env) / sizeof(env[0]); k++)
@@ -589,7 +583,7 @@ static int cmd_run(int argc, char **argv)
 		/* Absolute, because the program may change directory. */
 		err = path_absolute(logarg, log, sizeof(log));
 		if (!err)
-			err = env_set("NUMASHADOW_LOG", log);
+			err = env_set(ns_settings[NS_SET_LOG].env, log);
 	}
 	if (err) {
 		fprintf(stderr, "numashadow: run: %s\n", strerror(-err));
@@ -723,6 +717,7 @@ int main(int argc, char **argv)
 	const struct subcommand *sc;
 	const char *a;
 
+	run_options_fill();
 	if (argc < 2) {
 		usage_print(stderr);
 		return EXIT_USAGE;
