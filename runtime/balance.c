@@ -8,8 +8,13 @@
  * each sampled write with the writer's node and lets it go on at once.  A
  * page seen written from one other node HYSTERESIS times in a row moves
  * there through the migration engine, within a MiB/s budget; a page moved
- * less than COOLDOWN ago stays put (counted: a ping-pong avoided).  The
- * cost is bounded by the slice size: at most SLICE write faults a period.
+ * less than COOLDOWN ago stays put (counted: a ping-pong avoided).  A
+ * slice in which some page was seen written from another node than its
+ * own is sampled once more the next period, so that page's second write
+ * is seen a period later rather than a whole sweep later (in a 2-node
+ * guest, a sweep outlasted the workloads: 0 pages moved of a triad whose
+ * threads each wrote another's half).  The cost is bounded by the slice
+ * size: at most SLICE write faults a period.
  */
 #include <errno.h>
 #include "internal.h"
@@ -25,6 +30,10 @@ static struct {
 	unsigned mibps;
 	int running;
 	uint64_t cursor;	/* where the next slice starts */
+	int candidates;		/* pages of the last slice written from
+				 * another node than theirs, once */
+	bool again;		/* the slice armed now is a second look */
+	uint64_t last;		/* where the slice armed now starts */
 	struct { uint64_t vpn, moved_at; int8_t node; uint8_t streak; } tab[TABLE];
 	struct ns_balance_stats st;
 } bal NS_BIG;
@@ -64,8 +73,12 @@ static void consider(uint64_t page, int node, uint64_t now, long *budget)
 	bal.tab[i].streak = bal.tab[i].node == node ? bal.tab[i].streak + 1 : 1;
 	bal.tab[i].node = (int8_t)node;
 	where = kernel_node(page);
-	if (where < 0 || where == node || bal.tab[i].streak < HYSTERESIS)
+	if (where < 0 || where == node)
 		return;
+	if (bal.tab[i].streak < HYSTERESIS) {
+		bal.candidates++;
+		return;
+	}
 	if (bal.tab[i].moved_at && now - bal.tab[i].moved_at < COOLDOWN_NS) {
 		bal.st.pingpong++;
 		return;
@@ -135,10 +148,18 @@ static void balance_tick(void)
 
 	uffd_sample_disarm();
 	now = sys_now_ns();
+	bal.candidates = 0;
 	while (uffd_sampled(&page, &node))
 		consider(page, node, now, &budget);
-	if (next_slice(&p))
+	/* A second look at a slice with candidates, once (picked again from
+	 * the shadow: the program may have unmapped it); else the next. */
+	bal.again = bal.candidates && !bal.again && bal.last;
+	if (bal.again)
+		bal.cursor = bal.last;
+	if (next_slice(&p)) {
+		bal.last = p.start;
 		uffd_sample_arm(p.vstart, p.vend, p.start, p.end, p.placed);
+	}
 }
 
 int balance_start(unsigned mibps)
