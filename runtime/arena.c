@@ -24,11 +24,13 @@
  *           trace ranges trace.c tr_ranges.wlock  spin
  *           region table monitor.h mon.table_busy spin
  *           /proc files  sys.c self_files[].busy  spin
+ *           descriptors  uffd.c opening           spin (fds_open(): the
+ *                        monitor's two, opened at its first registration)
  *   leaves, held with no other lock of ours:
  *     timers             loop.c lp.timers_busy    spin
  *     trace objects      trace.c tr_objs.lock     futex
  *     trace consumer     trace.c tr.flushing      tried; trace_finish waits 1 s
- *     call-site cache    runtime.c site_cache_busy  tried, never waited for
+ *     call-site cache    site.c site_cache_busy   tried, never waited for
  *
  * libc's locks: under the family lock, no dladdr(), dl_iterate_phdr(),
  *   backtrace() or malloc (call sites are unwound before it is taken); the
