@@ -367,11 +367,16 @@ static void *monitor_main(void *unused)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
-	/* No descriptor until a range is registered (uffd_fd()). */
-	while (__atomic_load_n(&mon_fd, __ATOMIC_ACQUIRE) < 0 &&
-	       !__atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE)) {
+	/* No descriptor until a range is registered (uffd_fd()).  The
+	 * count is read before the descriptor is looked at: a fork child's
+	 * starts where its parent's was, and a wait for 0 would spin. */
+	for (;;) {
 		const struct timespec second = { 1, 0 };
-		if (sys_futex(&mon.fds_gen, FUTEX_WAIT_PRIVATE, 0, &second) == -ETIMEDOUT)
+		uint32_t gen = __atomic_load_n(&mon.fds_gen, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&mon_fd, __ATOMIC_ACQUIRE) >= 0 ||
+		    __atomic_load_n(&mon.stop, __ATOMIC_ACQUIRE))
+			break;
+		if (sys_futex(&mon.fds_gen, FUTEX_WAIT_PRIVATE, gen, &second) == -ETIMEDOUT)
 			ns_thread_alone();
 	}
 	for (;;) {
