@@ -181,7 +181,7 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	if (!real)
 		return EAGAIN;
 	if (!ns_tracks_thread_policies() ||
-	    sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) != 0 || !mode ||
+	    sys_get_mempolicy(&mode, &mask, 64) != 0 || !mode ||
 	    !(st = malloc(sizeof(*st))))
 		return real(th, attr, fn, arg);
 	*st = (struct start){ fn, arg };

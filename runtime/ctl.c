@@ -280,7 +280,7 @@ bool ctl_peer_ok(int fd)
 
 	if (sys_call(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cred, &len, 0) < 0 ||
 	    (cred.uid != 0 &&
-	     cred.uid != (uid_t)sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0))) {
+	     cred.uid != (uid_t)sys_geteuid())) {
 		sys_call(SYS_sendto, fd, "error: permission denied\n", 25, MSG_NOSIGNAL, 0, 0);
 		return false;
 	}
@@ -326,7 +326,7 @@ int ctl_fd(void)
 static int ctl_dir(void)
 {
 	const char *x = getenv("XDG_RUNTIME_DIR");
-	long uid = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0);
+	long uid = sys_geteuid();
 	struct stat st;
 
 	if (x && *x)

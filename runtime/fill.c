@@ -127,8 +127,8 @@ static int bind_self(int mode, uint64_t mask)
 
 	if (mode == mon.cur_mode && mask == mon.cur_mask)
 		return 0;
-	r = sys_call(SYS_set_mempolicy, mode, mode == MPOL_DEFAULT ? NULL : &mask,
-		     mode == MPOL_DEFAULT ? 0 : 65, 0, 0, 0);
+	r = sys_set_mempolicy(mode, mode == MPOL_DEFAULT ? NULL : &mask,
+			      mode == MPOL_DEFAULT ? 0 : 65);
 	if (r < 0)
 		return (int)r;
 	mon.cur_mode = mode;
@@ -147,7 +147,7 @@ static long copy_pages(uint64_t a, uint64_t n, bool dontwake)
 				 .mode = dontwake ? UFFDIO_COPY_MODE_DONTWAKE : 0 };
 	long r;
 
-	r = sys_call(SYS_ioctl, mon_fd, UFFDIO_COPY, &c, 0, 0, 0);
+	r = sys_ioctl(mon_fd, UFFDIO_COPY, &c);
 	if (c.copy > 0)
 		return c.copy / (long)NS_PAGE_SIZE;
 	if (r == 0)
@@ -159,7 +159,7 @@ static void wake(uint64_t addr)
 {
 	struct uffdio_range w = { addr & ~(NS_PAGE_SIZE - 1), NS_PAGE_SIZE };
 
-	sys_call(SYS_ioctl, mon_fd, UFFDIO_WAKE, &w, 0, 0, 0);
+	sys_ioctl(mon_fd, UFFDIO_WAKE, &w);
 }
 
 /* After copy_pages() of [a, a + len) under DONTWAKE: the waiters go. */
@@ -167,7 +167,7 @@ static void fill_wake(uint64_t a, uint64_t len)
 {
 	struct uffdio_range w = { a, len };
 
-	sys_call(SYS_ioctl, mon_fd, UFFDIO_WAKE, &w, 0, 0, 0);
+	sys_ioctl(mon_fd, UFFDIO_WAKE, &w);
 }
 
 static void fatal(long err)

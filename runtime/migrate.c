@@ -87,7 +87,7 @@ struct collect {
 	struct ns_mig_counters *c;
 };
 
-static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+static int other_proc_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 {
 	(void)vma;
 	(void)addr;
@@ -98,7 +98,7 @@ static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 /* Does another process of the family map this page? */
 static bool mapped_elsewhere(uint32_t page)
 {
-	return rmap_walk(page, elsewhere_cb, NULL) != 0;
+	return rmap_walk(page, other_proc_cb, NULL) != 0;
 }
 
 struct other { uint32_t proc; uint64_t addr; };

@@ -48,10 +48,10 @@ static void place_by_mbind(uint64_t start, uint64_t end, const struct ns_policy 
 	 * need small pages. */
 	if (p->mode == POL_INTERLEAVE || p->mode == POL_WEIGHTED)
 		sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
-	long r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
+	long r = sys_mbind(start, end - start, kernel_mode(p),
 			  p->mode == POL_LOCAL ? NULL : &mask, 65, 0);
 	if (r == -EINVAL && p->mode == POL_WEIGHTED)	/* before Linux 6.9 */
-		sys_call(SYS_mbind, start, end - start, MPOL_INTERLEAVE, &mask, 65, 0);
+		sys_mbind(start, end - start, MPOL_INTERLEAVE, &mask, 65, 0);
 }
 
 /*
@@ -100,7 +100,7 @@ static void kernel_place(uint64_t start, uint64_t end, int idx)
 		/* A huge page is interleaved as one (small regions hold none). */
 		if (p->mode == POL_INTERLEAVE && end - start >= (2ULL << 20))
 			sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
-		r = sys_call(SYS_mbind, start, end - start, kernel_mode(p),
+		r = sys_mbind(start, end - start, kernel_mode(p),
 			     &(uint64_t){ policy_mask(p) }, 65, 0);
 	}
 	if (p->mode == POL_LOCAL || r < 0)
@@ -178,7 +178,7 @@ static void kernel_regions_end(uint64_t start, uint64_t end, bool to_monitor)
 				vma_set_policy(ns_rt.self, s, e, 0);
 				continue;
 			}
-			sys_call(SYS_mbind, s, e - s, MPOL_DEFAULT, NULL, 0, 0);
+			sys_mbind(s, e - s, MPOL_DEFAULT, NULL, 0, 0);
 			vma_set_policy(ns_rt.self, s, e, c.r[i].idx + 1);
 			uffd_region_register(s, e, c.r[i].idx);
 		}
@@ -236,7 +236,7 @@ static void own_policy_seen(void)
  * remembered so the monitor fills this thread's faults the same way. */
 long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode)
 {
-	long r = sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0);
+	long r = sys_set_mempolicy(mode, mask, maxnode);
 
 	if (r == 0 && policy_any()) {
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff,
@@ -252,7 +252,7 @@ long ns_set_mempolicy(int mode, const unsigned long *mask, unsigned long maxnode
 long ns_mbind(void *addr, unsigned long len, int mode, const unsigned long *mask,
 	      unsigned long maxnode, unsigned flags)
 {
-	long r = sys_call(SYS_mbind, addr, len, mode, mask, maxnode, flags);
+	long r = sys_mbind((uint64_t)addr, len, mode, mask, maxnode, flags);
 	uint64_t s = (uint64_t)addr;
 
 	if (r == 0 && policy_any() && len && enter()) {
@@ -272,7 +272,7 @@ void ns_thread_policy_inherited(void)
 	int mode = 0;
 	unsigned long mask = 0;
 
-	if (sys_call(SYS_get_mempolicy, &mode, &mask, 64, 0, 0, 0) == 0 && mode) {
+	if (sys_get_mempolicy(&mode, &mask, 64) == 0 && mode) {
 		uffd_thread_policy((int)sys_gettid(), mode & 0xffff, mask);
 		own_policy_seen();
 	}

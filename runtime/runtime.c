@@ -320,7 +320,7 @@ bool family_ready(void)
 	}
 	uint32_t st;
 	while ((st = __atomic_load_n(&state, __ATOMIC_ACQUIRE)) == 1)
-		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		sys_sched_yield();
 	return st == 2 && ns_rt.self;
 }
 
@@ -391,7 +391,7 @@ int ns_init(void (*redirect_libc)(void))
 		goto out_disable;
 	}
 	ns_rt.pid = (pid_t)sys_getpid();
-	ns_rt.is_root = sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0) == 0;
+	ns_rt.is_root = sys_geteuid() == 0;
 	start_brk = (uint64_t)sys_brk(NULL);
 	if (!wanted_now()) {
 		/* Nothing to do until the program asks (docs/design.md,

@@ -298,15 +298,15 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 	return pg;
 }
 
-struct elsewhere {
+struct same_frame {
 	uint32_t self;
 	uint64_t pfn;
 	bool found;
 };
 
-static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+static int same_frame_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
 {
-	struct elsewhere *e = arg;
+	struct same_frame *e = arg;
 	uint64_t ent;
 
 	(void)vma;
@@ -323,9 +323,9 @@ static int elsewhere_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
  * old frame? */
 static bool still_mapped_elsewhere(uint32_t page, uint32_t self, uint64_t old)
 {
-	struct elsewhere e = { self, old, false };
+	struct same_frame e = { self, old, false };
 
-	rmap_walk(page, elsewhere_cb, &e);
+	rmap_walk(page, same_frame_cb, &e);
 	return e.found;
 }
 

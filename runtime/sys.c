@@ -121,7 +121,7 @@ long sys_fd_hide(long fd)
  * the highest open number. */
 void sys_fd_room(void)
 {
-	long fd = sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0);
+	long fd = sys_eventfd(0, O_CLOEXEC);
 
 	if (fd >= 0)
 		sys_close((int)sys_fd_hide(fd));

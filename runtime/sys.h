@@ -80,6 +80,21 @@ static inline long sys_execve(const char *p, char *const av[], char *const ev[])
 { return sys_call(SYS_execve, p, av, ev, 0, 0, 0); }
 static inline long sys_exit_group(int status)
 { return sys_call(SYS_exit_group, status, 0, 0, 0, 0, 0); }
+static inline long sys_ioctl(long fd, unsigned long req, const void *arg)
+{ return sys_call(SYS_ioctl, fd, req, arg, 0, 0, 0); }
+static inline long sys_mbind(uint64_t start, uint64_t len, int mode, const void *mask,
+			     unsigned long maxnode, unsigned flags)
+{ return sys_call(SYS_mbind, start, len, mode, mask, maxnode, flags); }
+static inline long sys_set_mempolicy(int mode, const void *mask, unsigned long maxnode)
+{ return sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0); }
+static inline long sys_get_mempolicy(int *mode, void *mask, unsigned long maxnode)
+{ return sys_call(SYS_get_mempolicy, mode, mask, maxnode, 0, 0, 0); }
+static inline long sys_sched_yield(void)
+{ return sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0); }
+static inline long sys_eventfd(unsigned initval, int flags)
+{ return sys_call(SYS_eventfd2, initval, flags, 0, 0, 0, 0); }
+static inline long sys_geteuid(void)
+{ return sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0); }
 static inline long sys_move_pages(pid_t pid, unsigned long n, void **pages,
 				  const int *nodes, int *status, int flags)
 { return sys_call(SYS_move_pages, pid, n, pages, nodes, status, flags); }

@@ -172,7 +172,7 @@ static int register_missing(uint64_t start, uint64_t end)
 
 	if (fd < 0)
 		return fd;
-	return (int)sys_call(SYS_ioctl, fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	return (int)sys_ioctl(fd, UFFDIO_REGISTER, &reg);
 }
 
 int uffd_region_add(uint64_t start, uint64_t end, int idx)
@@ -237,7 +237,7 @@ void uffd_region_leave(uint64_t start, uint64_t end)
 
 	if (mon_fd < 0 || !__atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE))
 		return;
-	sys_call(SYS_ioctl, mon_fd, UFFDIO_UNREGISTER, &rg, 0, 0, 0);
+	sys_ioctl(mon_fd, UFFDIO_UNREGISTER, &rg);
 	table_apply(start, end, -1);
 }
 
@@ -347,7 +347,7 @@ static int msg_cmp_sort(struct uffd_msg *m, int n)
 
 /* Is mon_fd still our userfaultfd?  A program that closed it and reused
  * the number must never have its descriptor read by us. */
-static bool ours(void)
+static bool mon_fd_ours(void)
 {
 	struct { uint64_t dev, ino; uint64_t rest[16]; } st;
 
@@ -398,7 +398,7 @@ static void *monitor_main(void *unused)
 				mon.st.sleeps++;
 				if (sys_call(SYS_poll, pf, 2, 1000, 0, 0, 0) == 0)
 					ns_thread_alone();	/* idle for a second */
-				if (pf[1].revents || !ours())
+				if (pf[1].revents || !mon_fd_ours())
 					break;
 				continue;
 			}
@@ -438,7 +438,7 @@ static void *monitor_main(void *unused)
 	}
 	/* Close them only while they are still ours: the program may have
 	 * closed them and reused the numbers. */
-	if (mon_fd >= 0 && ours())
+	if (mon_fd >= 0 && mon_fd_ours())
 		sys_close(mon_fd);
 	if (mon_stop_fd >= 0 && sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_close(mon_stop_fd);
@@ -461,7 +461,7 @@ static long uffd_open(void)
 	long dev = sys_open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 	if (dev < 0)
 		return fd;
-	fd = sys_call(SYS_ioctl, dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK, 0, 0, 0);
+	fd = sys_ioctl(dev, USERFAULTFD_IOC_NEW, (void *)(long)(O_CLOEXEC | O_NONBLOCK));
 	sys_close((int)dev);
 	return fd;
 }
@@ -491,7 +491,7 @@ static long uffd_new(uint64_t *asked, uint64_t *got)
 		if ((fd = uffd_open()) < 0)
 			return fd;
 		struct uffdio_api api = { .api = UFFD_API, .features = want[i] };
-		r = sys_call(SYS_ioctl, fd, UFFDIO_API, &api, 0, 0, 0);
+		r = sys_ioctl(fd, UFFDIO_API, &api);
 		if (r < 0) {
 			sys_close((int)fd);
 			continue;
@@ -524,7 +524,7 @@ static int fds_open(void)
 		return fd >= 0 ? (int)fd : -ENODEV;
 	}
 	fd = uffd_new(&asked, &got);
-	stop = fd < 0 ? fd : sys_call(SYS_eventfd2, 0, O_CLOEXEC, 0, 0, 0, 0);
+	stop = fd < 0 ? fd : sys_eventfd(0, O_CLOEXEC);
 	if (stop < 0) {
 		if (fd >= 0)
 			sys_close((int)fd);
@@ -558,7 +558,7 @@ int uffd_start(void)
 	int r;
 
 	while (__atomic_exchange_n(&starting, 1, __ATOMIC_ACQUIRE))
-		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		sys_sched_yield();
 	r = __atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE) ? 0 : uffd_start_locked();
 	__atomic_store_n(&starting, 0, __ATOMIC_RELEASE);
 	return r;
@@ -645,7 +645,7 @@ void uffd_after_fork(void)
 		mon.table_busy = 0;
 	if (mon_stop_fd >= 0 && sys_fd_ino(mon_stop_fd) == stop_ino)
 		sys_close(mon_stop_fd);
-	if (mon_fd >= 0 && ours())
+	if (mon_fd >= 0 && mon_fd_ours())
 		sys_close(mon_fd);
 	if (mon_fd >= 0 || mon_stop_fd >= 0)
 		mon_stop_fd = mon_fd = -1;
@@ -677,5 +677,5 @@ void uffd_quiesce(void)
 	for (int i = 0; i < 10000 &&
 	     __atomic_load_n(&mon.done, __ATOMIC_SEQ_CST) !=
 	     __atomic_load_n(&mon.reads, __ATOMIC_SEQ_CST); i++)
-		sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		sys_sched_yield();
 }

@@ -175,7 +175,8 @@ static int collect_cb(uint32_t idx, void *arg)
 	return 0;
 }
 
-static bool ours(const struct ns_kvma *k)
+/* A kernel VMA the shadow keeps: not a special mapping, not the arena. */
+static bool shadowed(const struct ns_kvma *k)
 {
 	return !(k->flags & (NS_KVMA_SPECIAL << 8)) && !arena_contains(k->start);
 }
@@ -255,7 +256,7 @@ static int kernel_vmas(uint32_t proc, pid_t pid)
 		return nk;
 	/* Drop what is not ours to shadow, keep order. */
 	for (int r = 0; r < nk; r++)
-		if (ours(&ns_scr.kvma[r]))
+		if (shadowed(&ns_scr.kvma[r]))
 			ns_scr.kvma[w++] = ns_scr.kvma[r];
 	nk = w;
 	for (int r = 0; r < nk; r++)

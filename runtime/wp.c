@@ -49,7 +49,7 @@ static int register_wp(uint64_t start, uint64_t end, bool placed)
 
 	if (fd < 0)
 		return fd;
-	return (int)sys_call(SYS_ioctl, fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+	return (int)sys_ioctl(fd, UFFDIO_REGISTER, &reg);
 }
 
 static bool is_held(uint64_t a)
@@ -66,7 +66,7 @@ static long wp(uint64_t start, uint64_t end, bool on)
 	struct uffdio_writeprotect w = { .range = { start, end - start },
 					 .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
 
-	return sys_call(SYS_ioctl, mon_fd, UFFDIO_WRITEPROTECT, &w, 0, 0, 0);
+	return sys_ioctl(mon_fd, UFFDIO_WRITEPROTECT, &w);
 }
 
 /* Write protection off [start, end), and its writers woken whatever the
@@ -79,7 +79,7 @@ static void unprotect(uint64_t start, uint64_t end)
 	struct uffdio_range w = { start, end - start };
 
 	if (wp(start, end, false) < 0)
-		sys_call(SYS_ioctl, mon_fd, UFFDIO_WAKE, &w, 0, 0, 0);
+		sys_ioctl(mon_fd, UFFDIO_WAKE, &w);
 }
 
 static bool is_cow_watched(uint64_t a)
@@ -193,9 +193,9 @@ static void unregister_wp(uint64_t start, uint64_t end, bool placed)
 	struct uffdio_register reg = { .range = r, .mode = UFFDIO_REGISTER_MODE_MISSING };
 
 	if (placed)
-		sys_call(SYS_ioctl, mon_fd, UFFDIO_REGISTER, &reg, 0, 0, 0);
+		sys_ioctl(mon_fd, UFFDIO_REGISTER, &reg);
 	else
-		sys_call(SYS_ioctl, mon_fd, UFFDIO_UNREGISTER, &r, 0, 0, 0);
+		sys_ioctl(mon_fd, UFFDIO_UNREGISTER, &r);
 }
 
 /* Write sampling: arm [start, end), a slice of the VMA [vstart, vend), so

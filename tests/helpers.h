@@ -285,7 +285,7 @@ static inline void ns_expect_nodes(const char *what, const char *base, long n,
 }
 
 /* One line of /proc/PID/maps. */
-struct ns_vma {
+struct maps_line {
 	uintptr_t start, end;	/* [start, end) */
 	char perms[5];		/* "rw-p" */
 	unsigned long long off;	/* file offset in bytes; 0 for anonymous */
@@ -300,7 +300,7 @@ struct ns_vma {
  * same thread. */
 struct ns_maps {
 	int n;
-	struct ns_vma *v;
+	struct maps_line *v;
 };
 
 /* Read /proc/PID/maps (0 = self) into m; returns the number of VMAs or
@@ -309,7 +309,7 @@ struct ns_maps {
 static inline int ns_maps_load(pid_t pid, struct ns_maps *m)
 {
 	static __thread char buf[NS_MAPS_BYTES];
-	static __thread struct ns_vma vmas[NS_MAPS_MAX];
+	static __thread struct maps_line vmas[NS_MAPS_MAX];
 	char path[64];
 	size_t len = 0;
 	ssize_t r = 0;
@@ -335,7 +335,7 @@ static inline int ns_maps_load(pid_t pid, struct ns_maps *m)
 		if (!nl)
 			break;
 		*nl = 0;
-		struct ns_vma *v = &vmas[m->n];
+		struct maps_line *v = &vmas[m->n];
 		unsigned long s, e, ino;
 		unsigned int maj, min;
 		int name_at = 0;
@@ -358,7 +358,7 @@ static inline void ns_maps_free(struct ns_maps *m)
 }
 
 /* The VMA of m holding addr, or NULL. */
-static inline const struct ns_vma *ns_maps_find(const struct ns_maps *m,
+static inline const struct maps_line *ns_maps_find(const struct ns_maps *m,
 						const void *addr)
 {
 	uintptr_t a = (uintptr_t)addr;

@@ -51,7 +51,7 @@ static void set(int from, int to, const char *perms, unsigned long ino,
 /* The VMA holding page i must be exactly pages [from, to). */
 static void check_bounds(const struct ns_maps *m, int i, int from, int to, const char *step)
 {
-	const struct ns_vma *v = ns_maps_find(m, at(i));
+	const struct maps_line *v = ns_maps_find(m, at(i));
 	if (!v || v->start != (uintptr_t)at(from) || v->end != (uintptr_t)at(to))
 		t_fail("%s: VMA of page %d is %#lx-%#lx, want pages %d-%d (%p-%p)", step, i,
 		       v ? (unsigned long)v->start : 0, v ? (unsigned long)v->end : 0,
@@ -64,7 +64,7 @@ static void check_step(const char *step)
 	t_assert(ns_maps_load(0, &m) > 0);
 	for (int i = -1; i <= NPAGES; i++) {
 		char *a = at(i);
-		const struct ns_vma *v = ns_maps_find(&m, a);
+		const struct maps_line *v = ns_maps_find(&m, a);
 		if (!M(i).perms) {
 			if (v)
 				t_fail("%s: page %d still mapped (%s)", step, i, v->perms);

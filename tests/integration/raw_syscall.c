@@ -35,7 +35,7 @@ static void check_pages(const char *step, char *p, int n, const char *perms,
 	t_assert(ns_maps_load(0, &m) > 0);
 	for (int i = 0; i < n; i++) {
 		char *a = p + (long)i * pg;
-		const struct ns_vma *v = ns_maps_find(&m, a);
+		const struct maps_line *v = ns_maps_find(&m, a);
 		int kn = ns_kernel_node(a), node = api.page_node(a);
 		if (!perms) {
 			if (v)

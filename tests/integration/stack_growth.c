@@ -50,7 +50,7 @@ static __attribute__((noinline)) void grow(void)
 	char *hi = (char *)(((uintptr_t)buf + ARRAY) & ~(uintptr_t)(pg - 1));
 	struct ns_maps m;
 	t_assert(ns_maps_load(0, &m) > 0);
-	const struct ns_vma *v = ns_maps_find(&m, lo);
+	const struct maps_line *v = ns_maps_find(&m, lo);
 	if (!v || strcmp(v->name, "[stack]"))
 		t_fail("%p is not in [stack] (test bug)", (void *)lo);
 	if (v->start >= stack_start_before)

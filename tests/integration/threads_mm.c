@@ -185,7 +185,7 @@ static int remap_efault_ok(struct slot *s)
 	struct ns_maps m;
 	if (ns_maps_load(0, &m) < 0)
 		return 0;
-	const struct ns_vma *v = ns_maps_find(&m, s->addr);
+	const struct maps_line *v = ns_maps_find(&m, s->addr);
 	int split = v && v->end < (uintptr_t)(s->addr + (long)s->npages * pg);
 	ns_maps_free(&m);
 	return split;
@@ -297,7 +297,7 @@ static void check_final(struct worker *w, const struct ns_maps *m)
 		op_check(w, s);
 		for (int i = 0; i < s->npages; i++) {
 			char *p = s->addr + (long)i * pg;
-			const struct ns_vma *v = ns_maps_find(m, p);
+			const struct maps_line *v = ns_maps_find(m, p);
 			check(v && !strcmp(v->perms, perms_of(s->prot[i])),
 			      "page %p: maps says %s, want %s", (void *)p,
 			      v ? v->perms : "unmapped", perms_of(s->prot[i]));
