@@ -223,11 +223,24 @@ static bool owner_dead(uint32_t tid)
 	return state == 'Z' || state == 'X' || state == 'x';
 }
 
-/* tid of this thread; the kernel's answer, never a cached copy, so it is
- * right in the child of a fork too. */
+/* tid of this thread, asked of the kernel once per thread: a gettid()
+ * per lock was half of what a hook added to an mmap + munmap pair.  A fork
+ * child forgets its parent's (ns_tid_forget(), from the atfork handler
+ * every glibc fork runs); a child that shares our memory without glibc's
+ * fork (vfork, posix_spawn, a raw fork) never takes the lock (enter()
+ * compares getpid() first), so it never uses the copy. */
+static __thread uint32_t tid_cache;
+
 static inline uint32_t my_tid(void)
 {
-	return (uint32_t)sys_gettid();
+	if (!tid_cache)
+		tid_cache = (uint32_t)sys_gettid();
+	return tid_cache;
+}
+
+void ns_tid_forget(void)
+{
+	tid_cache = 0;
 }
 
 /* Takes the family lock unless *bail (when given) turns non-zero while we

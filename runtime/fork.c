@@ -294,6 +294,7 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 
 void ns_atfork_child(void)
 {
+	ns_tid_forget();
 	if (!ns_rt.in_fork)
 		ns_rt.forked_unseen = 1;
 }

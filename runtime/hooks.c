@@ -89,7 +89,7 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if ((flags & MAP_FIXED) && !((uint64_t)addr & (NS_PAGE_SIZE - 1)) && len)
 		uffd_region_leave((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
 	r = sys_mmap(addr, len, prot, flags, fd, off);
-	ns_fmt(last_call, sizeof(last_call), "mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
+	note_call("mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
 	       addr, len, prot, flags, fd, (unsigned long)off, r);
 	if (!failed(r)) {
 		trace_emit(NS_TR_MMAP, (uint64_t)r, len, -1, (uint32_t)(prot | flags << 8));
@@ -114,7 +114,7 @@ long ns_munmap(void *addr, size_t len)
 			uffd_region_del(s, e);	/* a kernel-placed region's note */
 	}
 	r = sys_munmap(addr, len);
-	ns_fmt(last_call, sizeof(last_call), "munmap(%p, %#lx) = %ld", addr, len, r);
+	note_call("munmap(%p, %#lx) = %ld", addr, len, r);
 	if (!failed(r)) {
 		trace_emit(NS_TR_MUNMAP, (uint64_t)addr, len, -1, 0);
 		if (vma_unmap(ns_rt.self, (uint64_t)addr,
@@ -132,7 +132,7 @@ long ns_mprotect(void *addr, size_t len, int prot)
 	if (!enter())
 		return passed(sys_mprotect(addr, len, prot), 0, 0);
 	r = sys_mprotect(addr, len, prot);
-	ns_fmt(last_call, sizeof(last_call), "mprotect(%p, %#lx, %d) = %ld", addr, len,
+	note_call("mprotect(%p, %#lx, %d) = %ld", addr, len,
 	       prot, r);
 	if (!failed(r))
 		trace_emit(NS_TR_MPROTECT, (uint64_t)addr, len, -1, (uint32_t)prot);
@@ -196,7 +196,7 @@ long ns_madvise(void *addr, size_t len, int advice)
 	r = sys_madvise(addr, len, advice);
 	if (left)
 		uffd_region_add(as, ae, pol - 1);
-	ns_fmt(last_call, sizeof(last_call), "madvise(%p, %#lx, %d) = %ld", addr, len,
+	note_call("madvise(%p, %#lx, %d) = %ld", addr, len,
 	       advice, r);
 	if (!failed(r)) {
 		uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);
@@ -241,7 +241,7 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 	if (left)
 		uffd_region_leave(os, oe);
 	r = sys_mremap(old, oldlen, newlen, flags, new);
-	ns_fmt(last_call, sizeof(last_call), "mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
+	note_call("mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
 	       old, oldlen, newlen, flags, new, r);
 	if (failed(r)) {
 		if (left)

@@ -141,6 +141,7 @@ bool ns_lock_unless(const volatile int *bail);
 void ns_lock_kick(void);
 void ns_unlock_if_mine(void);
 bool ns_lock_mine(void);	/* this thread holds the family lock */
+void ns_tid_forget(void);	/* in a fork child: the tid is the kernel's again */
 
 /* ---- object.c: address_space, anon_vma and anon_vma_chain ---- */
 
