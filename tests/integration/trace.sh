@@ -143,21 +143,6 @@ rc=$?
 grep -q "^[0-9]*\.[0-9]\{6\}  pid $parent tid [0-9]*  fork child $child$" "$tmp/txt" ||
 	fail "trace: no fork line for child $child"
 
-# expect_fail WANT LABEL PATTERN CMD...: fails with one line matching PATTERN.
-expect_fail() {
-	want=$1 label=$2 pat=$3
-	shift 3
-	"$@" >"$tmp/o" 2>"$tmp/err" </dev/null
-	rc=$?
-	if [ "$want" = nonzero ]; then
-		[ $rc -ne 0 ] || fail "$label: exit 0"
-	else
-		[ $rc -eq "$want" ] || fail "$label: exit $rc, want $want"
-	fi
-	[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$label: not one line: $(cat "$tmp/err")"
-	grep -q -- "$pat" "$tmp/err" || fail "$label: '$(cat "$tmp/err")' lacks '$pat'"
-	[ -s "$tmp/o" ] && fail "$label: wrote to stdout"
-}
 printf 'NSTRACX\0\1\0\0\0\60\0\0\0' >"$tmp/bad"
 expect_fail 1 "trace of a non-trace" "^numashadow: trace: $tmp/bad: " "$NS" trace "$tmp/bad"
 expect_fail 1 "trace of no file" "^numashadow: trace: $tmp/none: " "$NS" trace --csv "$tmp/none"

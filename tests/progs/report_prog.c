@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * report_prog: two allocation functions of known names that place known
- * numbers of pages, for tests/integration/report.sh and report_html.sh
- * to find in `numashadow report`.  alloc_table() maps 48 pages and
+ * numbers of pages, for the tests/integration/report_*.sh tests to find
+ * in `numashadow report`.  alloc_table() maps 48 pages and
  * alloc_buffer() 16, each with mmap(2) called from its own body (so the
  * call site is that function), and both write every page.  Under the
  * preload each region is then migrated to node 0 once, with
