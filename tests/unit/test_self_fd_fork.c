@@ -14,14 +14,14 @@
 #include "unit.h"
 #include "sys.h"
 
-static volatile int stop;
+static int stop;	/* atomic: the reader's end */
 
 static void *reader(void *unused)
 {
 	bool kept;
 
 	(void)unused;
-	while (!stop)
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE))
 		sys_self_fd(SYS_SELF_STAT, &kept);
 	return NULL;
 }
@@ -52,7 +52,7 @@ static void child_reads_stat_after_fork(void **state)
 				    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 }
 
