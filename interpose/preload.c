@@ -10,8 +10,10 @@
  * exported symbols.  Those functions are short syscall stubs (mremap a
  * slightly longer one), so at start-up, before the program's threads exist,
  * each one's first 12 bytes become an absolute jump to our wrapper, which
- * performs the syscall itself.  The exported symbols cover callers that
- * bind to us first; syscall() is wrapped for raw SYS_mmap & co.; ld.so's
+ * performs the syscall itself.  _exit (exit()'s end too) is redirected
+ * the same way, so that the process's end waits for a hook under way.
+ * The exported symbols cover callers that bind to us first; syscall() is
+ * wrapped for raw SYS_mmap & co. and SYS_exit_group; ld.so's
  * own stubs are redirected too and its _dl_debug_state() tells us when it
  * is at work; shmat and friends, which map through paths we do not
  * redirect, mark the shadow for reconciliation with /proc/self/maps.  See
@@ -99,6 +101,11 @@ static int w_brk(void *addr)
 static int w_execve(const char *p, char *const av[], char *const ev[])
 {
 	return (int)ret_errno(ns_execve(p, av, ev));
+}
+
+static void w_exit(int status)
+{
+	ns_exit_group(status);
 }
 
 EXPORT void *mmap(void *a, size_t l, int p, int f, int fd, off_t o)
@@ -292,6 +299,8 @@ EXPORT long syscall(long n, ...)
 	case SYS_execve:
 		return ret_errno(ns_execve((const char *)a[0], (char *const *)a[1],
 					   (char *const *)a[2]));
+	case SYS_exit_group:
+		ns_exit_group((int)a[0]);
 	case SYS_shmat:
 	case SYS_shmdt:
 	case SYS_pkey_mprotect:
@@ -388,6 +397,7 @@ static const struct {
 	{ "mremap", (void *)w_mremap },
 	{ "brk", (void *)w_brk },
 	{ "execve", (void *)w_execve },
+	{ "_exit", (void *)w_exit },	/* and _Exit, exit()'s end */
 };
 
 /* libc's code, as [lo, hi): each stub must lie there (one walk of the

@@ -9,8 +9,12 @@
  * The family lock is a futex word holding the owner's tid.  It is robust in
  * the way that matters here: a waiter that sleeps too long checks whether
  * the owner still exists, and takes the lock over from a dead one (the
- * shadow is then marked tainted).  Across fork, the parent keeps it while it
- * copies the shadow for the child; the child waits for it like anyone else.
+ * shadow is then marked tainted, unless the owner died before it was let
+ * in: it changed nothing).  A process that ends itself (exit_group,
+ * execve) first closes the lock to its other threads, so the kernel's end
+ * of them never finds one inside: only a kill leaves a dead holder.
+ * Across fork, the parent keeps it while it copies the shadow for the
+ * child; the child waits for it like anyone else.
  *
  * The lock tree - every lock of the runtime, outermost first.  A thread
  * holding a lock may take those below it on its branch, never one above
@@ -55,7 +59,10 @@
  * family lock: every record of the arena.  Its holder may block in any
  *   syscall, fault on a registered range, or wait for the monitor to read
  *   an event: the monitor never takes it.  Not recursive: ns_in_runtime
- *   keeps a thread (and its signal handlers) from taking it twice.
+ *   keeps a thread (and its signal handlers) from taking it twice.  Once
+ *   a thread ending its process has closed it (ns_lock_close, lock held),
+ *   the process's other threads - the program's and ours - that take it
+ *   let it go at once and wait, holding nothing, for the end.
  * trace ranges: writers hold the family lock too (wlock is for a fork
  *   child's sake); the monitor reads by sequence count, 4 tries, no wait.
  * region table: reg[]/nreg, edited by hooks under the family lock, read by
@@ -243,6 +250,44 @@ void ns_tid_forget(void)
 	tid_cache = 0;
 }
 
+/* The owner word is the holder's tid, with LOCK_UNTOUCHED set from the
+ * compare-and-swap that takes the lock until the gate lets it in: a holder
+ * that dies with the bit set changed nothing, and its takeover is clean. */
+#define LOCK_UNTOUCHED (1U << 31)
+#define LOCK_TID(o) ((o) & ~LOCK_UNTOUCHED)
+
+/* The gate, per process: closed (ns_lock_close) by a thread ending the
+ * process, so that the kernel's end of the others never finds one inside
+ * the lock.  A fork child's copy names the parent's pid: open to it. */
+static uint32_t gate_tid;	/* the closing thread, 0: open (futex word) */
+static pid_t gate_pid;		/* its process */
+
+static bool gate_shut(uint32_t me)
+{
+	uint32_t g = __atomic_load_n(&gate_tid, __ATOMIC_SEQ_CST);
+
+	return g && g != me && gate_pid == (pid_t)sys_getpid();
+}
+
+/* The lock just taken, untouched: true, let in; or, when the gate is
+ * shut, false with the lock let go again once the gate opens (a failed
+ * execve) - usually never: the process ends while we wait here. */
+static bool lock_let_in(uint32_t me)
+{
+	struct ns_lock *l = &ns_arena->lock;
+	uint32_t g;
+
+	if (!gate_shut(me)) {
+		/* seq_cst: the mark is gone before any edit is seen */
+		__atomic_store_n(&l->owner, me, __ATOMIC_SEQ_CST);
+		return true;
+	}
+	ns_unlock();
+	while ((g = __atomic_load_n(&gate_tid, __ATOMIC_SEQ_CST)) && gate_shut(me))
+		sys_futex(&gate_tid, FUTEX_WAIT_PRIVATE, g, NULL);
+	return false;
+}
+
 /* Takes the family lock unless *bail (when given) turns non-zero while we
  * wait - the holder is forking, and a thread blocked here may hold a lock
  * fork needs.  Returns true with the lock held, false without it.  A
@@ -256,10 +301,12 @@ bool ns_lock_unless(const volatile int *bail)
 
 	for (int spins = 0;; spins++) {
 		cur = 0;
-		if (__atomic_compare_exchange_n(&l->owner, &cur, me, false,
-						__ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
-			return true;
+		if (__atomic_compare_exchange_n(&l->owner, &cur, me | LOCK_UNTOUCHED, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+			if (lock_let_in(me))
+				return true;
+			continue;
+		}
 		if (bail && *bail)
 			return false;
 		if (spins < 64) {
@@ -271,16 +318,17 @@ bool ns_lock_unless(const volatile int *bail)
 		__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_SEQ_CST);
 		if (r == -ETIMEDOUT &&
 		    __atomic_load_n(&l->owner, __ATOMIC_RELAXED) == cur &&
-		    owner_dead(cur) &&
-		    __atomic_compare_exchange_n(&l->owner, &cur, me, false,
-						__ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
+		    owner_dead(LOCK_TID(cur)) &&
+		    __atomic_compare_exchange_n(&l->owner, &cur, me | LOCK_UNTOUCHED, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 			/* Once per family: a takeover after it was said
 			 * does not make it news again. */
 			uint32_t clean = 0;
-			__atomic_compare_exchange_n(&ns_arena->tainted, &clean, 1, false,
-						    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-			return true;
+			if (!(cur & LOCK_UNTOUCHED))
+				__atomic_compare_exchange_n(&ns_arena->tainted, &clean, 1, false,
+							    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+			if (lock_let_in(me))
+				return true;
 		}
 	}
 }
@@ -305,16 +353,33 @@ void ns_unlock(void)
 		sys_futex(&l->owner, FUTEX_WAKE, 1, NULL);
 }
 
+/* Lock held, by a thread about to end its process (exit_group, execve):
+ * the process's other threads are not let in from now on.  Its holder
+ * before us has left; one that takes the lock after waits, untouched,
+ * for the end. */
+void ns_lock_close(void)
+{
+	gate_pid = (pid_t)sys_getpid();
+	__atomic_store_n(&gate_tid, my_tid(), __ATOMIC_SEQ_CST);
+}
 
+/* The process goes on after all (execve failed): let them in again. */
+void ns_lock_reopen(void)
+{
+	__atomic_store_n(&gate_tid, 0, __ATOMIC_SEQ_CST);
+	sys_futex(&gate_tid, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL);
+}
+
+/* Also in the moment before it is let in (a signal handler asks). */
 bool ns_lock_mine(void)
 {
-	return ns_arena && __atomic_load_n(&ns_arena->lock.owner, __ATOMIC_RELAXED) == my_tid();
+	return ns_arena &&
+	       LOCK_TID(__atomic_load_n(&ns_arena->lock.owner, __ATOMIC_RELAXED)) == my_tid();
 }
 
 /* Lets go of the lock if this thread holds it (before exiting). */
 void ns_unlock_if_mine(void)
 {
-	if (ns_arena && __atomic_load_n(&ns_arena->lock.owner, __ATOMIC_RELAXED) ==
-			my_tid())
+	if (ns_lock_mine())
 		ns_unlock();
 }

@@ -316,16 +316,18 @@ long ns_execve(const char *path, char *const argv[], char *const envp[])
 		return sys_execve(path, argv, envp);
 	if (ns_rt.verify && ns_verify_now(true))
 		ns_verify_fail();
-	/* Other threads may run until the kernel stops them; with the
-	 * record marked, their hooks pass straight to the kernel. */
+	/* Other threads may run until the kernel stops them: their hooks
+	 * wait at the closed lock, never inside it, for our outcome. */
 	mm_exit(ns_rt.self);
 	proc_of(ns_rt.self)->state = NS_PROC_EXEC;
 	ctl_stop();
+	ns_lock_close();
 	ns_unlock();
 	trace_emit(NS_TR_EXEC, 0, 0, -1, 0);
 	trace_finish();
 	r = sys_execve(path, argv, envp);
 	ns_lock();
+	ns_lock_reopen();
 	proc_of(ns_rt.self)->state = NS_PROC_LIVE;
 	ns_rt.dirty = 0;
 	verify_vmas(ns_rt.self, true);

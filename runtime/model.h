@@ -74,7 +74,8 @@ long it_is_valid(const struct it_ops *ops, uint32_t root);
 /* ---- arena.c: the family arena, its pools and its lock ---- */
 
 struct ns_lock {
-	uint32_t owner;		/* tid of the holder, 0 = free */
+	uint32_t owner;		/* tid of the holder, 0 = free; bit 31: not
+				 * yet let in (arena.c) */
 	uint32_t waiters;	/* threads sleeping on owner */
 };
 
@@ -140,8 +141,10 @@ void ns_unlock(void);
 bool ns_lock_unless(const volatile int *bail);
 void ns_lock_kick(void);
 void ns_unlock_if_mine(void);
-bool ns_lock_mine(void);	/* this thread holds the family lock */
+bool ns_lock_mine(void);	/* this thread holds (or is taking) the family lock */
 void ns_tid_forget(void);	/* in a fork child: the tid is the kernel's again */
+void ns_lock_close(void);	/* lock held: this process's others kept out */
+void ns_lock_reopen(void);	/* ... let in again */
 
 /* ---- object.c: address_space, anon_vma and anon_vma_chain ---- */
 

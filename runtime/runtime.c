@@ -460,6 +460,26 @@ void ns_exit(void)
 	ns_in_runtime = 0;
 }
 
+/* exit_group, the program's (_exit, and exit() after its handlers): the
+ * kernel ends every thread at once, and one inside the family lock - the
+ * program's in a hook, the loop in a timer - would leave the family a dead
+ * holder and a shadow said to be suspect.  The lock is taken first, so an
+ * edit under way ends, and closed to our other threads.  Not when this
+ * thread is inside the runtime already (a signal handler's _exit: that is
+ * a death in the middle), nor in a vfork child (our memory, not our end). */
+void ns_exit_group(int status)
+{
+	if (ns_arena && !ns_in_runtime && !ns_lock_mine() &&
+	    sys_getpid() == ns_rt.pid) {
+		ns_in_runtime = 1;
+		ns_lock();
+		ns_lock_close();
+		ns_unlock();
+	}
+	for (;;)
+		sys_exit_group(status);
+}
+
 /* ---- what the public API (api.c) enters by ---- */
 
 /* An API call: -ENOSYS only when the runtime is not up in this process

@@ -17,6 +17,8 @@
  * (only while it has one thread: the writes are not atomic). */
 int ns_init(void (*redirect)(void));
 void ns_exit(void);
+/* exit_group(2) once no thread of ours is inside the family lock. */
+void ns_exit_group(int status) __attribute__((noreturn));
 long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 long ns_munmap(void *addr, size_t len);
 long ns_mprotect(void *addr, size_t len, int prot);
