@@ -247,7 +247,8 @@ static inline uint32_t my_tid(void)
 
 void ns_tid_forget(void)
 {
-	tid_cache = 0;
+	if (tid_cache)
+		tid_cache = 0;	/* read first: a write copies the page */
 }
 
 /* The owner word is the holder's tid, with LOCK_UNTOUCHED set from the
