@@ -90,7 +90,7 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		uffd_region_leave((uint64_t)addr, (uint64_t)addr + NS_PAGE_ALIGN(len));
 	r = sys_mmap(addr, len, prot, flags, fd, off);
 	note_call("mmap(%p, %#lx, %d, %#x, %d, %#lx) = %#lx",
-	       addr, len, prot, flags, fd, (unsigned long)off, r);
+		  addr, len, prot, flags, fd, (unsigned long)off, r);
 	if (!failed(r)) {
 		trace_emit(NS_TR_MMAP, (uint64_t)r, len, -1, (uint32_t)(prot | flags << 8));
 		on_mmap((uint64_t)r, len, prot, flags, fd, off, sites, nsites);
@@ -132,8 +132,7 @@ long ns_mprotect(void *addr, size_t len, int prot)
 	if (!enter())
 		return passed(sys_mprotect(addr, len, prot), 0, 0);
 	r = sys_mprotect(addr, len, prot);
-	note_call("mprotect(%p, %#lx, %d) = %ld", addr, len,
-	       prot, r);
+	note_call("mprotect(%p, %#lx, %d) = %ld", addr, len, prot, r);
 	if (!failed(r))
 		trace_emit(NS_TR_MPROTECT, (uint64_t)addr, len, -1, (uint32_t)prot);
 	if (failed(r) || (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) ||
@@ -196,8 +195,7 @@ long ns_madvise(void *addr, size_t len, int advice)
 	r = sys_madvise(addr, len, advice);
 	if (left)
 		uffd_region_add(as, ae, pol - 1);
-	note_call("madvise(%p, %#lx, %d) = %ld", addr, len,
-	       advice, r);
+	note_call("madvise(%p, %#lx, %d) = %ld", addr, len, advice, r);
 	if (!failed(r)) {
 		uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);
 		trace_emit(NS_TR_MADVISE, s, len, -1, (uint32_t)advice);
@@ -242,7 +240,7 @@ long ns_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new)
 		uffd_region_leave(os, oe);
 	r = sys_mremap(old, oldlen, newlen, flags, new);
 	note_call("mremap(%p, %#lx, %#lx, %d, %p) = %#lx",
-	       old, oldlen, newlen, flags, new, r);
+		  old, oldlen, newlen, flags, new, r);
 	if (failed(r)) {
 		if (left)
 			uffd_region_add(os, oe, pol - 1);
