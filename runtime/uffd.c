@@ -549,10 +549,9 @@ int uffd_fd(void)
 	return fd >= 0 ? fd : fds_open();
 }
 
-/* Opens the userfaultfd and starts the monitor; 0 or -errno (the caller
- * then falls back to VMA policies). */
-
-
+/* Starts the monitor (its descriptors wait for uffd_fd()); 0 or -errno
+ * when the kernel's userfaultfd cannot serve (the caller then falls back
+ * to VMA policies). */
 int uffd_start(void)
 {
 	int r;
@@ -564,9 +563,8 @@ int uffd_start(void)
 	return r;
 }
 
-/* One piece, over 60 lines: the descriptor, its features, the stop
- * eventfd, the monitor's state reset for this process and the thread, in
- * the one order that lets a failure close what was opened. */
+/* One piece: the probe of what the kernel allows, the monitor's state
+ * reset where a monitor ran in this image before, and the thread. */
 static int uffd_start_locked(void)
 {
 	uint64_t asked = 0, got = 0;
