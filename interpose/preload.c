@@ -55,10 +55,16 @@ static inline long ret_errno(long r)
 	return r;
 }
 
+static inline void *mmap_as(void *a, size_t l, int p, int f, int fd, off_t o, bool own)
+{
+	long r = ns_mmap(a, l, p, f, fd, o, own);
+	return failed(r) ? (errno = (int)-r, MAP_FAILED) : (void *)r;
+}
+
+/* libc's own mmap, redirected: malloc's, stdio's, pthread_create's. */
 static void *w_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
 {
-	long r = ns_mmap(a, l, p, f, fd, o);
-	return failed(r) ? (errno = (int)-r, MAP_FAILED) : (void *)r;
+	return mmap_as(a, l, p, f, fd, o, false);
 }
 
 static int w_munmap(void *a, size_t l)
@@ -110,7 +116,7 @@ static void w_exit(int status)
 
 EXPORT void *mmap(void *a, size_t l, int p, int f, int fd, off_t o)
 {
-	return w_mmap(a, l, p, f, fd, o);
+	return mmap_as(a, l, p, f, fd, o, true);
 }
 EXPORT void *mmap64(void *a, size_t l, int p, int f, int fd, off_t o)
 	__attribute__((alias("mmap")));
@@ -271,7 +277,7 @@ EXPORT long syscall(long n, ...)
 	switch (n) {
 	case SYS_mmap:
 		return ret_errno(ns_mmap((void *)a[0], (size_t)a[1], (int)a[2],
-					 (int)a[3], (int)a[4], (off_t)a[5]));
+					 (int)a[3], (int)a[4], (off_t)a[5], true));
 	case SYS_munmap:
 		return ret_errno(ns_munmap((void *)a[0], (size_t)a[1]));
 	case SYS_mprotect:

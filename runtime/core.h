@@ -126,5 +126,11 @@ bool monitor_placed(uint64_t start, uint64_t end);
 /* Starts the monitor when a policy asks for placement, else falls back to
  * VMA policies (placement_by_mbind). */
 void start_placement(void);
+/* Dormant under a policy: the kernel places the new region [start, end)
+ * (no lock, no shadow). */
+void place_dormant(uint64_t start, uint64_t end);
+/* Woken from that: marks the regions the kernel places for us, asking it.
+ * Lock held. */
+void kernel_regions_learn(void);
 
 #endif

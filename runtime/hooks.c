@@ -74,12 +74,38 @@ nomem:
 	mark_dirty();
 }
 
-long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+/* A region placement would take: anonymous, private, not a stack. */
+static bool placeable(int flags)
+{
+	return (flags & (MAP_ANONYMOUS | MAP_TYPE | MAP_STACK | MAP_GROWSDOWN)) ==
+	       (MAP_ANONYMOUS | MAP_PRIVATE);
+}
+
+/* Dormant under a policy: the kernel places the region (place_dormant()),
+ * unless it is the program's own large one, which wakes the runtime and
+ * goes to the monitor.  True when the call is done (*r). */
+static bool mmap_dormant(void *addr, size_t len, int prot, int flags, int fd, off_t off,
+			 bool own, long *r)
+{
+	if (ns_rt.placing == 2 && own && len >= ns_opt.monitor_from && placeable(flags) &&
+	    ns_wake())
+		return false;
+	*r = sys_mmap(addr, len, prot, flags, fd, off);
+	if (!failed(*r) && placeable(flags) && !ns_in_runtime)
+		place_dormant((uint64_t)*r, (uint64_t)*r + NS_PAGE_ALIGN(len));
+	*r = passed(*r, (uint64_t)addr, (flags & MAP_FIXED) ? len : 0);
+	return true;
+}
+
+long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool own)
 {
 	struct ns_site sites[NS_SITE_DEPTH];
 	int nsites = 0;
 	long r;
 
+	if (ns_rt.placing && __atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) &&
+	    mmap_dormant(addr, len, prot, flags, fd, off, own, &r))
+		return r;
 	/* The call site, before the lock: resolving it may take ld.so's. */
 	if (ns_rt.ready && !ns_in_runtime && want_sites)
 		nsites = site_capture(sites, NS_SITE_DEPTH);

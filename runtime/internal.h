@@ -415,6 +415,11 @@ struct ns_runtime {
 	int dormant;		/* no setting asked for the shadow: the hooks
 				 * pass, nothing is learned until an API call
 				 * wakes it (runtime.c, wake()) */
+	int placing;		/* dormant under a placement policy: the kernel
+				 * places new regions (place_dormant()) until
+				 * the program maps one the monitor should
+				 * have; 2: that mmap may wake us (malloc is
+				 * libc's, see policy_waits()) */
 	int disabled;		/* fail open: pass everything through */
 	pid_t pid;		/* pid this state belongs to */
 	uint32_t self;		/* our proc index */
@@ -450,6 +455,9 @@ void ns_verify_fail(void);
  * arm next-touch over [lo, hi). */
 bool ns_api_enter(void);
 void ns_api_leave(void);
+/* A dormant process under a policy, at a program's own call: wakes it and
+ * starts the monitor (a thread).  False if it stays dormant. */
+bool ns_wake(void);
 int ns_verify_now(bool full);
 long ns_next_touch(uint64_t lo, uint64_t hi);
 void ns_catch_up(void);

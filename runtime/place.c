@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "runtime.h"
 #include "sys.h"
+#include "verify.h"
 
 int placement_by_mbind;		/* no userfaultfd: VMA policies */
 
@@ -90,23 +91,81 @@ static int first_equal(int idx)
 	return idx;
 }
 
+struct kp_ctx {
+	struct { uint64_t s, e; int idx; } r[64];
+	int n;
+};
+
+/* Gives [start, end) the VMA policy p maps to; true when it has one now
+ * (localalloc needs none: the kernel's default is the touching thread's
+ * node). */
+static bool kernel_policy(uint64_t start, uint64_t end, const struct ns_policy *p)
+{
+	if (p->mode == POL_LOCAL)
+		return false;
+	/* A huge page is interleaved as one (small regions hold none). */
+	if (p->mode == POL_INTERLEAVE && end - start >= (2ULL << 20))
+		sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
+	return sys_mbind(start, end - start, kernel_mode(p), &(uint64_t){ policy_mask(p) },
+			 65, 0) == 0;
+}
+
 /* [start, end) placed by the kernel under policy idx's VMA policy. */
 static void kernel_place(uint64_t start, uint64_t end, int idx)
 {
-	const struct ns_policy *p = policy_get(idx);
-	long r = 0;
-
-	if (p->mode != POL_LOCAL) {
-		/* A huge page is interleaved as one (small regions hold none). */
-		if (p->mode == POL_INTERLEAVE && end - start >= (2ULL << 20))
-			sys_madvise((void *)start, end - start, MADV_NOHUGEPAGE);
-		r = sys_mbind(start, end - start, kernel_mode(p),
-			     &(uint64_t){ policy_mask(p) }, 65, 0);
-	}
-	if (p->mode == POL_LOCAL || r < 0)
+	if (!kernel_policy(start, end, policy_get(idx)))
 		return;
 	vma_set_policy(ns_rt.self, start, end, -(first_equal(idx) + 1));
 	uffd_region_note(start, end, idx);
+}
+
+/* A dormant process under a policy (runtime.c): the kernel places each new
+ * region, large ones too, as it places small ones when awake.  There is no
+ * shadow to note it in: wake() learns the VMA policies back from the
+ * kernel (kernel_regions_learn()).  No lock. */
+void place_dormant(uint64_t start, uint64_t end)
+{
+	const struct ns_policy *p = policy_get(policy_pick(end - start, NULL, 0));
+
+	if (p->mode != POL_NONE)
+		kernel_policy(start, end, p);
+}
+
+/* The policy whose VMA policy is (mode, mask), -1: none of ours. */
+static int policy_of_kernel(int mode, uint64_t mask)
+{
+	for (int i = 0; i <= ns_pol.nrules; i++) {
+		const struct ns_policy *p = policy_get(i);
+		if (p->mode != POL_NONE && p->mode != POL_LOCAL && kernel_mode(p) == mode &&
+		    policy_mask(p) == mask)
+			return first_equal(i);
+	}
+	return -1;
+}
+
+/* Woken from dormant under a policy: the regions the kernel was placing
+ * for us are found by asking it the policy of each of its anonymous VMAs
+ * (the maps' lines: the shadow merges neighbours whose policies it does
+ * not know yet), and marked as place() would have, so that a thread
+ * policy of the program's hands them to the monitor.  A VMA policy the
+ * program set itself with the same nodes is taken for ours: its pages go
+ * where the program asked either way.  Lock held. */
+void kernel_regions_learn(void)
+{
+	int nk = maps_read(0, ns_scr.kvma, MAX_KVMA, ns_scr.maps, sizeof(ns_scr.maps));
+
+	for (int i = 0; i < nk; i++) {
+		const struct ns_kvma *k = &ns_scr.kvma[i];
+		uint64_t mask[2] = { 0, 0 };
+		int mode = 0, idx;
+		if (k->ino || k->dev || (k->flags & NS_VMA_SHARED) || (k->flags >> 8) ||
+		    ns_own_overlaps(k->start, k->end) ||
+		    sys_get_mempolicy_at(&mode, mask, 128, k->start) < 0 ||
+		    (idx = policy_of_kernel(mode & 0xff, mask[0])) < 0)
+			continue;
+		vma_set_policy(ns_rt.self, k->start, k->end, -(idx + 1));
+		uffd_region_note(k->start, k->end, idx);
+	}
 }
 
 /* A new anonymous region: placed by policy idx (policy_pick()).  Where
@@ -142,11 +201,6 @@ bool monitor_placed(uint64_t start, uint64_t end)
 {
 	return vma_walk(ns_rt.self, start, end, monitor_placed_cb, NULL);
 }
-
-struct kp_ctx {
-	struct { uint64_t s, e; int idx; } r[64];
-	int n;
-};
 
 static int kernel_placed_cb(uint32_t vma, void *arg)
 {
@@ -209,8 +263,9 @@ void start_placement(void)
  * inside malloc: pthread_create may allocate). */
 static void kernel_regions_to_monitor(void)
 {
-	if (ns_in_runtime || !ns_rt.ready || ns_rt.disabled || placement_by_mbind ||
-	    (!uffd_active() && uffd_start() < 0))
+	if (ns_in_runtime || !ns_rt.ready || ns_rt.disabled ||
+	    (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) && !ns_wake()) ||
+	    placement_by_mbind || (!uffd_active() && uffd_start() < 0))
 		return;
 	if (!enter())
 		return;

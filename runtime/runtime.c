@@ -14,6 +14,7 @@
  * enter() reconciles the VMAs with /proc/self/maps before anything else.
  * ns_in_runtime, per thread, keeps a thread from taking the lock twice.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
@@ -29,6 +30,7 @@ int need_services;			/* an adopted child wants its socket, loop */
 
 static void drain_monitor(void);
 static void wake(void);
+static void start_wanted(void);
 
 /* ---- verify points ---- */
 
@@ -193,17 +195,27 @@ void leave(void)
 		ns_verify_fail();
 	ns_unlock();
 	ns_in_runtime = 0;
-	if (need_services) {
-		need_services = 0;
-		start_services();
-		if (policy_any() && !placement_by_mbind && uffd_start() == 0) {
-			ns_in_runtime = 1;	/* a signal handler must not wait */
-			ns_lock();
-			vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
-			ns_unlock();
-			ns_in_runtime = 0;
-		}
-	}
+	if (need_services)
+		start_wanted();
+}
+
+/* The threads an adopted fork child or a woken process wants, started
+ * outside the lock: the services, and the monitor, which takes over the
+ * regions it placed in the parent. */
+static void start_wanted(void)
+{
+	need_services = 0;
+	start_services();
+	if (!policy_any() || placement_by_mbind)
+		return;
+	start_placement();
+	if (placement_by_mbind)
+		return;
+	ns_in_runtime = 1;	/* a signal handler must not wait */
+	ns_lock();
+	vma_walk(ns_rt.self, 0, ~0ULL, reregister_cb, NULL);
+	ns_unlock();
+	ns_in_runtime = 0;
 }
 
 /* ---- services and timed policies ---- */
@@ -324,13 +336,42 @@ bool family_ready(void)
 	return st == 2 && ns_rt.self;
 }
 
+/* Can a placement policy, the only setting, wait for a region the monitor
+ * should place?  Until then the kernel places every region under the VMA
+ * policy ours maps to (docs/placement.md, "Dormant under a policy"): not
+ * for weighted interleave (the kernel's weights are the system's), rules
+ * naming call sites, NUMASHADOW_MONITOR_FROM=0, or a policy of the
+ * thread's own kept across exec (numactl), which VMA policies would
+ * outrank.  Returns 0 (it cannot), or what ns_rt.placing becomes: the
+ * program's own mmap of a large region may wake us (2) only where malloc
+ * is libc's - the thread the wake starts allocates, and another
+ * allocator may be holding its locks around the very mmap that wakes us;
+ * libc's malloc reaches the hooks by another way. */
+static int policy_waits(void)
+{
+	int mode = 0;
+	unsigned long mask = 0;
+
+	if (ns_opt.site_rules || policy_uses(POL_WEIGHTED) || !ns_opt.monitor_from ||
+	    sys_get_mempolicy(&mode, &mask, 64) < 0 || mode)
+		return 0;
+	void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+	void *own = libc ? dlsym(libc, "malloc") : NULL;
+	if (libc)
+		dlclose(libc);
+	return own && own == dlsym(RTLD_DEFAULT, "malloc") ? 2 : 1;
+}
+
 /* Does any setting need the shadow from the start?  Without one the runtime
- * stays dormant: an API call is the only thing that can want it. */
+ * stays dormant: an API call is the only thing that can want it, or under
+ * a placement policy a region for the monitor (ns_rt.placing). */
 static bool wanted_now(void)
 {
-	return ns_rt.verify || ns_opt.corrupt_kind || trace_on() || ns_opt.ctl_on ||
-	       ns_opt.report_at_exit || ns_opt.balance_mibps || ns_opt.migrate_after_node >= 0 ||
-	       ns_opt.next_touch_ns >= 0 || policy_any() || ns_opt.site_rules;
+	if (ns_rt.verify || ns_opt.corrupt_kind || trace_on() || ns_opt.ctl_on ||
+	    ns_opt.report_at_exit || ns_opt.balance_mibps || ns_opt.migrate_after_node >= 0 ||
+	    ns_opt.next_touch_ns >= 0 || ns_opt.site_rules)
+		return true;
+	return policy_any() && !(ns_rt.placing = policy_waits());
 }
 
 /* What the shadow needs to know of this process: the zero page, /dev/zero,
@@ -367,7 +408,9 @@ static void wake(void)
 {
 	__atomic_store_n(&ns_rt.dormant, 0, __ATOMIC_SEQ_CST);
 	ns_rt.dirty = 0;
-	if (ns_program_threads() == 1) {
+	if (ns_rt.placing) {
+		/* libc was redirected at start-up, for place_dormant(). */
+	} else if (ns_program_threads() == 1) {
 		redirect();
 	} else {
 		ns_log("woken with threads running: libc's own calls are found by "
@@ -377,6 +420,19 @@ static void wake(void)
 	learn_self();
 	proc_of(ns_rt.self)->dirty = 0;
 	proc_of(ns_rt.self)->unlearned = 0;
+	if (ns_rt.placing) {
+		kernel_regions_learn();
+		ns_rt.placing = 0;
+		need_services = 1;	/* the monitor, once the lock is free */
+	}
+}
+
+bool ns_wake(void)
+{
+	if (ns_in_runtime || !ns_api_enter())
+		return false;
+	ns_api_leave();
+	return true;
 }
 
 /* Returns 0 when the runtime is up, or -errno after saying why once. */
@@ -396,6 +452,8 @@ int ns_init(void (*redirect_libc)(void))
 	if (!wanted_now()) {
 		/* Nothing to do until the program asks (docs/design.md,
 		 * "Dormant"); the arena waits for a fork or an API call. */
+		if (ns_rt.placing)
+			redirect();	/* malloc's regions are placed too */
 		ns_rt.dormant = 1;
 		ns_rt.ready = 1;
 		ns_in_runtime = 0;
@@ -493,6 +551,8 @@ void ns_api_leave(void)
 {
 	ns_unlock();
 	ns_in_runtime = 0;
+	if (need_services)
+		start_wanted();
 }
 
 int ns_verify_now(bool full)

@@ -19,7 +19,9 @@ int ns_init(void (*redirect)(void));
 void ns_exit(void);
 /* exit_group(2) once no thread of ours is inside the family lock. */
 void ns_exit_group(int status) __attribute__((noreturn));
-long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+/* own: the program's own call (the exported symbol, syscall()), never one
+ * libc makes inside malloc or stdio. */
+long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool own);
 long ns_munmap(void *addr, size_t len);
 long ns_mprotect(void *addr, size_t len, int prot);
 long ns_madvise(void *addr, size_t len, int advice);

@@ -89,6 +89,10 @@ static inline long sys_set_mempolicy(int mode, const void *mask, unsigned long m
 { return sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0); }
 static inline long sys_get_mempolicy(int *mode, void *mask, unsigned long maxnode)
 { return sys_call(SYS_get_mempolicy, mode, mask, maxnode, 0, 0, 0); }
+/* The VMA policy at addr (MPOL_F_ADDR). */
+static inline long sys_get_mempolicy_at(int *mode, void *mask, unsigned long maxnode,
+					uint64_t addr)
+{ return sys_call(SYS_get_mempolicy, mode, mask, maxnode, addr, 2, 0); }
 static inline long sys_sched_yield(void)
 { return sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0); }
 static inline long sys_eventfd(unsigned initval, int flags)

@@ -43,6 +43,13 @@
  *   exec-policy   membind=1: a policy the program set before exec (as
  *                 numactl does) holds after it: the new image's first
  *                 touches, and those of a thread it creates, on node 0.
+ *   dormant       interleave=0-1, run without --verify (nothing else
+ *                 set, so the runtime waits: docs/placement.md, "Dormant
+ *                 under a policy"): no thread of the runtime's while the
+ *                 program writes 4 MiB it got from malloc, placed by the
+ *                 kernel page vpn on node vpn % 2; the program's own 4 MiB
+ *                 mmap starts the monitor (a second thread), and its pages
+ *                 are on node vpn % 2 too.
  *   fork          membind=1: placement goes on after fork.  Before the
  *                 fork, region W is written and region U is not.  The
  *                 child first-touches U and a region it maps itself, both
@@ -59,6 +66,7 @@
  * with CPU n on node n: tests/vm/place_policies.sh, place_fork.sh and
  * place_no_uffd.sh run it.
  */
+#include <dirent.h>
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
@@ -420,6 +428,42 @@ static void case_small(void)
 	       "the monitor; a bound thread's on node 0; the program's mbind kept)\n", n);
 }
 
+static int threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	t_assert(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void case_dormant(void)
+{
+	long n = (4 << 20) / pg;
+	char *a = malloc((size_t)(n + 1) * pg);
+
+	t_assert(a);
+	char *ap = (char *)(((uintptr_t)a + pg - 1) & ~(uintptr_t)(pg - 1));
+	touch(ap, n);
+	if (threads() != 1)
+		t_fail("dormant: %d threads after malloc's 4 MiB, expected 1", threads());
+	expect_interleaved("malloc's 4 MiB, placed by the kernel", ap, n);
+	char *m = map_rw((size_t)n * pg);
+	if (threads() != 2)
+		t_fail("dormant: %d threads after the program's 4 MiB, expected 2 "
+		       "(the monitor)", threads());
+	touch(m, n);
+	expect_interleaved("the program's 4 MiB, placed by the monitor", m, n);
+	expect_content("dormant malloc", ap, n);
+	expect_content("dormant mmap", m, n);
+	printf("vm_place dormant: PASS (%ld pages of malloc's by the kernel and %ld of "
+	       "the program's by the monitor, each by vpn %% 2)\n", n, n);
+}
+
 /* The policy set before exec is the new image's: run once to bind and
  * exec, then again (VM_PLACE_EXECED set) to touch and judge. */
 static void case_exec_policy(void)
@@ -552,6 +596,7 @@ static const struct {
 	{ "thread-policy", "membind=1", case_thread_policy },
 	{ "exec-policy", "membind=1", case_exec_policy },
 	{ "fork", "membind=1", case_fork },
+	{ "dormant", "interleave=0-1", case_dormant },
 };
 
 int main(int argc, char **argv)
