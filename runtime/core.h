@@ -121,6 +121,9 @@ extern int placement_by_mbind;	/* no userfaultfd: VMA policies */
 /* Places the new anonymous region [start, end) by policy idx
  * (policy_pick()).  Lock held. */
 void place(uint64_t start, uint64_t end, int idx);
+/* [start, end), part of a region the monitor placed by policy idx, lost
+ * its pages and left userfaultfd: placed again.  Lock held. */
+void place_again(uint64_t start, uint64_t end, int idx);
 /* Does [start, end) hold a region the monitor places?  Lock held. */
 bool monitor_placed(uint64_t start, uint64_t end);
 /* Starts the monitor when a policy asks for placement, else falls back to

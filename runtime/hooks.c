@@ -209,8 +209,8 @@ long ns_madvise(void *addr, size_t len, int advice)
 	 * caller waits until the monitor has read it (a wake-up across CPUs
 	 * each way: madvise + touch cost 15 times the plain pair).  The
 	 * range leaves userfaultfd for the call instead, as for munmap, and
-	 * comes back at once; a fault of another thread in between is the
-	 * kernel's. */
+	 * is placed again at once (place_again(): a small one by the
+	 * kernel); a fault of another thread in between is the kernel's. */
 	uint64_t as = (uint64_t)addr, ae = as + NS_PAGE_ALIGN(len);
 	uint32_t v = vma_find(ns_rt.self, as);
 	int pol = v && vma_of(v)->policy > 0 && vma_of(v)->end >= ae ? vma_of(v)->policy : 0;
@@ -220,7 +220,7 @@ long ns_madvise(void *addr, size_t len, int advice)
 		uffd_region_leave(as, ae);
 	r = sys_madvise(addr, len, advice);
 	if (left)
-		uffd_region_add(as, ae, pol - 1);
+		place_again(as, ae, pol - 1);
 	note_call("madvise(%p, %#lx, %d) = %ld", addr, len, advice, r);
 	if (!failed(r)) {
 		uint64_t s = (uint64_t)addr, e = s + NS_PAGE_ALIGN(len);

@@ -190,6 +190,31 @@ void place(uint64_t start, uint64_t end, int idx)
 	kernel_place(start, end, idx);
 }
 
+/* [start, end) of a region the monitor places under policy idx lost its
+ * pages (madvise) and left userfaultfd for the call: their next touches
+ * are first touches again.  A small range goes to the kernel, under the
+ * rule for small regions: each touch the monitor served would cost a
+ * wake-up across threads (one page dropped and written again cost 15
+ * times the plain pair, bench/mmap_loop).  Else, or where the kernel
+ * refuses, the monitor takes it back.  Lock held. */
+void place_again(uint64_t start, uint64_t end, int idx)
+{
+	const struct ns_policy *p = policy_get(idx);
+
+	if (!placement_by_mbind && by_kernel(end - start, p)) {
+		if (kernel_policy(start, end, p)) {
+			vma_set_policy(ns_rt.self, start, end, -(first_equal(idx) + 1));
+			uffd_region_note(start, end, idx);
+			return;
+		}
+		if (p->mode == POL_LOCAL) {	/* the kernel's default already */
+			vma_set_policy(ns_rt.self, start, end, 0);
+			return;
+		}
+	}
+	uffd_region_add(start, end, idx);
+}
+
 static int monitor_placed_cb(uint32_t vma, void *arg)
 {
 	(void)arg;

@@ -8,7 +8,9 @@
  * The program's own mmap of 4 MiB wakes it: a monitor thread appears, the
  * region has no VMA policy (the monitor places it), every page written is
  * present on node 0 by move_pages and in the shadow, and verify finds
- * nothing.  A thread policy of the program's then hands the regions the
+ * nothing.  Two pages dropped from it (MADV_DONTNEED) get the kernel's
+ * VMA policy, its neighbours keep none.  A thread policy of the program's
+ * then hands the regions the
  * kernel placed while dormant to the monitor (their VMA policies gone),
  * which shows the woken shadow knew them; a region the program bound
  * itself keeps its own.
@@ -117,6 +119,20 @@ int main(int argc, char **argv)
 	}
 	if ((d = api.verify()))
 		t_fail("after waking: verify %d", d);
+
+	/* Pages dropped from the monitor's region: placed again by the
+	 * kernel (a small range), the rest still the monitor's. */
+	if (madvise(m + 8 * pg, 2 * pg, MADV_DONTNEED))
+		t_fail("madvise: %s", strerror(errno));
+	expect_policy(m + 8 * pg, MPOL_INTERLEAVE, "2 pages dropped from the 4 MiB");
+	expect_policy(m + 7 * pg, MPOL_DEFAULT, "the page before them");
+	expect_policy(m + 10 * pg, MPOL_DEFAULT, "the page after them");
+	m[8 * pg] = 4;
+	m[9 * pg] = 4;
+	if (ns_kernel_node(m + 8 * pg) != 0 || ns_kernel_node(m + 9 * pg) != 0)
+		t_fail("the dropped pages, written again, are not present on node 0");
+	if ((d = api.verify()))
+		t_fail("after the drop: verify %d", d);
 
 	/* A thread policy outranks VMA policies: ours go to the monitor. */
 	if (set_mempolicy(MPOL_PREFERRED, &node0, 64))

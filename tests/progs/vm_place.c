@@ -8,7 +8,9 @@
  * written.
  *
  *   interleave    interleave=0-1: a 4 MiB mmap written page by page; the
- *                 page at addr is on node (addr >> 12) % 2, every one.
+ *                 page at addr is on node (addr >> 12) % 2, every one,
+ *                 five of them again after madvise(MADV_DONTNEED) and a
+ *                 second write.
  *   small         interleave=0-1: regions of 64 pages, below the size the
  *                 kernel places by numashadow's VMA policy: page vpn on
  *                 node vpn % 2; one the program binds to node 0 with its
@@ -246,8 +248,15 @@ static void case_interleave(void)
 		want[i] = (int)(vpn(r + i * pg) % 2);
 	ns_expect_nodes("interleave=0-1", r, n, want, c);
 	expect_content("interleave=0-1", r, n);
+	/* Pages dropped and written again are first touches again: a small
+	 * range goes to the kernel (place_again()), on the same nodes. */
+	if (madvise(r + 100 * pg, 5 * pg, MADV_DONTNEED))
+		t_fail("madvise: %s", strerror(errno));
+	touch(r + 100 * pg, 5);
+	ns_expect_nodes("interleave=0-1, 5 pages dropped and written again", r, n, want, NULL);
+	expect_content("interleave=0-1 after the drop", r, n);
 	printf("vm_place interleave: PASS (%ld pages: %ld on node 0, %ld on node 1, "
-	       "by vpn %% 2)\n", n, c[0], c[1]);
+	       "by vpn %% 2, 5 of them again after a drop)\n", n, c[0], c[1]);
 	free(want);
 }
 
