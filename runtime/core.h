@@ -124,6 +124,9 @@ void place(uint64_t start, uint64_t end, int idx);
 /* [start, end), part of a region the monitor placed by policy idx, lost
  * its pages and left userfaultfd: placed again.  Lock held. */
 void place_again(uint64_t start, uint64_t end, int idx);
+/* A fork child: its regions the parent's monitor placed go to the kernel;
+ * false where only the monitor can place them.  Lock held. */
+bool monitor_regions_to_kernel(void);
 /* Does [start, end) hold a region the monitor places?  Lock held. */
 bool monitor_placed(uint64_t start, uint64_t end);
 /* Starts the monitor when a policy asks for placement, else falls back to

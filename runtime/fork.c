@@ -241,13 +241,15 @@ static pid_t fork_child(void)
 	if (!ns_rt.disabled && ns_rt.verify && ns_verify_now(true))
 		ns_verify_fail();
 	/* Our monitor stayed with the parent, and without EVENT_FORK the
-	 * kernel unregistered our copies: start again - if we inherited a
-	 * region it placed, or must see every fault (the trace), or may map
-	 * a weighted one (the kernel's weights are not the policy's).
-	 * Otherwise the kernel places what we map (place()) until a thread
-	 * of ours sets a policy of its own: most children exec or exit
-	 * first, and a monitor cost each one a thread. */
+	 * kernel unregistered our copies.  The kernel places what the
+	 * parent's monitor did, and what we map (place()), until we map a
+	 * large region ourselves or a thread of ours sets a policy of its
+	 * own (monitor_regions_to_kernel()).  Where only a monitor can - a
+	 * trace sees every fault, the kernel's weights are not the policy's
+	 * - start one again if we inherited a region it placed or must see
+	 * every fault. */
 	if (!ns_rt.disabled && policy_any() && !placement_by_mbind &&
+	    !monitor_regions_to_kernel() &&
 	    (trace_on() || policy_uses(POL_WEIGHTED) ||
 	     monitor_placed(0, ~0ULL)) &&
 	    uffd_start() == 0) {

@@ -81,20 +81,19 @@ static bool placeable(int flags)
 	       (MAP_ANONYMOUS | MAP_PRIVATE);
 }
 
-/* Dormant under a policy: the kernel places the region (place_dormant()),
- * unless it is the program's own large one, which wakes the runtime and
- * goes to the monitor.  True when the call is done (*r). */
-static bool mmap_dormant(void *addr, size_t len, int prot, int flags, int fd, off_t off,
-			 bool own, long *r)
+/* The program's own mmap of a region the monitor should place, in a
+ * process whose monitor is not running (dormant under a policy, or a fork
+ * child that left its parent's regions to the kernel): the monitor starts
+ * now, a thread, outside libc's malloc (pthread_create allocates). */
+static void monitor_wanted(void)
 {
-	if (ns_rt.placing == 2 && own && len >= ns_opt.monitor_from && placeable(flags) &&
-	    ns_wake())
-		return false;
-	*r = sys_mmap(addr, len, prot, flags, fd, off);
-	if (!failed(*r) && placeable(flags) && !ns_in_runtime)
-		place_dormant((uint64_t)*r, (uint64_t)*r + NS_PAGE_ALIGN(len));
-	*r = passed(*r, (uint64_t)addr, (flags & MAP_FIXED) ? len : 0);
-	return true;
+	if (ns_in_runtime || !ns_rt.ready || ns_rt.disabled || placement_by_mbind ||
+	    uffd_running())
+		return;
+	if (__atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST))
+		ns_wake();
+	else
+		start_placement();
 }
 
 long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool own)
@@ -103,9 +102,15 @@ long ns_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, boo
 	int nsites = 0;
 	long r;
 
-	if (ns_rt.placing && __atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST) &&
-	    mmap_dormant(addr, len, prot, flags, fd, off, own, &r))
-		return r;
+	if (own && ns_rt.place_later == 2 && len >= ns_opt.monitor_from && placeable(flags))
+		monitor_wanted();
+	/* Dormant under a policy: the kernel places it (place_dormant()). */
+	if (ns_rt.placing && __atomic_load_n(&ns_rt.dormant, __ATOMIC_SEQ_CST)) {
+		r = sys_mmap(addr, len, prot, flags, fd, off);
+		if (!failed(r) && placeable(flags) && !ns_in_runtime)
+			place_dormant((uint64_t)r, (uint64_t)r + NS_PAGE_ALIGN(len));
+		return passed(r, (uint64_t)addr, (flags & MAP_FIXED) ? len : 0);
+	}
 	/* The call site, before the lock: resolving it may take ld.so's. */
 	if (ns_rt.ready && !ns_in_runtime && want_sites)
 		nsites = site_capture(sites, NS_SITE_DEPTH);

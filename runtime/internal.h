@@ -282,6 +282,8 @@ void uffd_quiesce(void);
 bool uffd_has_wp(void);
 void uffd_after_fork(void);
 bool uffd_active(void);
+/* Is the monitor thread up (its descriptors may still wait)? */
+bool uffd_running(void);
 /* A new anonymous region to place by policy idx; 0 or -errno. */
 int uffd_region_add(uint64_t start, uint64_t end, int idx);
 void uffd_region_note(uint64_t start, uint64_t end, int idx);
@@ -416,10 +418,12 @@ struct ns_runtime {
 				 * pass, nothing is learned until an API call
 				 * wakes it (runtime.c, wake()) */
 	int placing;		/* dormant under a placement policy: the kernel
-				 * places new regions (place_dormant()) until
-				 * the program maps one the monitor should
-				 * have; 2: that mmap may wake us (malloc is
-				 * libc's, see policy_waits()) */
+				 * places new regions (place_dormant()) */
+	int place_later;	/* the kernel may place for the monitor until
+				 * it is needed (runtime.c, policy_waits()):
+				 * 0 no, 1 yes, 2 yes, and the program's own
+				 * mmap of a large region starts it (malloc
+				 * is libc's) */
 	int disabled;		/* fail open: pass everything through */
 	pid_t pid;		/* pid this state belongs to */
 	uint32_t self;		/* our proc index */

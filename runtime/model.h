@@ -310,7 +310,8 @@ void pte_clear(uint32_t pte);
 void pte_clear_range(uint32_t proc, uint64_t start, uint64_t end);
 void pte_clear_all(uint32_t proc);
 void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len);
-int pte_copy_one(uint32_t pte, uint32_t to);
+/* Fork: the slots of table t in mask go to proc to (anonymous pages only). */
+int pte_copy_table(uint32_t t, uint32_t to, uint64_t mask);
 uint32_t page_new_anon(uint32_t anon_vma, uint64_t index);
 void page_move_anon(uint32_t page, uint32_t anon_vma);
 uint32_t page_cache_get(uint32_t obj, uint64_t index);

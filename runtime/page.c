@@ -299,20 +299,34 @@ void pte_move_range(uint32_t proc, uint64_t old, uint64_t new, uint64_t len)
 	} while (m.n == 256);
 }
 
-/* One PTE of fork's copy_page_range(); returns 0 or -ENOMEM.  Only
- * anonymous pages are the fork's to give: whether the kernel copies file
- * and zero-page PTEs depends on where it drew VMA boundaries; the child
- * learns those from its own pagemap. */
-int pte_copy_one(uint32_t pte, uint32_t to)
+/* Fork's copy_page_range() for one table: the slots of table t picked in
+ * mask go to proc to, whose table is found once for the lot; returns 0
+ * or -ENOMEM.  Only anonymous pages are the fork's to give: whether the
+ * kernel copies file and zero-page PTEs depends on where it drew VMA
+ * boundaries; the child learns those from its own pagemap. */
+int pte_copy_table(uint32_t t, uint32_t to, uint64_t mask)
 {
-	int i;
+	uint32_t c = 0;
 
-	if (!(page_of(pte_page(pte))->flags & NS_PG_ANON))
-		return 0;
-	i = pte_set(to, pte_vpn(pte), pte_page(pte));
-	if (i < 0)
-		return i;
-	*pte_slot((uint32_t)i) |= *pte_slot(pte) & NS_PTE_LAZY_BIT;
+	for (uint32_t k = 0; k < NS_PTE_SLOTS; k++) {
+		uint32_t e = ptab_of(t)->e[k], page = e & NS_PTE_PAGE;
+		if (!page || !(mask >> k & 1) || !(page_of(page)->flags & NS_PG_ANON))
+			continue;
+		if (!c && !(c = ptab_get(to, ptab_of(t)->base)))
+			return -ENOMEM;
+		uint32_t *d = &ptab_of(c)->e[k], old = *d & NS_PTE_PAGE;
+		*d |= e & NS_PTE_LAZY_BIT;
+		if (old == page)
+			continue;
+		*d = (*d & NS_PTE_LAZY_BIT) | page;
+		page_of(page)->mapcount++;
+		if (old) {
+			page_put(old);
+		} else {
+			ptab_of(c)->used++;
+			proc_of(to)->nr_pte++;
+		}
+	}
 	return 0;
 }
 

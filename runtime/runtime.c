@@ -336,13 +336,12 @@ bool family_ready(void)
 	return st == 2 && ns_rt.self;
 }
 
-/* Can a placement policy, the only setting, wait for a region the monitor
- * should place?  Until then the kernel places every region under the VMA
- * policy ours maps to (docs/placement.md, "Dormant under a policy"): not
- * for weighted interleave (the kernel's weights are the system's), rules
- * naming call sites, NUMASHADOW_MONITOR_FROM=0, or a policy of the
- * thread's own kept across exec (numactl), which VMA policies would
- * outrank.  Returns 0 (it cannot), or what ns_rt.placing becomes: the
+/* Can the monitor wait until a region needs it?  Until then the kernel
+ * places every region under the VMA policy ours maps to (docs/placement.md,
+ * "Dormant under a policy"): not for weighted interleave (the kernel's
+ * weights are the system's), NUMASHADOW_MONITOR_FROM=0, or a policy of
+ * the thread's own kept across exec (numactl), which VMA policies would
+ * outrank.  Returns 0 (it cannot), or what ns_rt.place_later becomes: the
  * program's own mmap of a large region may wake us (2) only where malloc
  * is libc's - the thread the wake starts allocates, and another
  * allocator may be holding its locks around the very mmap that wakes us;
@@ -352,7 +351,7 @@ static int policy_waits(void)
 	int mode = 0;
 	unsigned long mask = 0;
 
-	if (ns_opt.site_rules || policy_uses(POL_WEIGHTED) || !ns_opt.monitor_from ||
+	if (!policy_any() || policy_uses(POL_WEIGHTED) || !ns_opt.monitor_from ||
 	    sys_get_mempolicy(&mode, &mask, 64) < 0 || mode)
 		return 0;
 	void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
@@ -371,7 +370,8 @@ static bool wanted_now(void)
 	    ns_opt.report_at_exit || ns_opt.balance_mibps || ns_opt.migrate_after_node >= 0 ||
 	    ns_opt.next_touch_ns >= 0 || ns_opt.site_rules)
 		return true;
-	return policy_any() && !(ns_rt.placing = policy_waits());
+	ns_rt.placing = ns_rt.place_later != 0;
+	return policy_any() && !ns_rt.placing;
 }
 
 /* What the shadow needs to know of this process: the zero page, /dev/zero,
@@ -449,6 +449,7 @@ int ns_init(void (*redirect_libc)(void))
 	ns_rt.pid = (pid_t)sys_getpid();
 	ns_rt.is_root = sys_geteuid() == 0;
 	start_brk = (uint64_t)sys_brk(NULL);
+	ns_rt.place_later = policy_waits();
 	if (!wanted_now()) {
 		/* Nothing to do until the program asks (docs/design.md,
 		 * "Dormant"); the arena waits for a fork or an API call. */

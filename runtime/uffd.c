@@ -471,6 +471,11 @@ bool uffd_active(void)
 	return mon_fd >= 0;
 }
 
+bool uffd_running(void)
+{
+	return __atomic_load_n(&mon.alive, __ATOMIC_ACQUIRE);
+}
+
 /* A new userfaultfd, or -errno.  *asked: the features to ask for, 0 the
  * first time (events too where the kernel has them, else faults alone),
  * then what the first one settled on; *got: what the kernel answered

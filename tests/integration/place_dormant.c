@@ -9,11 +9,12 @@
  * region has no VMA policy (the monitor places it), every page written is
  * present on node 0 by move_pages and in the shadow, and verify finds
  * nothing.  Two pages dropped from it (MADV_DONTNEED) get the kernel's
- * VMA policy, its neighbours keep none.  A thread policy of the program's
- * then hands the regions the
- * kernel placed while dormant to the monitor (their VMA policies gone),
- * which shows the woken shadow knew them; a region the program bound
- * itself keeps its own.
+ * VMA policy, its neighbours keep none.  A fork child leaves the parent's
+ * monitor region to the kernel (it has one thread, the region the VMA
+ * policy) until its own 4 MiB mmap starts a monitor there too.  A thread
+ * policy of the program's then hands the regions the kernel placed while
+ * dormant to the monitor (their VMA policies gone), which shows the woken
+ * shadow knew them; a region the program bound itself keeps its own.
  */
 #include <dirent.h>
 #include <numaif.h>
@@ -133,6 +134,38 @@ int main(int argc, char **argv)
 		t_fail("the dropped pages, written again, are not present on node 0");
 	if ((d = api.verify()))
 		t_fail("after the drop: verify %d", d);
+
+	/* A fork child: the parent's monitor stayed with the parent.  The
+	 * kernel places the child's untouched pages of the parent's monitor
+	 * region, and the child starts a monitor of its own only for a large
+	 * region it maps itself. */
+	char *u = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (u == MAP_FAILED)
+		t_fail("mmap 4 MiB");
+	pid_t pid = fork();
+	if (pid < 0)
+		t_fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		expect_threads(1, "a fork child");
+		expect_policy(u, MPOL_INTERLEAVE, "the parent's untouched 4 MiB, in its child");
+		memset(u, 5, 4 << 20);
+		if (ns_kernel_node(u) != 0 || ns_kernel_node(u + (4 << 20) - pg) != 0)
+			t_fail("the child's first touches of the parent's region: not on node 0");
+		char *c = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (c == MAP_FAILED)
+			t_fail("mmap 4 MiB in the child");
+		expect_threads(2, "the child, after its own mmap of 4 MiB");
+		expect_policy(c, MPOL_DEFAULT, "the child's own 4 MiB");
+		memset(c, 6, 4 << 20);
+		if (ns_kernel_node(c + (2 << 20)) != 0)
+			t_fail("the child's own region: not on node 0");
+		if ((d = api.verify()))
+			t_fail("in the child: verify %d", d);
+		_exit(0);
+	}
+	ns_wait_ok(pid, "the fork child");
+	expect_policy(u, MPOL_DEFAULT, "the parent's own 4 MiB, after its child's touches");
 
 	/* A thread policy outranks VMA policies: ours go to the monitor. */
 	if (set_mempolicy(MPOL_PREFERRED, &node0, 64))

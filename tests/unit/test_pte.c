@@ -140,9 +140,19 @@ static void a_copy_shares_pages(void **state)
 	uint64_t v = VPN(BASE) + 3;
 	uint32_t pg = put(proc_a, v);
 
-	assert_int_equal(pte_copy_one(pte_lookup(proc_a, v), proc_b), 0);
+	uint32_t pw = put(proc_a, v + 1), t = pte_lookup(proc_a, v) >> NS_PTE_SHIFT;
+
+	/* Only the slots picked are copied, each page once more mapped. */
+	assert_int_equal(pte_copy_table(t, proc_b, 1ULL << (v & (NS_PTE_SLOTS - 1))), 0);
 	assert_int_equal(page_of(pg)->mapcount, 2);
+	assert_int_equal(page_of(pw)->mapcount, 1);
 	assert_int_equal(pte_page(pte_lookup(proc_b, v)), pg);
+	assert_int_equal(pte_lookup(proc_b, v + 1), 0);
+	assert_int_equal(proc_of(proc_b)->nr_pte, 1);
+	/* Copied again: nothing changes. */
+	assert_int_equal(pte_copy_table(t, proc_b, 1ULL << (v & (NS_PTE_SLOTS - 1))), 0);
+	assert_int_equal(page_of(pg)->mapcount, 2);
+	assert_int_equal(proc_of(proc_b)->nr_pte, 1);
 	pte_clear_all(proc_a);
 	assert_int_equal(page_of(pg)->mapcount, 1);
 	pte_clear_all(proc_b);
