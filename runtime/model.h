@@ -248,18 +248,23 @@ long mm_is_valid(uint32_t proc);
 
 /* A page descriptor keeps what the kernel cannot be asked cheaply; who
  * first touched a page and from which call site its mapping was made are
- * the trace's and the VMA's (32 bytes). */
+ * the trace's and the VMA's (24 bytes).  The widths hold what x86-64
+ * can address: page offsets below 2^48 pages (NS_PAGE_INDEX_MAX; a file
+ * offset past that is not learned), frames below 2^40 (52-bit physical
+ * addresses); 2^24 mappers, which only the shared zero page's count can
+ * pass, and the zero page is never freed by its count. */
+#define NS_PAGE_INDEX_MAX	((1ULL << 48) - 1)
 struct ns_page {
 	uint32_t obj;		/* anon_vma or address_space */
-	uint32_t mapcount;	/* shadow PTEs pointing here */
-	uint64_t index;		/* page offset in obj (linear index for anon) */
-	uint64_t pfn;		/* 0 when unknown (not root) */
-	int16_t node;		/* NUMA node, -1 unknown, NS_NODE_NONE: the
-				 * kernel gave none when asked */
-	uint16_t flags;		/* NS_PG_* */
 	uint32_t hash_next;	/* page-cache chain (file/shm pages) */
+	uint64_t index : 48;	/* page offset in obj (linear index for anon) */
+	uint64_t flags : 8;	/* NS_PG_* */
+	int64_t node : 8;	/* NUMA node, -1 unknown, NS_NODE_NONE: the
+				 * kernel gave none when asked */
+	uint64_t pfn : 40;	/* 0 when unknown (not root) */
+	uint64_t mapcount : 24;	/* shadow PTEs pointing here */
 };
-_Static_assert(sizeof(struct ns_page) == 32, "a page descriptor is 32 bytes");
+_Static_assert(sizeof(struct ns_page) == 24, "a page descriptor is 24 bytes");
 
 /*
  * Shadow page tables, as the kernel keeps its own: a table holds the PTEs

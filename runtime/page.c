@@ -350,6 +350,9 @@ uint32_t page_cache_get(uint32_t obj, uint64_t index)
 {
 	uint32_t *b = pc_bucket(obj, index), i;
 
+	if (index > NS_PAGE_INDEX_MAX)
+		return 0;	/* past what a descriptor holds: not learned */
+
 	for (i = *b; i; i = page_of(i)->hash_next)
 		if (page_of(i)->obj == obj && page_of(i)->index == index)
 			return i;
