@@ -91,11 +91,6 @@ static int first_equal(int idx)
 	return idx;
 }
 
-struct kp_ctx {
-	struct { uint64_t s, e; int idx; } r[64];
-	int n;
-};
-
 /* Gives [start, end) the VMA policy p maps to; true when it has one now
  * (localalloc needs none: the kernel's default is the touching thread's
  * node). */
@@ -210,17 +205,62 @@ void place_again(uint64_t start, uint64_t end, int idx)
 		uffd_region_add(start, end, idx);
 }
 
-static int monitor_vma_cb(uint32_t vma, void *arg)
+/* Regions we place, collected from the shadow's VMAs 64 at a time. */
+struct kp_ctx {
+	struct { uint64_t s, e; int idx; } r[64];
+	int n;
+	int sign;	/* 1: the monitor's (policy idx + 1), -1: the kernel's */
+};
+
+static int placed_cb(uint32_t vma, void *arg)
 {
 	struct kp_ctx *c = arg;
 	struct ns_vma *v = vma_of(vma);
 
-	if (v->policy <= 0)
+	if (v->policy * c->sign <= 0)
 		return 0;
 	c->r[c->n].s = v->start;
 	c->r[c->n].e = v->end;
-	c->r[c->n].idx = v->policy - 1;
+	c->r[c->n].idx = v->policy * c->sign - 1;
 	return ++c->n == 64;
+}
+
+/* fn on each region of [start, end), cut to it, that the monitor (sign 1)
+ * or the kernel (sign -1) places for us, by its policy index; fn may
+ * change the region's policy.  Lock held. */
+static void placed_each(uint64_t start, uint64_t end, int sign,
+			void (*fn)(uint64_t s, uint64_t e, int idx))
+{
+	struct kp_ctx c = { .sign = sign };
+	uint64_t at = start;
+
+	do {
+		c.n = 0;
+		vma_walk(ns_rt.self, at, end, placed_cb, &c);
+		for (int i = 0; i < c.n; i++)
+			fn(c.r[i].s > start ? c.r[i].s : start, c.r[i].e < end ? c.r[i].e : end,
+			   c.r[i].idx);
+		if (c.n)
+			at = c.r[c.n - 1].e;
+	} while (c.n == 64 && at < end);
+}
+
+static void hand_to_kernel(uint64_t s, uint64_t e, int idx)
+{
+	kernel_place(s, e, idx);
+}
+
+static void hand_to_monitor(uint64_t s, uint64_t e, int idx)
+{
+	sys_mbind(s, e - s, MPOL_DEFAULT, NULL, 0, 0);
+	vma_set_policy(ns_rt.self, s, e, idx + 1);
+	uffd_region_register(s, e, idx);
+}
+
+static void given_up(uint64_t s, uint64_t e, int idx)
+{
+	(void)idx;
+	vma_set_policy(ns_rt.self, s, e, 0);
 }
 
 /* A fork child's regions that its parent's monitor placed (the monitor
@@ -235,19 +275,9 @@ static int monitor_vma_cb(uint32_t vma, void *arg)
  * Lock held. */
 bool monitor_regions_to_kernel(void)
 {
-	struct kp_ctx c;
-	uint64_t at = 0;
-
 	if (!ns_rt.place_later || trace_on() || __atomic_load_n(&thread_policies, __ATOMIC_RELAXED))
 		return false;
-	do {
-		c.n = 0;
-		vma_walk(ns_rt.self, at, ~0ULL, monitor_vma_cb, &c);
-		for (int i = 0; i < c.n; i++)
-			kernel_place(c.r[i].s, c.r[i].e, c.r[i].idx);
-		if (c.n)
-			at = c.r[c.n - 1].e;
-	} while (c.n == 64);
+	placed_each(0, ~0ULL, 1, hand_to_kernel);
 	return true;
 }
 
@@ -263,41 +293,12 @@ bool monitor_placed(uint64_t start, uint64_t end)
 	return vma_walk(ns_rt.self, start, end, monitor_placed_cb, NULL);
 }
 
-static int kernel_placed_cb(uint32_t vma, void *arg)
-{
-	struct kp_ctx *c = arg;
-	struct ns_vma *v = vma_of(vma);
-
-	if (v->policy >= 0)
-		return 0;
-	c->r[c->n].s = v->start;
-	c->r[c->n].e = v->end;
-	c->r[c->n].idx = -v->policy - 1;
-	return ++c->n == 64;
-}
-
 /* The regions the kernel places, in [start, end), handed to the monitor
  * (to_monitor) or given up because the program put a VMA policy of its
  * own there.  Lock held. */
 static void kernel_regions_end(uint64_t start, uint64_t end, bool to_monitor)
 {
-	struct kp_ctx c;
-
-	do {
-		c.n = 0;
-		vma_walk(ns_rt.self, start, end, kernel_placed_cb, &c);
-		for (int i = 0; i < c.n; i++) {
-			uint64_t s = c.r[i].s > start ? c.r[i].s : start;
-			uint64_t e = c.r[i].e < end ? c.r[i].e : end;
-			if (!to_monitor) {
-				vma_set_policy(ns_rt.self, s, e, 0);
-				continue;
-			}
-			sys_mbind(s, e - s, MPOL_DEFAULT, NULL, 0, 0);
-			vma_set_policy(ns_rt.self, s, e, c.r[i].idx + 1);
-			uffd_region_register(s, e, c.r[i].idx);
-		}
-	} while (c.n == 64);
+	placed_each(start, end, -1, to_monitor ? hand_to_monitor : given_up);
 }
 
 /* The monitor, when a policy asks for placement; without userfaultfd the
