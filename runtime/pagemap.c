@@ -27,7 +27,8 @@
 			 * they must sit below the soft limit) */
 
 static struct kept {
-	int fd;			/* 0: none (ours are never 0-2) */
+	int fd;			/* 0: none (ours are never 0-2), -1: the
+				 * process was gone when asked */
 	int pid;		/* the relative's */
 	uint64_t start;		/* its record's start-time bound */
 	uint64_t ino;		/* the file's: the program may close ours, and
@@ -47,6 +48,11 @@ int pm_open(uint32_t proc, bool *keep)
 	if (p->pid == ns_rt.pid)
 		return sys_self_fd(SYS_SELF_PAGEMAP, keep);
 	*keep = false;
+	if (k && k->fd < 0) {
+		if (k->pid == p->pid && k->start == p->starttime)
+			return -ESRCH;	/* gone when last asked */
+		k->fd = 0;
+	}
 	if (k && k->fd > 0) {
 		bool ours = sys_fd_ino(k->fd) == k->ino;
 		if (ours && k->pid == p->pid && k->start == p->starttime) {
@@ -60,12 +66,19 @@ int pm_open(uint32_t proc, bool *keep)
 	}
 	ns_fmt(path, sizeof(path), "/proc/%d/pagemap", (int)p->pid);
 	fd = sys_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return (int)fd;
-	if (!proc_alive(proc)) {	/* the pid is someone else's now */
+	if (fd >= 0 && !proc_alive(proc)) {	/* the pid is someone else's now */
 		sys_close((int)fd);
+		fd = -ESRCH;
+	}
+	if (fd == -ENOENT || fd == -ESRCH) {
+		/* Gone for good: a traced exit asks each relative once a run
+		 * of shared pages, and a reaped child's open failed each time. */
+		if (k)
+			*k = (struct kept){ -1, p->pid, p->starttime, 0 };
 		return -ESRCH;
 	}
+	if (fd < 0)
+		return (int)fd;
 	if (k && kept_n < KEPT_MAX) {
 		long hi = sys_fd_spare(fd);
 		if (hi > 0) {
