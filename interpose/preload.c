@@ -151,7 +151,7 @@ EXPORT int brk(void *addr)
 
 static pid_t raw_fork(void)
 {
-	return (pid_t)sys_call(SYS_fork, 0, 0, 0, 0, 0, 0);
+	return (pid_t)sys_fork();
 }
 
 EXPORT pid_t fork(void)
@@ -216,7 +216,7 @@ struct k_rlimit {
 EXPORT int prlimit(pid_t pid, int res, const void *new, void *old)
 {
 	struct k_rlimit *o = old;
-	long r = sys_call(SYS_prlimit64, pid, res, new, old, 0, 0);
+	long r = sys_prlimit(pid, res, new, old);
 
 	if (r == 0 && o && res == NOFILE && (pid == 0 || pid == (pid_t)sys_getpid()))
 		o->cur = sys_nofile_seen(o->cur);

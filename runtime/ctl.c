@@ -278,10 +278,10 @@ bool ctl_peer_ok(int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (sys_call(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cred, &len, 0) < 0 ||
+	if (sys_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    (cred.uid != 0 &&
 	     cred.uid != (uid_t)sys_geteuid())) {
-		sys_call(SYS_sendto, fd, "error: permission denied\n", 25, MSG_NOSIGNAL, 0, 0);
+		sys_send(fd, "error: permission denied\n", 25, MSG_NOSIGNAL);
 		return false;
 	}
 	return true;
@@ -333,8 +333,8 @@ static int ctl_dir(void)
 		ns_fmt(dir_path, sizeof(dir_path), "%s/numashadow", x);
 	else
 		ns_fmt(dir_path, sizeof(dir_path), "/tmp/numashadow-%ld", uid);
-	sys_call(SYS_mkdirat, -100, dir_path, 0700, 0, 0, 0);
-	if (sys_call(SYS_newfstatat, -100, dir_path, &st, AT_SYMLINK_NOFOLLOW, 0, 0) < 0)
+	sys_mkdir(dir_path, 0700);
+	if (sys_lstat(dir_path, &st) < 0)
 		return -ENOENT;
 	/* Someone else's or a link: not a place to listen. */
 	if (!S_ISDIR(st.st_mode) || st.st_uid != (uid_t)uid || (st.st_mode & 077))
@@ -357,13 +357,13 @@ int ctl_start(void)
 		return r;
 	ns_fmt(sock_path, sizeof(sock_path), "%s/%d.sock", dir_path, (int)ns_rt.pid);
 	__builtin_memcpy(sa.sun_path, sock_path, sizeof(sock_path));
-	sys_call(SYS_unlinkat, -100, sock_path, 0, 0, 0, 0);	/* a dead namesake's */
-	fd = sys_call(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, 0, 0, 0);
+	sys_unlink(sock_path);	/* a dead namesake's */
+	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return (int)fd;
-	if ((r = (int)sys_call(SYS_bind, fd, &sa, sizeof(sa), 0, 0, 0)) < 0 ||
-	    (r = (int)sys_call(SYS_fchmodat, -100, sock_path, 0600, 0, 0, 0)) < 0 ||
-	    (r = (int)sys_call(SYS_listen, fd, 8, 0, 0, 0, 0)) < 0) {
+	if ((r = (int)sys_bind(fd, &sa, sizeof(sa))) < 0 ||
+	    (r = (int)sys_chmod(sock_path, 0600)) < 0 ||
+	    (r = (int)sys_listen(fd, 8)) < 0) {
 		sys_close((int)fd);
 		return r;
 	}
@@ -392,7 +392,7 @@ void ctl_forget(pid_t pid)
 	if (!dir_path[0])
 		return;
 	ns_fmt(path, sizeof(path), "%s/%d.sock", dir_path, (int)pid);
-	sys_call(SYS_unlinkat, -100, path, 0, 0, 0, 0);
+	sys_unlink(path);
 }
 
 /* Removes the socket (at exit, and before exec). */
@@ -402,11 +402,11 @@ void ctl_stop(void)
 
 	if (listen_fd < 0)
 		return;
-	sys_call(SYS_unlinkat, -100, sock_path, 0, 0, 0, 0);
+	sys_unlink(sock_path);
 	/* Only while the number is still our socket's; the shutdown ends an
 	 * accept in flight, which holds the socket beyond the close. */
 	if (sys_fstat(listen_fd, &st) == 0 && st.st_ino == listen_ino) {
-		sys_call(SYS_shutdown, listen_fd, SHUT_RDWR, 0, 0, 0, 0);
+		sys_shutdown(listen_fd, SHUT_RDWR);
 		sys_close(listen_fd);
 	}
 	listen_fd = -1;

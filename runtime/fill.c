@@ -51,7 +51,7 @@ int thread_node(int tid)
 	if (online && !(online & (online - 1)))
 		return __builtin_ctzll(online);
 	uint64_t mask[16] = { 0 };
-	long n = sys_call(SYS_sched_getaffinity, tid, sizeof(mask), mask, 0, 0, 0);
+	long n = sys_sched_getaffinity(tid, sizeof(mask), mask);
 	int node = -2;
 
 	for (long w = 0; n > 0 && w < n / 8; w++)
@@ -88,7 +88,7 @@ void uffd_thread_policy(int tid, int mode, uint64_t mask)
 		for (int i = 0; i < TID_CACHE && slot < 0; i++) {
 			int t = __atomic_load_n(&mon.tids[i].tid, __ATOMIC_ACQUIRE);
 			if (t && (pass == 0 || t < 0 ||
-				  sys_call(SYS_tgkill, ns_rt.pid, t, 0, 0, 0, 0) != -ESRCH))
+				  sys_tgkill(ns_rt.pid, t, 0) != -ESRCH))
 				continue;
 			if (__atomic_compare_exchange_n(&mon.tids[i].tid, &t, -tid, false,
 							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))

@@ -33,6 +33,7 @@
  * alone, in loop_after_fork).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -169,8 +170,7 @@ static void client_close(struct client *c)
 		/* What the client sent that we will not read goes first:
 		 * closing over unread bytes resets the connection, and the
 		 * client could lose our last line. */
-		for (int i = 0; i < 16 && sys_call(SYS_recvfrom, c->fd, sink, sizeof(sink),
-						   MSG_DONTWAIT, 0, 0) > 0; i++)
+		for (int i = 0; i < 16 && sys_recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
 			;
 		sys_close(c->fd);
 	}
@@ -223,8 +223,7 @@ static void client_io(struct client *c, short revents)
 		return;
 	}
 	if ((revents & POLLIN) && !c->eof) {
-		n = sys_call(SYS_recvfrom, c->fd, c->req + c->got, REQ_MAX - 1 - c->got,
-			     MSG_DONTWAIT, 0, 0);
+		n = sys_recv(c->fd, c->req + c->got, REQ_MAX - 1 - c->got, MSG_DONTWAIT);
 		if (n > 0)
 			c->got += (size_t)n;
 		else if (n == 0)
@@ -237,8 +236,8 @@ static void client_io(struct client *c, short revents)
 		{ client_close(c); return; }
 	client_answer(c);
 	if (c->out_len) {
-		n = sys_call(SYS_sendto, c->fd, c->out + c->out_off, c->out_len - c->out_off,
-			     MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0);
+		n = sys_send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			     MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && n != -EAGAIN && n != -EINTR)
 			{ client_close(c); return; }
 		if (n > 0 && (c->out_off += (size_t)n) == c->out_len) {
@@ -259,7 +258,7 @@ static void client_io(struct client *c, short revents)
 /* Takes one waiting client; false when none was waiting. */
 static bool client_accept(int listen)
 {
-	long fd = sys_call(SYS_accept4, listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK, 0, 0);
+	long fd = sys_accept4(listen, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	struct client *c = NULL;
 
 	if (fd < 0)
@@ -313,7 +312,7 @@ static void loop_run(void)
 				(short)((c->eof ? 0 : POLLIN) | (c->out_len ? POLLOUT : 0)), 0 };
 		}
 		int ms = next == ~0ULL ? -1 : (int)((next + 999999) / 1000000);
-		if (sys_call(SYS_poll, pf, n, ms, 0, 0, 0) <= 0)
+		if (sys_poll(pf, n, ms) <= 0)
 			continue;
 		if (pf[0].revents)
 			sys_read(lp.wake_fd, &lp.wake_buf, sizeof(lp.wake_buf));
@@ -352,8 +351,7 @@ int loop_start(void)
 		return 0;
 	ns_fork_resets_mark(NS_FR_LOOP);
 	if (!lp.wake_fd) {
-		long fd = sys_fd_hide(sys_call(SYS_eventfd2, 0, 0x80000 /* EFD_CLOEXEC */,
-					       0, 0, 0, 0));
+		long fd = sys_fd_hide(sys_eventfd(0, O_CLOEXEC));
 		if (fd < 0)
 			return (int)fd;
 		lp.wake_fd = (int)fd;

@@ -452,7 +452,7 @@ static bool round_over(struct collect *k, uint64_t start, int *spins)
 		return true;
 	const struct timespec ms = { 0, 1000 * 1000 };
 	ns_unlock();
-	sys_call(SYS_nanosleep, &ms, NULL, 0, 0, 0, 0);
+	sys_nanosleep(&ms);
 	ns_lock();
 	k->pos = start;
 	k->again = 1;

@@ -138,7 +138,7 @@ bool numa_can_move_all(void)
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
 
-	if (sys_call(SYS_capget, &h, d, 0, 0, 0, 0) < 0)
+	if (sys_capget(&h, d) < 0)
 		return false;
 	return d[CAP_SYS_NICE / 32].effective & (1U << (CAP_SYS_NICE % 32));
 }

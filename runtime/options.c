@@ -55,9 +55,8 @@ static int read_outputs(void)
 	if (v && *v) {
 		/* Created 0600 (less the umask); an existing file keeps its
 		 * mode and owner; never through a symbolic link. */
-		long fd = sys_call(SYS_openat, -100, v,
-				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-				   0600, 0, 0);
+		long fd = sys_open_mode(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+					0600);
 		if (fd < 0)
 			return bad_option(NS_SET_LOG, v);
 		ns_log_set_fd((int)sys_fd_hide(fd));

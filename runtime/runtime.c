@@ -65,7 +65,7 @@ static int verify_now(bool full)
 	d = verify_vmas_quiet(ns_rt.self);
 	for (int attempt = 0; d && attempt < 3; attempt++) {
 		const struct timespec pause = { 0, 20 * 1000 * 1000 };
-		sys_call(SYS_nanosleep, &pause, NULL, 0, 0, 0, 0);
+		sys_nanosleep(&pause);
 		ns_catch_up();
 		d = verify_vmas_quiet(ns_rt.self);
 	}

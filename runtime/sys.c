@@ -38,21 +38,21 @@ static long fd_above(long fd, struct k_rlimit *old)
 	long hi = -EMFILE;
 
 	old->cur = old->max = 0;
-	if (sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, old, 0, 0) < 0)
+	if (sys_prlimit(0, RLIMIT_NOFILE, NULL, old) < 0)
 		return -EMFILE;
 	if (old->cur < (1u << 30)) {
 		/* Past the hard limit too when it is the soft one, which
 		 * CAP_SYS_RESOURCE allows; both are put back. */
 		up.cur = old->cur + HIDE_SPAN;
 		up.max = old->max > up.cur ? old->max : up.cur;
-		long r = sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, &up, 0, 0, 0);
+		long r = sys_prlimit(0, RLIMIT_NOFILE, &up, NULL);
 		if (r < 0 && old->cur < old->max) {
 			up.cur = up.max = old->max;
-			r = sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, &up, 0, 0, 0);
+			r = sys_prlimit(0, RLIMIT_NOFILE, &up, NULL);
 		}
 		if (r == 0) {
-			hi = sys_call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, old->cur, 0, 0, 0);
-			sys_call(SYS_prlimit64, 0, RLIMIT_NOFILE, old, 0, 0, 0);
+			hi = sys_fcntl(fd, F_DUPFD_CLOEXEC, (long)old->cur);
+			sys_prlimit(0, RLIMIT_NOFILE, old, NULL);
 		}
 	}
 	return hi;
@@ -73,9 +73,9 @@ static long fd_top(long fd, uint64_t cur, long top, long bottom)
 	long low = (long)cur - HIDE_SPAN - spare;
 
 	for (long n = (long)cur - 1 - top; n > 2 && n >= (long)cur - bottom && n >= low; n--) {
-		if (n == fd || sys_call(SYS_fcntl, n, F_GETFD, 0, 0, 0, 0) != -EBADF)
+		if (n == fd || sys_fcntl(n, F_GETFD, 0) != -EBADF)
 			continue;
-		long hi = sys_call(SYS_dup3, fd, n, O_CLOEXEC, 0, 0, 0);
+		long hi = sys_dup3(fd, n, O_CLOEXEC);
 		if (hi < 0)
 			continue;
 		if (!hidden_low)
@@ -182,7 +182,7 @@ int sys_self_fd(int which, bool *kept)
 
 	*kept = __atomic_load_n(&keep, __ATOMIC_ACQUIRE);
 	if (!*kept)
-		return (int)sys_call(SYS_openat, -100, f->path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
+		return (int)sys_open(f->path, O_RDONLY | O_CLOEXEC);
 	ns_fork_resets_mark(NS_FR_SELF);
 	while (__atomic_exchange_n(&f->busy, 1, __ATOMIC_ACQUIRE))
 		__builtin_ia32_pause();
@@ -190,7 +190,7 @@ int sys_self_fd(int which, bool *kept)
 		/* The parent's (in a fork child), or closed by the program. */
 		if (f->fd >= 0 && sys_fd_ino(f->fd) == f->ino)
 			sys_close(f->fd);
-		fd = sys_fd_hide(sys_call(SYS_openat, -100, f->path, O_RDONLY | O_CLOEXEC, 0, 0, 0));
+		fd = sys_fd_hide(sys_open(f->path, O_RDONLY | O_CLOEXEC));
 		f->fd = fd < 0 ? -1 : (int)fd;
 		f->pid = pid;
 		f->ino = sys_fd_ino(f->fd);

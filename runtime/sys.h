@@ -93,6 +93,58 @@ static inline long sys_get_mempolicy(int *mode, void *mask, unsigned long maxnod
 static inline long sys_get_mempolicy_at(int *mode, void *mask, unsigned long maxnode,
 					uint64_t addr)
 { return sys_call(SYS_get_mempolicy, mode, mask, maxnode, addr, 2, 0); }
+/* Files by path, from the working directory (AT_FDCWD). */
+static inline long sys_open_mode(const char *p, int fl, unsigned mode)
+{ return sys_call(SYS_openat, -100, p, fl, mode, 0, 0); }
+static inline long sys_unlink(const char *p)
+{ return sys_call(SYS_unlinkat, -100, p, 0, 0, 0, 0); }
+static inline long sys_mkdir(const char *p, unsigned mode)
+{ return sys_call(SYS_mkdirat, -100, p, mode, 0, 0, 0); }
+static inline long sys_chmod(const char *p, unsigned mode)
+{ return sys_call(SYS_fchmodat, -100, p, mode, 0, 0, 0); }
+/* The path itself, a symlink not followed (AT_SYMLINK_NOFOLLOW). */
+static inline long sys_lstat(const char *p, void *st)
+{ return sys_call(SYS_newfstatat, -100, p, st, 0x100, 0, 0); }
+static inline long sys_readlink(const char *p, char *b, size_t n)
+{ return sys_call(SYS_readlinkat, -100, p, b, n, 0, 0); }
+static inline long sys_fcntl(int fd, int cmd, long arg)
+{ return sys_call(SYS_fcntl, fd, cmd, arg, 0, 0, 0); }
+static inline long sys_dup3(int fd, int to, int fl)
+{ return sys_call(SYS_dup3, fd, to, fl, 0, 0, 0); }
+static inline long sys_poll(void *pfds, unsigned n, int ms)
+{ return sys_call(SYS_poll, pfds, n, ms, 0, 0, 0); }
+static inline long sys_nanosleep(const void *ts)
+{ return sys_call(SYS_nanosleep, ts, 0, 0, 0, 0, 0); }
+static inline long sys_prlimit(pid_t pid, int res, const void *new, void *old)
+{ return sys_call(SYS_prlimit64, pid, res, new, old, 0, 0); }
+/* Sockets: the control socket's. */
+static inline long sys_socket(int dom, int type, int proto)
+{ return sys_call(SYS_socket, dom, type, proto, 0, 0, 0); }
+static inline long sys_bind(int fd, const void *sa, unsigned len)
+{ return sys_call(SYS_bind, fd, sa, len, 0, 0, 0); }
+static inline long sys_listen(int fd, int backlog)
+{ return sys_call(SYS_listen, fd, backlog, 0, 0, 0, 0); }
+static inline long sys_accept4(int fd, int fl)
+{ return sys_call(SYS_accept4, fd, 0, 0, fl, 0, 0); }
+static inline long sys_shutdown(int fd, int how)
+{ return sys_call(SYS_shutdown, fd, how, 0, 0, 0, 0); }
+static inline long sys_getsockopt(int fd, int lvl, int name, void *v, void *len)
+{ return sys_call(SYS_getsockopt, fd, lvl, name, v, len, 0); }
+static inline long sys_send(int fd, const void *b, size_t n, int fl)
+{ return sys_call(SYS_sendto, fd, b, n, fl, 0, 0); }
+static inline long sys_recv(int fd, void *b, size_t n, int fl)
+{ return sys_call(SYS_recvfrom, fd, b, n, fl, 0, 0); }
+/* Threads and the process. */
+static inline long sys_tgkill(pid_t pid, pid_t tid, int sig)
+{ return sys_call(SYS_tgkill, pid, tid, sig, 0, 0, 0); }
+static inline long sys_sched_getaffinity(pid_t tid, size_t n, void *mask)
+{ return sys_call(SYS_sched_getaffinity, tid, n, mask, 0, 0, 0); }
+static inline long sys_capget(void *hdr, void *data)
+{ return sys_call(SYS_capget, hdr, data, 0, 0, 0, 0); }
+static inline long sys_userfaultfd(int fl)
+{ return sys_call(SYS_userfaultfd, fl, 0, 0, 0, 0, 0); }
+static inline long sys_fork(void)
+{ return sys_call(SYS_fork, 0, 0, 0, 0, 0, 0); }
 static inline long sys_sched_yield(void)
 { return sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0); }
 static inline long sys_eventfd(unsigned initval, int flags)

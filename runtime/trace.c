@@ -71,8 +71,8 @@ int trace_open(const char *path)
 	struct stat st;
 	size_t len = __builtin_strlen(path);
 	/* Created 0600 (less the umask), never through a symbolic link. */
-	long fd = sys_call(SYS_openat, -100, path,
-			   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600, 0, 0);
+	long fd = sys_open_mode(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+				0600);
 
 	if (fd < 0)
 		return (int)fd;
@@ -115,8 +115,7 @@ int trace_fd(void)
 		return -1;
 	if (sys_fstat(tr.fd, &st) == 0 && st.st_dev == tr.dev && st.st_ino == tr.ino)
 		return tr.fd;
-	fd = sys_call(SYS_openat, -100, tr_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-		      0, 0, 0);
+	fd = sys_open(tr_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && (sys_fstat((int)fd, &st) < 0 || st.st_dev != tr.dev ||
 			st.st_ino != tr.ino)) {
 		sys_close((int)fd);

@@ -139,8 +139,7 @@ static void tr_object_emit(uint32_t id, const struct tr_found *f)
 	uint64_t plen, total, chunk[2];
 
 	if (!*path) {	/* the program: ld.so names it "" */
-		long n = sys_call(SYS_readlinkat, -100, "/proc/self/exe", tr_objs.exe,
-				  NS_TRACE_PATH, 0, 0);
+		long n = sys_readlink("/proc/self/exe", tr_objs.exe, NS_TRACE_PATH);
 		tr_objs.exe[n > 0 ? n : 0] = '\0';
 		path = tr_objs.exe;
 	}

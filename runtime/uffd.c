@@ -396,7 +396,7 @@ static void *monitor_main(void *unused)
 				struct pollfd pf[2] = { { mon_fd, POLLIN, 0 },
 							{ mon_stop_fd, POLLIN, 0 } };
 				mon.st.sleeps++;
-				if (sys_call(SYS_poll, pf, 2, 1000, 0, 0, 0) == 0)
+				if (sys_poll(pf, 2, 1000) == 0)
 					ns_thread_alone();	/* idle for a second */
 				if (pf[1].revents || !mon_fd_ours())
 					break;
@@ -454,7 +454,7 @@ static void *monitor_main(void *unused)
  * fail with EFAULT, so it is never used. */
 static long uffd_open(void)
 {
-	long fd = sys_call(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
+	long fd = sys_userfaultfd(O_CLOEXEC | O_NONBLOCK);
 
 	if (fd >= 0)
 		return fd;

@@ -564,7 +564,7 @@ int verify_pages(bool all, void (*catch_up)(void))
 		d = verify_pages_once(all);
 		if (!d)
 			break;
-		sys_call(SYS_nanosleep, &pause, NULL, 0, 0, 0, 0);
+		sys_nanosleep(&pause);
 		catch_up();	/* news the monitor had not yet passed on */
 	}
 	quiet = sus_filter = false;
