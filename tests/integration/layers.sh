@@ -22,7 +22,8 @@
 # core.h (what the core's files share) no lower than the core.
 # A file missing from the table fails the test, so a new one is placed.  The
 # check must be able to fail: an object made here, put in the platform
-# layer, that calls the core's ns_catch_up() is refused.  Run from the
+# layer, that calls the core's ns_catch_up() is refused.  And no file but
+# sys.h makes a raw sys_call(SYS_...): each call has a name there.  Run from the
 # project root after `make check-tests` (corrupt.o is the test build's).
 . tests/int_lib.sh
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
@@ -111,4 +112,8 @@ python3 "$tmp/check.py" "runtime/upward.c=$tmp/upward.o:4" >"$tmp/out2" 2>&1 &&
 	fail "a platform object calling ns_catch_up() passed the check"
 grep -q "^upward: runtime/upward.c (platform) uses ns_catch_up of runtime/runtime.c (core)$" "$tmp/out2" ||
 	fail "the check did not name the upward call: $(cat "$tmp/out2")"
+# The kernel is reached through sys.h's named calls only: no raw
+# sys_call(SYS_...) outside it.
+raw=$(grep -n 'sys_call(SYS_' runtime/*.c runtime/*.h interpose/*.c | grep -v '^runtime/sys\.h:')
+[ -z "$raw" ] || fail "raw system calls outside sys.h: $raw"
 finish
