@@ -331,11 +331,8 @@ static void loop_run(void)
 
 static void *loop_main(void *unused)
 {
-	sigset_t all;
-
 	(void)unused;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Every signal is blocked from the start (ns_thread_start()). */
 	ns_in_runtime = 1;	/* our own calls pass straight to the kernel */
 	sys_flag_set(&lp.started);
 	loop_run();

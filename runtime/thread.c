@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include "internal.h"
 #include "sys.h"
@@ -132,6 +133,14 @@ int ns_thread_start(void *(*fn)(void *))
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstack(&at, (void *)st, STACK_SIZE);
+	/* Every signal blocked from the thread's first instruction, not its
+	 * creator's mask: a program's handler run there - a timer's, before
+	 * the thread blocked them itself - touched memory the monitor places
+	 * and waited for the monitor, itself (signal_in_hook, 1 run in 6 on
+	 * a loaded host). */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_attr_setsigmask_np(&at, &all);
 	r = create(&th, &at, thread_trampoline, (void *)fn);
 	pthread_attr_destroy(&at);
 	if (r) {

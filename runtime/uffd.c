@@ -360,12 +360,9 @@ static bool mon_fd_ours(void)
  * closes the descriptors it alone may still hold. */
 static void *monitor_main(void *unused)
 {
-	sigset_t all;
-
 	(void)unused;
 	mon.sp = (uint64_t)__builtin_frame_address(0);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Every signal is blocked from the start (ns_thread_start()). */
 	ns_in_runtime = 1;	/* our own mmaps pass straight through */
 	/* No descriptor until a range is registered (uffd_fd()).  The
 	 * count is read before the descriptor is looked at: a fork child's
