@@ -226,9 +226,10 @@ static pid_t fork_child(void)
 		child_reset();
 		/* Another thread's call went straight to the kernel around the
 		 * fork: what it changed before the fork is ours too.  Recorded
-		 * ranges are looked at again; a call caught half-recorded, or
-		 * one the parent saw only after the fork, leaves every page
-		 * unknown. */
+		 * ranges are looked at again, an mremap still in the kernel at
+		 * the fork is settled from our maps; a call caught
+		 * half-recorded, or one the parent saw only after the fork,
+		 * leaves every page unknown. */
 		bool unknown = proc_of(ns_rt.self)->dirty;
 		passed_after_fork();
 		if (ns_rt.dirty || unknown)
