@@ -6,7 +6,9 @@
  * dropped, and the mremaps, whose moves the maps cannot show.  Any thread
  * may record (lock-free: a claimed slot); the reconcile, under the family
  * lock, replays and drains.  Below the hooks and the page learner: it
- * calls only the model (vma.c) and the learner's page_drop_vanished().
+ * calls only the model (vma.c, the arena), the learner's
+ * page_drop_vanished(), and the maps (a fork child settling an mremap
+ * that was in the kernel at its fork).
  */
 #include <stdbool.h>
 #include <stdint.h>
