@@ -2,11 +2,14 @@
 /*
  * place.c - placement of the program's new anonymous regions: by the
  * monitor (userfaultfd), or by the kernel under a VMA policy for small
- * regions and where there is no userfaultfd; the program's own thread
- * and VMA policies, which take precedence; arming next-touch.
+ * regions, dropped pages, a dormant process's regions, a fork child's
+ * inherited ones and where there is no userfaultfd; the program's own
+ * thread and VMA policies, which take precedence; arming next-touch.
  *
- * Locking: place() and kernel_regions_end() run with the family lock held
- * (from the hooks).  The program's set_mempolicy() and mbind() reach the
+ * Locking: everything here but place_dormant() and the program's calls
+ * runs with the family lock held (from the hooks, wake() and the fork
+ * child); place_dormant() needs none (no shadow yet).  The program's
+ * set_mempolicy() and mbind() reach the
  * kernel without it and enter() only to hand regions over; thread_policies
  * is written with atomics by any thread.  placement_by_mbind is set at
  * start-up, before the hooks are ready.
@@ -112,7 +115,11 @@ static bool kernel_place(uint64_t start, uint64_t end, int idx)
 	if (!kernel_policy(start, end, policy_get(idx))) {
 		if (policy_get(idx)->mode != POL_LOCAL)
 			return false;
-		vma_set_policy(ns_rt.self, start, end, 0);	/* the kernel's default */
+		/* The kernel's default: no mark, and none left of the
+		 * monitor's (a new region has none to clear). */
+		uint32_t v = vma_find(ns_rt.self, start);
+		if (v && vma_of(v)->policy)
+			vma_set_policy(ns_rt.self, start, end, 0);
 		return true;
 	}
 	vma_set_policy(ns_rt.self, start, end, -(first_equal(idx) + 1));
