@@ -300,6 +300,40 @@ static void fork_without_known_pages(void **state)
 	assert_true(mappers_has(&m, c, ADDR));
 }
 
+/* A child killed in the middle of an edit of its VMA tree leaves it broken
+ * (here: the root's subtrees lost).  Its exit still takes every VMA of its
+ * out of the parent's anon_vma tree: a walk from the parent's page finds
+ * the parent alone, even after the child's record goes to a new child
+ * that maps the page at the same address (counted twice before). */
+static void exit_with_broken_tree(void **state)
+{
+	(void)state;
+	uint32_t p = new_proc(0);
+
+	map_anon(p, B, B + 4 * PG, RW);
+	uint32_t page = touch_anon(p, ADDR);
+	struct live_counts before = live_all();
+	uint32_t c = fork_proc(p);
+	assert_int_equal(vma_protect(c, ADDR, ADDR + PG, PROT_READ), 0);
+	assert_mm(c, 3);
+	uint32_t root = proc_of(c)->mm_root;
+	vma_of(root)->mm.left = vma_of(root)->mm.right = 0;
+	assert_true(mm_is_valid(c) < 0);
+
+	mm_exit(c);
+	uint32_t pav = vma_of(vma_find(p, B))->anon_vma;
+	assert_int_equal(it_is_valid(&avc_ops, obj_of(pav)->tree), 1);
+	assert_int_equal(proc_of(c)->nr_vma, 0);
+	proc_release(c);
+	before.n[POOL_OBJ] = live(POOL_OBJ);	/* the child's anon_vma may stay */
+	assert_live_equal(before);
+
+	uint32_t c2 = fork_proc(p);
+	assert_int_equal(c2, c);	/* the record is reused */
+	uint32_t both[] = { p, c2 };
+	assert_mapped_by(page, 2, both);
+}
+
 /* The first write fault in a VMA whose neighbour differs only in access
  * rights, continues its pgoff and has an anon_vma of its own (a singular
  * chain): the kernel's anon_vma_prepare() reuses the neighbour's anon_vma
@@ -339,6 +373,7 @@ int main(void)
 		T(mremap_in_child_after_fork),
 		T(fork_without_known_pages),
 		T(first_fault_reuses_neighbours_anon_vma),
+		T(exit_with_broken_tree),
 	};
 #undef T
 
