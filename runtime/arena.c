@@ -107,19 +107,20 @@
 struct ns_arena *ns_arena;
 struct it_ops vma_mm_ops, vma_imap_ops, avc_ops;
 
-/* Capacities, multiplied by arena_create()'s scale. */
+/* Capacities: the arena is sparse, so only what is used costs memory;
+ * a page descriptor's fields hold every index of these (model.h). */
 static const struct { uint32_t size, cap; } pool_geom[NR_POOLS] = {
 	[POOL_PROC] = { sizeof(struct ns_proc), NS_PROC_MAX },
-	[POOL_OBJ] = { sizeof(struct ns_object), 1 << 20 },
-	[POOL_VMA] = { sizeof(struct ns_vma), 1 << 20 },
+	[POOL_OBJ] = { sizeof(struct ns_object), NS_OBJ_MAX },
+	[POOL_VMA] = { sizeof(struct ns_vma), NS_VMA_MAX },
 	[POOL_AVC] = { sizeof(struct ns_avc), 1 << 21 },
-	[POOL_PAGE] = { sizeof(struct ns_page), 1 << 22 },
-	[POOL_PTE] = { sizeof(struct ns_ptab), 1 << 17 },	/* 8 Mi PTEs */
+	[POOL_PAGE] = { sizeof(struct ns_page), NS_PAGE_MAX },
+	[POOL_PTE] = { sizeof(struct ns_ptab), NS_PTE_MAX / NS_PTE_SLOTS },
 	[POOL_SITE] = { sizeof(struct ns_site_rec), 1 << 14 },
 };
 
 /* Returns 0 or -errno; the arena is then ns_arena. */
-int arena_create(size_t scale)
+int arena_create(void)
 {
 	uint64_t off = NS_PAGE_ALIGN(sizeof(struct ns_arena));
 	uint64_t pte_hash = off;
@@ -127,15 +128,13 @@ int arena_create(size_t scale)
 	long fd, ret;
 	void *p;
 
-	if (!scale)
-		scale = 1;
 	off += NS_PAGE_ALIGN(NS_PTE_HASH * sizeof(uint32_t));
 	uint64_t pc_hash = off;
 	off += NS_PAGE_ALIGN(NS_PC_HASH * sizeof(uint32_t));
 	for (int i = 0; i < NR_POOLS; i++) {
 		pools[i] = (struct ns_pool){ .off = off,
 					     .size = pool_geom[i].size,
-					     .cap = pool_geom[i].cap * scale,
+					     .cap = pool_geom[i].cap,
 					     .used = 1 };
 		off += NS_PAGE_ALIGN((uint64_t)pools[i].cap * pools[i].size);
 	}

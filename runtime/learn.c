@@ -144,7 +144,7 @@ static void query_nodes(struct scan *s, int n, uint64_t base, uint64_t len)
 				p->flags |= NS_PG_GUESS;
 			else
 				p->flags &= ~NS_PG_GUESS;
-		} else if (p->flags & NS_PG_GUESS) {
+		} else if ((p->flags & NS_PG_GUESS) || p->may_copy) {
 			p->node = ns_scr.status[k];	/* where the kernel took it, if it did */
 			if (!ns_arena->mig_inflight)
 				p->flags &= ~NS_PG_GUESS;

@@ -126,7 +126,7 @@ struct ns_arena {
 
 extern struct ns_arena *ns_arena;	/* this process's mapping of it */
 
-int arena_create(size_t scale);
+int arena_create(void);
 void arena_destroy(void);
 bool arena_contains(uint64_t addr);
 uint32_t pool_alloc(enum ns_pool_id id);
@@ -246,32 +246,47 @@ long mm_is_valid(uint32_t proc);
 #define NS_PG_GUESS	0x08	/* node learned while a migration was in flight */
 #define NS_PTE_LAZY	0x01	/* under MADV_FREE: may vanish */
 
-/* A page descriptor keeps what the kernel cannot be asked cheaply; who
- * first touched a page and from which call site its mapping was made are
- * the trace's and the VMA's (24 bytes).  The widths hold what x86-64
- * can address: page offsets below 2^48 pages (NS_PAGE_INDEX_MAX; a file
- * offset past that is not learned), frames below 2^40 (52-bit physical
- * addresses); 2^24 mappers, which only the shared zero page's count can
- * pass, and the zero page is never freed by its count. */
-#define NS_PAGE_INDEX_MAX	((1ULL << 48) - 1)
+/* A page descriptor keeps what the kernel cannot be asked cheaply;
+ * who first touched a page and from which call site its mapping was made
+ * are the trace's and the VMA's, where it sits in the page cache its
+ * object's tables' (16 bytes).  The widths hold what x86-64 with
+ * four-level page tables can address: page offsets below 2^35 pages
+ * (NS_PAGE_INDEX_MAX: 128 TiB, all of user space; a page past it is not
+ * learned), frames
+ * below 2^40 (52-bit physical addresses), nodes below 64 (the runtime's
+ * node masks), every object index (NS_OBJ_MAX), and as many mappers as
+ * there can be VMAs (NS_VMA_MAX): a page is mapped at most once per VMA.
+ * The shared zero page's mappers are not counted: it is never freed. */
+#define NS_PAGE_INDEX_MAX	((1ULL << 35) - 1)
+#define NS_OBJ_MAX	(1u << 20)	/* object records (arena.c) */
+#define NS_VMA_MAX	(1u << 20)	/* VMA records */
+#define NS_PAGE_MAX	(1u << 22)	/* page descriptors */
+#define NS_PTE_MAX	(1u << 23)	/* PTE and page-cache slots */
 struct ns_page {
-	uint32_t obj;		/* anon_vma or address_space */
-	uint32_t hash_next;	/* page-cache chain (file/shm pages) */
-	uint64_t index : 48;	/* page offset in obj (linear index for anon) */
-	uint64_t flags : 8;	/* NS_PG_* */
+	uint64_t pfn : 40;	/* 0 when unknown (not root) */
+	uint64_t mapcount : 20;	/* shadow PTEs pointing here */
+	uint64_t flags : 4;	/* NS_PG_* */
+	uint64_t index : 35;	/* page offset in obj (linear index for anon) */
+	uint64_t may_copy : 1;	/* without PFNs, shared at a fork: the kernel
+				 * may copy it at a write, and nothing in
+				 * pagemap shows it (sync.c) */
+	uint64_t obj : 20;	/* anon_vma or address_space */
 	int64_t node : 8;	/* NUMA node, -1 unknown, NS_NODE_NONE: the
 				 * kernel gave none when asked */
-	uint64_t pfn : 40;	/* 0 when unknown (not root) */
-	uint64_t mapcount : 24;	/* shadow PTEs pointing here */
 };
-_Static_assert(sizeof(struct ns_page) == 24, "a page descriptor is 24 bytes");
+_Static_assert(sizeof(struct ns_page) == 16, "a page descriptor is 16 bytes");
+_Static_assert(NS_OBJ_MAX <= 1u << 20 && NS_VMA_MAX <= 1u << 20 &&
+	       NS_PAGE_MAX < 1u << 31, "descriptor fields hold every index and count");
 
 /*
  * Shadow page tables, as the kernel keeps its own: a table holds the PTEs
  * of NS_PTE_SLOTS consecutive virtual pages of one process, each a 32-bit
  * descriptor index (0: none) with NS_PTE_LAZY in its top bit, so a
  * resident page costs 4 bytes a mapper.  A PTE is named by its table and
- * slot: (table << NS_PTE_SHIFT) | slot, 0 for none.
+ * slot: (table << NS_PTE_SHIFT) | slot, 0 for none.  The page cache keeps
+ * file and shm pages in the same tables: an object's descriptors at
+ * NS_PTE_SLOTS consecutive page offsets (proc names the object, base the
+ * first offset; on no list).
  */
 #define NS_PTE_SHIFT	6
 #define NS_PTE_SLOTS	(1u << NS_PTE_SHIFT)
@@ -279,7 +294,7 @@ _Static_assert(sizeof(struct ns_page) == 24, "a page descriptor is 24 bytes");
 #define NS_PTE_LAZY_BIT	0x80000000u	/* NS_PTE_LAZY, in a slot */
 
 struct ns_ptab {
-	uint32_t proc;		/* owner */
+	uint32_t proc;		/* owner: proc, or object (page cache) */
 	uint32_t hash_next;	/* bucket chain */
 	uint32_t prev, next;	/* the proc's list of tables */
 	uint64_t base;		/* first vpn, a multiple of NS_PTE_SLOTS */

@@ -4,7 +4,9 @@
  *
  * A descriptor stands for one present physical page: anonymous pages belong
  * to the anon_vma they were created in, file and shm pages to their
- * address_space at a page index (found again through the page-cache hash).
+ * address_space at a page index (found again in the object's page-cache
+ * tables: tables of NS_PTE_SLOTS consecutive indices, like the PTEs', the
+ * kernel's i_pages; found by (object, first index) in a hash of their own).
  * A shadow PTE says which page a proc maps at a virtual page; the reverse
  * map, like the kernel's, finds candidate (vma, address) pairs from the
  * object and confirms each against the PTE — which is how a page COW'd by
@@ -29,9 +31,9 @@ static inline uint32_t *ptab_bucket(uint32_t proc, uint64_t base)
 	return &tab[h & (NS_PTE_HASH - 1)];
 }
 
-static inline uint32_t *pc_bucket(uint32_t obj, uint64_t index)
+static inline uint32_t *pc_bucket(uint32_t obj, uint64_t base)
 {
-	uint64_t h = index + (uint64_t)obj * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = (base >> NS_PTE_SHIFT) + (uint64_t)obj * 0x9e3779b97f4a7c15ULL;
 	uint32_t *tab = (uint32_t *)((char *)ns_arena + ns_arena->pc_hash_off);
 
 	return &tab[h & (NS_PC_HASH - 1)];
@@ -53,15 +55,49 @@ void page_move_anon(uint32_t page, uint32_t anon_vma)
 	p->obj = anon_vma;
 }
 
+static inline uint64_t tab_base(uint64_t n)
+{
+	return n & ~(uint64_t)(NS_PTE_SLOTS - 1);
+}
+
+/* The table of owner (a proc, or an object for the page cache) at base
+ * on the chain from i, or 0. */
+static uint32_t tab_in(uint32_t i, uint32_t owner, uint64_t base)
+{
+	for (; i; i = ptab_of(i)->hash_next)
+		if (ptab_of(i)->base == base && ptab_of(i)->proc == owner)
+			return i;
+	return 0;
+}
+
+/* A new empty table of owner at base, first on the chain at *b; 0 when
+ * the pool is full. */
+static uint32_t tab_new(uint32_t *b, uint32_t owner, uint64_t base)
+{
+	uint32_t t = pool_alloc(POOL_PTE);
+
+	if (t) {
+		ptab_of(t)->proc = owner;
+		ptab_of(t)->base = base;
+		ptab_of(t)->hash_next = *b;
+		*b = t;
+	}
+	return t;
+}
+
+/* Takes table t off the chain at *b. */
+static void tab_unhash(uint32_t *b, uint32_t t)
+{
+	while (*b && *b != t)
+		b = &ptab_of(*b)->hash_next;
+	if (*b)
+		*b = ptab_of(t)->hash_next;
+}
+
 /* The table of proc holding vpn, or 0. */
 static uint32_t ptab_find(uint32_t proc, uint64_t vpn)
 {
-	uint64_t base = vpn & ~(uint64_t)(NS_PTE_SLOTS - 1);
-
-	for (uint32_t i = *ptab_bucket(proc, base); i; i = ptab_of(i)->hash_next)
-		if (ptab_of(i)->base == base && ptab_of(i)->proc == proc)
-			return i;
-	return 0;
+	return tab_in(*ptab_bucket(proc, tab_base(vpn)), proc, tab_base(vpn));
 }
 
 /* Returns the PTE of (proc, vpn), or 0. */
@@ -77,14 +113,19 @@ static void page_put(uint32_t page)
 {
 	struct ns_page *p = page_of(page);
 
-	if (--p->mapcount || (p->flags & NS_PG_ZERO))
+	if ((p->flags & NS_PG_ZERO) || --p->mapcount)
 		return;
 	if (!(p->flags & NS_PG_ANON)) {
-		uint32_t *b = pc_bucket(p->obj, p->index);
-		while (*b && *b != page)
-			b = &page_of(*b)->hash_next;
-		if (*b)
-			*b = p->hash_next;
+		uint32_t *b = pc_bucket(p->obj, tab_base(p->index));
+		uint32_t t = tab_in(*b, p->obj, tab_base(p->index));
+		uint32_t *e = t ? &ptab_of(t)->e[p->index & (NS_PTE_SLOTS - 1)] : NULL;
+		if (e && *e == page) {
+			*e = 0;
+			if (!--ptab_of(t)->used) {
+				tab_unhash(b, t);
+				pool_free(POOL_PTE, t);
+			}
+		}
 	}
 	obj_of(p->obj)->nr_pages--;
 	obj_put(p->obj);
@@ -94,16 +135,11 @@ static void page_put(uint32_t page)
 /* The table of proc holding vpn, made if needed; 0 when the pool is full. */
 static uint32_t ptab_get(uint32_t proc, uint64_t vpn)
 {
-	uint32_t t = ptab_find(proc, vpn), *b;
+	uint32_t t = ptab_find(proc, vpn);
 	struct ns_proc *p = proc_of(proc);
 
-	if (t || !(t = pool_alloc(POOL_PTE)))
+	if (t || !(t = tab_new(ptab_bucket(proc, tab_base(vpn)), proc, tab_base(vpn))))
 		return t;
-	ptab_of(t)->proc = proc;
-	ptab_of(t)->base = vpn & ~(uint64_t)(NS_PTE_SLOTS - 1);
-	b = ptab_bucket(proc, ptab_of(t)->base);
-	ptab_of(t)->hash_next = *b;
-	*b = t;
 	ptab_of(t)->next = p->pte_head;
 	if (p->pte_head)
 		ptab_of(p->pte_head)->prev = t;
@@ -117,12 +153,8 @@ static void ptab_free(uint32_t t)
 {
 	struct ns_ptab *x = ptab_of(t);
 	struct ns_proc *p = proc_of(x->proc);
-	uint32_t *b = ptab_bucket(x->proc, x->base);
 
-	while (*b && *b != t)
-		b = &ptab_of(*b)->hash_next;
-	if (*b)
-		*b = x->hash_next;
+	tab_unhash(ptab_bucket(x->proc, x->base), t);
 	if (x->prev)
 		ptab_of(x->prev)->next = x->next;
 	else
@@ -146,7 +178,8 @@ int pte_set(uint32_t proc, uint64_t vpn, uint32_t page)
 	old = *e & NS_PTE_PAGE;
 	if (old != page) {
 		*e = (*e & NS_PTE_LAZY_BIT) | page;
-		page_of(page)->mapcount++;
+		if (!(page_of(page)->flags & NS_PG_ZERO))
+			page_of(page)->mapcount++;
 		if (old)
 			page_put(old);
 		else {
@@ -330,13 +363,13 @@ int pte_copy_table(uint32_t t, uint32_t to, uint64_t mask)
 	return 0;
 }
 
-/* Returns a new anonymous page of anon_vma at index, or 0 (pool full). */
+/* Returns a new anonymous page of anon_vma at index, or 0. */
 uint32_t page_new_anon(uint32_t anon_vma, uint64_t index)
 {
-	uint32_t i = pool_alloc(POOL_PAGE);
+	uint32_t i;
 
-	if (!i)
-		return 0;
+	if (index > NS_PAGE_INDEX_MAX || !(i = pool_alloc(POOL_PAGE)))
+		return 0;	/* past what a descriptor holds, or the pool full */
 	*page_of(i) = (struct ns_page){ .obj = anon_vma, .index = index,
 					.node = -1, .flags = NS_PG_ANON };
 	obj_get(anon_vma);
@@ -348,20 +381,27 @@ uint32_t page_new_anon(uint32_t anon_vma, uint64_t index)
  * 0 when the pool is full. */
 uint32_t page_cache_get(uint32_t obj, uint64_t index)
 {
-	uint32_t *b = pc_bucket(obj, index), i;
+	uint64_t base = tab_base(index);
+	uint32_t *b = pc_bucket(obj, base), t, *e, i;
 
 	if (index > NS_PAGE_INDEX_MAX)
 		return 0;	/* past what a descriptor holds: not learned */
-
-	for (i = *b; i; i = page_of(i)->hash_next)
-		if (page_of(i)->obj == obj && page_of(i)->index == index)
-			return i;
-	i = pool_alloc(POOL_PAGE);
-	if (!i)
+	t = tab_in(*b, obj, base);
+	if (!t && !(t = tab_new(b, obj, base)))
 		return 0;
-	*page_of(i) = (struct ns_page){ .obj = obj, .index = index, .node = -1,
-					.hash_next = *b };
-	*b = i;
+	e = &ptab_of(t)->e[index & (NS_PTE_SLOTS - 1)];
+	if (*e)
+		return *e;
+	if (!(i = pool_alloc(POOL_PAGE))) {
+		if (!ptab_of(t)->used) {
+			tab_unhash(b, t);
+			pool_free(POOL_PTE, t);
+		}
+		return 0;
+	}
+	*page_of(i) = (struct ns_page){ .obj = obj, .index = index, .node = -1 };
+	*e = i;
+	ptab_of(t)->used++;
 	obj_get(obj);
 	obj_of(obj)->nr_pages++;
 	return i;

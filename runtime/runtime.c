@@ -304,7 +304,7 @@ bool family_ready(void)
 		if (!ns_arena) {
 			/* A family's first process (one forked without our
 			 * knowing before an arena existed starts its own). */
-			ret = arena_create(1);
+			ret = arena_create();
 			ns_rt.pid = (pid_t)sys_getpid();
 			ns_rt.forked_unseen = 0;
 			ns_rt.self = 0;

@@ -372,10 +372,20 @@ static uint32_t sync_anon(uint32_t vma, uint64_t vpn, uint32_t cur, uint64_t pfn
 		 * exclusive too: the node the descriptor keeps is
 		 * then the old frame's - ours - and not the copy's
 		 * its other mappers now have.  Each mapper's next
-		 * look asks the kernel again. */
-		if (!pfn)
-			p->node = -1;
-		return learn_anon(vma, vpn, pfn, excl);
+		 * look asks the kernel again.  And the frame that
+		 * stayed may be copied once more at its next write
+		 * (the kernel copies rather than reuses a page it
+		 * holds an extra reference to), on the writer's
+		 * node, with nothing in pagemap to show it: both
+		 * descriptors take the kernel's node at each look. */
+		if (pfn)
+			return learn_anon(vma, vpn, pfn, excl);
+		p->node = -1;
+		p->may_copy = 1;
+		uint32_t d = learn_anon(vma, vpn, pfn, excl);
+		if (d)
+			page_of(d)->may_copy = 1;
+		return d;
 	}
 	if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
 	    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))

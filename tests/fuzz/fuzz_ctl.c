@@ -50,7 +50,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	if (arena_create(1) < 0)
+	if (arena_create() < 0)
 		die("arena_create failed");
 	ns_rt.pid = getpid();
 	ns_rt.self = proc_new(ns_rt.pid, 0);

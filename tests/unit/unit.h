@@ -30,7 +30,7 @@
 static inline int arena_setup(void **state)
 {
 	(void)state;
-	return arena_create(1) < 0 ? -1 : 0;
+	return arena_create() < 0 ? -1 : 0;
 }
 
 static inline int arena_teardown(void **state)
