@@ -11,7 +11,6 @@
 #   make test SAN=thread   the sanitized unit build uses that sanitizer
 #                          (address [default, with undefined], undefined, thread)
 #   make vmtest            only the tests that run in the NUMA guest
-#   make test-pending      tests known to fail on open runtime defects
 #   make fuzz              the fuzzers (tests/fuzz), FUZZ_SECONDS each (600)
 #   make bench             host benchmarks; make bench-vm for the 2-node ones
 #                          and the NUMA ones (make bench-numa: those alone)
@@ -83,7 +82,7 @@ FUZZ_SH   := tests/fuzz/trace.sh tests/fuzz/ctl.sh
 FUZZ_SECONDS ?= 600
 
 .SECONDARY:
-.PHONY: all deps test vmtest unit bench bench-vm bench-numa install clean check-tests demo fuzz test-pending
+.PHONY: all deps test vmtest unit bench bench-vm bench-numa install clean check-tests demo fuzz
 all: $(B)/libnumashadow.so $(B)/numashadow $(B)/numashadow-vm
 
 $(B)/numashadow-vm: tools/numashadow-vm
@@ -178,12 +177,6 @@ unit: $(UNIT_BIN) $(UNIT_SAN)
 
 vmtest: check-tests
 	@tests/run.sh $(VM_SH)
-
-# Tests that fail today on known runtime defects (tests/pending, and the
-# cases other tests count only with NS_TEST_PENDING=1): run by hand, not
-# by make test, until the defects are fixed.
-test-pending: check-tests
-	@NS_TEST_PENDING=1 tests/run.sh $(sort $(wildcard tests/pending/*.sh)) tests/vm/migrate_errors.sh
 
 fuzz: $(FUZZ_BIN)
 	$(if $(FUZZ_OK),,$(error make fuzz needs libFuzzer: clang and libclang-rt-dev (make deps)))

@@ -32,8 +32,9 @@
  * prints its own /proc/PID/maps, which must map both the program and the
  * library.  A case whose program is missing is skipped with a note.
  *
- * Then "the shadow's bytes per resident page": a preloaded child writes
- * 64 MiB, forks once, both call numashadow_verify() (with no setting the
+ * Then "the shadow's bytes per resident page", with one mapper and with
+ * two: a preloaded child writes 64 MiB (shadow1: and no more), forks once
+ * (shadow), both call numashadow_verify() (with no setting the
  * runtime learns nothing until asked; a check learns every page), and
  * while its child is alive it reads its own smaps:
  * the Rss of the arena mapping (the memfd named "numashadow-arena") over
@@ -43,7 +44,7 @@
  * (library missing or not loaded, a child failed).
  *
  *   programs [--reps N] [--case NAME]...    drive (default: every case, N=7)
- *   programs --child fork_loop COUNT | fork_1g MIB | shadow MIB
+ *   programs --child fork_loop COUNT | fork_1g MIB | shadow MIB | shadow1 MIB
  *   programs --probe
  */
 #include <ftw.h>
@@ -129,13 +130,13 @@ static int child_fork_big(long mib)
 	return 0;
 }
 
-/* Writes mib MiB, forks once, and while the child lives prints, from its
- * own smaps: "arena_kb=A resident_kb=R buffer_kb=B alloc_kb=F".  A is the
+/* Writes mib MiB, forks once (mappers 2; 1: no fork), and while the child
+ * lives prints, from its own smaps: "arena_kb=A resident_kb=R buffer_kb=B alloc_kb=F".  A is the
  * Rss of the arena mapping, R the Rss of every other mapping, B the
  * buffer's Rss, F the blocks the arena's memfd has allocated (stat of
  * /proc/self/map_files/..., -1 if unreadable).  Refuses (exit 2) when
  * the runtime is not loaded here. */
-static int child_shadow(long mib, const char *lib)
+static int child_shadow(long mib, int mappers, const char *lib)
 {
 	char *p, buf[1];
 	int up[2], down[2], st;
@@ -154,7 +155,7 @@ static int child_shadow(long mib, const char *lib)
 		return perror("shadow: mmap"), 1;
 	if (pipe(up) || pipe(down))
 		return perror("shadow: pipe"), 1;
-	pid_t c = fork();
+	pid_t c = mappers > 1 ? fork() : 1;	/* 1: no child */
 	if (c < 0)
 		return perror("shadow: fork"), 1;
 	if (c == 0) {
@@ -169,7 +170,7 @@ static int child_shadow(long mib, const char *lib)
 	}
 	close(up[1]);
 	close(down[0]);
-	if (read(up[0], buf, 1) != 1)
+	if (c > 1 && read(up[0], buf, 1) != 1)
 		return fprintf(stderr, "shadow: child did not start\n"), 1;
 	if (verify() != 0)
 		return fprintf(stderr, "shadow: numashadow_verify() found differences\n"), 1;
@@ -204,7 +205,7 @@ static int child_shadow(long mib, const char *lib)
 	}
 	free(smaps);
 	close(down[1]);
-	if (waitpid(c, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+	if (c > 1 && (waitpid(c, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)))
 		return fprintf(stderr, "shadow: child failed\n"), 1;
 	if (arena < 0 || rest <= 0)
 		return fprintf(stderr, "shadow: no arena mapping in smaps\n"), 1;
@@ -772,10 +773,11 @@ static int measure(const struct pcase *c, int reps, struct result *res)
 
 /* The shadow's bytes per resident page: SHADOW_REPS preloaded runs of
  * --child shadow; medians.  0, or -1 after saying why. */
-static int shadow_bytes(double *per_page, double *alloc_per_page, long *pages,
-			long *arena_kb, long *alloc_kb)
+static int shadow_bytes(int mappers, double *per_page, double *alloc_per_page,
+			long *pages, long *arena_kb, long *alloc_kb)
 {
-	char *argv[] = { self, "--child", "shadow", SHADOW_MIB, NULL };
+	char *argv[] = { self, "--child", mappers > 1 ? "shadow" : "shadow1",
+			 SHADOW_MIB, NULL };
 	double v[SHADOW_REPS], a[SHADOW_REPS], p[SHADOW_REPS], ak[SHADOW_REPS],
 		fk[SHADOW_REPS];
 	char out[256];
@@ -821,7 +823,7 @@ static int shadow_bytes(double *per_page, double *alloc_per_page, long *pages,
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--reps N] [--case NAME]... [--setting NUMASHADOW_X=V]...\n"
-		"       %s --child fork_loop COUNT | fork_1g MIB | shadow MIB\n"
+		"       %s --child fork_loop COUNT | fork_1g MIB | shadow MIB | shadow1 MIB\n"
 		"       %s --probe\ncases:", argv0, argv0, argv0);
 	for (size_t i = 0; i < NR_CASES; i++)
 		fprintf(stderr, " %s", cases[i].name);
@@ -843,7 +845,9 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[2], "fork_1g"))
 			return child_fork_big(n);
 		if (!strcmp(argv[2], "shadow"))
-			return bench_lib_path(WHO, lib) ? 2 : child_shadow(n, lib);
+			return bench_lib_path(WHO, lib) ? 2 : child_shadow(n, 2, lib);
+		if (!strcmp(argv[2], "shadow1"))
+			return bench_lib_path(WHO, lib) ? 2 : child_shadow(n, 1, lib);
 		return usage(argv[0]), 1;
 	}
 	if (argc == 2 && !strcmp(argv[1], "--probe"))
@@ -905,11 +909,15 @@ int main(int argc, char **argv)
 		}
 	}
 
-	double spp = 0, app = 0;
-	long pages = 0, arena_kb = 0, alloc_kb = 0;
+	/* [0]: one mapper, [1]: two. */
+	double spp[2] = { 0 }, app[2] = { 0 };
+	long pages[2] = { 0 }, arena_kb[2] = { 0 }, alloc_kb[2] = { 0 };
 	int shadow_ok = 0;
 	if (!picked || want[NR_CASES]) {
-		shadow_ok = !shadow_bytes(&spp, &app, &pages, &arena_kb, &alloc_kb);
+		shadow_ok = !shadow_bytes(1, &spp[0], &app[0], &pages[0], &arena_kb[0],
+					  &alloc_kb[0]) &&
+			    !shadow_bytes(2, &spp[1], &app[1], &pages[1], &arena_kb[1],
+					  &alloc_kb[1]);
 		if (!shadow_ok)
 			failed = 1;
 	}
@@ -922,9 +930,12 @@ int main(int argc, char **argv)
 			bench_json(WHO, name, res[i].preload, 1, "ms", res[i].plain,
 				   res[i].ratio);
 		}
-	if (shadow_ok)
-		bench_json(WHO, "shadow_bytes_per_page", spp, 1, "B/page", (double)pg,
-			   spp / (double)pg);
+	if (shadow_ok) {
+		bench_json(WHO, "shadow_bytes_per_page_1mapper", spp[0], 1, "B/page",
+			   (double)pg, spp[0] / (double)pg);
+		bench_json(WHO, "shadow_bytes_per_page", spp[1], 1, "B/page", (double)pg,
+			   spp[1] / (double)pg);
+	}
 
 	printf("\n%-16s %-32s %10s %10s %7s %13s\n", "case", "workload", "plain ms",
 	       "preload ms", "ratio", "pair ratios");
@@ -952,15 +963,17 @@ int main(int argc, char **argv)
 			       " runs; the first: %s\n", cases[i].name, r->said.lines,
 			       r->said.lines == 1 ? "" : "s", r->said.first);
 	}
-	if (shadow_ok) {
-		printf("\nshadow bytes per resident page: %.1f (arena Rss %ld kB over %ld"
-		       " resident pages; %s MiB written, forked once, child alive;"
-		       " median of %d)\n", spp, arena_kb, pages, SHADOW_MIB, SHADOW_REPS);
-		if (alloc_kb >= 0)
+	for (int m = 0; shadow_ok && m < 2; m++) {
+		printf("%sshadow bytes per resident page, %s: %.1f (arena Rss %ld kB over"
+		       " %ld resident pages; %s MiB written%s; median of %d)\n",
+		       m ? "" : "\n", m ? "two mappers" : "one mapper", spp[m],
+		       arena_kb[m], pages[m], SHADOW_MIB,
+		       m ? ", forked once, child alive" : "", SHADOW_REPS);
+		if (alloc_kb[m] >= 0)
 			printf("  arena memfd allocated: %ld kB, %.1f B per resident page\n",
-			       alloc_kb, app);
-	} else if (!picked || want[NR_CASES]) {
-		printf("\nshadow bytes per resident page: not measured (see stderr)\n");
+			       alloc_kb[m], app[m]);
 	}
+	if (!shadow_ok && (!picked || want[NR_CASES]))
+		printf("\nshadow bytes per resident page: not measured (see stderr)\n");
 	return failed;
 }

@@ -94,7 +94,7 @@ struct ns_pool {
 
 #define NS_PTE_HASH (1u << 18)	/* shadow page-table hash buckets */
 #define NS_PC_HASH (1u << 18)	/* page-cache (object, index) buckets */
-#define NS_FILE_HASH (1u << 12)	/* dev+inode -> object buckets */
+#define NS_FILE_HASH (1u << 10)	/* dev+inode -> object buckets (a page) */
 #define NS_SITE_HASH (1u << 10)	/* call site -> record buckets */
 
 /* One allocation call site, kept once per family. */
@@ -297,22 +297,25 @@ struct ns_ptab {
 	uint32_t proc;		/* owner: proc, or object (page cache) */
 	uint32_t hash_next;	/* bucket chain */
 	uint32_t prev, next;	/* the proc's list of tables */
-	uint64_t base;		/* first vpn, a multiple of NS_PTE_SLOTS */
+	uint32_t tno;		/* first vpn (offset) / NS_PTE_SLOTS: ptab_base() */
 	uint32_t used;		/* slots in use */
-	uint32_t pad;
 	uint32_t e[NS_PTE_SLOTS];
 };
+_Static_assert(NS_PAGE_INDEX_MAX >> NS_PTE_SHIFT <= UINT32_MAX,
+	       "a table number holds every first vpn and offset");
 
 static inline struct ns_page *page_of(uint32_t i)
 { return pool_rec(POOL_PAGE, i); }
 static inline struct ns_ptab *ptab_of(uint32_t i)
 { return pool_rec(POOL_PTE, i); }
+static inline uint64_t ptab_base(uint32_t t)
+{ return (uint64_t)ptab_of(t)->tno << NS_PTE_SHIFT; }
 static inline uint32_t *pte_slot(uint32_t t)
 { return &ptab_of(t >> NS_PTE_SHIFT)->e[t & (NS_PTE_SLOTS - 1)]; }
 static inline uint32_t pte_page(uint32_t t)
 { return *pte_slot(t) & NS_PTE_PAGE; }
 static inline uint64_t pte_vpn(uint32_t t)
-{ return ptab_of(t >> NS_PTE_SHIFT)->base + (t & (NS_PTE_SLOTS - 1)); }
+{ return ptab_base(t >> NS_PTE_SHIFT) + (t & (NS_PTE_SLOTS - 1)); }
 static inline uint32_t pte_flags(uint32_t t)
 { return (*pte_slot(t) & NS_PTE_LAZY_BIT) ? NS_PTE_LAZY : 0; }
 static inline void pte_mark_lazy(uint32_t t)

@@ -31,9 +31,12 @@ static inline uint32_t *ptab_bucket(uint32_t proc, uint64_t base)
 	return &tab[h & (NS_PTE_HASH - 1)];
 }
 
+/* An object's tables land in neighbouring buckets, and objects made one
+ * after another (a program's libraries) near each other: a few pages of
+ * the table hold them all. */
 static inline uint32_t *pc_bucket(uint32_t obj, uint64_t base)
 {
-	uint64_t h = (base >> NS_PTE_SHIFT) + (uint64_t)obj * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = (base >> NS_PTE_SHIFT) + ((uint64_t)obj << 4);
 	uint32_t *tab = (uint32_t *)((char *)ns_arena + ns_arena->pc_hash_off);
 
 	return &tab[h & (NS_PC_HASH - 1)];
@@ -65,7 +68,7 @@ static inline uint64_t tab_base(uint64_t n)
 static uint32_t tab_in(uint32_t i, uint32_t owner, uint64_t base)
 {
 	for (; i; i = ptab_of(i)->hash_next)
-		if (ptab_of(i)->base == base && ptab_of(i)->proc == owner)
+		if (ptab_base(i) == base && ptab_of(i)->proc == owner)
 			return i;
 	return 0;
 }
@@ -78,7 +81,7 @@ static uint32_t tab_new(uint32_t *b, uint32_t owner, uint64_t base)
 
 	if (t) {
 		ptab_of(t)->proc = owner;
-		ptab_of(t)->base = base;
+		ptab_of(t)->tno = (uint32_t)(base >> NS_PTE_SHIFT);
 		ptab_of(t)->hash_next = *b;
 		*b = t;
 	}
@@ -154,7 +157,7 @@ static void ptab_free(uint32_t t)
 	struct ns_ptab *x = ptab_of(t);
 	struct ns_proc *p = proc_of(x->proc);
 
-	tab_unhash(ptab_bucket(x->proc, x->base), t);
+	tab_unhash(ptab_bucket(x->proc, ptab_base(t)), t);
 	if (x->prev)
 		ptab_of(x->prev)->next = x->next;
 	else
@@ -272,7 +275,7 @@ static int pte_range(uint32_t proc, uint64_t start, uint64_t end,
 		int n = 0;
 		next = x->next;
 		for (uint32_t k = 0; k < NS_PTE_SLOTS; k++)
-			if (x->e[k] && x->base + k >= s && x->base + k < e)
+			if (x->e[k] && ptab_base(t) + k >= s && ptab_base(t) + k < e)
 				got[n++] = t << NS_PTE_SHIFT | k;
 		for (int k = 0; k < n; k++)
 			if ((ret = fn(got[k], arg)))
@@ -345,7 +348,7 @@ int pte_copy_table(uint32_t t, uint32_t to, uint64_t mask)
 		uint32_t e = ptab_of(t)->e[k], page = e & NS_PTE_PAGE;
 		if (!page || !(mask >> k & 1) || !(page_of(page)->flags & NS_PG_ANON))
 			continue;
-		if (!c && !(c = ptab_get(to, ptab_of(t)->base)))
+		if (!c && !(c = ptab_get(to, ptab_base(t))))
 			return -ENOMEM;
 		uint32_t *d = &ptab_of(c)->e[k], old = *d & NS_PTE_PAGE;
 		*d |= e & NS_PTE_LAZY_BIT;

@@ -517,7 +517,7 @@ int mm_fork(uint32_t parent, uint32_t child)
 	uint64_t vs = 0, ve = 0;	/* the last VMA found, in pages */
 	bool copy = false;		/* ... and whether its pages are copied */
 	for (uint32_t t = proc_of(parent)->pte_head; t; t = ptab_of(t)->next) {
-		uint64_t base = ptab_of(t)->base, mask = 0;
+		uint64_t base = ptab_base(t), mask = 0;
 		for (uint32_t k = 0; k < NS_PTE_SLOTS; k++) {
 			if (!ptab_of(t)->e[k])
 				continue;

@@ -221,6 +221,47 @@ static void unmapping_drops_mappers_then_frees(void **state)
 	obj_put(f);
 }
 
+/* The page cache keeps an object's pages in tables of NS_PTE_SLOTS
+ * offsets: one descriptor per (object, offset), two objects' pages apart,
+ * a table per span of offsets in use, gone with the last page in it; an
+ * offset past what a descriptor holds is refused. */
+static void page_cache_tables(void **state)
+{
+	(void)state;
+	uint32_t p = new_proc(0);
+	struct live_counts empty = live_all();
+	uint32_t f = obj_file_get(0x803, 1, OBJ_FILE), g = obj_file_get(0x803, 2, OBJ_FILE);
+	const uint64_t idx[] = { 0, NS_PTE_SLOTS - 1, NS_PTE_SLOTS, NS_PAGE_INDEX_MAX };
+	uint32_t pf[4], pg[4];
+
+	for (int i = 0; i < 4; i++) {
+		pf[i] = page_cache_get(f, idx[i]);
+		pg[i] = page_cache_get(g, idx[i]);
+		assert_true(pf[i] && pg[i] && pf[i] != pg[i]);
+		assert_int_equal(page_of(pf[i])->index, idx[i]);
+		assert_int_equal(page_of(pg[i])->obj, g);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(page_cache_get(f, idx[i]), pf[i]);
+		assert_int_equal(page_cache_get(g, idx[i]), pg[i]);
+		for (int j = 0; j < i; j++)
+			assert_true(pf[i] != pf[j]);
+	}
+	assert_int_equal(page_cache_get(f, NS_PAGE_INDEX_MAX + 1), 0);
+	assert_int_equal(live(POOL_PTE), empty.n[POOL_PTE] + 6);	/* 3 spans x 2 */
+
+	/* Each page lives while a PTE maps it; then its slot, and the
+	 * table with its last slot, are gone. */
+	for (int i = 0; i < 4; i++) {
+		assert_true(pte_set(p, VPN(BASE) + i, pf[i]) > 0);
+		assert_true(pte_set(p, VPN(BASE) + 64 + i, pg[i]) > 0);
+	}
+	pte_clear_all(p);
+	obj_put(f);
+	obj_put(g);
+	assert_live_equal(empty);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, arena_setup, arena_teardown)
@@ -230,6 +271,7 @@ int main(void)
 		T(mremap_moves_the_address),
 		T(split_names_the_piece),
 		T(unmapping_drops_mappers_then_frees),
+		T(page_cache_tables),
 	};
 #undef T
 

@@ -230,13 +230,5 @@ fi
 vm_need $PROG
 
 vm_run_self $PROG
-# Known to fail on a runtime defect, not counted unless asked for
-# (NS_TEST_PENDING=1, make test-pending): an unprivileged target that
-# forks fails verify at its end (without PFNs the kernel's second copy of
-# a page parent and child both wrote after the fork cannot be seen:
-# README.md, Known open defects).
-PENDING="cli-eacces-user"
-[ -n "${NS_TEST_PENDING:-}" ] && PENDING=
-for c in $PENDING; do echo "PENDING: case $c not counted (known runtime defect)"; done
-vm_expect_cases "$(for c in $ENGINE $CLI; do case " $PENDING " in *" $c "*) ;; *) echo $c;; esac; done)"
+vm_expect_cases "$(for c in $ENGINE $CLI; do echo $c; done)"
 echo "PASS: each migration error counted by its reason, by the engine and the command"
