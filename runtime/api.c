@@ -36,41 +36,24 @@ NS_API int numashadow_page_node(const void *addr)
 	return node;
 }
 
-struct mappers {
-	struct numashadow_mapper *out;
-	int n, max;
-};
-
-static int mapper_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+/* The page's mappers by the reverse map into out[0, max), a chunk at a
+ * time; returns how many there are. */
+static int mappers_of(uint32_t pg, struct numashadow_mapper *out, int max)
 {
-	struct mappers *m = arg;
+	struct rmap_at at[64];
+	int n = 0;
 
-	(void)vma;
-	if (m->n < m->max)
-		m->out[m->n] = (struct numashadow_mapper){ proc_of(proc)->pid,
-							   (void *)addr };
-	m->n++;
-	return 0;
+	for (int done = 0;; done += 64) {
+		n = rmap_collect(pg, false, at, done, 64);
+		for (int i = 0; i < 64 && done + i < n && done + i < max; i++)
+			out[done + i] = (struct numashadow_mapper){
+				proc_of(at[i].proc)->pid, (void *)at[i].addr };
+		if (done + 64 >= n || done + 64 >= max)
+			return n;
+	}
 }
 
 #define MAX_PLACES 1024
-
-struct places {
-	struct { uint32_t proc; uint64_t addr; } at[MAX_PLACES];
-	int n;
-};
-
-static int place_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
-{
-	struct places *pl = arg;
-
-	(void)vma;
-	if (pl->n == MAX_PLACES)
-		return 1;
-	pl->at[pl->n].proc = proc;
-	pl->at[pl->n++].addr = addr;
-	return 0;
-}
 
 /* Learns the page at each place that could map it, in every member: the
  * kernel's rmap walk, in user space - a query costs what the page's
@@ -79,25 +62,25 @@ static int place_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
  * (then the caller learns the members whole). */
 static bool sync_places(uint32_t pg)
 {
-	static struct places pl;	/* under the family lock */
+	static struct rmap_at at[MAX_PLACES];	/* under the family lock */
+	int n = rmap_collect(pg, true, at, 0, MAX_PLACES);
 
-	pl.n = 0;
-	if (rmap_walk_places(pg, place_cb, &pl) || pl.n == MAX_PLACES)
+	if (n > MAX_PLACES)
 		return false;
-	for (int i = 0; i < pl.n; i++) {
-		uint32_t p = pl.at[i].proc;
+	for (int i = 0; i < n; i++) {
+		uint32_t p = at[i].proc;
 		if (!p)
 			continue;	/* released below */
 		if (p != ns_rt.self && !proc_alive(p)) {
-			for (int j = i; j < pl.n; j++)
-				if (pl.at[j].proc == p)
-					pl.at[j].proc = 0;
+			for (int j = i; j < n; j++)
+				if (at[j].proc == p)
+					at[j].proc = 0;
 			proc_release(p);
 			continue;
 		}
 		if (p == ns_rt.self ||
 		    (!proc_of(p)->dirty && proc_of(p)->state == NS_PROC_LIVE))
-			page_sync_range(p, pl.at[i].addr, pl.at[i].addr + NS_PAGE_SIZE);
+			page_sync_range(p, at[i].addr, at[i].addr + NS_PAGE_SIZE);
 	}
 	return true;
 }
@@ -105,7 +88,7 @@ static bool sync_places(uint32_t pg)
 NS_API int numashadow_page_mappers(const void *addr,
 				   struct numashadow_mapper *out, int max)
 {
-	struct mappers m = { out, 0, max < 0 ? 0 : max };
+	int n = 0;
 	uint64_t a = (uint64_t)addr & ~(NS_PAGE_SIZE - 1);
 	uint32_t next;
 	int pg;
@@ -131,7 +114,7 @@ NS_API int numashadow_page_mappers(const void *addr,
 	if (pg > 0 && (page_of((uint32_t)pg)->flags & NS_PG_ZERO))
 		pg = 0;
 	if (pg > 0)
-		rmap_walk((uint32_t)pg, mapper_cb, &m);
+		n = mappers_of((uint32_t)pg, out, max < 0 ? 0 : max);
 	/* Members still dormant have no shadow: their kernel is asked
 	 * about the same address (fork keeps addresses). */
 	uint64_t mine = 0;
@@ -143,13 +126,15 @@ NS_API int numashadow_page_mappers(const void *addr,
 		    proc_of(p)->state != NS_PROC_LIVE)
 			continue;
 		int r = pm_maps_ours(p, a, mine);
+		if (r > 0 && n < max)
+			out[n] = (struct numashadow_mapper){ proc_of(p)->pid, (void *)a };
 		if (r > 0)
-			mapper_cb(p, 0, a, &m);
+			n++;
 		else if (r < 0 && !proc_alive(p))
 			proc_release(p);
 	}
 	ns_api_leave();
-	return pg < 0 ? pg : pg == 0 ? -ENOENT : m.n;
+	return pg < 0 ? pg : pg == 0 ? -ENOENT : n;
 }
 
 NS_API int numashadow_verify(void)

@@ -26,7 +26,7 @@
  *       engine lock      migrate.c eng.lock       futex
  *         family lock    arena.c ns_arena->lock   futex, family-wide, robust
  *           trace ranges trace.c tr_ranges.wlock  spin
- *           region table monitor.h mon.table_busy spin
+ *           region table region.c mon.table_busy spin
  *           /proc files  sys.c self_files[].busy  spin
  *           descriptors  uffd.c opening           spin (fds_open(): the
  *                        monitor's two, opened at its first registration)

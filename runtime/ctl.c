@@ -101,21 +101,17 @@ static int stat_vma(uint32_t vma, void *arg)
 	return 0;
 }
 
-struct mappers_line {
-	char buf[256];
-	int len;
-};
-
-static int mapper_line_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+/* "pid P at A, ..." for the page's mappers, as many as fit in buf. */
+static void mappers_line(uint32_t page, char *buf, int size)
 {
-	struct mappers_line *ml = arg;
+	struct rmap_at at[16];
+	int n = rmap_collect(page, false, at, 0, 16), len = 0;
 
-	(void)vma;
-	if (ml->len < (int)sizeof(ml->buf) - 40)
-		ml->len += ns_fmt(ml->buf + ml->len, sizeof(ml->buf) - (size_t)ml->len,
-				  "%spid %d at %#lx", ml->len ? ", " : "",
-				  (int)proc_of(proc)->pid, (unsigned long)addr);
-	return 0;
+	buf[0] = 0;
+	for (int i = 0; i < n && i < 16 && len < size - 40; i++)
+		len += ns_fmt(buf + len, (size_t)(size - len), "%spid %d at %#lx",
+			      len ? ", " : "", (int)proc_of(at[i].proc)->pid,
+			      (unsigned long)at[i].addr);
 }
 
 static void do_stat(void)
@@ -140,10 +136,10 @@ static void do_stat(void)
 		struct ns_page *p = page_of(pte_page(t));
 		if (p->mapcount < 2 || (p->flags & NS_PG_ZERO))
 			continue;
-		struct mappers_line ml = { .len = 0 };
-		rmap_walk(pte_page(t), mapper_line_cb, &ml);
+		char line[256];
+		mappers_line(pte_page(t), line, sizeof(line));
 		out("shared %#lx node %d: %s", (unsigned long)(pte_vpn(t) << NS_PAGE_SHIFT),
-		    p->node, ml.buf);
+		    p->node, line);
 		listed++;
 	}
 	ns_unlock();

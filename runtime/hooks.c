@@ -174,21 +174,6 @@ long ns_mprotect(void *addr, size_t len, int prot)
 	return r;
 }
 
-struct zap {
-	uint32_t ptes[64];
-	int n;
-};
-
-static int zap_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
-{
-	struct zap *z = arg;
-
-	(void)vma;
-	if (z->n < 64)
-		z->ptes[z->n++] = pte_lookup(proc, addr >> NS_PAGE_SHIFT);
-	return 0;
-}
-
 /* MADV_REMOVE punches pages out of the object: every mapper loses them. */
 static void remove_shared(uint64_t start, uint64_t end)
 {
@@ -196,11 +181,16 @@ static void remove_shared(uint64_t start, uint64_t end)
 		uint32_t t = pte_lookup(ns_rt.self, a >> NS_PAGE_SHIFT);
 		if (!t || (page_of(pte_page(t))->flags & (NS_PG_ANON | NS_PG_ZERO)))
 			continue;
-		struct zap z = { .n = 0 };
-		rmap_walk(pte_page(t), zap_cb, &z);
-		for (int k = 0; k < z.n; k++)
-			if (z.ptes[k])
-				pte_clear(z.ptes[k]);
+		struct rmap_at at[64];
+		int n = rmap_collect(pte_page(t), false, at, 0, 64);
+		uint32_t ptes[64];
+		n = n < 64 ? n : 64;
+		/* Looked up first: clearing the last PTE frees the page. */
+		for (int k = 0; k < n; k++)
+			ptes[k] = pte_lookup(at[k].proc, at[k].addr >> NS_PAGE_SHIFT);
+		for (int k = 0; k < n; k++)
+			if (ptes[k])
+				pte_clear(ptes[k]);
 	}
 }
 

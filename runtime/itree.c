@@ -74,6 +74,19 @@ static uint32_t merge(const struct it_ops *ops, uint32_t l, uint32_t r)
 	return r;
 }
 
+typedef uint32_t (*it_step)(const struct it_ops *ops, uint32_t t, uint32_t i);
+
+/* Applies step to the subtree of t on node i's side, then fixes t. */
+static uint32_t descend(const struct it_ops *ops, uint32_t t, uint32_t i, it_step step)
+{
+	if (key_less(ops, i, t))
+		N(ops, t)->left = step(ops, N(ops, t)->left, i);
+	else
+		N(ops, t)->right = step(ops, N(ops, t)->right, i);
+	fix(ops, t);
+	return t;
+}
+
 static uint32_t insert(const struct it_ops *ops, uint32_t t, uint32_t i)
 {
 	uint32_t l, r;
@@ -87,12 +100,7 @@ static uint32_t insert(const struct it_ops *ops, uint32_t t, uint32_t i)
 		fix(ops, i);
 		return i;
 	}
-	if (key_less(ops, i, t))
-		N(ops, t)->left = insert(ops, N(ops, t)->left, i);
-	else
-		N(ops, t)->right = insert(ops, N(ops, t)->right, i);
-	fix(ops, t);
-	return t;
+	return descend(ops, t, i, insert);
 }
 
 void it_insert(const struct it_ops *ops, uint32_t *root, uint32_t idx)
@@ -110,12 +118,7 @@ static uint32_t remove_rec(const struct it_ops *ops, uint32_t t, uint32_t i)
 		return 0;	/* not found: the caller's bug, caught by it_is_valid */
 	if (t == i)
 		return merge(ops, N(ops, t)->left, N(ops, t)->right);
-	if (key_less(ops, i, t))
-		N(ops, t)->left = remove_rec(ops, N(ops, t)->left, i);
-	else
-		N(ops, t)->right = remove_rec(ops, N(ops, t)->right, i);
-	fix(ops, t);
-	return t;
+	return descend(ops, t, i, remove_rec);
 }
 
 void it_remove(const struct it_ops *ops, uint32_t *root, uint32_t idx)

@@ -29,32 +29,15 @@ struct scan {
 	bool kin_unknown;	/* a member's shadow awaits its own look */
 };
 
-struct mapped_at {
-	int n;
-	struct { uint32_t proc; uint64_t vpn; } at[MAX_KIN];
-};
-
-static int mapped_at_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
-{
-	struct mapped_at *m = arg;
-
-	(void)vma;
-	if (m->n == MAX_KIN)
-		return 1;
-	m->at[m->n].proc = proc;
-	m->at[m->n++].vpn = addr >> NS_PAGE_SHIFT;
-	return 0;
-}
-
 /* A page learned as anonymous that the kernel says is the zero page: every
  * mapper maps the zero page instead. */
 static void to_zero(uint32_t page)
 {
-	struct mapped_at m = { 0 };
+	struct rmap_at at[MAX_KIN];
+	int n = rmap_collect(page, false, at, 0, MAX_KIN);
 
-	rmap_walk(page, mapped_at_cb, &m);
-	for (int i = 0; i < m.n; i++)
-		pte_set(m.at[i].proc, m.at[i].vpn, page_zero());
+	for (int i = 0; i < n && i < MAX_KIN; i++)
+		pte_set(at[i].proc, at[i].addr >> NS_PAGE_SHIFT, page_zero());
 }
 
 struct kin_at { uint32_t self, proc; uint64_t addr; };

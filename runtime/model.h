@@ -267,9 +267,10 @@ struct ns_page {
 	uint64_t mapcount : 20;	/* shadow PTEs pointing here */
 	uint64_t flags : 4;	/* NS_PG_* */
 	uint64_t index : 35;	/* page offset in obj (linear index for anon) */
-	uint64_t may_copy : 1;	/* without PFNs, shared at a fork: the kernel
-				 * may copy it at a write, and nothing in
-				 * pagemap shows it (sync.c) */
+	uint64_t may_copy : 1;	/* without PFNs, learned shared or its COW
+				 * break learned: the kernel may copy it at a
+				 * write, and nothing in pagemap shows it
+				 * (sync.c) */
 	uint64_t obj : 20;	/* anon_vma or address_space */
 	int64_t node : 8;	/* NUMA node, -1 unknown, NS_NODE_NONE: the
 				 * kernel gave none when asked */
@@ -354,6 +355,14 @@ int rmap_walk(uint32_t page, rmap_cb cb, void *arg);
 /* The same over every (proc, vma, address) that could map the page - its
  * object's VMAs at the page's index - whatever their shadow PTEs say. */
 int rmap_walk_places(uint32_t page, rmap_cb cb, void *arg);
+/* The page's mappers (places: every place that could map it) in the
+ * walk's order: the first skip passed over, the next max stored in at.
+ * Returns how many there are (which may exceed skip + max). */
+struct rmap_at {
+	uint32_t proc;
+	uint64_t addr;
+};
+int rmap_collect(uint32_t page, bool places, struct rmap_at *at, int skip, int max);
 
 
 #endif

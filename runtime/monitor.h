@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * monitor.h - the userfaultfd monitor's state, private to the three files
+ * monitor.h - the userfaultfd monitor's state, private to the four files
  * that make the monitor (no other file includes it):
  *   uffd.c  the monitor itself: the descriptor, start, stop and fork, the
- *           region table, the rings, the thread's loop and the events;
+ *           rings, the thread's loop and the events;
+ *   region.c the table of regions it places, and their registration;
  *   fill.c  first-touch filling (handle_fault), and where threads run;
  *   wp.c    write protection (handle_wp): holds, COW watch, next-touch,
  *           write sampling.
@@ -139,9 +140,13 @@ extern struct monitor {
  * -errno (-ENODEV without a monitor). */
 int uffd_fd(void);
 
-/* uffd.c: copies the region holding addr into *out, under the table
+/* region.c: copies the region holding addr into *out, under the table
  * lock; false when no region holds it. */
 bool region_find(uint64_t addr, struct region *out);
+/* region.c: the kernel unmapped [start, end), or moved a range (the
+ * monitor's UNMAP and REMAP events). */
+void region_forget(uint64_t start, uint64_t end);
+void region_moved(uint64_t from, uint64_t to, uint64_t len);
 
 /* fill.c: fills a missing-page fault of thread tid at addr. */
 void handle_fault(uint64_t addr, int tid);

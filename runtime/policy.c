@@ -83,42 +83,55 @@ static void set_nodes(struct ns_policy *p, uint64_t mask)
 		}
 }
 
+/* NODE:WEIGHT,... of weighted-interleave.  Returns 0 or -EINVAL. */
+static int parse_weights(const char **s, struct ns_policy *p)
+{
+	unsigned node, w;
+
+	do {
+		if (parse_num(s, &node) < 0 || !numa_node_online((int)node) ||
+		    *(*s)++ != ':' || parse_num(s, &w) < 0 || !w || w > 255 ||
+		    p->nnodes == 64)
+			return -EINVAL;
+		p->nodes[p->nnodes] = (uint8_t)node;
+		p->weight[p->nnodes++] = (uint8_t)w;
+	} while (**s == ',' && (*s)++);
+	return 0;
+}
+
 /* One policy, up to the end of s or a ';'.  Returns 0 or -EINVAL. */
 static int parse_policy(const char **s, struct ns_policy *p)
 {
+	/* The modes of a node list (preferred: of one node). */
+	static const struct { const char *name; int mode; } listed[] = {
+		{ "membind=", POL_BIND }, { "preferred=", POL_PREFERRED },
+		{ "interleave=", POL_INTERLEAVE },
+	};
 	uint64_t mask;
-	unsigned node, w;
+	unsigned node;
+	size_t k = 0;
 
 	*p = (struct ns_policy){ 0 };
 	if (prefix(s, "localalloc")) {
 		p->mode = POL_LOCAL;
-	} else if (prefix(s, "membind=")) {
-		if (parse_nodes(s, &mask) < 0)
-			return -EINVAL;
-		p->mode = POL_BIND;
-		set_nodes(p, mask);
-	} else if (prefix(s, "preferred=")) {
-		if (parse_num(s, &node) < 0 || !numa_node_online((int)node))
-			return -EINVAL;
-		p->mode = POL_PREFERRED;
-		set_nodes(p, 1ULL << node);
-	} else if (prefix(s, "interleave=")) {
-		if (parse_nodes(s, &mask) < 0)
-			return -EINVAL;
-		p->mode = POL_INTERLEAVE;
-		set_nodes(p, mask);
 	} else if (prefix(s, "weighted-interleave=")) {
 		p->mode = POL_WEIGHTED;
-		do {
-			if (parse_num(s, &node) < 0 || !numa_node_online((int)node) ||
-			    *(*s)++ != ':' || parse_num(s, &w) < 0 || !w || w > 255 ||
-			    p->nnodes == 64)
-				return -EINVAL;
-			p->nodes[p->nnodes] = (uint8_t)node;
-			p->weight[p->nnodes++] = (uint8_t)w;
-		} while (**s == ',' && (*s)++);
+		if (parse_weights(s, p) < 0)
+			return -EINVAL;
 	} else {
-		return -EINVAL;
+		while (k < 3 && !prefix(s, listed[k].name))
+			k++;
+		if (k == 3)
+			return -EINVAL;
+		p->mode = listed[k].mode;
+		if (p->mode != POL_PREFERRED && parse_nodes(s, &mask) < 0)
+			return -EINVAL;
+		if (p->mode == POL_PREFERRED) {
+			if (parse_num(s, &node) < 0 || !numa_node_online((int)node))
+				return -EINVAL;
+			mask = 1ULL << node;
+		}
+		set_nodes(p, mask);
 	}
 	for (int i = 0; i < p->nnodes; i++)
 		p->total += p->weight[i];

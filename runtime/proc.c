@@ -38,8 +38,10 @@ uint32_t proc_new(pid_t pid, uint32_t parent)
 		return 0;
 	*proc_of(i) = (struct ns_proc){ .next = ns_arena->procs,
 					.state = NS_PROC_LIVE, .pid = pid,
-					.parent = parent,
+					.parent = parent, .forked = !!parent,
 					.starttime = started_by_now() };
+	if (parent)
+		proc_of(parent)->forked = 1;
 	ns_arena->procs = i;
 	return i;
 }

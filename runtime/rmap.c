@@ -80,3 +80,27 @@ int rmap_walk_places(uint32_t page, rmap_cb cb, void *arg)
 {
 	return walk(page, true, cb, arg);
 }
+
+struct collect {
+	struct rmap_at *at;
+	int n, skip, max;
+};
+
+static int collect_cb(uint32_t proc, uint32_t vma, uint64_t addr, void *arg)
+{
+	struct collect *c = arg;
+
+	(void)vma;
+	if (c->n >= c->skip && c->n - c->skip < c->max)
+		c->at[c->n - c->skip] = (struct rmap_at){ proc, addr };
+	c->n++;
+	return 0;
+}
+
+int rmap_collect(uint32_t page, bool places, struct rmap_at *at, int skip, int max)
+{
+	struct collect c = { at, 0, skip, max };
+
+	walk(page, places, collect_cb, &c);
+	return c.n;
+}

@@ -288,13 +288,17 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 
 	if (anon_vma_prepare(vma) < 0)
 		return 0;
-	if (!excl && (pg = learn_shared(vma, vpn, index, pfn)))
-		return pg;
-	pg = page_new_anon(vma_of(vma)->anon_vma, index);
-	if (pg && pte_set(vma_of(vma)->proc, vpn, pg) < 0)
+	if (excl || !(pg = learn_shared(vma, vpn, index, pfn)))
+		pg = page_new_anon(vma_of(vma)->anon_vma, index);
+	if (!pg || pte_set(vma_of(vma)->proc, vpn, pg) < 0)
 		return 0;
-	if (pg)
-		page_of(pg)->pfn = pfn;
+	page_of(pg)->pfn = pfn;
+	/* Shared by a fork, now or before we looked (an exclusive page
+	 * the kernel has not yet marked so is copied at a write too): a
+	 * write copies it, on the writer's node, and without PFNs the
+	 * copy looks like the page we knew (sync_anon). */
+	if (!pfn && (!excl || proc_of(vma_of(vma)->proc)->forked))
+		page_of(pg)->may_copy = 1;
 	return pg;
 }
 

@@ -78,6 +78,41 @@ static bool shadow_stack(uint64_t s, uint64_t e, uint64_t st)
 	return ok;
 }
 
+/* A stack for a new thread of ours: a free one already mapped (a fork
+ * child keeps its parent's), else a new one.  Its slot, or -errno. */
+static int stack_get(void)
+{
+	int slot = 0;
+	long st;
+
+	while (slot < 4 && stacks[slot].end && stacks[slot].busy)
+		slot++;
+	if (slot < 4 && stacks[slot].end)
+		return slot;
+	while (slot < 4 && stacks[slot].end)
+		slot++;
+	/* A guard page each side: the kernel would merge a bare stack with
+	 * the program's anonymous neighbours into one VMA, which would then
+	 * count as the runtime's own memory whole. */
+	st = slot < 4 ? sys_mmap(NULL, STACK_SIZE + 2 * NS_PAGE_SIZE, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0) : -ENOSPC;
+	if (st < 0 && st > -4096)
+		return (int)st;
+	st += NS_PAGE_SIZE;
+	if (sys_mprotect((void *)st, STACK_SIZE, PROT_READ | PROT_WRITE) < 0) {
+		sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
+		return -ENOMEM;
+	}
+	ns_fork_resets_mark(NS_FR_STACKS);
+	stacks[slot].start = (uint64_t)st;
+	stacks[slot].end = (uint64_t)st + STACK_SIZE;
+	ns_own_add(stacks[slot].start, stacks[slot].end);
+	if (!shadow_stack((uint64_t)st - NS_PAGE_SIZE,
+			  (uint64_t)st + STACK_SIZE + NS_PAGE_SIZE, (uint64_t)st))
+		ns_mark_dirty_async();	/* the shadow learns it from the maps */
+	return slot;
+}
+
 /* Starts one of the runtime's own threads, detached and counted (so the
  * engine knows how many threads are the program's).  Returns 0 or -errno. */
 int ns_thread_start(void *(*fn)(void *))
@@ -100,35 +135,10 @@ int ns_thread_start(void *(*fn)(void *))
 	}
 	sys_self_keep();	/* from now on our threads read /proc too */
 	sys_fd_room();		/* their descriptors are opened later */
-	int slot = 0;
-	long st;
-	while (slot < 4 && stacks[slot].end && stacks[slot].busy)
-		slot++;
-	if (slot < 4 && stacks[slot].end) {
-		st = (long)stacks[slot].start;	/* the parent's, still mapped */
-	} else {
-		while (slot < 4 && stacks[slot].end)
-			slot++;
-		/* A guard page each side: the kernel would merge a bare stack
-		 * with the program's anonymous neighbours into one VMA, which
-		 * would then count as the runtime's own memory whole. */
-		st = slot < 4 ? sys_mmap(NULL, STACK_SIZE + 2 * NS_PAGE_SIZE, PROT_NONE,
-					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0) : -ENOSPC;
-		if (st < 0 && st > -4096)
-			return (int)st;
-		st += NS_PAGE_SIZE;
-		if (sys_mprotect((void *)st, STACK_SIZE, PROT_READ | PROT_WRITE) < 0) {
-			sys_munmap((void *)(st - NS_PAGE_SIZE), STACK_SIZE + 2 * NS_PAGE_SIZE);
-			return -ENOMEM;
-		}
-		ns_fork_resets_mark(NS_FR_STACKS);
-		stacks[slot].start = (uint64_t)st;
-		stacks[slot].end = (uint64_t)st + STACK_SIZE;
-		ns_own_add(stacks[slot].start, stacks[slot].end);
-		if (!shadow_stack((uint64_t)st - NS_PAGE_SIZE,
-				  (uint64_t)st + STACK_SIZE + NS_PAGE_SIZE, (uint64_t)st))
-			ns_mark_dirty_async();	/* the shadow learns it from the maps */
-	}
+	int slot = stack_get();
+	if (slot < 0)
+		return slot;
+	long st = (long)stacks[slot].start;
 	stacks[slot].busy = 1;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);

@@ -174,31 +174,31 @@ void trace_migrate_begin(struct trace_mig *m, const struct ns_mig_counters *c)
 void trace_migrate(const struct trace_mig *m, const struct ns_mig_counters *c,
 		   uint64_t addr, uint64_t len, int node, long moved, long err)
 {
-	struct { int cls; uint64_t pages; } fail[6];
-	uint64_t failed = 0;
+	/* Each class of failure and its counter. */
+	static const struct { int cls; size_t off; } fail[] = {
+		{ NS_TR_EACCES, offsetof(struct ns_mig_counters, shared) },
+		{ NS_TR_ENOENT, offsetof(struct ns_mig_counters, not_present) },
+		{ NS_TR_ENOMEM, offsetof(struct ns_mig_counters, nomem) },
+		{ NS_TR_EFAULT, offsetof(struct ns_mig_counters, fault) },
+		{ NS_TR_EBUSY, offsetof(struct ns_mig_counters, busy) },
+		{ NS_TR_EOTHER, offsetof(struct ns_mig_counters, other) },
+	};
+	enum { NFAIL = sizeof(fail) / sizeof(fail[0]) };
+	uint64_t pages[NFAIL], failed = 0;
 
 	if (tr.fd <= 0)
 		return;
-	fail[0].cls = NS_TR_EACCES;
-	fail[0].pages = c->shared - m->c0.shared;
-	fail[1].cls = NS_TR_ENOENT;
-	fail[1].pages = c->not_present - m->c0.not_present;
-	fail[2].cls = NS_TR_ENOMEM;
-	fail[2].pages = c->nomem - m->c0.nomem;
-	fail[3].cls = NS_TR_EFAULT;
-	fail[3].pages = c->fault - m->c0.fault;
-	fail[4].cls = NS_TR_EBUSY;
-	fail[4].pages = c->busy - m->c0.busy;
-	fail[5].cls = NS_TR_EOTHER;
-	fail[5].pages = c->other - m->c0.other;
+	for (unsigned i = 0; i < NFAIL; i++) {
+		pages[i] = *(const uint64_t *)((const char *)c + fail[i].off) -
+			   *(const uint64_t *)((const char *)&m->c0 + fail[i].off);
+		failed += pages[i];
+	}
 	trace_emit(NS_TR_MIGRATE, addr, len, node, (uint32_t)moved);
-	for (unsigned i = 0; i < 6; i++)
-		failed += fail[i].pages;
 	trace_emit(NS_TR_MIGRATE_END, trace_clock() - m->t0, failed, (int)-err,
 		   (uint32_t)(c->already - m->c0.already));
-	for (unsigned i = 0; i < 6; i++)
-		if (fail[i].pages)
-			trace_emit(NS_TR_MIGRATE_FAIL, 0, 0, fail[i].cls, (uint32_t)fail[i].pages);
+	for (unsigned i = 0; i < NFAIL; i++)
+		if (pages[i])
+			trace_emit(NS_TR_MIGRATE_FAIL, 0, 0, fail[i].cls, (uint32_t)pages[i]);
 }
 
 /* Appends one record; false when the ring is full. */

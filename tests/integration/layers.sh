@@ -2,7 +2,7 @@
 # layers: the runtime's layers as a rule the build checks (docs/design.md,
 # "Layers").  Every file of interpose/ and runtime/ has a layer:
 #
-#   0 boundary  interpose/preload.c
+#   0 boundary  interpose/preload.c, interpose/redirect.c
 #   1 core      the hooks, fork, exec, exit, options, the API
 #   2 engines   placement, migration (migrate, migrate_all), verify and
 #               learning (verify, learn, sync), trace (trace, trace_site),
@@ -39,11 +39,12 @@ cat >"$tmp/check.py" <<'PY'
 import glob, re, subprocess, sys
 
 LAYER = {
-    'interpose/preload.c': 0,
+    'interpose/preload.c': 0, 'interpose/redirect.c': 0,
     'runtime/runtime.c': 1, 'runtime/api.c': 1, 'runtime/options.c': 1,
     'runtime/site.c': 1, 'runtime/place.c': 1,
     'runtime/hooks.c': 1, 'runtime/fork.c': 1,
-    'runtime/migrate.c': 2, 'runtime/migrate_all.c': 2, 'runtime/uffd.c': 2, 'runtime/balance.c': 2,
+    'runtime/migrate.c': 2, 'runtime/migrate_all.c': 2, 'runtime/uffd.c': 2, 'runtime/region.c': 2,
+    'runtime/balance.c': 2,
     'runtime/verify.c': 2, 'runtime/learn.c': 2, 'runtime/sync.c': 2,
     'runtime/policy.c': 2, 'runtime/trace.c': 2, 'runtime/trace_site.c': 2,
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
