@@ -1825,6 +1825,13 @@ static void rp_write_json(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	fputs("]}}\n", f);
 }
 
+void rp_pages_cap(FILE *f, const struct rp *rp, const char *pre, const char *post)
+{
+	if (rp->pages_skipped)
+		fprintf(f, "%scap hit: %u pages followed, %" PRIu64 " page events past it not%s",
+			pre, RP_MAX_PAGES, rp->pages_skipped, post);
+}
+
 /* The text report's mappings, top by each measure, and ping-pong pages. */
 static void rp_text_maps(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
@@ -1854,9 +1861,7 @@ static void rp_text_maps(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	for (size_t i = 0; i < s->npt; i++)
 		fprintf(f, "  pid %d 0x%" PRIx64 ": %u returns, now on node %d\n",
 			ptop[i]->pid, ptop[i]->addr, ptop[i]->returns, ptop[i]->node);
-	if (rp->pages_skipped)
-		fprintf(f, "  cap hit: %u pages followed, %" PRIu64 " page events past it not\n",
-			RP_MAX_PAGES, rp->pages_skipped);
+	rp_pages_cap(f, rp, "  ", "\n");
 }
 
 static void rp_write_text(FILE *f, const struct rp *rp, const struct rp_sum *s)
