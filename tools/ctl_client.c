@@ -286,12 +286,31 @@ static int range_valid(const char *s)
 	       !*s && hi > lo;
 }
 
+/* migrate --from --to: each page on a node of from to the matching node
+ * of to, as migrate_pages(2). */
+static int migrate_nodes(long pid, const char *from, const char *to, int sync)
+{
+	uint64_t from_mask = 0, to_mask = 0;
+	char req[128];
+
+	nodes_parse(from, &from_mask);
+	nodes_parse(to, &to_mask);
+	if (__builtin_popcountll(from_mask) != __builtin_popcountll(to_mask))
+		return usage_error("migrate", "--from %s and --to %s must name as many nodes (%d and %d)",
+				   from, to, __builtin_popcountll(from_mask),
+				   __builtin_popcountll(to_mask));
+	/* Masks, not the lists: any lists fit the request line. */
+	snprintf(req, sizeof(req), "migrate-nodes %#llx %#llx%s",
+		 (unsigned long long)from_mask, (unsigned long long)to_mask,
+		 sync ? " sync" : "");
+	return ctl_request("migrate", pid, req);
+}
+
 int cmd_migrate(int argc, char **argv)
 {
 	const char *range = NULL, *from = NULL, *to = NULL;
 	long pid = 0, node = -1;
 	int i, m, sync = 0, all = 0;
-	uint64_t from_mask = 0, to_mask = 0;
 	char req[128];
 
 	for (i = 1; i < argc; i++) {
@@ -329,17 +348,7 @@ int cmd_migrate(int argc, char **argv)
 	if (from) {
 		if (range)
 			return usage_error("migrate", "--from and --range exclude each other");
-		nodes_parse(from, &from_mask);
-		nodes_parse(to, &to_mask);
-		if (__builtin_popcountll(from_mask) != __builtin_popcountll(to_mask))
-			return usage_error("migrate", "--from %s and --to %s must name as many nodes (%d and %d)",
-					   from, to, __builtin_popcountll(from_mask),
-					   __builtin_popcountll(to_mask));
-		/* Masks, not the lists: any lists fit the request line. */
-		snprintf(req, sizeof(req), "migrate-nodes %#llx %#llx%s",
-			 (unsigned long long)from_mask, (unsigned long long)to_mask,
-			 sync ? " sync" : "");
-		return ctl_request("migrate", pid, req);
+		return migrate_nodes(pid, from, to, sync);
 	}
 	if (number_parse(to, 0, 63, &node))
 		return value_error("migrate", "--to", "a node number 0 to 63 (a list needs --from)",
@@ -799,6 +808,114 @@ static double mono_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* The header of the columns of pages per node: nodeN for each of nodes. */
+static void nodes_head(uint64_t nodes)
+{
+	for (int n = 0; n < STAT_NODES; n++)
+		if (nodes >> n & 1) {
+			char label[16];
+			snprintf(label, sizeof(label), "node%d", n);
+			printf(" %11s", label);
+		}
+}
+
+/* The pages of sum on each of nodes, under nodes_head(). */
+static void nodes_row(uint64_t nodes, const struct stat_sum *sum)
+{
+	for (int n = 0; n < STAT_NODES; n++)
+		if (nodes >> n & 1)
+			printf(" %11" PRIu64, sum->pages[n]);
+}
+
+/* The change per second of the total and of the moved counter, from
+ * prev to sum, dt seconds later. */
+static void stat_rates(const struct stat_sum *sum, const struct stat_sum *prev,
+		       double dt, double *pages, double *moved)
+{
+	*pages = ((double)sum->total - (double)prev->total) / dt;
+	/* A counter that went back (it never should): none. */
+	*moved = sum->moved >= prev->moved ? (double)(sum->moved - prev->moved) / dt : 0.0;
+}
+
+/* One answer of pid, summed into *sum, and when it came, *t.  Returns 0,
+ * -1 when the view ends (SIGINT, or the process ended after the first
+ * line: one line on stderr), or 1 after one line. */
+static int interval_sample(long pid, long lines, struct stat_sum *sum, double *t)
+{
+	struct stat_answer a;
+	int err;
+
+	/* After the first line, the process going away is the end
+	 * of the view, not an error. */
+	err = stat_fetch("stat", pid, lines > 0, &a);
+	if (err) {
+		if (stat_stop)
+			return -1;
+		if (err == 2) {
+			fprintf(stderr, "numashadow: stat: pid %ld has ended\n", pid);
+			return -1;
+		}
+		return 1;
+	}
+	*t = mono_now();
+	err = stat_summarize("stat", &a, sum);
+	stat_answer_free(&a);
+	return err ? 1 : 0;
+}
+
+/* A line of --interval --json: sum, at time since the first line; the
+ * rates from prev, dt seconds before (prev NULL: none yet). */
+static void interval_json(long pid, double time, const struct stat_sum *sum,
+			  const struct stat_sum *prev, double dt)
+{
+	double pages, moved;
+
+	printf("{\"time\":%.3f,\"pid\":%ld,\"nodes\":", time, pid);
+	json_sum_nodes(stdout, sum);
+	printf(",\"pages\":%" PRIu64 ",\"moved\":%" PRIu64, sum->total, sum->moved);
+	if (prev) {
+		stat_rates(sum, prev, dt, &pages, &moved);
+		printf(",\"pages_per_s\":%.1f,\"moved_per_s\":%.1f}\n", pages, moved);
+	} else {
+		printf(",\"pages_per_s\":null,\"moved_per_s\":null}\n");
+	}
+}
+
+/* A line of --interval, as interval_json() says it, the columns of
+ * nodes. */
+static void interval_text(uint64_t nodes, double time, const struct stat_sum *sum,
+			  const struct stat_sum *prev, double dt)
+{
+	double pages, moved;
+
+	printf("%9.3f", time);
+	nodes_row(nodes, sum);
+	printf(" %11" PRIu64, sum->total);
+	if (prev) {
+		stat_rates(sum, prev, dt, &pages, &moved);
+		printf(" %10.1f %10.1f\n", pages, moved);
+	} else {
+		printf(" %10s %10s\n", "-", "-");
+	}
+}
+
+/* Sleeps to *next + interval, on a grid from the start: a slow answer
+ * does not drift it. */
+static void interval_sleep(double *next, double interval)
+{
+	double t;
+
+	*next += interval;
+	t = mono_now();
+	if (*next > t) {
+		struct timespec ts = { (time_t)(*next - t),
+			(long)((*next - t - (double)(time_t)(*next - t)) * 1e9) };
+		nanosleep(&ts, NULL);
+	} else {
+		*next = t;
+	}
+}
+
 /*
  * One line per interval, as vmstat: seconds since the first line, pages
  * per node (the nodes of the first answer), their total, and the change
@@ -809,9 +926,8 @@ static double mono_now(void)
 static int stat_interval(long pid, double interval, long count, int json)
 {
 	struct sigaction sa = { .sa_handler = stat_on_sigint };
-	struct stat_answer a;
 	struct stat_sum sum, prev;
-	double t0 = 0, tprev = 0, t, next;
+	double t0 = 0, tprev = 0, t = 0, next;
 	long lines = 0;
 	uint64_t nodes = 0;
 	int err;
@@ -822,82 +938,30 @@ static int stat_interval(long pid, double interval, long count, int json)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	next = mono_now();
 	while (!stat_stop && (!count || lines < count)) {
-		/* After the first line, the process going away is the end
-		 * of the view, not an error. */
-		err = stat_fetch("stat", pid, lines > 0, &a);
-		if (err) {
-			if (stat_stop)
-				break;
-			if (err == 2) {
-				fprintf(stderr, "numashadow: stat: pid %ld has ended\n", pid);
-				return 0;
-			}
-			return 1;
-		}
-		t = mono_now();
-		if (stat_summarize("stat", &a, &sum)) {
-			stat_answer_free(&a);
-			return 1;
-		}
-		stat_answer_free(&a);
-		if (json) {
-			if (!lines)
-				t0 = t;
-			printf("{\"time\":%.3f,\"pid\":%ld,\"nodes\":", t - t0, pid);
-			json_sum_nodes(stdout, &sum);
-			printf(",\"pages\":%" PRIu64 ",\"moved\":%" PRIu64, sum.total,
-			       sum.moved);
-			if (lines && t > tprev)
-				printf(",\"pages_per_s\":%.1f,\"moved_per_s\":%.1f}\n",
-				       ((double)sum.total - (double)prev.total) / (t - tprev),
-				       sum.moved >= prev.moved ?
-				       (double)(sum.moved - prev.moved) / (t - tprev) : 0.0);
-			else
-				printf(",\"pages_per_s\":null,\"moved_per_s\":null}\n");
-		} else if (!lines) {
+		err = interval_sample(pid, lines, &sum, &t);
+		if (err)
+			return err < 0 ? 0 : 1;
+		if (!lines) {
 			nodes = sum.online;
 			t0 = t;
+		}
+		if (!lines && !json) {
 			printf("%9s", "time");
-			for (int n = 0; n < STAT_NODES; n++)
-				if (nodes >> n & 1) {
-					char label[16];
-					snprintf(label, sizeof(label), "node%d", n);
-					printf(" %11s", label);
-				}
+			nodes_head(nodes);
 			printf(" %11s %10s %10s\n", "total", "pages/s", "moved/s");
 		}
-		if (!json) {
-			printf("%9.3f", t - t0);
-			for (int n = 0; n < STAT_NODES; n++)
-				if (nodes >> n & 1)
-					printf(" %11" PRIu64, sum.pages[n]);
-			printf(" %11" PRIu64, sum.total);
-		}
 		if (json)
-			;
-		else if (lines && t > tprev)
-			printf(" %10.1f %10.1f\n",
-			       ((double)sum.total - (double)prev.total) / (t - tprev),
-			       /* A counter that went back (it never should): none. */
-			       sum.moved >= prev.moved ?
-			       (double)(sum.moved - prev.moved) / (t - tprev) : 0.0);
+			interval_json(pid, t - t0, &sum, lines && t > tprev ? &prev : NULL,
+				      t - tprev);
 		else
-			printf(" %10s %10s\n", "-", "-");
+			interval_text(nodes, t - t0, &sum, lines && t > tprev ? &prev : NULL,
+				      t - tprev);
 		prev = sum;
 		tprev = t;
 		lines++;
 		if (count && lines >= count)
 			break;
-		/* On a grid from the start: a slow answer does not drift it. */
-		next += interval;
-		t = mono_now();
-		if (next > t) {
-			struct timespec ts = { (time_t)(next - t),
-				(long)((next - t - (double)(time_t)(next - t)) * 1e9) };
-			nanosleep(&ts, NULL);
-		} else {
-			next = t;
-		}
+		interval_sleep(&next, interval);
 	}
 	return 0;
 }
@@ -935,86 +999,91 @@ static void comm_read(long pid, char *buf, size_t size)
 			*p = '?';
 }
 
-/*
- * Every process of ours with a control socket in our socket directory
- * (checked as for --pid), one line each: pid, command, pages per node
- * (the nodes any answered for), total.  A socket file is taken only when
- * it is a socket (not a symbolic link) owned by us and writable by no
- * one else; the process must exist, listen on it and be its SO_PEERCRED
- * pid.  Stale sockets of dead processes are skipped quietly.
- */
-static int stat_all(int json)
+/* The answer of the process of socket file name in dir (dfd), its pid
+ * into *pid: 0, or -1 to pass it by.  A socket file is taken only when
+ * it is a socket (not a symbolic link) owned by us and writable by no one
+ * else (else one line says so); the process must exist, listen on it and
+ * be its SO_PEERCRED pid.  Stale sockets of dead processes are passed by
+ * quietly. */
+static int stat_sock_fetch(int dfd, const char *dir, const char *name, long *pid,
+			   struct stat_answer *a)
 {
-	char dir[SUN_PATH_SIZE], name[32];
-	struct stat_proc *v = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t nodes = 0;
+	const char *p = name;
+	uint64_t n;
+	struct stat st;
+	int fd;
+
+	if (parse_u64(&p, 4194304, &n) || strcmp(p, ".sock") || !n)
+		return -1;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISSOCK(st.st_mode))
+		return -1;
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		fprintf(stderr, "numashadow: stat: %s/%s is not yours alone "
+			"(uid %ld, mode %04o); skipped\n", dir, name,
+			(long)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (kill((pid_t)n, 0) && errno == ESRCH)
+		return -1;	/* a dead process's socket */
+	fd = ctl_connect_name("stat", dir, name, (long)n);
+	if (fd < 0)
+		return -1;	/* stale, or said why */
+	*pid = (long)n;
+	return stat_fetch_fd("stat", fd, (long)n, 1, a) ? -1 : 0;
+}
+
+/* The processes with a socket in dir (dfd, closed here) into *v (*n of
+ * them), the nodes any answered for into *nodes.  Returns 0, or 1 after
+ * one line. */
+static int stat_procs_read(int dfd, const char *dir, struct stat_proc **v, size_t *n,
+			   uint64_t *nodes)
+{
+	size_t cap = 0;
 	struct dirent *de;
 	DIR *d;
-	int dfd;
+	/* O_PATH cannot be read: list it by a descriptor of its own,
+	 * reached through the checked one. */
+	int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (ctl_path("stat", 1, dir, sizeof(dir), name, sizeof(name)))
-		return 1;
-	dfd = ctl_dir_open("stat", dir);
-	if (dfd < 0 && dfd != -ENOENT)
-		return 1;
-	if (dfd >= 0) {
-		/* O_PATH cannot be read: list it by a descriptor of its own,
-		 * reached through the checked one. */
-		int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (lfd < 0 || fchdir(dfd) || !(d = fdopendir(lfd))) {
-			fprintf(stderr, "numashadow: stat: %s: %s\n", dir, strerror(errno));
-			if (lfd >= 0)
-				close(lfd);
-			close(dfd);
-			return 1;
-		}
-		while ((de = readdir(d))) {
-			const char *p = de->d_name;
-			uint64_t pid;
-			struct stat st;
-			struct stat_answer a;
-			int fd;
-
-			if (parse_u64(&p, 4194304, &pid) || strcmp(p, ".sock") || !pid)
-				continue;
-			if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-			    !S_ISSOCK(st.st_mode))
-				continue;
-			if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-				fprintf(stderr, "numashadow: stat: %s/%s is not yours alone "
-					"(uid %ld, mode %04o); skipped\n", dir, de->d_name,
-					(long)st.st_uid, (unsigned)(st.st_mode & 07777));
-				continue;
-			}
-			if (kill((pid_t)pid, 0) && errno == ESRCH)
-				continue;	/* a dead process's socket */
-			fd = ctl_connect_name("stat", dir, de->d_name, (long)pid);
-			if (fd < 0)
-				continue;	/* stale, or said why */
-			if (stat_fetch_fd("stat", fd, (long)pid, 1, &a))
-				continue;
-			if (n == cap) {
-				struct stat_proc *nv = realloc(v, (cap = cap ? 2 * cap : 16) *
-								  sizeof(*v));
-				if (!nv) {
-					stat_answer_free(&a);
-					break;
-				}
-				v = nv;
-			}
-			v[n].pid = (long)pid;
-			if (stat_summarize("stat", &a, &v[n].sum) == 0) {
-				comm_read((long)pid, v[n].comm, sizeof(v[n].comm));
-				nodes |= v[n].sum.online;
-				n++;
-			}
-			stat_answer_free(&a);
-		}
-		closedir(d);
+	if (lfd < 0 || fchdir(dfd) || !(d = fdopendir(lfd))) {
+		fprintf(stderr, "numashadow: stat: %s: %s\n", dir, strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
 		close(dfd);
+		return 1;
 	}
-	qsort(v, n, sizeof(*v), stat_proc_cmp);
+	while ((de = readdir(d))) {
+		struct stat_answer a;
+		long pid;
+
+		if (stat_sock_fetch(dfd, dir, de->d_name, &pid, &a))
+			continue;
+		if (*n == cap) {
+			struct stat_proc *nv = realloc(*v, (cap = cap ? 2 * cap : 16) *
+							   sizeof(**v));
+			if (!nv) {
+				stat_answer_free(&a);
+				break;
+			}
+			*v = nv;
+		}
+		(*v)[*n].pid = pid;
+		if (stat_summarize("stat", &a, &(*v)[*n].sum) == 0) {
+			comm_read(pid, (*v)[*n].comm, sizeof((*v)[*n].comm));
+			*nodes |= (*v)[*n].sum.online;
+			++*n;
+		}
+		stat_answer_free(&a);
+	}
+	closedir(d);
+	close(dfd);
+	return 0;
+}
+
+/* --all's lines: pid, command, pages per node (each of nodes), total. */
+static void stat_procs_print(const struct stat_proc *v, size_t n, uint64_t nodes,
+			     int json)
+{
 	if (json) {
 		for (size_t i = 0; i < n; i++) {
 			printf("{\"pid\":%ld,\"command\":", v[i].pid);
@@ -1023,24 +1092,40 @@ static int stat_all(int json)
 			json_sum_nodes(stdout, &v[i].sum);
 			printf(",\"pages\":%" PRIu64 "}\n", v[i].sum.total);
 		}
-		free(v);
-		return 0;
+		return;
 	}
 	printf("%8s %-16s", "pid", "command");
-	for (int k = 0; k < STAT_NODES; k++)
-		if (nodes >> k & 1) {
-			char label[16];
-			snprintf(label, sizeof(label), "node%d", k);
-			printf(" %11s", label);
-		}
+	nodes_head(nodes);
 	printf(" %11s\n", "total");
 	for (size_t i = 0; i < n; i++) {
 		printf("%8ld %-16s", v[i].pid, v[i].comm);
-		for (int k = 0; k < STAT_NODES; k++)
-			if (nodes >> k & 1)
-				printf(" %11" PRIu64, v[i].sum.pages[k]);
+		nodes_row(nodes, &v[i].sum);
 		printf(" %11" PRIu64 "\n", v[i].sum.total);
 	}
+}
+
+/*
+ * Every process of ours with a control socket in our socket directory
+ * (checked as for --pid), one line each (stat_sock_fetch() says which
+ * sockets are taken).
+ */
+static int stat_all(int json)
+{
+	char dir[SUN_PATH_SIZE], name[32];
+	struct stat_proc *v = NULL;
+	size_t n = 0;
+	uint64_t nodes = 0;
+	int dfd;
+
+	if (ctl_path("stat", 1, dir, sizeof(dir), name, sizeof(name)))
+		return 1;
+	dfd = ctl_dir_open("stat", dir);
+	if (dfd < 0 && dfd != -ENOENT)
+		return 1;
+	if (dfd >= 0 && stat_procs_read(dfd, dir, &v, &n, &nodes))
+		return 1;
+	qsort(v, n, sizeof(*v), stat_proc_cmp);
+	stat_procs_print(v, n, nodes, json);
 	free(v);
 	return 0;
 }

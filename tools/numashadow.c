@@ -441,19 +441,18 @@ static int env_set(const char *name, const char *value)
 	return value && setenv(name, value, 1) ? -errno : 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/*
+ * The options of run or vm, up to CMD [ARGS...] ("--", or the first word
+ * not an option, ends them).  option() takes one option of the command
+ * into opts: 1, 0 when it is not one, or minus the exit status to stop
+ * with (a line said why).  Returns -1 when the command goes on, CMD at
+ * argv[*at], or its exit status now (help shown, or an error).
+ */
+static int command_parse(const char *cmd, int argc, char **argv,
+			 int (*option)(void *opts, int argc, char **argv, int *i),
+			 void *opts, int *at)
 {
-	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX], trace[PATH_MAX];
-	const char *verify = NULL, *logarg = NULL, *after = NULL, *val;
-	const char *tracearg = NULL;
-	const char *policy = NULL, *nextat = NULL;
-	char balance[16] = "";
-	char *rules = NULL, fa[16];
-	const char *monitor_from = NULL;
-	long fault_around = 0;
-	const char *ctl = NULL;	/* NUMASHADOW_CTL: "1", "0" or unset */
-	const struct ns_setting *fa_set = &ns_settings[NS_SET_FAULT_AROUND];
-	int i, m, err, report = 0;
+	int i, m;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -461,127 +460,172 @@ static int cmd_run(int argc, char **argv)
 		if (options_end(argv, &i))
 			break;
 		if (help_asked(a))
-			return subcommand_help("run");
-		if (strcmp(a, "--verify") == 0) {
-			verify = "1";
-			continue;
-		}
-		if (strncmp(a, "--verify=", 9) == 0) {
-			verify = a + 9;
-			if (strcmp(verify, "0") && strcmp(verify, "1") &&
-			    strcmp(verify, "2"))
-				return value_error("run", "--verify",
-						   "level 0, 1 or 2", verify);
-			continue;
-		}
-		if ((m = option_checked("run", "--log", "a file name", NULL,
-					argc, argv, &i, &logarg)) ||
-		    (m = option_checked("run", "--trace", "a file name", NULL,
-					argc, argv, &i, &tracearg)) ||
-		    (m = option_checked("run", "--migrate-after",
-					"SECONDS:NODE such as 0.5:1",
-					migrate_after_valid, argc, argv, &i, &after)) ||
-		    (m = option_checked("run", "--next-touch-at",
-					"SECONDS such as 1.5", seconds_valid,
-					argc, argv, &i, &nextat)) ||
-		    (m = option_number("run", "--fault-around", fa_set->min, fa_set->max,
-				       fa_set->accepted, argc, argv, &i, &fault_around)) ||
-		    (m = option_checked("run", "--monitor-from", "a size such as 2M or 0",
-					NULL, argc, argv, &i, &monitor_from))) {
-			if (m < 0)
-				return EXIT_USAGE;
-			continue;
-		}
-		if (strcmp(a, "--balance") == 0 || strncmp(a, "--balance=", 10) == 0) {
-			const struct ns_setting *b = &ns_settings[NS_SET_BALANCE];
-			long rate = 64;
-			if (a[9] == '=' && number_parse(a + 10, b->min, b->max, &rate))
-				return value_error("run", "--balance", b->accepted, a + 10);
-			snprintf(balance, sizeof(balance), "%ld", rate);
-			continue;
-		}
-		if (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0) {
-			if (a[8] && strcmp(a + 9, "json"))
-				return value_error("run", "--report", "json", a + 9);
-			report = a[8] ? 2 : 1;
-			continue;
-		}
-		if (strcmp(a, "--ctl") == 0 || strcmp(a, "--no-ctl") == 0) {
-			const char *v = a[2] == 'c' ? "1" : "0";
-			if (ctl && strcmp(ctl, v))
-				return usage_error("run", "--ctl and --no-ctl exclude each other");
-			ctl = v;
-			continue;
-		}
-		/* Placement: the runtime parses and refuses bad values with a
-		 * line naming the setting; here only the shape is checked. */
-		if (strcmp(a, "--localalloc") == 0) {
-			policy = "localalloc";
-			continue;
-		}
-		static const char *const pol_opts[] = { "--membind=", "--preferred=",
-			"--interleave=", "--weighted-interleave=" };
-		int matched = 0;
-		for (size_t k = 0; k < sizeof(pol_opts) / sizeof(*pol_opts); k++)
-			if (strncmp(a, pol_opts[k], strlen(pol_opts[k])) == 0) {
-				if (!a[strlen(pol_opts[k])])
-					return value_error("run", pol_opts[k], "a node list", NULL);
-				policy = a + 2;	/* "membind=..." as the runtime reads it */
-				matched = 1;
-			}
-		if (matched)
-			continue;
-		m = option_checked("run", "--rule", "a rule such as size>=64M:interleave=all",
-				   NULL, argc, argv, &i, &val);
+			return subcommand_help(cmd);
+		m = option(opts, argc, argv, &i);
 		if (m < 0)
-			return EXIT_USAGE;
-		if (m > 0) {
-			if (rules_add(&rules, val))
-				return EXIT_SELF;
-			continue;
-		}
-		return usage_error("run", "unknown option '%s'", a);
+			return -m;
+		if (!m)
+			return usage_error(cmd, "unknown option '%s'", a);
 	}
 	if (i >= argc)
-		return usage_error("run", "no command given");
+		return usage_error(cmd, "no command given");
+	*at = i;
+	return -1;
+}
+
+/* What run's options say, for the runtime's environment. */
+struct run_opts {
+	const char *verify, *log, *trace, *after, *nextat, *policy, *monitor_from;
+	const char *ctl;	/* NUMASHADOW_CTL: "1", "0" or unset */
+	char balance[16];	/* "": no --balance */
+	char *rules;		/* the --rule values, ';'-separated; malloc'd */
+	long fault_around;
+	int report;		/* 1: --report, 2: --report=json */
+};
+
+/* run's options but placement: 1, 0 when argv[*i] is none of them, or
+ * minus the exit status. */
+static int run_setting_option(struct run_opts *o, int argc, char **argv, int *i)
+{
+	const struct ns_setting *fa_set = &ns_settings[NS_SET_FAULT_AROUND];
+	const char *a = argv[*i];
+	int m;
+
+	if (strcmp(a, "--verify") == 0) {
+		o->verify = "1";
+		return 1;
+	}
+	if (strncmp(a, "--verify=", 9) == 0) {
+		o->verify = a + 9;
+		if (strcmp(o->verify, "0") && strcmp(o->verify, "1") &&
+		    strcmp(o->verify, "2"))
+			return -value_error("run", "--verify", "level 0, 1 or 2", o->verify);
+		return 1;
+	}
+	if ((m = option_checked("run", "--log", "a file name", NULL,
+				argc, argv, i, &o->log)) ||
+	    (m = option_checked("run", "--trace", "a file name", NULL,
+				argc, argv, i, &o->trace)) ||
+	    (m = option_checked("run", "--migrate-after",
+				"SECONDS:NODE such as 0.5:1",
+				migrate_after_valid, argc, argv, i, &o->after)) ||
+	    (m = option_checked("run", "--next-touch-at",
+				"SECONDS such as 1.5", seconds_valid,
+				argc, argv, i, &o->nextat)) ||
+	    (m = option_number("run", "--fault-around", fa_set->min, fa_set->max,
+			       fa_set->accepted, argc, argv, i, &o->fault_around)) ||
+	    (m = option_checked("run", "--monitor-from", "a size such as 2M or 0",
+				NULL, argc, argv, i, &o->monitor_from)))
+		return m < 0 ? -EXIT_USAGE : 1;
+	if (strcmp(a, "--balance") == 0 || strncmp(a, "--balance=", 10) == 0) {
+		const struct ns_setting *b = &ns_settings[NS_SET_BALANCE];
+		long rate = 64;
+		if (a[9] == '=' && number_parse(a + 10, b->min, b->max, &rate))
+			return -value_error("run", "--balance", b->accepted, a + 10);
+		snprintf(o->balance, sizeof(o->balance), "%ld", rate);
+		return 1;
+	}
+	if (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0) {
+		if (a[8] && strcmp(a + 9, "json"))
+			return -value_error("run", "--report", "json", a + 9);
+		o->report = a[8] ? 2 : 1;
+		return 1;
+	}
+	if (strcmp(a, "--ctl") == 0 || strcmp(a, "--no-ctl") == 0) {
+		const char *v = a[2] == 'c' ? "1" : "0";
+		if (o->ctl && strcmp(o->ctl, v))
+			return -usage_error("run", "--ctl and --no-ctl exclude each other");
+		o->ctl = v;
+		return 1;
+	}
+	return 0;
+}
+
+/* run's placement options: 1, 0 when argv[*i] is none of them, or minus
+ * the exit status.  The runtime parses and refuses bad values with a line
+ * naming the setting; here only the shape is checked. */
+static int run_policy_option(struct run_opts *o, int argc, char **argv, int *i)
+{
+	static const char *const pol_opts[] = { "--membind=", "--preferred=",
+		"--interleave=", "--weighted-interleave=" };
+	const char *a = argv[*i], *val;
+	int m, matched = 0;
+
+	if (strcmp(a, "--localalloc") == 0) {
+		o->policy = "localalloc";
+		return 1;
+	}
+	for (size_t k = 0; k < sizeof(pol_opts) / sizeof(*pol_opts); k++)
+		if (strncmp(a, pol_opts[k], strlen(pol_opts[k])) == 0) {
+			if (!a[strlen(pol_opts[k])])
+				return -value_error("run", pol_opts[k], "a node list", NULL);
+			o->policy = a + 2;	/* "membind=..." as the runtime reads it */
+			matched = 1;
+		}
+	if (matched)
+		return 1;
+	m = option_checked("run", "--rule", "a rule such as size>=64M:interleave=all",
+			   NULL, argc, argv, i, &val);
+	if (m < 0)
+		return -EXIT_USAGE;
+	if (m > 0 && rules_add(&o->rules, val))
+		return -EXIT_SELF;
+	return m;
+}
+
+static int run_option(void *opts, int argc, char **argv, int *i)
+{
+	int m = run_setting_option(opts, argc, argv, i);
+
+	return m ? m : run_policy_option(opts, argc, argv, i);
+}
+
+/* Sets the runtime's environment as o says, and runs cmd with the
+ * library preloaded; returns only on failure, with the exit status. */
+static int run_exec(struct run_opts *o, char **cmd)
+{
+	char lib[PATH_MAX], dirs[2 * PATH_MAX + 8], log[PATH_MAX], trace[PATH_MAX];
+	char fa[16];
+	int err;
 
 	if (helper_find(LIB_NAME, "lib", R_OK, lib, dirs, sizeof(dirs))) {
 		fprintf(stderr, "numashadow: cannot find " LIB_NAME
 			" (looked in %s)\n", dirs);
 		return EXIT_SELF;
 	}
-	if (tracearg) {
+	if (o->trace) {
 		/* Absolute, because the program may change directory. */
-		err = path_absolute(tracearg, trace, sizeof(trace));
+		err = path_absolute(o->trace, trace, sizeof(trace));
 		if (!err)
 			err = trace_file_reset(trace);
 		if (err) {
-			fprintf(stderr, "numashadow: run: --trace %s: %s\n", tracearg,
+			fprintf(stderr, "numashadow: run: --trace %s: %s\n", o->trace,
 				err == -EINVAL ? "not a regular file" : strerror(-err));
 			return EXIT_SELF;
 		}
 	}
-	snprintf(fa, sizeof(fa), "%ld", fault_around);
+	snprintf(fa, sizeof(fa), "%ld", o->fault_around);
 	const char *const env[][2] = {
-		{ ns_settings[NS_SET_VERIFY].env, verify },
-		{ ns_settings[NS_SET_MIGRATE_AFTER].env, after },
-		{ ns_settings[NS_SET_BALANCE].env, balance[0] ? balance : NULL },
-		{ ns_settings[NS_SET_NEXT_TOUCH_AT].env, nextat },
-		{ ns_settings[NS_SET_REPORT].env, !report ? NULL : report == 2 ? "json" : "1" },
-		{ ns_settings[NS_SET_CTL].env, ctl },
-		{ ns_settings[NS_SET_TRACE].env, tracearg ? trace : NULL },
-		{ ns_settings[NS_SET_POLICY].env, policy },
-		{ ns_settings[NS_SET_RULES].env, rules },
-		{ ns_settings[NS_SET_FAULT_AROUND].env, fault_around ? fa : NULL },
-		{ ns_settings[NS_SET_MONITOR_FROM].env, monitor_from },
+		{ ns_settings[NS_SET_VERIFY].env, o->verify },
+		{ ns_settings[NS_SET_MIGRATE_AFTER].env, o->after },
+		{ ns_settings[NS_SET_BALANCE].env, o->balance[0] ? o->balance : NULL },
+		{ ns_settings[NS_SET_NEXT_TOUCH_AT].env, o->nextat },
+		{ ns_settings[NS_SET_REPORT].env,
+		  !o->report ? NULL : o->report == 2 ? "json" : "1" },
+		{ ns_settings[NS_SET_CTL].env, o->ctl },
+		{ ns_settings[NS_SET_TRACE].env, o->trace ? trace : NULL },
+		{ ns_settings[NS_SET_POLICY].env, o->policy },
+		{ ns_settings[NS_SET_RULES].env, o->rules },
+		{ ns_settings[NS_SET_FAULT_AROUND].env, o->fault_around ? fa : NULL },
+		{ ns_settings[NS_SET_MONITOR_FROM].env, o->monitor_from },
 	};
 	err = preload_set(lib);
 	for (size_t k = 0; !err && k < sizeof(env) / sizeof(env[0]); k++)
 		err = env_set(env[k][0], env[k][1]);
-	free(rules);
-	if (!err && logarg) {
+	free(o->rules);
+	if (!err && o->log) {
 		/* Absolute, because the program may change directory. */
-		err = path_absolute(logarg, log, sizeof(log));
+		err = path_absolute(o->log, log, sizeof(log));
 		if (!err)
 			err = env_set(ns_settings[NS_SET_LOG].env, log);
 	}
@@ -589,7 +633,17 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "numashadow: run: %s\n", strerror(-err));
 		return EXIT_SELF;
 	}
-	return command_exec(argv + i);
+	return command_exec(cmd);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_opts o = { 0 };
+	int at, status = command_parse("run", argc, argv, run_option, &o, &at);
+
+	if (status >= 0)
+		return status;
+	return run_exec(&o, argv + at);
 }
 
 /* For options whose value the helper checks. */
@@ -607,60 +661,99 @@ static int file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+/* What vm's options say, for the helper. */
+struct vm_opts {
+	long nodes, mem, cpus, timeout;
+	const char *memonly, *distance;
+	char **files;		/* the --file values, in order */
+	int nfiles;
+};
+
+static int vm_option(void *opts, int argc, char **argv, int *i)
+{
+	struct vm_opts *o = opts;
+	const char *val;
+	int m;
+
+	/* The helper checks --memory-only against --nodes, and the
+	 * distances. */
+	if ((m = option_number("vm", "--nodes", 2, 8, "2 to 8",
+			       argc, argv, i, &o->nodes)) ||
+	    (m = option_checked("vm", "--memory-only",
+				"the last nodes, as 2, 2,3 or 2-3", any_value,
+				argc, argv, i, &o->memonly)) ||
+	    (m = option_checked("vm", "--distance",
+				"A-B:V[,A-B:V]..., V from 11 to 254", any_value,
+				argc, argv, i, &o->distance)) ||
+	    (m = option_number("vm", "--mem", 256, 65536, "MiB from 256 to 65536",
+			       argc, argv, i, &o->mem)) ||
+	    (m = option_number("vm", "--cpus", 1, 64, "1 to 64",
+			       argc, argv, i, &o->cpus)) ||
+	    (m = option_number("vm", "--timeout", 1, 86400,
+			       "seconds from 1 to 86400", argc, argv, i,
+			       &o->timeout)))
+		return m < 0 ? -EXIT_USAGE : 1;
+	m = option_checked("vm", "--file", "an existing file or directory",
+			   file_exists, argc, argv, i, &val);
+	if (m > 0)
+		o->files[o->nfiles++] = (char *)val;
+	return m < 0 ? -EXIT_USAGE : m;
+}
+
+/* Runs the helper script with o's options, this binary (self; "": not
+ * known) and the n words of cmd; returns only on failure, EXIT_SELF. */
+static int vm_exec(const struct vm_opts *o, char *script, char *self, char **cmd, int n)
+{
+	char num[4][16];
+	const long v[4] = { o->nodes, o->mem, o->cpus, o->timeout };
+	/* Options without a value are left out. */
+	const char *const opt[][2] = {
+		{ "--nodes", num[0] }, { "--mem", num[1] },
+		{ "--cpus", num[2] }, { "--timeout", num[3] },
+		{ "--memory-only", o->memonly }, { "--distance", o->distance },
+		{ "--numashadow", self[0] ? self : NULL },
+	};
+	char **nv = calloc(18 + 2 * o->nfiles + n + 1, sizeof(*nv));
+	int k = 0;
+
+	if (!nv)
+		return EXIT_SELF;
+	for (int j = 0; j < 4; j++)
+		snprintf(num[j], sizeof(num[j]), "%ld", v[j]);
+	nv[k++] = script;
+	for (size_t j = 0; j < sizeof(opt) / sizeof(opt[0]); j++)
+		if (opt[j][1]) {
+			nv[k++] = (char *)opt[j][0];
+			nv[k++] = (char *)opt[j][1];
+		}
+	for (int j = 0; j < o->nfiles; j++) {
+		nv[k++] = "--file";
+		nv[k++] = o->files[j];
+	}
+	nv[k++] = "--";
+	for (int j = 0; j < n; j++)
+		nv[k++] = cmd[j];
+	nv[k] = NULL;
+	execv(script, nv);
+	fprintf(stderr, "numashadow: cannot run %s: %s\n", script,
+		strerror(errno));
+	return EXIT_SELF;
+}
+
 static int cmd_vm(int argc, char **argv)
 {
 	char script[PATH_MAX], self[PATH_MAX], dirs[2 * PATH_MAX + 8];
-	char nodes_s[16], mem_s[16], cpus_s[16], timeout_s[16];
-	long nodes = 2, mem = 1024, cpus = 0, timeout = 600;
-	const char *val, *memonly = NULL, *distance = NULL;
-	char **files, **nv;
-	int nfiles = 0, i, m, k;
+	struct vm_opts o = { .nodes = 2, .mem = 1024, .cpus = 0, .timeout = 600 };
+	int at, status;
 
-	files = calloc(argc + 1, sizeof(*files));
-	if (!files)
+	o.files = calloc(argc + 1, sizeof(*o.files));
+	if (!o.files)
 		return EXIT_SELF;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (options_end(argv, &i))
-			break;
-		if (help_asked(a))
-			return subcommand_help("vm");
-		/* The helper checks --memory-only against --nodes, and the
-		 * distances. */
-		if ((m = option_number("vm", "--nodes", 2, 8, "2 to 8",
-				       argc, argv, &i, &nodes)) ||
-		    (m = option_checked("vm", "--memory-only",
-					"the last nodes, as 2, 2,3 or 2-3", any_value,
-					argc, argv, &i, &memonly)) ||
-		    (m = option_checked("vm", "--distance",
-					"A-B:V[,A-B:V]..., V from 11 to 254", any_value,
-					argc, argv, &i, &distance)) ||
-		    (m = option_number("vm", "--mem", 256, 65536, "MiB from 256 to 65536",
-				       argc, argv, &i, &mem)) ||
-		    (m = option_number("vm", "--cpus", 1, 64, "1 to 64",
-				       argc, argv, &i, &cpus)) ||
-		    (m = option_number("vm", "--timeout", 1, 86400,
-				       "seconds from 1 to 86400", argc, argv, &i,
-				       &timeout))) {
-			if (m < 0)
-				return EXIT_USAGE;
-			continue;
-		}
-		m = option_checked("vm", "--file", "an existing file or directory",
-				   file_exists, argc, argv, &i, &val);
-		if (m < 0)
-			return EXIT_USAGE;
-		if (m > 0) {
-			files[nfiles++] = (char *)val;
-			continue;
-		}
-		return usage_error("vm", "unknown option '%s'", a);
-	}
-	if (i >= argc)
-		return usage_error("vm", "no command given");
-	if (!cpus)
-		cpus = nodes;
+	status = command_parse("vm", argc, argv, vm_option, &o, &at);
+	if (status >= 0)
+		return status;
+	if (!o.cpus)
+		o.cpus = o.nodes;
 
 	if (helper_find(VM_HELPER, "lib/numashadow", X_OK, script, dirs,
 			sizeof(dirs))) {
@@ -672,44 +765,7 @@ static int cmd_vm(int argc, char **argv)
 	 * command may need them; tell it which ones we are. */
 	if (self_path(self, sizeof(self)))
 		self[0] = '\0';
-
-	nv = calloc(18 + 2 * nfiles + (argc - i) + 1, sizeof(*nv));
-	if (!nv)
-		return EXIT_SELF;
-	snprintf(nodes_s, sizeof(nodes_s), "%ld", nodes);
-	snprintf(mem_s, sizeof(mem_s), "%ld", mem);
-	snprintf(cpus_s, sizeof(cpus_s), "%ld", cpus);
-	snprintf(timeout_s, sizeof(timeout_s), "%ld", timeout);
-	k = 0;
-	nv[k++] = script;
-	nv[k++] = "--nodes";	nv[k++] = nodes_s;
-	nv[k++] = "--mem";	nv[k++] = mem_s;
-	nv[k++] = "--cpus";	nv[k++] = cpus_s;
-	nv[k++] = "--timeout";	nv[k++] = timeout_s;
-	if (memonly) {
-		nv[k++] = "--memory-only";
-		nv[k++] = (char *)memonly;
-	}
-	if (distance) {
-		nv[k++] = "--distance";
-		nv[k++] = (char *)distance;
-	}
-	if (self[0]) {
-		nv[k++] = "--numashadow";
-		nv[k++] = self;
-	}
-	for (m = 0; m < nfiles; m++) {
-		nv[k++] = "--file";
-		nv[k++] = files[m];
-	}
-	nv[k++] = "--";
-	while (i < argc)
-		nv[k++] = argv[i++];
-	nv[k] = NULL;
-	execv(script, nv);
-	fprintf(stderr, "numashadow: cannot run %s: %s\n", script,
-		strerror(errno));
-	return EXIT_SELF;
+	return vm_exec(&o, script, self, argv + at, argc - at);
 }
 
 int main(int argc, char **argv)
@@ -776,6 +832,33 @@ static int file_command_parse(const char *cmd, int argc, char **argv,
 	return -1;
 }
 
+/* trace or report: how its words are taken, and what it does with them. */
+struct file_command {
+	const char *name;
+	/* Takes option argv[*i] into opts: 1, 0 when it is not one of the
+	 * command's, or -1 after a usage error line. */
+	int (*option)(void *opts, int argc, char **argv, int *i);
+	/* The options taken together, before the file is asked for: -1 when
+	 * they go, or the exit status after a usage error line.  NULL: any. */
+	int (*check)(void *opts);
+	/* Reads file as opts say; returns the exit status. */
+	int (*run)(void *opts, const char *file);
+};
+
+static int file_command(const struct file_command *fc, void *opts, int argc, char **argv)
+{
+	const char *file = NULL;
+	int status = file_command_parse(fc->name, argc, argv, fc->option, opts, &file);
+
+	if (status < 0 && fc->check)
+		status = fc->check(opts);
+	if (status >= 0)
+		return status;
+	if (!file)
+		return usage_error(fc->name, "no trace file given");
+	return fc->run(opts, file);
+}
+
 struct trace_opts {
 	enum trace_out out;
 	const char *svg;	/* with TRACE_SVG */
@@ -807,23 +890,33 @@ static int trace_option(void *opts, int argc, char **argv, int *i)
 	return m;
 }
 
+static int trace_check(void *opts)
+{
+	struct trace_opts *o = opts;
+
+	if (o->modes > 1)
+		return usage_error("trace", "--summary, --csv and --svg exclude each other");
+	if (o->json && (o->out == TRACE_CSV || o->out == TRACE_SVG))
+		return usage_error("trace", "--json goes with the records or --summary, not --csv or --svg");
+	return -1;
+}
+
+static int trace_run(void *opts, const char *file)
+{
+	struct trace_opts *o = opts;
+
+	if (o->json)
+		o->out = o->out == TRACE_SUMMARY ? TRACE_SUMMARY_JSON : TRACE_JSON;
+	return trace_show(file, o->out, o->svg);
+}
+
 static int cmd_trace(int argc, char **argv)
 {
+	static const struct file_command fc = { "trace", trace_option, trace_check,
+						trace_run };
 	struct trace_opts o = { .out = TRACE_TEXT };
-	const char *file = NULL;
-	int status = file_command_parse("trace", argc, argv, trace_option, &o, &file);
 
-	if (status >= 0)
-		return status;
-	if (o.modes > 1)
-		return usage_error("trace", "--summary, --csv and --svg exclude each other");
-	if (o.json && (o.out == TRACE_CSV || o.out == TRACE_SVG))
-		return usage_error("trace", "--json goes with the records or --summary, not --csv or --svg");
-	if (!file)
-		return usage_error("trace", "no trace file given");
-	if (o.json)
-		o.out = o.out == TRACE_SUMMARY ? TRACE_SUMMARY_JSON : TRACE_JSON;
-	return trace_show(file, o.out, o.svg);
+	return file_command(&fc, &o, argc, argv);
 }
 
 struct report_opts {
@@ -863,15 +956,17 @@ static int report_option(void *opts, int argc, char **argv, int *i)
 			      i, &o->out);
 }
 
+static int report_run(void *opts, const char *file)
+{
+	struct report_opts *o = opts;
+
+	return trace_report(file, o->format, o->out);
+}
+
 static int cmd_report(int argc, char **argv)
 {
+	static const struct file_command fc = { "report", report_option, NULL, report_run };
 	struct report_opts o = { .format = REPORT_TEXT };
-	const char *file = NULL;
-	int status = file_command_parse("report", argc, argv, report_option, &o, &file);
 
-	if (status >= 0)
-		return status;
-	if (!file)
-		return usage_error("report", "no trace file given");
-	return trace_report(file, o.format, o.out);
+	return file_command(&fc, &o, argc, argv);
 }

@@ -276,6 +276,9 @@ size_t top_insert(size_t *top, uint64_t *val, size_t k, size_t n, size_t i, uint
  * it was said to share; first: the first call. */
 void rp_mappers(const struct rp_mstat *ms, void (*fn)(int32_t pid, uint64_t pages,
 						      int first, void *arg), void *arg);
+/* When page events went past the pages followed, says so between pre and
+ * post: the text and HTML reports say it alike. */
+void rp_pages_cap(FILE *f, const struct rp *rp, const char *pre, const char *post);
 
 /* tools/report_sites.c */
 

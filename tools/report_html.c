@@ -93,16 +93,11 @@ static void t_axis(FILE *f, double x0, double y0, double pw, double ph, uint64_t
 
 /* ---- pages per node over time ---- */
 
-static void chart_timeline(FILE *f, const struct rp *rp, const struct rp_sum *s)
+/* The largest running total of tl, placed or moved: it sets the scale. */
+static uint64_t tl_max(const struct rp_timeline *tl)
 {
-	const double W = 900, x0 = 70, y0 = 20, pw = 600, ph = 260;
-	const struct rp_timeline *tl = rp->tl;
-	uint64_t max = 0, step, cum;
-	double ly = y0 + 8, width = 5;
-	char name[32];
+	uint64_t max = 0;
 
-	chart_open(f, "chart-timeline", "Pages per node over time", (int)W, 340);
-	/* The largest running total sets the scale. */
 	for (int n = 0; n <= TR_KERNEL; n++) {
 		uint64_t a = 0, b = 0;
 		for (int i = 0; i < RP_BUCKETS; i++) {
@@ -114,7 +109,19 @@ static void chart_timeline(FILE *f, const struct rp *rp, const struct rp_sum *s)
 		if (b > max)
 			max = b;
 	}
-	step = markup_step(max);
+	return max;
+}
+
+static void chart_timeline(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const double W = 900, x0 = 70, y0 = 20, pw = 600, ph = 260;
+	const struct rp_timeline *tl = rp->tl;
+	uint64_t step, cum;
+	double ly = y0 + 8, width = 5;
+	char name[32];
+
+	chart_open(f, "chart-timeline", "Pages per node over time", (int)W, 340);
+	step = markup_step(tl_max(tl));
 	y_axis(f, x0, y0, pw, ph, step, "pages (running total)");
 	t_axis(f, x0, y0, pw, ph, s->span);
 	for (int n = 0; n <= TR_KERNEL; n++)
@@ -178,19 +185,11 @@ static size_t hm_pick(const struct rp *rp, size_t *top)
 	return k;
 }
 
-static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
+/* The cells of the k mappings of top, each taking the node of the last
+ * event in it (events are in time order). */
+static void hm_fill(const struct rp *rp, const size_t *top, size_t k,
+		    struct hm_cell cell[HM_MAPS][HM_ROWS][RP_BUCKETS])
 {
-	const double W = 900, x0 = 190, y0 = 20, pw = 600;
-	size_t top[HM_MAPS], k = hm_pick(rp, top);
-	double band = k > 4 ? 48 : 72, ph = k ? band * (double)k : 120;
-	double cw = pw / RP_BUCKETS, ch = (band - 6) / HM_ROWS;
-	static struct hm_cell cell[HM_MAPS][HM_ROWS][RP_BUCKETS];
-	uint64_t seen = 0;	/* nodes drawn, for the legend */
-	int kernel = 0;
-
-	chart_open(f, "chart-heatmap", "First touches and moves: time &#215; address",
-		   (int)W, (int)(ph + 100));
-	memset(cell, 0xff, sizeof(cell));
 	for (size_t i = 0; i < rp->nev; i++) {
 		const struct rp_event *e = &rp->ev[i];
 		size_t b;
@@ -205,52 +204,61 @@ static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
 		for (size_t r = r0; r <= r1 && r < HM_ROWS; r++)
 			cell[b][r][e->bucket] = (struct hm_cell){ e->node, e->moved };
 	}
-	t_axis(f, x0, y0, pw, ph, s->span);
-	for (size_t b = 0; b < k; b++) {
-		const struct rp_mstat *m = &rp->stats[top[b]];
-		double by = y0 + (double)b * band;
+}
 
-		fprintf(f, "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.0f\" height=\"%.1f\" "
-			"fill=\"#f6f6f6\" stroke=\"#ccc\"/>\n", x0, by, pw, band - 6);
-		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
-			"pid %d, %" PRIu64 " KiB</text>\n<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
-			"text-anchor=\"end\">0x%" PRIx64 "</text>\n", x0 - 8, by + 12, m->pid,
-			m->len >> 10, x0 - 8, by + 25, m->addr);
-		if (m->site) {	/* the function it was mapped from */
-			const struct rp_site *d = &rp->sites[rp->sites[m->site - 1].def - 1];
-			const struct rp_frame *fr = &d->fr[d->name];
-			fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
-				"text-anchor=\"end\">", x0 - 8, by + 38);
-			markup_text(f, d->nframes > 0 && fr->func ? fr->func : "?", 1);
-			fputs("()</text>\n", f);
-		}
-		/* Runs of equal cells along a row: one rect each. */
-		for (int r = 0; r < HM_ROWS; r++)
-			for (int c = 0; c < RP_BUCKETS;) {
-				struct hm_cell v = cell[b][r][c];
-				int e = c + 1;
-
-				while (e < RP_BUCKETS && cell[b][r][e].node == v.node &&
-				       cell[b][r][e].moved == v.moved)
-					e++;
-				if (v.node >= 0) {
-					fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" "
-						"width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>\n",
-						x0 + c * cw, by + r * ch, (e - c) * cw, ch,
-						node_color(v.node), v.moved ? " stroke=\"#000\" "
-						"stroke-width=\"0.8\"" : " fill-opacity=\"0.55\"");
-					if (v.node == TR_KERNEL)
-						kernel = 1;
-					else
-						seen |= 1ull << v.node;
-				}
-				c = e;
-			}
+/* To the left of the band at by: mapping m's pid, size and address, and
+ * the function it was mapped from. */
+static void hm_labels(FILE *f, const struct rp *rp, const struct rp_mstat *m,
+		      double x0, double by)
+{
+	fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
+		"pid %d, %" PRIu64 " KiB</text>\n<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
+		"text-anchor=\"end\">0x%" PRIx64 "</text>\n", x0 - 8, by + 12, m->pid,
+		m->len >> 10, x0 - 8, by + 25, m->addr);
+	if (m->site) {
+		const struct rp_site *d = &rp->sites[rp->sites[m->site - 1].def - 1];
+		const struct rp_frame *fr = &d->fr[d->name];
+		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" "
+			"text-anchor=\"end\">", x0 - 8, by + 38);
+		markup_text(f, d->nframes > 0 && fr->func ? fr->func : "?", 1);
+		fputs("()</text>\n", f);
 	}
-	if (!k)
-		chart_empty(f, (int)x0 + 20, (int)(y0 + 60),
-			    "no first touch or move fell in a recorded mapping");
-	/* The legend: a swatch per node drawn. */
+}
+
+/* A band's cells, cw by ch from x0, by: runs of equal cells along a row,
+ * one rect each.  The nodes drawn go into *seen, the kernel's choice
+ * into *kernel, for the legend. */
+static void hm_cells(FILE *f, struct hm_cell cell[HM_ROWS][RP_BUCKETS], double x0,
+		     double by, double cw, double ch, uint64_t *seen, int *kernel)
+{
+	for (int r = 0; r < HM_ROWS; r++)
+		for (int c = 0; c < RP_BUCKETS;) {
+			struct hm_cell v = cell[r][c];
+			int e = c + 1;
+
+			while (e < RP_BUCKETS && cell[r][e].node == v.node &&
+			       cell[r][e].moved == v.moved)
+				e++;
+			if (v.node >= 0) {
+				fprintf(f, "<rect class=\"mark\" x=\"%.1f\" y=\"%.1f\" "
+					"width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>\n",
+					x0 + c * cw, by + r * ch, (e - c) * cw, ch,
+					node_color(v.node), v.moved ? " stroke=\"#000\" "
+					"stroke-width=\"0.8\"" : " fill-opacity=\"0.55\"");
+				if (v.node == TR_KERNEL)
+					*kernel = 1;
+				else
+					*seen |= 1ull << v.node;
+			}
+			c = e;
+		}
+}
+
+/* The legend, right of the plot at x0, y0 (pw wide): a swatch per node
+ * drawn. */
+static void hm_legend(FILE *f, double x0, double y0, double pw, uint64_t seen,
+		      int kernel)
+{
 	for (int n = 0, i = 0; n <= TR_KERNEL; n++) {
 		char name[32];
 
@@ -262,6 +270,35 @@ static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
 			node_color(n), x0 + pw + 30, y0 + i * 18 + 10, name);
 		i++;
 	}
+}
+
+static void chart_heatmap(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const double W = 900, x0 = 190, y0 = 20, pw = 600;
+	size_t top[HM_MAPS], k = hm_pick(rp, top);
+	double band = k > 4 ? 48 : 72, ph = k ? band * (double)k : 120;
+	double cw = pw / RP_BUCKETS, ch = (band - 6) / HM_ROWS;
+	static struct hm_cell cell[HM_MAPS][HM_ROWS][RP_BUCKETS];
+	uint64_t seen = 0;	/* nodes drawn, for the legend */
+	int kernel = 0;
+
+	chart_open(f, "chart-heatmap", "First touches and moves: time &#215; address",
+		   (int)W, (int)(ph + 100));
+	memset(cell, 0xff, sizeof(cell));
+	hm_fill(rp, top, k, cell);
+	t_axis(f, x0, y0, pw, ph, s->span);
+	for (size_t b = 0; b < k; b++) {
+		double by = y0 + (double)b * band;
+
+		fprintf(f, "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.0f\" height=\"%.1f\" "
+			"fill=\"#f6f6f6\" stroke=\"#ccc\"/>\n", x0, by, pw, band - 6);
+		hm_labels(f, rp, &rp->stats[top[b]], x0, by);
+		hm_cells(f, cell[b], x0, by, cw, ch, &seen, &kernel);
+	}
+	if (!k)
+		chart_empty(f, (int)x0 + 20, (int)(y0 + 60),
+			    "no first touch or move fell in a recorded mapping");
+	hm_legend(f, x0, y0, pw, seen, kernel);
 	if (rp->ev_skipped)
 		fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">cap hit: %" PRIu64 " events past the "
 			"first %u not drawn</text>\n", x0, ph + y0 + 56, (uint64_t)rp->ev_skipped,
@@ -336,68 +373,98 @@ static void bar_row(FILE *f, double x0, double yb, double pw, uint64_t step,
 		" migrated</text>\n", x0 + pw + 8, yb + 12, total, migrated);
 }
 
-static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
+/* What sets one bar chart apart from another: its layout and words, and
+ * the label of row i (top y) at x0. */
+struct bar_chart {
+	const char *id, *title;
+	double x0, row;		/* the bars' left edge; a row's height */
+	double bar_dy, foot;	/* the bar below its row's top; room below */
+	void (*label)(FILE *f, const struct rp *rp, const struct rp_sum *s,
+		      size_t i, double x0, double y);
+	const char *empty, *caption;
+};
+
+/* Bar chart c of the n rows of b. */
+static void bar_chart(FILE *f, const struct rp *rp, const struct rp_sum *s,
+		      const struct bar_chart *c, const struct bar *b, size_t n)
 {
-	const double W = 900, x0 = 190, y0 = 24, pw = 560, row = 30;
-	size_t n = s->ntop[0] < BAR_ROWS ? s->ntop[0] : BAR_ROWS;
-	struct bar b[BAR_ROWS] = { { 0 } };
+	const double W = 900, x0 = c->x0, y0 = 24, pw = 560, row = c->row;
 	uint64_t step;
 
-	chart_open(f, "chart-mappings", "Pages per mapping", (int)W,
-		   (int)(y0 + (n ? (double)n * row : 60) + 40));
+	chart_open(f, c->id, c->title, (int)W,
+		   (int)(y0 + (n ? (double)n * row : 60) + c->foot));
+	step = bar_grid(f, x0, y0, pw, row, b, n);
+	for (size_t i = 0; i < n; i++) {
+		double y = y0 + (double)i * row;
+
+		c->label(f, rp, s, i, x0, y);
+		bar_row(f, x0, y + c->bar_dy, pw, step, &b[i]);
+	}
+	if (!n)
+		chart_empty(f, (int)x0, (int)y0 + 20, c->empty);
+	chart_close(f, c->caption);
+}
+
+static void mapping_label(FILE *f, const struct rp *rp, const struct rp_sum *s,
+			  size_t i, double x0, double y)
+{
+	const struct rp_mstat *m = &rp->stats[s->top[0][i]];
+
+	fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
+		"pid %d 0x%" PRIx64 "</text>\n", x0 - 8, y + 14, m->pid, m->addr);
+}
+
+static void chart_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	static const struct bar_chart c = {
+		"chart-mappings", "Pages per mapping", 190, 30, 2, 40, mapping_label,
+		"no pages placed in a recorded mapping",
+		"The mappings with the most pages placed: a bar of pages placed, "
+		"coloured by node, and under it a dark bar of pages migrated."
+	};
+	size_t n = s->ntop[0] < BAR_ROWS ? s->ntop[0] : BAR_ROWS;
+	struct bar b[BAR_ROWS] = { { 0 } };
+
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
 		b[i] = (struct bar){ m->placed, m->placed_total, m->migrated };
 	}
-	step = bar_grid(f, x0, y0, pw, row, b, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct rp_mstat *m = &rp->stats[s->top[0][i]];
-		double y = y0 + (double)i * row;
-
-		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">"
-			"pid %d 0x%" PRIx64 "</text>\n", x0 - 8, y + 14, m->pid, m->addr);
-		bar_row(f, x0, y + 2, pw, step, &b[i]);
-	}
-	if (!n)
-		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed in a recorded mapping");
-	chart_close(f, "The mappings with the most pages placed: a bar of pages placed, "
-		    "coloured by node, and under it a dark bar of pages migrated.");
+	bar_chart(f, rp, s, &c, b, n);
 }
 
 /* ---- per-call-site bars ---- */
 
-static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
+static void site_label(FILE *f, const struct rp *rp, const struct rp_sum *s,
+		       size_t i, double x0, double y)
 {
-	const double W = 900, x0 = 20, y0 = 24, pw = 560, row = 44;
-	size_t n = s->nstop[0];
-	struct bar b[RP_TOP_SITES] = { { 0 } };
-	uint64_t step;
+	const struct rp_site *d = &rp->sites[s->stop[0][i]];
 	char name[512];
 
-	chart_open(f, "chart-sites", "Pages per allocation call site", (int)W,
-		   (int)(y0 + (n ? (double)n * row : 60) + 30));
+	rs_site_name(name, sizeof(name), rp, d);
+	fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\">", x0, y + 10);
+	markup_text(f, name, 1);
+	fprintf(f, ", pid %d</text>\n", d->pid);
+}
+
+static void chart_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	static const struct bar_chart c = {
+		"chart-sites", "Pages per allocation call site", 20, 44, 15, 30, site_label,
+		"no pages placed at a known call site "
+		"(sites are recorded for mappings a placement policy places)",
+		"The call sites (distinct stacks of the mmap calls) whose mappings "
+		"had the most pages placed, each named by its first frame outside the "
+		"runtime, libc and ld.so: pages placed, coloured by node, and a dark bar "
+		"of pages migrated in those mappings."
+	};
+	size_t n = s->nstop[0];
+	struct bar b[RP_TOP_SITES] = { { 0 } };
+
 	for (size_t i = 0; i < n; i++) {
 		const struct rp_site *d = &rp->sites[s->stop[0][i]];
 		b[i] = (struct bar){ d->placed, d->placed_total, d->migrated };
 	}
-	step = bar_grid(f, x0, y0, pw, row, b, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct rp_site *d = &rp->sites[s->stop[0][i]];
-		double y = y0 + (double)i * row;
-
-		rs_site_name(name, sizeof(name), rp, d);
-		fprintf(f, "<text class=\"label\" x=\"%.0f\" y=\"%.1f\">", x0, y + 10);
-		markup_text(f, name, 1);
-		fprintf(f, ", pid %d</text>\n", d->pid);
-		bar_row(f, x0, y + 15, pw, step, &b[i]);
-	}
-	if (!n)
-		chart_empty(f, (int)x0, (int)y0 + 20, "no pages placed at a known call site "
-			    "(sites are recorded for mappings a placement policy places)");
-	chart_close(f, "The call sites (distinct stacks of the mmap calls) whose mappings "
-		    "had the most pages placed, each named by its first frame outside the "
-		    "runtime, libc and ld.so: pages placed, coloured by node, and a dark bar "
-		    "of pages migrated in those mappings.");
+	bar_chart(f, rp, s, &c, b, n);
 }
 
 /* ---- migration latency ---- */
@@ -495,27 +562,50 @@ static void table_failed(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	fputs("</tr>\n</table>\n", f);
 }
 
+/* The head of a table of the top whats by pages placed (k 0) or migrated
+ * (k 1): its id is id-placed or id-migrated, its first columns ths; the
+ * columns of top_pages follow. */
+static void top_head(FILE *f, const char *what, const char *id, const char *ths, int k)
+{
+	const char *by = k ? "migrated" : "placed";
+
+	fprintf(f, "<h2>Top %s by pages %s</h2>\n<table id=\"%s-%s\">\n<tr>%s"
+		"<th>placed</th><th>by node</th><th>migrated</th></tr>\n", what, by, id,
+		by, ths);
+}
+
+/* The end of a top table's row: pages placed, by node, and migrated. */
+static void top_pages(FILE *f, uint64_t total, const uint64_t *placed, uint64_t migrated)
+{
+	fprintf(f, "<td>%" PRIu64 "</td>", total);
+	td_nodes(f, placed, TR_NODES + 1);
+	fprintf(f, "<td>%" PRIu64 "</td></tr>\n", migrated);
+}
+
+/* The end of a table of n rows and cols columns: with no rows, one saying
+ * none. */
+static void table_end(FILE *f, size_t n, int cols)
+{
+	if (!n)
+		fprintf(f, "<tr><td colspan=\"%d\">none</td></tr>\n", cols);
+	fputs("</table>\n", f);
+}
+
 static void table_sites(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	char name[512];
 
 	for (int k = 0; k < 2; k++) {
-		fprintf(f, "<h2>Top call sites by pages %s</h2>\n<table id=\"sites-%s\">\n"
-			"<tr><th>site</th><th>pid</th><th>placed</th><th>by node</th>"
-			"<th>migrated</th></tr>\n", k ? "migrated" : "placed",
-			k ? "migrated" : "placed");
+		top_head(f, "call sites", "sites", "<th>site</th><th>pid</th>", k);
 		for (size_t i = 0; i < s->nstop[k]; i++) {
 			const struct rp_site *d = &rp->sites[s->stop[k][i]];
 			rs_site_name(name, sizeof(name), rp, d);
 			fputs("<tr><td>", f);
 			markup_text(f, name, 1);
-			fprintf(f, "</td><td>%d</td><td>%" PRIu64 "</td>", d->pid, d->placed_total);
-			td_nodes(f, d->placed, TR_NODES + 1);
-			fprintf(f, "<td>%" PRIu64 "</td></tr>\n", d->migrated);
+			fprintf(f, "</td><td>%d</td>", d->pid);
+			top_pages(f, d->placed_total, d->placed, d->migrated);
 		}
-		if (!s->nstop[k])
-			fputs("<tr><td colspan=\"5\">none</td></tr>\n", f);
-		fputs("</table>\n", f);
+		table_end(f, s->nstop[k], 5);
 	}
 	fprintf(f, "<p>%zu call sites named; pages placed at no known site: %" PRIu64 "</p>\n",
 		s->ndefs, rp->un_site_placed);
@@ -565,21 +655,14 @@ static void mapper_cell(int32_t pid, uint64_t pages, int first, void *f)
 static void table_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	for (int k = 0; k < 2; k++) {
-		fprintf(f, "<h2>Top mappings by pages %s</h2>\n<table id=\"top-%s\">\n"
-			"<tr><th>pid</th><th>mapping</th><th>bytes</th><th>placed</th>"
-			"<th>by node</th><th>migrated</th></tr>\n", k ? "migrated" : "placed",
-			k ? "migrated" : "placed");
+		top_head(f, "mappings", "top", "<th>pid</th><th>mapping</th><th>bytes</th>", k);
 		for (size_t i = 0; i < s->ntop[k]; i++) {
 			const struct rp_mstat *m = &rp->stats[s->top[k][i]];
 			fprintf(f, "<tr><td>%d</td><td>0x%" PRIx64 "-0x%" PRIx64 "</td><td>%" PRIu64
-				"</td><td>%" PRIu64 "</td>", m->pid, m->addr, m->addr + m->len,
-				m->len, m->placed_total);
-			td_nodes(f, m->placed, TR_NODES + 1);
-			fprintf(f, "<td>%" PRIu64 "</td></tr>\n", m->migrated);
+				"</td>", m->pid, m->addr, m->addr + m->len, m->len);
+			top_pages(f, m->placed_total, m->placed, m->migrated);
 		}
-		if (!s->ntop[k])
-			fputs("<tr><td colspan=\"6\">none</td></tr>\n", f);
-		fputs("</table>\n", f);
+		table_end(f, s->ntop[k], 6);
 	}
 	fprintf(f, "<p>outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated%s</p>\n",
 		rp->un_placed, rp->un_migrated, s->maps_cut ? "; cap hit: mappings beyond the "
@@ -596,9 +679,7 @@ static void table_mappings(FILE *f, const struct rp *rp, const struct rp_sum *s)
 		rp_mappers(m, mapper_cell, f);
 		fputs("</td></tr>\n", f);
 	}
-	if (!s->ntop[2])
-		fputs("<tr><td colspan=\"5\">none</td></tr>\n", f);
-	fputs("</table>\n", f);
+	table_end(f, s->ntop[2], 5);
 }
 
 static void table_pingpong(FILE *f, const struct rp *rp, const struct rp_sum *s)
@@ -611,12 +692,8 @@ static void table_pingpong(FILE *f, const struct rp *rp, const struct rp_sum *s)
 	for (size_t i = 0; i < s->npt; i++)
 		fprintf(f, "<tr><td>%d</td><td>0x%" PRIx64 "</td><td>%u</td><td>%d</td></tr>\n",
 			s->ptop[i]->pid, s->ptop[i]->addr, s->ptop[i]->returns, s->ptop[i]->node);
-	if (!s->npt)
-		fputs("<tr><td colspan=\"4\">none</td></tr>\n", f);
-	fputs("</table>\n", f);
-	if (rp->pages_skipped)
-		fprintf(f, "<p>cap hit: %u pages followed, %" PRIu64 " page events past it "
-			"not</p>\n", RP_MAX_PAGES, rp->pages_skipped);
+	table_end(f, s->npt, 4);
+	rp_pages_cap(f, rp, "<p>", "</p>\n");
 }
 
 void rp_write_html(FILE *f, const struct rp *rp, const struct rp_sum *s)

@@ -180,52 +180,97 @@ static struct rp_obj *obj_get(struct rp *rp, int32_t pid, uint32_t id, int *nome
 
 /* ---- counting ---- */
 
+/* A FAULT record, on node (or TR_KERNEL), into the site of its mapping
+ * ms; *nomem set when out of memory. */
+static void rs_fault(struct rp *rp, const struct ns_trace_rec *r, struct rp_mstat *ms,
+		     int node, int *nomem)
+{
+	uint64_t pages = r->len >> TR_PAGE_SHIFT;
+	struct rp_site *st;
+
+	if (!r->aux || !(st = site_get(rp, r->pid, r->aux, nomem))) {
+		rp->un_site_placed += pages;
+		return;
+	}
+	st->placed[node] += pages;
+	st->placed_total += pages;
+	if (ms && !ms->site)
+		ms->site = (uint32_t)(st - rp->sites) + 1;
+}
+
+/* An OBJECT record: the object's bias, and room for the bytes of its
+ * build id and path the BYTES records bring; *nomem set when out of
+ * memory. */
+static void rs_object(struct rp *rp, const struct ns_trace_rec *r, int *nomem)
+{
+	struct rp_obj *o = obj_get(rp, r->pid, r->aux, nomem);
+
+	if (!o || o->bytes)
+		return;	/* the first naming stands */
+	o->bias = r->addr;
+	o->bidlen = r->node > 0 ? (uint32_t)(r->node < NS_TRACE_BUILD_ID ? r->node
+								: NS_TRACE_BUILD_ID) : 0;
+	o->plen = (uint32_t)(r->len < NS_TRACE_PATH ? r->len : NS_TRACE_PATH);
+	if (!(o->bytes = calloc(1, o->bidlen + o->plen + 1)))
+		*nomem = 1;
+}
+
+/* A BYTES record: 16 bytes of an object's build id then path, each
+ * chunk taken once; *nomem set when out of memory. */
+static void rs_bytes(struct rp *rp, const struct ns_trace_rec *r, int *nomem)
+{
+	uint64_t chunk[2] = { r->addr, r->len };
+	uint32_t k = (uint32_t)r->node, total;
+	struct rp_obj *o = obj_get(rp, r->pid, r->aux, nomem);
+
+	if (!o || !o->bytes || r->node < 0)
+		return;
+	total = o->bidlen + o->plen;
+	if ((uint64_t)k * 16 >= total || o->got[k / 64] >> (k % 64) & 1)
+		return;
+	memcpy(o->bytes + k * 16, chunk, total - k * 16 < 16 ? total - k * 16 : 16);
+	o->got[k / 64] |= 1ull << (k % 64);
+	o->have++;
+}
+
+/* A MIGRATE_END record: the call's outcome, its duration kept up to
+ * RP_MAX_LAT; returns 0 or -ENOMEM. */
+static int rs_migrate_end(struct rp *rp, const struct ns_trace_rec *r)
+{
+	rp->lat_calls++;
+	rp->fail_pages += r->len;
+	rp->calls_failed += r->node != 0;
+	if (rp->nlat == RP_MAX_LAT) {
+		rp->lat_skipped++;
+		return 0;
+	}
+	if (rp->nlat == rp->lat_cap) {
+		size_t cap = rp->lat_cap ? 2 * rp->lat_cap : 1024;
+		uint64_t *v = realloc(rp->lat, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		rp->lat = v;
+		rp->lat_cap = cap;
+	}
+	rp->lat[rp->nlat++] = r->addr;
+	return 0;
+}
+
 int rs_count(struct rp *rp, const struct ns_trace_rec *r, struct rp_mstat *ms)
 {
 	int nomem = 0, node = r->node >= 0 && r->node < TR_NODES ? r->node : TR_KERNEL;
 	struct rp_site *st;
-	struct rp_obj *o;
 
 	switch (r->type) {
-	case NS_TR_FAULT: {
-		uint64_t pages = r->len >> TR_PAGE_SHIFT;
-
-		if (!r->aux || !(st = site_get(rp, r->pid, r->aux, &nomem))) {
-			rp->un_site_placed += pages;
-			break;
-		}
-		st->placed[node] += pages;
-		st->placed_total += pages;
-		if (ms && !ms->site)
-			ms->site = (uint32_t)(st - rp->sites) + 1;
+	case NS_TR_FAULT:
+		rs_fault(rp, r, ms, node, &nomem);
 		break;
-	}
 	case NS_TR_OBJECT:
-		o = obj_get(rp, r->pid, r->aux, &nomem);
-		if (!o || o->bytes)
-			break;	/* the first naming stands */
-		o->bias = r->addr;
-		o->bidlen = r->node > 0 ? (uint32_t)(r->node < NS_TRACE_BUILD_ID ? r->node
-									: NS_TRACE_BUILD_ID) : 0;
-		o->plen = (uint32_t)(r->len < NS_TRACE_PATH ? r->len : NS_TRACE_PATH);
-		if (!(o->bytes = calloc(1, o->bidlen + o->plen + 1)))
-			nomem = 1;
+		rs_object(rp, r, &nomem);
 		break;
-	case NS_TR_BYTES: {
-		uint64_t chunk[2] = { r->addr, r->len };
-		uint32_t k = (uint32_t)r->node, total;
-
-		o = obj_get(rp, r->pid, r->aux, &nomem);
-		if (!o || !o->bytes || r->node < 0)
-			break;
-		total = o->bidlen + o->plen;
-		if ((uint64_t)k * 16 >= total || o->got[k / 64] >> (k % 64) & 1)
-			break;
-		memcpy(o->bytes + k * 16, chunk, total - k * 16 < 16 ? total - k * 16 : 16);
-		o->got[k / 64] |= 1ull << (k % 64);
-		o->have++;
+	case NS_TR_BYTES:
+		rs_bytes(rp, r, &nomem);
 		break;
-	}
 	case NS_TR_SITE:
 		st = site_get(rp, r->pid, r->aux, &nomem);
 		if (st && st->nframes < 0)
@@ -240,23 +285,7 @@ int rs_count(struct rp *rp, const struct ns_trace_rec *r, struct rp_mstat *ms)
 						     .obj = r->tid > 0 ? r->tid : -1 };
 		break;
 	case NS_TR_MIGRATE_END:
-		rp->lat_calls++;
-		rp->fail_pages += r->len;
-		rp->calls_failed += r->node != 0;
-		if (rp->nlat == RP_MAX_LAT) {
-			rp->lat_skipped++;
-			break;
-		}
-		if (rp->nlat == rp->lat_cap) {
-			size_t cap = rp->lat_cap ? 2 * rp->lat_cap : 1024;
-			uint64_t *v = realloc(rp->lat, cap * sizeof(*v));
-			if (!v)
-				return -ENOMEM;
-			rp->lat = v;
-			rp->lat_cap = cap;
-		}
-		rp->lat[rp->nlat++] = r->addr;
-		break;
+		return rs_migrate_end(rp, r);
 	case NS_TR_MIGRATE_FAIL:
 		rp->fail[fail_class(r->node)] += r->aux;
 		break;
@@ -359,35 +388,113 @@ static int sym_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Opens o's file on this machine, checks it is the object that ran (its
- * build id), and reads its functions.  Sets o->status when it cannot. */
-static void obj_open(struct rp_obj *o)
+/* o's file on this machine, opened when it is a regular file; -1 after
+ * setting o->status when not. */
+static int obj_fd(struct rp_obj *o)
 {
-	Elf64_Ehdr eh;
-	Elf64_Shdr *sh = NULL;
-	struct sym_table *t = NULL;
-	uint8_t bid[NS_TRACE_BUILD_ID];
-	size_t bidlen = 0;
 	const char *path = obj_path(o);
-	char *shstr = NULL;
 	struct stat st;
-	int fd = -1, symx = -1;
+	int fd = -1;
 
 	if (!obj_whole(o)) {
 		o->status = "its name was not recorded whole: records lost";
-		return;
+		return -1;
 	}
 	if (!*path || path[0] != '/') {
 		o->status = "no file (the vDSO, or no path recorded)";
-		return;
+		return -1;
 	}
 	/* Look first: opening a FIFO blocks, a device may act. */
 	if (stat(path, &st) || !S_ISREG(st.st_mode) ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0 ||
 	    fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		o->status = "the object is missing on this machine";
-		goto out;
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+/* The GNU build id of ELF file fd (its n section headers sh) into bid;
+ * its length, 0 when it has none. */
+static size_t elf_build_id(int fd, const Elf64_Shdr *sh, int n, uint8_t *bid)
+{
+	size_t bidlen = 0;
+
+	for (int i = 0; i < n && !bidlen; i++) {
+		uint8_t *p;
+		if (sh[i].sh_type != SHT_NOTE || sh[i].sh_size > (1u << 20) ||
+		    !(p = section_read(fd, &sh[i])))
+			continue;
+		bidlen = notes_build_id(p, sh[i].sh_size, bid);
+		free(p);
+	}
+	return bidlen;
+}
+
+/* The functions of symbol table sh[symx] of ELF file fd into t, sorted. */
+static void sym_read(struct sym_table *t, int fd, const Elf64_Shdr *sh, int symx)
+{
+	Elf64_Sym *sy = section_read(fd, &sh[symx]);
+	size_t n = sy ? sh[symx].sh_size / sizeof(Elf64_Sym) : 0;
+
+	t->str = section_read(fd, &sh[sh[symx].sh_link]);
+	t->strsize = t->str ? sh[sh[symx].sh_link].sh_size : 0;
+	t->v = t->str ? malloc((n ? n : 1) * sizeof(*t->v)) : NULL;
+	for (size_t i = 0; t->v && i < n; i++) {
+		int type = ELF64_ST_TYPE(sy[i].st_info);
+		if ((type == STT_FUNC || type == STT_GNU_IFUNC) && sy[i].st_shndx &&
+		    sy[i].st_value && sy[i].st_name < t->strsize)
+			t->v[t->n++] = (struct sym){ sy[i].st_value,
+				sy[i].st_value + (sy[i].st_size ? sy[i].st_size : 1),
+				sy[i].st_name };
+	}
+	if (t->v)
+		qsort(t->v, t->n, sizeof(*t->v), sym_cmp);
+	free(sy);
+}
+
+/* The functions of ELF file fd (header eh, section headers sh), from
+ * .symtab, else .dynsym, and whether it has debug info; NULL when out of
+ * memory. */
+static struct sym_table *sym_load(int fd, const Elf64_Ehdr *eh, const Elf64_Shdr *sh)
+{
+	struct sym_table *t = calloc(1, sizeof(*t));
+	char *shstr = section_read(fd, &sh[eh->e_shstrndx]);
+	int symx = -1;
+
+	if (!t) {
+		free(shstr);
+		return NULL;
+	}
+	for (int i = 0; i < eh->e_shnum; i++) {
+		const char *name = shstr && sh[i].sh_name < sh[eh->e_shstrndx].sh_size
+				   ? shstr + sh[i].sh_name : "";
+		if (!strcmp(name, ".debug_info") || !strcmp(name, ".debug_line"))
+			t->debug = 1;
+		if (sh[i].sh_type == SHT_SYMTAB || (sh[i].sh_type == SHT_DYNSYM && symx < 0))
+			symx = i;
+	}
+	if (symx >= 0 && sh[symx].sh_link < eh->e_shnum &&
+	    sh[symx].sh_entsize == sizeof(Elf64_Sym))
+		sym_read(t, fd, sh, symx);
+	free(shstr);
+	return t;
+}
+
+/* Opens o's file on this machine, checks it is the object that ran (its
+ * build id), and reads its functions.  Sets o->status when it cannot. */
+static void obj_open(struct rp_obj *o)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr *sh = NULL;
+	uint8_t bid[NS_TRACE_BUILD_ID];
+	size_t bidlen;
+	int fd = obj_fd(o);
+
+	if (fd < 0)
+		return;
 	if (pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh.e_shentsize != sizeof(Elf64_Shdr) || !eh.e_shnum || eh.e_shstrndx >= eh.e_shnum) {
@@ -399,58 +506,15 @@ static void obj_open(struct rp_obj *o)
 		o->status = "its section headers cannot be read";
 		goto out;
 	}
-	for (int i = 0; i < eh.e_shnum && !bidlen; i++) {
-		uint8_t *n;
-		if (sh[i].sh_type != SHT_NOTE || sh[i].sh_size > (1u << 20) ||
-		    !(n = section_read(fd, &sh[i])))
-			continue;
-		bidlen = notes_build_id(n, sh[i].sh_size, bid);
-		free(n);
-	}
+	bidlen = elf_build_id(fd, sh, eh.e_shnum, bid);
 	if (bidlen != o->bidlen || memcmp(bid, o->bytes, bidlen)) {
 		o->status = "the build id of the file on this machine differs";
 		goto out;
 	}
-	t = calloc(1, sizeof(*t));
-	shstr = section_read(fd, &sh[eh.e_shstrndx]);
-	if (!t)
-		goto out;
-	for (int i = 0; i < eh.e_shnum; i++) {
-		const char *name = shstr && sh[i].sh_name < sh[eh.e_shstrndx].sh_size
-				   ? shstr + sh[i].sh_name : "";
-		if (!strcmp(name, ".debug_info") || !strcmp(name, ".debug_line"))
-			t->debug = 1;
-		if (sh[i].sh_type == SHT_SYMTAB || (sh[i].sh_type == SHT_DYNSYM && symx < 0))
-			symx = i;
-	}
-	if (symx >= 0 && sh[symx].sh_link < eh.e_shnum &&
-	    sh[symx].sh_entsize == sizeof(Elf64_Sym)) {
-		Elf64_Sym *sy = section_read(fd, &sh[symx]);
-		size_t n = sy ? sh[symx].sh_size / sizeof(Elf64_Sym) : 0;
-
-		t->str = section_read(fd, &sh[sh[symx].sh_link]);
-		t->strsize = t->str ? sh[sh[symx].sh_link].sh_size : 0;
-		t->v = t->str ? malloc((n ? n : 1) * sizeof(*t->v)) : NULL;
-		for (size_t i = 0; t->v && i < n; i++) {
-			int type = ELF64_ST_TYPE(sy[i].st_info);
-			if ((type == STT_FUNC || type == STT_GNU_IFUNC) && sy[i].st_shndx &&
-			    sy[i].st_value && sy[i].st_name < t->strsize)
-				t->v[t->n++] = (struct sym){ sy[i].st_value,
-					sy[i].st_value + (sy[i].st_size ? sy[i].st_size : 1),
-					sy[i].st_name };
-		}
-		if (t->v)
-			qsort(t->v, t->n, sizeof(*t->v), sym_cmp);
-		free(sy);
-	}
-	o->sym = t;
-	t = NULL;
+	o->sym = sym_load(fd, &eh, sh);
 out:
-	free(t);
-	free(shstr);
 	free(sh);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 }
 
 /* The function holding ELF address a, or NULL. */
@@ -478,26 +542,47 @@ static const char *sym_find(const struct sym_table *t, uint64_t a)
 	return best;
 }
 
-/* addr2line -e path on n addresses: a "file:line" (malloc'd) or NULL for
- * each into out.  Quietly nothing when addr2line is missing or fails. */
-static void addr2line(const char *path, const uint64_t *a, size_t n, char **out)
+static void a2l_argv_free(char **argv, size_t n)
 {
-	char **argv = calloc(n + 4, sizeof(*argv)), *buf = NULL;
-	size_t len = 0, k = 0;
-	int pfd[2] = { -1, -1 }, status;
-	pid_t pid;
+	for (size_t i = 0; argv && i < n; i++)
+		free(argv[3 + i]);
+	free(argv);
+}
 
-	if (!argv || pipe(pfd))
-		goto out;
+/* "addr2line -e path" and n addresses, for execvp; NULL when out of
+ * memory. */
+static char **a2l_argv(const char *path, const uint64_t *a, size_t n)
+{
+	char **argv = calloc(n + 4, sizeof(*argv));
+
+	if (!argv)
+		return NULL;
 	argv[0] = "addr2line";
 	argv[1] = "-e";
 	argv[2] = (char *)path;
 	for (size_t i = 0; i < n; i++) {
 		argv[3 + i] = malloc(24);
-		if (!argv[3 + i])
-			goto out;
+		if (!argv[3 + i]) {
+			a2l_argv_free(argv, n);
+			return NULL;
+		}
 		snprintf(argv[3 + i], 24, "0x%" PRIx64, a[i]);
 	}
+	return argv;
+}
+
+/* Runs argv, its output into a pipe, its input and errors from and to
+ * /dev/null: what it wrote (up to SYM_MAX_OUT bytes, a string, malloc'd)
+ * when it exits 0, else NULL. */
+static char *a2l_run(char **argv)
+{
+	char *buf;
+	size_t len = 0;
+	int pfd[2], status;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return NULL;
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -511,9 +596,10 @@ static void addr2line(const char *path, const uint64_t *a, size_t n, char **out)
 		_exit(127);
 	}
 	close(pfd[1]);
-	pfd[1] = -1;
-	if (pid < 0)
-		goto out;
+	if (pid < 0) {
+		close(pfd[0]);
+		return NULL;
+	}
 	buf = malloc(SYM_MAX_OUT + 1);
 	for (ssize_t r; buf && len < SYM_MAX_OUT; len += (size_t)r) {
 		r = read(pfd[0], buf + len, SYM_MAX_OUT - len);
@@ -524,10 +610,25 @@ static void addr2line(const char *path, const uint64_t *a, size_t n, char **out)
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!buf || !WIFEXITED(status) || WEXITSTATUS(status))
-		goto out;
+	close(pfd[0]);
+	if (!buf || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		free(buf);
+		return NULL;
+	}
 	buf[len] = '\0';
-	for (char *line = buf, *nl; k < n && (nl = strchr(line, '\n')); line = nl + 1, k++) {
+	return buf;
+}
+
+/* addr2line -e path on n addresses: a "file:line" (malloc'd) or NULL for
+ * each into out.  Quietly nothing when addr2line is missing or fails. */
+static void addr2line(const char *path, const uint64_t *a, size_t n, char **out)
+{
+	char **argv = a2l_argv(path, a, n);
+	char *buf = argv ? a2l_run(argv) : NULL;
+	size_t k = 0;
+
+	for (char *line = buf, *nl; buf && k < n && (nl = strchr(line, '\n'));
+	     line = nl + 1, k++) {
 		char *d = strstr(line, " (discriminator");
 		*nl = '\0';
 		if (d)
@@ -536,14 +637,8 @@ static void addr2line(const char *path, const uint64_t *a, size_t n, char **out)
 		    !strstr(line, ":?"))
 			out[k] = strdup(line);
 	}
-out:
-	for (size_t i = 0; argv && i < n; i++)
-		free(argv[3 + i]);
-	free(argv);
+	a2l_argv_free(argv, n);
 	free(buf);
-	for (int i = 0; i < 2; i++)
-		if (pfd[i] >= 0)
-			close(pfd[i]);
 }
 
 /* ---- once the trace is read ---- */

@@ -58,18 +58,30 @@ struct tr_file {
 };
 
 static const char *const type_names[NS_TR_NTYPES] = {
-	[NS_TR_START] = "start",	[NS_TR_MMAP] = "mmap",
-	[NS_TR_MUNMAP] = "munmap",	[NS_TR_MPROTECT] = "mprotect",
-	[NS_TR_MREMAP] = "mremap",	[NS_TR_MREMAP_TO] = "mremap_to",
-	[NS_TR_MADVISE] = "madvise",	[NS_TR_BRK] = "brk",
-	[NS_TR_FORK] = "fork",		[NS_TR_EXEC] = "exec",
-	[NS_TR_EXIT] = "exit",		[NS_TR_FAULT] = "fault",
-	[NS_TR_COW] = "cow",		[NS_TR_MIGRATE] = "migrate",
-	[NS_TR_NEXT_TOUCH] = "next_touch", [NS_TR_BALANCE] = "balance",
-	[NS_TR_LOST] = "lost",		[NS_TR_OBJECT] = "object",
-	[NS_TR_BYTES] = "bytes",	[NS_TR_SITE] = "site",
-	[NS_TR_FRAME] = "frame",	[NS_TR_MIGRATE_END] = "migrate_end",
-	[NS_TR_MIGRATE_FAIL] = "migrate_fail", [NS_TR_SHARED] = "shared",
+	[NS_TR_START]		= "start",
+	[NS_TR_MMAP]		= "mmap",
+	[NS_TR_MUNMAP]		= "munmap",
+	[NS_TR_MPROTECT]	= "mprotect",
+	[NS_TR_MREMAP]		= "mremap",
+	[NS_TR_MREMAP_TO]	= "mremap_to",
+	[NS_TR_MADVISE]		= "madvise",
+	[NS_TR_BRK]		= "brk",
+	[NS_TR_FORK]		= "fork",
+	[NS_TR_EXEC]		= "exec",
+	[NS_TR_EXIT]		= "exit",
+	[NS_TR_FAULT]		= "fault",
+	[NS_TR_COW]		= "cow",
+	[NS_TR_MIGRATE]		= "migrate",
+	[NS_TR_NEXT_TOUCH]	= "next_touch",
+	[NS_TR_BALANCE]		= "balance",
+	[NS_TR_LOST]		= "lost",
+	[NS_TR_OBJECT]		= "object",
+	[NS_TR_BYTES]		= "bytes",
+	[NS_TR_SITE]		= "site",
+	[NS_TR_FRAME]		= "frame",
+	[NS_TR_MIGRATE_END]	= "migrate_end",
+	[NS_TR_MIGRATE_FAIL]	= "migrate_fail",
+	[NS_TR_SHARED]		= "shared",
 };
 
 struct bit_name {
@@ -342,113 +354,105 @@ static void range_print(FILE *f, const struct ns_trace_rec *r)
 		r->addr + r->len, r->len);
 }
 
-static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
+/* An MMAP record's aux: the prot bits in the low byte, the flags above. */
+static void mmap_aux_print(FILE *f, uint32_t aux)
 {
-	uint64_t dt = r->time - t0;
-	uint64_t pages = r->len >> TR_PAGE_SHIFT;
-	char tb[16];
+	fputs(" prot ", f);
+	prot_print(f, aux & 0xff);
+	/* The sharing type is a value, not bits. */
+	switch (aux >> 8 & 3) {
+	case 1: fputs(" flags shared", f); break;
+	case 2: fputs(" flags private", f); break;
+	case 3: fputs(" flags shared_validate", f); break;
+	default: fputs(" flags", f); break;
+	}
+	if (aux >> 8 & ~3u) {
+		fputc(aux >> 8 & 3 ? '|' : ' ', f);
+		bits_print(f, aux >> 8 & ~3u, map_flags, ARRAY_LEN(map_flags));
+	}
+}
 
-	fprintf(f, "%" PRIu64 ".%06" PRIu64 "  pid %d tid %d  %s", dt / 1000000000,
-		dt % 1000000000 / 1000, r->pid, r->tid, type_name(r->type, tb));
+static void advice_print(FILE *f, uint32_t advice)
+{
+	const char *name = NULL;
+
+	for (size_t i = 0; i < ARRAY_LEN(advice_names); i++)
+		if (advice_names[i].bit == advice)
+			name = advice_names[i].name;
+	if (name)
+		fprintf(f, " %s", name);
+	else
+		fprintf(f, " advice %u", advice);
+}
+
+/* The details of a record of the calls that change the mappings;
+ * returns 0 for any other type. */
+static int rec_map_text(FILE *f, const struct ns_trace_rec *r)
+{
 	switch (r->type) {
-	case NS_TR_START:
-		if (r->aux)
-			fprintf(f, " parent %u", r->aux);
-		break;
 	case NS_TR_MMAP:
 		range_print(f, r);
-		fputs(" prot ", f);
-		prot_print(f, r->aux & 0xff);
-		/* The sharing type is a value, not bits. */
-		switch (r->aux >> 8 & 3) {
-		case 1: fputs(" flags shared", f); break;
-		case 2: fputs(" flags private", f); break;
-		case 3: fputs(" flags shared_validate", f); break;
-		default: fputs(" flags", f); break;
-		}
-		if (r->aux >> 8 & ~3u) {
-			fputc(r->aux >> 8 & 3 ? '|' : ' ', f);
-			bits_print(f, r->aux >> 8 & ~3u, map_flags, ARRAY_LEN(map_flags));
-		}
-		break;
+		mmap_aux_print(f, r->aux);
+		return 1;
 	case NS_TR_MUNMAP:
 	case NS_TR_MREMAP_TO:
 		range_print(f, r);
-		break;
+		return 1;
 	case NS_TR_MPROTECT:
 		range_print(f, r);
 		fputs(" prot ", f);
 		prot_print(f, r->aux);
-		break;
+		return 1;
 	case NS_TR_MREMAP:
 		fprintf(f, " 0x%" PRIx64 " to %" PRIu64 " bytes flags ", r->addr, r->len);
 		bits_print(f, r->aux, mremap_flags, ARRAY_LEN(mremap_flags));
-		break;
-	case NS_TR_MADVISE: {
-		const char *name = NULL;
+		return 1;
+	case NS_TR_MADVISE:
 		range_print(f, r);
-		for (size_t i = 0; i < ARRAY_LEN(advice_names); i++)
-			if (advice_names[i].bit == r->aux)
-				name = advice_names[i].name;
-		if (name)
-			fprintf(f, " %s", name);
-		else
-			fprintf(f, " advice %u", r->aux);
-		break;
-	}
+		advice_print(f, r->aux);
+		return 1;
 	case NS_TR_BRK:
 		fprintf(f, " 0x%" PRIx64, r->addr);
-		break;
-	case NS_TR_FORK:
-		fprintf(f, " child %u", r->aux);
-		break;
+		return 1;
+	}
+	return 0;
+}
+
+/* The details of a record of where pages went: placed, copied, moved,
+ * shared; returns 0 for any other type. */
+static int rec_page_text(FILE *f, const struct ns_trace_rec *r)
+{
+	switch (r->type) {
 	case NS_TR_FAULT:
 		range_print(f, r);
-		fprintf(f, " %" PRIu64 " pages ", pages);
+		fprintf(f, " %" PRIu64 " pages ", r->len >> TR_PAGE_SHIFT);
 		if (r->node >= 0)
 			fprintf(f, "node %d", r->node);
 		else
 			fputs("kernel's choice", f);
 		if (r->aux)
 			fprintf(f, " site %u", r->aux);
-		break;
+		return 1;
 	case NS_TR_COW:
 		fprintf(f, " 0x%" PRIx64, r->addr);
-		break;
+		return 1;
 	case NS_TR_MIGRATE:
 		range_print(f, r);
 		fprintf(f, " to node %d, %u pages moved", r->node, r->aux);
-		break;
+		return 1;
 	case NS_TR_NEXT_TOUCH:
 	case NS_TR_BALANCE:
 		fprintf(f, " 0x%" PRIx64 " to node %d", r->addr, r->node);
-		break;
-	case NS_TR_LOST:
-		fprintf(f, " %u records dropped (the buffer was full)", r->aux);
-		break;
-	case NS_TR_OBJECT:
-		fprintf(f, " %u load bias 0x%" PRIx64 ", %d bytes of build id and %" PRIu64
-			" of path follow", r->aux, r->addr, r->node, r->len);
-		break;
-	case NS_TR_BYTES:
-		fprintf(f, " of object %u, 16 from byte %d", r->aux, r->node * 16);
-		break;
-	case NS_TR_SITE:
-		fprintf(f, " %u, %d frames follow", r->aux, r->node);
-		break;
-	case NS_TR_FRAME:
-		fprintf(f, " %d of site %u: 0x%" PRIx64 ", object %d +0x%" PRIx64, r->node,
-			r->aux, r->addr, r->tid, r->len);
-		break;
+		return 1;
 	case NS_TR_MIGRATE_END:
 		fprintf(f, " took %" PRIu64 " ns, %" PRIu64 " pages failed, %u already there",
 			r->addr, r->len, r->aux);
 		if (r->node)
 			fprintf(f, ", move_pages failed: errno %d", r->node);
-		break;
+		return 1;
 	case NS_TR_MIGRATE_FAIL:
 		fprintf(f, " %u pages: %s", r->aux, rs_fail_name(r->node));
-		break;
+		return 1;
 	case NS_TR_SHARED:
 		if (r->aux)
 			fprintf(f, " mapping 0x%" PRIx64 ": %" PRIu64 " pages with pid %u",
@@ -456,15 +460,57 @@ static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
 		else
 			fprintf(f, " mapping 0x%" PRIx64 ": %" PRIu64 " pages in all",
 				r->addr, r->len);
-		break;
+		return 1;
+	}
+	return 0;
+}
+
+/* The details of a record of the process's life and of the trace itself
+ * (lost records, objects and call sites); returns 0 for any other type. */
+static int rec_proc_text(FILE *f, const struct ns_trace_rec *r)
+{
+	switch (r->type) {
+	case NS_TR_START:
+		if (r->aux)
+			fprintf(f, " parent %u", r->aux);
+		return 1;
+	case NS_TR_FORK:
+		fprintf(f, " child %u", r->aux);
+		return 1;
 	case NS_TR_EXEC:
 	case NS_TR_EXIT:
-		break;
-	default:
+		return 1;
+	case NS_TR_LOST:
+		fprintf(f, " %u records dropped (the buffer was full)", r->aux);
+		return 1;
+	case NS_TR_OBJECT:
+		fprintf(f, " %u load bias 0x%" PRIx64 ", %d bytes of build id and %" PRIu64
+			" of path follow", r->aux, r->addr, r->node, r->len);
+		return 1;
+	case NS_TR_BYTES:
+		fprintf(f, " of object %u, 16 from byte %d", r->aux, r->node * 16);
+		return 1;
+	case NS_TR_SITE:
+		fprintf(f, " %u, %d frames follow", r->aux, r->node);
+		return 1;
+	case NS_TR_FRAME:
+		fprintf(f, " %d of site %u: 0x%" PRIx64 ", object %d +0x%" PRIx64, r->node,
+			r->aux, r->addr, r->tid, r->len);
+		return 1;
+	}
+	return 0;
+}
+
+static void rec_text(FILE *f, const struct ns_trace_rec *r, uint64_t t0)
+{
+	uint64_t dt = r->time - t0;
+	char tb[16];
+
+	fprintf(f, "%" PRIu64 ".%06" PRIu64 "  pid %d tid %d  %s", dt / 1000000000,
+		dt % 1000000000 / 1000, r->pid, r->tid, type_name(r->type, tb));
+	if (!rec_map_text(f, r) && !rec_page_text(f, r) && !rec_proc_text(f, r))
 		fprintf(f, " addr 0x%" PRIx64 " len %" PRIu64 " node %d aux %u",
 			r->addr, r->len, r->node, r->aux);
-		break;
-	}
 	fputc('\n', f);
 }
 
@@ -597,9 +643,24 @@ static int proc_node_add(struct tr_proc *p, int node, uint64_t placed, uint64_t 
 	return 0;
 }
 
+/* The count a record of type adds one to, or NULL: those that only count. */
+static uint64_t *proc_counter(struct tr_proc *p, uint32_t type)
+{
+	switch (type) {
+	case NS_TR_MMAP:	return &p->mmaps;
+	case NS_TR_MUNMAP:	return &p->munmaps;
+	case NS_TR_COW:		return &p->cows;
+	case NS_TR_NEXT_TOUCH:	return &p->next_touch;
+	case NS_TR_BALANCE:	return &p->balance;
+	}
+	return NULL;
+}
+
 /* Counts record r into p; returns 0 or -ENOMEM. */
 static int proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
 {
+	uint64_t *count = proc_counter(p, r->type);
+
 	/* A new image numbers from 1 again; the child of fork goes on from
 	 * its parent's count. */
 	if (r->type == NS_TR_START)
@@ -611,39 +672,46 @@ static int proc_count(struct tr_proc *p, const struct ns_trace_rec *r)
 		p->lost += r->seq - p->last_seq - 1;
 	p->last_seq = r->seq;
 	p->recs++;
+	if (count)
+		(*count)++;
 	switch (r->type) {
 	case NS_TR_START:
 		if (p->parent <= 0)
 			p->parent = r->aux;
 		break;
-	case NS_TR_MMAP:
-		p->mmaps++;
-		break;
-	case NS_TR_MUNMAP:
-		p->munmaps++;
-		break;
 	case NS_TR_FAULT:
 		return proc_node_add(p, r->node >= 0 && r->node < TR_NODES ? r->node
 					: TR_KERNEL, r->len >> TR_PAGE_SHIFT, 0);
-	case NS_TR_COW:
-		p->cows++;
-		break;
 	case NS_TR_MIGRATE:
 		if (r->node >= 0 && r->node < TR_NODES) {
 			p->targets |= 1ULL << r->node;
 			return proc_node_add(p, r->node, 0, r->aux);
 		}
 		break;
-	case NS_TR_NEXT_TOUCH:
-		p->next_touch++;
-		break;
-	case NS_TR_BALANCE:
-		p->balance++;
-		break;
 	case NS_TR_LOST:
 		p->lost += r->aux;
 		break;
 	}
+	return 0;
+}
+
+/* Counts r into its process's record in ps, made on its first use.
+ * Returns 0, or 1 after saying why not: out of memory, or more than
+ * TR_MAX_PROCS processes (who keeps at most that many, and a note). */
+static int procs_count(struct tr_procs *ps, const struct ns_trace_rec *r,
+		       const char *path, const char *who, const char *note)
+{
+	char buf[160];
+	int full = 0;
+	struct tr_proc *p = proc_get(ps, r->pid, &full);
+
+	if (!p && full) {
+		snprintf(buf, sizeof(buf), "more than %u processes; %s keeps at most %u%s",
+			 TR_MAX_PROCS, who, TR_MAX_PROCS, note);
+		return file_error(path, buf);
+	}
+	if (!p || proc_count(p, r))
+		return file_error(path, strerror(ENOMEM));
 	return 0;
 }
 
@@ -746,75 +814,75 @@ static void proc_json(const struct tr_proc *p, const struct tr_pages *pages, int
 	       "}\n", p->next_touch, p->balance, p->lost);
 }
 
-static int show_summary(struct tr_file *tf, int json)
+/* The --summary table: a row per process of ps, then the family's, sum
+ * (its pages sum_pages); pages is room for a process's. */
+static void summary_table(const struct tr_procs *ps, struct tr_proc *sum,
+			  const struct tr_pages *sum_pages, struct tr_pages *pages)
 {
-	struct tr_procs ps = { 0 };
-	struct tr_proc sum = { 0 };
-	struct tr_pages *sum_pages, *pages;
-	const struct ns_trace_rec *r;
 	char buf[NODES_BUF], pid[16];
 	int wp = (int)strlen("placed"), wm = (int)strlen("migrated");
-	int got, full = 0, err = 0;
 
-	sum_pages = calloc(1, sizeof(*sum_pages));
-	pages = malloc(sizeof(*pages));
-	if (!sum_pages || !pages) {
-		err = file_error(tf->path, strerror(ENOMEM));
-		goto out_free;
-	}
-	while ((got = tr_next(tf, &r)) > 0) {
-		struct tr_proc *p = proc_get(&ps, r->pid, &full);
-		if (!p && full) {
-			snprintf(buf, sizeof(buf), "more than %u processes; --summary "
-				 "keeps at most %u (--csv has every record)",
-				 TR_MAX_PROCS, TR_MAX_PROCS);
-			err = file_error(tf->path, buf);
-			goto out_free;
-		}
-		if (!p || proc_count(p, r)) {
-			err = file_error(tf->path, strerror(ENOMEM));
-			goto out_free;
-		}
-	}
-	if (got < 0) {
-		err = 1;
-		goto out_free;
-	}
-	for (size_t i = 0; i < ps.n; i++) {
-		proc_add(&sum, &ps.v[i]);
-		proc_pages_add(sum_pages, &ps.v[i]);
-	}
-	if (json) {
-		for (size_t i = 0; i < ps.n; i++) {
-			memset(pages, 0, sizeof(*pages));
-			proc_pages_add(pages, &ps.v[i]);
-			proc_json(&ps.v[i], pages, 0);
-		}
-		proc_json(&sum, sum_pages, 1);
-		goto out_free;
-	}
 	/* The node lists are as wide as the widest, the family's. */
 	nodes_format(buf, sizeof(buf), sum_pages->placed, TR_NODES + 1, 0);
 	if ((int)strlen(buf) > wp)
 		wp = (int)strlen(buf);
-	nodes_format(buf, sizeof(buf), sum_pages->moved, TR_NODES, sum.targets);
+	nodes_format(buf, sizeof(buf), sum_pages->moved, TR_NODES, sum->targets);
 	if ((int)strlen(buf) > wm)
 		wm = (int)strlen(buf);
 
 	printf("%-8s %8s %8s %6s %7s  %-*s %6s  %-*s %10s %8s %6s\n", "pid",
 	       "parent", "records", "mmaps", "munmaps", wp, "placed", "cow", wm,
 	       "migrated", "next-touch", "balance", "lost");
-	for (size_t i = 0; i < ps.n; i++) {
+	for (size_t i = 0; i < ps->n; i++) {
 		memset(pages, 0, sizeof(*pages));
-		proc_pages_add(pages, &ps.v[i]);
-		snprintf(pid, sizeof(pid), "%d", ps.v[i].pid);
-		proc_row(&ps.v[i], pages, pid, wp, wm);
+		proc_pages_add(pages, &ps->v[i]);
+		snprintf(pid, sizeof(pid), "%d", ps->v[i].pid);
+		proc_row(&ps->v[i], pages, pid, wp, wm);
 	}
-	sum.parent = 0;
-	proc_row(&sum, sum_pages, "family", wp, wm);
+	sum->parent = 0;
+	proc_row(sum, sum_pages, "family", wp, wm);
 	puts("placed: pages first touched, node:pages (kernel: the kernel chose); "
 	     "migrated: pages moved by migrations, target node:pages");
-out_free:
+}
+
+/* --summary, from the processes of ps: a table, or JSON lines. */
+static void summary_print(const struct tr_procs *ps, struct tr_pages *sum_pages,
+			  struct tr_pages *pages, int json)
+{
+	struct tr_proc sum = { 0 };
+
+	for (size_t i = 0; i < ps->n; i++) {
+		proc_add(&sum, &ps->v[i]);
+		proc_pages_add(sum_pages, &ps->v[i]);
+	}
+	if (!json) {
+		summary_table(ps, &sum, sum_pages, pages);
+		return;
+	}
+	for (size_t i = 0; i < ps->n; i++) {
+		memset(pages, 0, sizeof(*pages));
+		proc_pages_add(pages, &ps->v[i]);
+		proc_json(&ps->v[i], pages, 0);
+	}
+	proc_json(&sum, sum_pages, 1);
+}
+
+static int show_summary(struct tr_file *tf, int json)
+{
+	struct tr_procs ps = { 0 };
+	struct tr_pages *sum_pages = calloc(1, sizeof(*sum_pages));
+	struct tr_pages *pages = malloc(sizeof(*pages));
+	const struct ns_trace_rec *r;
+	int got = 0, err = 0;
+
+	if (!sum_pages || !pages)
+		err = file_error(tf->path, strerror(ENOMEM));
+	while (!err && (got = tr_next(tf, &r)) > 0)
+		err = procs_count(&ps, r, tf->path, "--summary", " (--csv has every record)");
+	if (!err && got < 0)
+		err = 1;
+	if (!err)
+		summary_print(&ps, sum_pages, pages, json);
 	free(pages);
 	free(sum_pages);
 	procs_free(&ps);
@@ -845,15 +913,10 @@ static void svg_series_draw(FILE *f, const struct svg_series *s, double x0,
 	fputs("\"/>\n", f);
 }
 
-static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *d)
+/* The most pages any series of d has in one bucket. */
+static uint64_t svg_max(const struct svg_data *d)
 {
-	static const char *const colors[] = { "#1f77b4", "#d62728", "#2ca02c",
-		"#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2" };
-	const double W = 860, H = 420, x0 = 70, y0 = 40, pw = 560, ph = 310;
-	const char *dashed = " stroke-dasharray=\"6,3\"";
-	double span = (double)(tf->t1 - tf->t0) / 1e9, ly = y0 + 10;
-	uint64_t max = 0, step, ymax;
-	int k;
+	uint64_t max = 0;
 
 	for (int n = 0; n <= TR_KERNEL; n++)
 		for (int i = 0; i < SVG_BUCKETS; i++) {
@@ -862,19 +925,16 @@ static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *
 			if (n < TR_NODES && d->moved[n].v[i] > max)
 				max = d->moved[n].v[i];
 		}
-	/* Five gridlines at whole numbers of pages. */
-	step = markup_step(max);
-	ymax = 5 * step;
+	return max;
+}
 
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-		"viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
-		W, H, W, H);
-	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-	fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"14\">Pages placed and moved: ", x0);
-	markup_text(f, tf->path, 0);	/* the file name, in the title */
-	fputs("</text>\n", f);
+/* Axes, gridlines, ticks and their labels, for a plot of pw by ph at
+ * x0, y0: gridlines step pages apart, span seconds across. */
+static void svg_axes(FILE *f, double x0, double y0, double pw, double ph,
+		     uint64_t step, double span)
+{
+	int k;
 
-	/* Axes, gridlines and ticks. */
 	for (k = 0; k <= 5; k++) {
 		double y = y0 + ph - k * ph / 5;
 		fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" "
@@ -896,8 +956,18 @@ static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *
 		x0 + pw / 2, y0 + ph + 38, SVG_BUCKETS, span / SVG_BUCKETS);
 	fprintf(f, "<text transform=\"translate(18,%.0f) rotate(-90)\" "
 		"text-anchor=\"middle\">pages</text>\n", y0 + ph / 2);
+}
 
-	/* One line per node and kind, the same colour for a node; a legend. */
+/* One line per node and kind of d, the same colour for a node, in the
+ * plot at x0, y0 (pw by ph, ymax pages high); a legend at its right. */
+static void svg_lines(FILE *f, const struct svg_data *d, double x0, double y0,
+		      double pw, double ph, uint64_t ymax)
+{
+	static const char *const colors[] = { "#1f77b4", "#d62728", "#2ca02c",
+		"#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2" };
+	const char *dashed = " stroke-dasharray=\"6,3\"";
+	double ly = y0 + 10;
+
 	for (int n = 0; n <= TR_KERNEL; n++) {
 		const char *color = n == TR_KERNEL ? "#7f7f7f" : colors[n % ARRAY_LEN(colors)];
 		for (int moved = 0; moved < 2; moved++) {
@@ -921,6 +991,23 @@ static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *
 	if (ly == y0 + 10)
 		fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">no pages placed or moved</text>\n",
 			x0 + pw + 15, ly + 4);
+}
+
+static void svg_write(FILE *f, const struct tr_file *tf, const struct svg_data *d)
+{
+	const double W = 860, H = 420, x0 = 70, y0 = 40, pw = 560, ph = 310;
+	/* Five gridlines at whole numbers of pages. */
+	uint64_t step = markup_step(svg_max(d));
+
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+		"viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+		W, H, W, H);
+	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+	fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"14\">Pages placed and moved: ", x0);
+	markup_text(f, tf->path, 0);	/* the file name, in the title */
+	fputs("</text>\n", f);
+	svg_axes(f, x0, y0, pw, ph, step, (double)(tf->t1 - tf->t0) / 1e9);
+	svg_lines(f, d, x0, y0, pw, ph, 5 * step);
 	fputs("</svg>\n", f);
 }
 
@@ -1333,12 +1420,87 @@ void rp_mappers(const struct rp_mstat *ms, void (*fn)(int32_t pid, uint64_t page
 	}
 }
 
+/* A FAULT record on node (-1: the kernel chose); returns 0 or -ENOMEM. */
+static int rp_fault(struct rp *rp, const struct ns_trace_rec *r, int node)
+{
+	uint64_t pages = r->len >> TR_PAGE_SHIFT;
+	struct rp_mstat *ms = rp_stat_of(rp, r->pid, r->addr);
+
+	if (ms) {
+		ms->placed[node >= 0 ? node : TR_KERNEL] += pages;
+		ms->placed_total += pages;
+	} else {
+		rp->un_placed += pages;
+	}
+	rp_chart(rp, r, ms, node >= 0 ? node : TR_KERNEL, 0, pages);
+	if (rs_count(rp, r, ms))
+		return -ENOMEM;
+	/* A fresh page: what it left before is forgotten.  No more
+	 * than the runtime fills at once, in a hostile file. */
+	for (uint64_t i = 0; i < pages && i < RP_FAULT_PAGES; i++) {
+		struct rp_page *pg = rp_page(rp, r->pid,
+					     r->addr + (i << TR_PAGE_SHIFT));
+		if (pg) {
+			pg->node = (int16_t)node;
+			pg->left = 0;
+		}
+	}
+	return 0;
+}
+
+/* A MIGRATE record to node. */
+static void rp_migrate(struct rp *rp, const struct ns_trace_rec *r, int node)
+{
+	struct rp_mstat *ms;
+
+	rp_move_add(&rp->migrate, node, r->aux);
+	rp->migrate.range_pages += r->len >> TR_PAGE_SHIFT;
+	rp->migrate.none += !r->aux;
+	/* Which pages moved is not recorded: a range inside one
+	 * mapping counts there, others outside any. */
+	ms = rp_stat_of(rp, r->pid, r->addr);
+	if (ms && r->len && r->len <= ms->len - (r->addr - ms->addr))
+		ms->migrated += r->aux;
+	else {
+		rp->un_migrated += r->aux;
+		ms = NULL;
+	}
+	if (r->aux)
+		rp_chart(rp, r, ms, node, 1, r->aux);
+}
+
+/* A NEXT_TOUCH or BALANCE record: one page moved to node. */
+static void rp_page_moved(struct rp *rp, const struct ns_trace_rec *r, int node)
+{
+	struct rp_mstat *ms;
+
+	rp_move_add(r->type == NS_TR_BALANCE ? &rp->balance : &rp->next_touch, node, 1);
+	ms = rp_stat_of(rp, r->pid, r->addr);
+	if (ms)
+		ms->migrated++;
+	else
+		rp->un_migrated++;
+	rp_chart(rp, r, ms, node, 1, 1);
+	rp_page_move(rp, r->pid, r->addr, node);
+}
+
+/* A SHARED record, kept for rp_sum; returns 0 or -ENOMEM. */
+static int rp_shared_keep(struct rp *rp, const struct ns_trace_rec *r)
+{
+	if (rp->nshared == RP_MAX_SHARED) {
+		rp->shared_skipped++;
+		return 0;
+	}
+	if (!rp->shared && !(rp->shared = malloc(RP_MAX_SHARED * sizeof(*r))))
+		return -ENOMEM;
+	rp->shared[rp->nshared++] = *r;
+	return 0;
+}
+
 /* Counts record r; returns 0 or -ENOMEM. */
 static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 {
 	int node = r->node >= 0 && r->node < TR_NODES ? r->node : -1;
-	struct rp_mstat *ms;
-	uint64_t pages;
 
 	rp->recs++;
 	switch (r->type) {
@@ -1351,68 +1513,18 @@ static int rp_count(struct rp *rp, const struct ns_trace_rec *r)
 				 UINT64_MAX : r->addr + r->len);
 		return 0;
 	case NS_TR_FAULT:
-		pages = r->len >> TR_PAGE_SHIFT;
-		ms = rp_stat_of(rp, r->pid, r->addr);
-		if (ms) {
-			ms->placed[node >= 0 ? node : TR_KERNEL] += pages;
-			ms->placed_total += pages;
-		} else {
-			rp->un_placed += pages;
-		}
-		rp_chart(rp, r, ms, node >= 0 ? node : TR_KERNEL, 0, pages);
-		if (rs_count(rp, r, ms))
-			return -ENOMEM;
-		/* A fresh page: what it left before is forgotten.  No more
-		 * than the runtime fills at once, in a hostile file. */
-		for (uint64_t i = 0; i < pages && i < RP_FAULT_PAGES; i++) {
-			struct rp_page *pg = rp_page(rp, r->pid,
-						     r->addr + (i << TR_PAGE_SHIFT));
-			if (pg) {
-				pg->node = (int16_t)node;
-				pg->left = 0;
-			}
-		}
-		return 0;
+		return rp_fault(rp, r, node);
 	case NS_TR_MIGRATE:
-		if (node < 0)
-			return 0;
-		rp_move_add(&rp->migrate, node, r->aux);
-		rp->migrate.range_pages += r->len >> TR_PAGE_SHIFT;
-		rp->migrate.none += !r->aux;
-		/* Which pages moved is not recorded: a range inside one
-		 * mapping counts there, others outside any. */
-		ms = rp_stat_of(rp, r->pid, r->addr);
-		if (ms && r->len && r->len <= ms->len - (r->addr - ms->addr))
-			ms->migrated += r->aux;
-		else {
-			rp->un_migrated += r->aux;
-			ms = NULL;
-		}
-		if (r->aux)
-			rp_chart(rp, r, ms, node, 1, r->aux);
+		if (node >= 0)
+			rp_migrate(rp, r, node);
 		return 0;
 	case NS_TR_NEXT_TOUCH:
 	case NS_TR_BALANCE:
-		if (node < 0)
-			return 0;
-		rp_move_add(r->type == NS_TR_BALANCE ? &rp->balance : &rp->next_touch, node, 1);
-		ms = rp_stat_of(rp, r->pid, r->addr);
-		if (ms)
-			ms->migrated++;
-		else
-			rp->un_migrated++;
-		rp_chart(rp, r, ms, node, 1, 1);
-		rp_page_move(rp, r->pid, r->addr, node);
+		if (node >= 0)
+			rp_page_moved(rp, r, node);
 		return 0;
 	case NS_TR_SHARED:
-		if (rp->nshared == RP_MAX_SHARED) {
-			rp->shared_skipped++;
-			return 0;
-		}
-		if (!rp->shared && !(rp->shared = malloc(RP_MAX_SHARED * sizeof(*r))))
-			return -ENOMEM;
-		rp->shared[rp->nshared++] = *r;
-		return 0;
+		return rp_shared_keep(rp, r);
 	case NS_TR_LOST:
 		rp->lost_recs++;
 		rp->lost_said += r->aux;
@@ -1645,68 +1757,116 @@ static void rp_sum(struct rp_sum *s, const char *path, struct rp *rp)
 	rs_finish(rp, s);
 }
 
-static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int json)
+/* The JSON report's mappings, top by each measure, and ping-pong pages. */
+static void rp_json_maps(FILE *f, const struct rp *rp, const struct rp_sum *s)
 {
 	const struct rp_page *const *ptop = s->ptop;
-	uint64_t span = s->span, moved = s->moved;
 
-	if (json) {
-		fputs("{\"file\":", f);
-		json_string(f, s->path);
-		fprintf(f, ",\"records\":%" PRIu64 ",\"processes\":%zu,\"run_time_ns\":%" PRIu64
-			",\"placed\":", rp->recs, rp->ps.n, span);
-		nodes_fjson(f, s->pg.placed, TR_NODES + 1);
-		fprintf(f, ",\"placed_total\":%" PRIu64 ",\"migrations\":{\"migrate\":"
-			"{\"calls\":%" PRIu64 ",\"calls_moved_none\":%" PRIu64
-			",\"range_pages\":%" PRIu64 ",\"pages_moved\":%" PRIu64 ",\"by_node\":",
-			s->placed, rp->migrate.calls, rp->migrate.none, rp->migrate.range_pages,
-			rp->migrate.pages);
-		nodes_fjson(f, rp->migrate.pages_to, TR_NODES);
-		fputs(",\"calls_by_node\":", f);
-		nodes_fjson(f, rp->migrate.calls_to, TR_NODES);
-		fputs("},", f);
-		rp_move_json(f, "next_touch", &rp->next_touch);
-		fputc(',', f);
-		rp_move_json(f, "balance", &rp->balance);
-		fputs(",\"failed\":", f);
-		rs_json_failed(f, rp);
-		fprintf(f, "},\"pages_moved\":%" PRIu64 ",\"bytes_moved\":%" PRIu64
-			",\"latency_ns\":", moved, moved << TR_PAGE_SHIFT);
-		rs_json_latency(f, rp, s);
-		fprintf(f, ",\"lost\":{\"total\":%" PRIu64 ",\"lost_records\":%" PRIu64
-			",\"in_lost_records\":%" PRIu64 ",\"in_seq_gaps\":%" PRIu64
-			"},\"call_sites\":", s->fam.lost, rp->lost_recs, rp->lost_said,
-			s->fam.lost - rp->lost_said);
-		rs_json_sites(f, rp, s);
-		fprintf(f, ",\"mappings\":{\"grouped_by\":\"mmap\",\"cap\":%u,\"cap_hit\":%s,"
-			"\"unattributed_placed\":%" PRIu64 ",\"unattributed_migrated\":%" PRIu64
-			",\"top_placed\":[", RP_MAX_MAPS, s->maps_cut ? "true" : "false",
-			rp->un_placed, rp->un_migrated);
-		for (int k = 0; k < 2; k++) {
-			for (size_t i = 0; i < s->ntop[k]; i++) {
-				if (i)
-					fputc(',', f);
-				rp_mstat_json(f, &rp->stats[s->top[k][i]]);
-			}
-			fputs(k ? "]" : "],\"top_migrated\":[", f);
-		}
-		fputs(",\"top_shared\":[", f);
-		for (size_t i = 0; i < s->ntop[2]; i++) {
+	fprintf(f, ",\"mappings\":{\"grouped_by\":\"mmap\",\"cap\":%u,\"cap_hit\":%s,"
+		"\"unattributed_placed\":%" PRIu64 ",\"unattributed_migrated\":%" PRIu64
+		",\"top_placed\":[", RP_MAX_MAPS, s->maps_cut ? "true" : "false",
+		rp->un_placed, rp->un_migrated);
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < s->ntop[k]; i++) {
 			if (i)
 				fputc(',', f);
-			rp_shared_json(f, &rp->stats[s->top[2][i]]);
+			rp_mstat_json(f, &rp->stats[s->top[k][i]]);
 		}
-		fputs("]}", f);
-		fprintf(f, ",\"ping_pong\":{\"pages\":%" PRIu64 ",\"returns\":%" PRIu64
-			",\"pages_followed\":%zu,\"cap\":%u,\"cap_hit\":%s,\"top\":[", s->pp_pages,
-			s->pp_returns, rp->npages, RP_MAX_PAGES, rp->pages_skipped ? "true" : "false");
-		for (size_t i = 0; i < s->npt; i++)
-			fprintf(f, "%s{\"pid\":%d,\"addr\":\"0x%" PRIx64 "\",\"returns\":%u,"
-				"\"node\":%d}", i ? "," : "", ptop[i]->pid, ptop[i]->addr,
-				ptop[i]->returns, ptop[i]->node);
-		fputs("]}}\n", f);
-		return;
+		fputs(k ? "]" : "],\"top_migrated\":[", f);
 	}
+	fputs(",\"top_shared\":[", f);
+	for (size_t i = 0; i < s->ntop[2]; i++) {
+		if (i)
+			fputc(',', f);
+		rp_shared_json(f, &rp->stats[s->top[2][i]]);
+	}
+	fputs("]}", f);
+	fprintf(f, ",\"ping_pong\":{\"pages\":%" PRIu64 ",\"returns\":%" PRIu64
+		",\"pages_followed\":%zu,\"cap\":%u,\"cap_hit\":%s,\"top\":[", s->pp_pages,
+		s->pp_returns, rp->npages, RP_MAX_PAGES, rp->pages_skipped ? "true" : "false");
+	for (size_t i = 0; i < s->npt; i++)
+		fprintf(f, "%s{\"pid\":%d,\"addr\":\"0x%" PRIx64 "\",\"returns\":%u,"
+			"\"node\":%d}", i ? "," : "", ptop[i]->pid, ptop[i]->addr,
+			ptop[i]->returns, ptop[i]->node);
+}
+
+static void rp_write_json(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	uint64_t moved = s->moved;
+
+	fputs("{\"file\":", f);
+	json_string(f, s->path);
+	fprintf(f, ",\"records\":%" PRIu64 ",\"processes\":%zu,\"run_time_ns\":%" PRIu64
+		",\"placed\":", rp->recs, rp->ps.n, s->span);
+	nodes_fjson(f, s->pg.placed, TR_NODES + 1);
+	fprintf(f, ",\"placed_total\":%" PRIu64 ",\"migrations\":{\"migrate\":"
+		"{\"calls\":%" PRIu64 ",\"calls_moved_none\":%" PRIu64
+		",\"range_pages\":%" PRIu64 ",\"pages_moved\":%" PRIu64 ",\"by_node\":",
+		s->placed, rp->migrate.calls, rp->migrate.none, rp->migrate.range_pages,
+		rp->migrate.pages);
+	nodes_fjson(f, rp->migrate.pages_to, TR_NODES);
+	fputs(",\"calls_by_node\":", f);
+	nodes_fjson(f, rp->migrate.calls_to, TR_NODES);
+	fputs("},", f);
+	rp_move_json(f, "next_touch", &rp->next_touch);
+	fputc(',', f);
+	rp_move_json(f, "balance", &rp->balance);
+	fputs(",\"failed\":", f);
+	rs_json_failed(f, rp);
+	fprintf(f, "},\"pages_moved\":%" PRIu64 ",\"bytes_moved\":%" PRIu64
+		",\"latency_ns\":", moved, moved << TR_PAGE_SHIFT);
+	rs_json_latency(f, rp, s);
+	fprintf(f, ",\"lost\":{\"total\":%" PRIu64 ",\"lost_records\":%" PRIu64
+		",\"in_lost_records\":%" PRIu64 ",\"in_seq_gaps\":%" PRIu64
+		"},\"call_sites\":", s->fam.lost, rp->lost_recs, rp->lost_said,
+		s->fam.lost - rp->lost_said);
+	rs_json_sites(f, rp, s);
+	rp_json_maps(f, rp, s);
+	fputs("]}}\n", f);
+}
+
+void rp_pages_cap(FILE *f, const struct rp *rp, const char *pre, const char *post)
+{
+	if (rp->pages_skipped)
+		fprintf(f, "%scap hit: %u pages followed, %" PRIu64 " page events past it not%s",
+			pre, RP_MAX_PAGES, rp->pages_skipped, post);
+}
+
+/* The text report's mappings, top by each measure, and ping-pong pages. */
+static void rp_text_maps(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	const struct rp_page *const *ptop = s->ptop;
+
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, "top mappings by pages %s:\n", k ? "migrated" : "placed");
+		for (size_t i = 0; i < s->ntop[k]; i++)
+			rp_mstat_text(f, &rp->stats[s->top[k][i]]);
+		if (!s->ntop[k])
+			fputs("  none\n", f);
+	}
+	fprintf(f, "  outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated\n",
+		rp->un_placed, rp->un_migrated);
+	fputs("top mappings by pages shared (mapped by more than one process of the family, "
+	      "as each said at its exit):\n", f);
+	for (size_t i = 0; i < s->ntop[2]; i++)
+		rp_shared_text(f, &rp->stats[s->top[2][i]]);
+	if (!s->ntop[2])
+		fputs("  none\n", f);
+	if (s->maps_cut)
+		fprintf(f, "  cap hit: mappings beyond %u not followed (their pages "
+			"counted as outside)\n", RP_MAX_MAPS);
+	fprintf(f, "ping-pong pages (moved back to a node they left; next-touch and "
+		"balance moves, migrate records do not say which pages): %" PRIu64
+		" pages, %" PRIu64 " returns\n", s->pp_pages, s->pp_returns);
+	for (size_t i = 0; i < s->npt; i++)
+		fprintf(f, "  pid %d 0x%" PRIx64 ": %u returns, now on node %d\n",
+			ptop[i]->pid, ptop[i]->addr, ptop[i]->returns, ptop[i]->node);
+	rp_pages_cap(f, rp, "  ", "\n");
+}
+
+static void rp_write_text(FILE *f, const struct rp *rp, const struct rp_sum *s)
+{
+	uint64_t span = s->span, moved = s->moved;
 
 	fprintf(f, "trace: %s\n", s->path);
 	fprintf(f, "run time: %" PRIu64 ".%06" PRIu64 " s (earliest to latest record), "
@@ -1733,33 +1893,7 @@ static void rp_write(FILE *f, const struct rp *rp, const struct rp_sum *s, int j
 		" lost records, %" PRIu64 " gaps in record numbers)\n", s->fam.lost,
 		rp->lost_said, rp->lost_recs, s->fam.lost - rp->lost_said);
 	rs_text_sites(f, rp, s);
-	for (int k = 0; k < 2; k++) {
-		fprintf(f, "top mappings by pages %s:\n", k ? "migrated" : "placed");
-		for (size_t i = 0; i < s->ntop[k]; i++)
-			rp_mstat_text(f, &rp->stats[s->top[k][i]]);
-		if (!s->ntop[k])
-			fputs("  none\n", f);
-	}
-	fprintf(f, "  outside recorded mappings: %" PRIu64 " placed, %" PRIu64 " migrated\n",
-		rp->un_placed, rp->un_migrated);
-	fputs("top mappings by pages shared (mapped by more than one process of the family, "
-	      "as each said at its exit):\n", f);
-	for (size_t i = 0; i < s->ntop[2]; i++)
-		rp_shared_text(f, &rp->stats[s->top[2][i]]);
-	if (!s->ntop[2])
-		fputs("  none\n", f);
-	if (s->maps_cut)
-		fprintf(f, "  cap hit: mappings beyond %u not followed (their pages "
-			"counted as outside)\n", RP_MAX_MAPS);
-	fprintf(f, "ping-pong pages (moved back to a node they left; next-touch and "
-		"balance moves, migrate records do not say which pages): %" PRIu64
-		" pages, %" PRIu64 " returns\n", s->pp_pages, s->pp_returns);
-	for (size_t i = 0; i < s->npt; i++)
-		fprintf(f, "  pid %d 0x%" PRIx64 ": %u returns, now on node %d\n",
-			ptop[i]->pid, ptop[i]->addr, ptop[i]->returns, ptop[i]->node);
-	if (rp->pages_skipped)
-		fprintf(f, "  cap hit: %u pages followed, %" PRIu64 " page events past it not\n",
-			RP_MAX_PAGES, rp->pages_skipped);
+	rp_text_maps(f, rp, s);
 }
 
 /* Opens out for writing: created 0666 less the umask, or a regular file
@@ -1805,15 +1939,52 @@ static FILE *rp_out_open(const char *out)
 	return f;
 }
 
+/* Counts each record of tf into rp; returns 0, or 1 after saying why not. */
+static int rp_read(struct rp *rp, struct tr_file *tf, const char *path)
+{
+	const struct ns_trace_rec *r;
+	int got, err = 0;
+
+	while (!err && (got = tr_next(tf, &r)) != 0) {
+		if (got < 0)
+			return 1;
+		err = procs_count(&rp->ps, r, path, "the report", "");
+		if (!err && rp_count(rp, r))
+			err = file_error(path, strerror(ENOMEM));
+	}
+	return err;
+}
+
+/* Writes the report of rp, summed into sum, to out (NULL: standard
+ * output) as format; returns 0, or 1 after saying why not. */
+static int rp_output(struct rp *rp, struct rp_sum *sum, const char *path,
+		     enum report_format format, const char *out)
+{
+	FILE *f = stdout;
+
+	if (out && !(f = rp_out_open(out)))
+		return 1;
+	rp_sum(sum, path, rp);
+	if (format == REPORT_HTML)
+		rp_write_html(f, rp, sum);
+	else if (format == REPORT_JSON)
+		rp_write_json(f, rp, sum);
+	else
+		rp_write_text(f, rp, sum);
+	if (f != stdout && (ferror(f) | fclose(f))) {	/* both, always */
+		fprintf(stderr, "numashadow: report: -o %s: %s\n", out,
+			strerror(errno ? errno : EIO));
+		return 1;
+	}
+	return 0;
+}
+
 int trace_report(const char *path, enum report_format format, const char *out)
 {
 	struct rp_sum *sum = malloc(sizeof(*sum));
 	struct tr_file *tf = malloc(sizeof(*tf));
 	struct rp rp;
-	const struct ns_trace_rec *r;
-	char buf[160];
-	FILE *f = stdout;
-	int got, full = 0, err;
+	int err;
 
 	memset(&rp, 0, sizeof(rp));
 	tr_cmd = "report";
@@ -1832,37 +2003,11 @@ int trace_report(const char *path, enum report_format format, const char *out)
 		err = tr_file_open(tf, path) || tr_times(tf);
 	rp.t0 = tf && !err ? tf->t0 : 0;
 	rp.t1 = tf && !err ? tf->t1 : 0;
-	while (!err && (got = tr_next(tf, &r)) != 0) {
-		struct tr_proc *p;
-
-		if (got < 0) {
-			err = 1;
-			break;
-		}
-		p = proc_get(&rp.ps, r->pid, &full);
-		if (!p && full) {
-			snprintf(buf, sizeof(buf), "more than %u processes; the report "
-				 "keeps at most %u", TR_MAX_PROCS, TR_MAX_PROCS);
-			err = file_error(path, buf);
-		} else if (!p || proc_count(p, r) || rp_count(&rp, r)) {
-			err = file_error(path, strerror(ENOMEM));
-		}
-	}
+	if (!err)
+		err = rp_read(&rp, tf, path);
 	/* Nothing is written, and OUT not touched, unless the whole file read. */
-	if (!err && out && !(f = rp_out_open(out)))
-		err = 1;
-	if (!err) {
-		rp_sum(sum, path, &rp);
-		if (format == REPORT_HTML)
-			rp_write_html(f, &rp, sum);
-		else
-			rp_write(f, &rp, sum, format == REPORT_JSON);
-		if (f != stdout && (ferror(f) | fclose(f))) {	/* both, always */
-			fprintf(stderr, "numashadow: report: -o %s: %s\n", out,
-				strerror(errno ? errno : EIO));
-			err = 1;
-		}
-	}
+	if (!err)
+		err = rp_output(&rp, sum, path, format, out);
 	if (tf)
 		tr_file_close(tf);
 	free(tf);
