@@ -112,7 +112,7 @@ struct ns_proc {
 	uint32_t unlearned;	/* dormant: its shadow is empty, kept by nobody */
 	uint32_t forked;	/* it forked, or was forked: without PFNs its
 				 * anonymous pages may be copied at a write,
-				 * unseen (sync.c, may_copy) */
+				 * unseen (learn.c, copy_unseen()) */
 	uint64_t nr_pte;
 	uint64_t start_brk;	/* heap start, as the kernel's mm->start_brk */
 	uint64_t brk;		/* current break */

@@ -83,6 +83,17 @@ static bool split_by_node(struct scan *s, uint32_t page, uint64_t addr, int node
 	return true;
 }
 
+/* Without PFNs, a page of a process that forked or was forked may have
+ * been copied by the kernel at a write, on the writer's node, with
+ * nothing in pagemap to show it: the copy-on-write a fork sets up, or one
+ * more of a page the other side's copy left exclusive (the kernel copies
+ * rather than reuses a page it holds an extra reference to).  Its node is
+ * the kernel's at each look, not judged. */
+static bool copy_unseen(uint32_t proc, const struct ns_page *p)
+{
+	return !p->pfn && (p->flags & NS_PG_ANON) && proc_of(proc)->forked;
+}
+
 /* Nodes of the batch's pages, straight from the kernel.  The chunk's
  * pagemap (ns_scr.pm, read from base over len pages) is read again after the
  * query: a page whose frame changed meanwhile (a COW break by a writer
@@ -127,7 +138,7 @@ static void query_nodes(struct scan *s, int n, uint64_t base, uint64_t len)
 				p->flags |= NS_PG_GUESS;
 			else
 				p->flags &= ~NS_PG_GUESS;
-		} else if ((p->flags & NS_PG_GUESS) || p->may_copy) {
+		} else if ((p->flags & NS_PG_GUESS) || copy_unseen(s->proc, p)) {
 			p->node = ns_scr.status[k];	/* where the kernel took it, if it did */
 			if (!ns_arena->mig_inflight)
 				p->flags &= ~NS_PG_GUESS;

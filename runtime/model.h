@@ -250,14 +250,14 @@ long mm_is_valid(uint32_t proc);
  * who first touched a page and from which call site its mapping was made
  * are the trace's and the VMA's, where it sits in the page cache its
  * object's tables' (16 bytes).  The widths hold what x86-64 with
- * four-level page tables can address: page offsets below 2^35 pages
- * (NS_PAGE_INDEX_MAX: 128 TiB, all of user space; a page past it is not
+ * four-level page tables can address: page offsets below 2^36 pages
+ * (NS_PAGE_INDEX_MAX: 256 TiB, all of user space; a page past it is not
  * learned), frames
  * below 2^40 (52-bit physical addresses), nodes below 64 (the runtime's
  * node masks), every object index (NS_OBJ_MAX), and as many mappers as
  * there can be VMAs (NS_VMA_MAX): a page is mapped at most once per VMA.
  * The shared zero page's mappers are not counted: it is never freed. */
-#define NS_PAGE_INDEX_MAX	((1ULL << 35) - 1)
+#define NS_PAGE_INDEX_MAX	((1ULL << 36) - 1)
 #define NS_OBJ_MAX	(1u << 20)	/* object records (arena.c) */
 #define NS_VMA_MAX	(1u << 20)	/* VMA records */
 #define NS_PAGE_MAX	(1u << 22)	/* page descriptors */
@@ -266,11 +266,7 @@ struct ns_page {
 	uint64_t pfn : 40;	/* 0 when unknown (not root) */
 	uint64_t mapcount : 20;	/* shadow PTEs pointing here */
 	uint64_t flags : 4;	/* NS_PG_* */
-	uint64_t index : 35;	/* page offset in obj (linear index for anon) */
-	uint64_t may_copy : 1;	/* without PFNs, learned shared or its COW
-				 * break learned: the kernel may copy it at a
-				 * write, and nothing in pagemap shows it
-				 * (sync.c) */
+	uint64_t index : 36;	/* page offset in obj (linear index for anon) */
 	uint64_t obj : 20;	/* anon_vma or address_space */
 	int64_t node : 8;	/* NUMA node, -1 unknown, NS_NODE_NONE: the
 				 * kernel gave none when asked */

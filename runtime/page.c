@@ -356,9 +356,6 @@ int pte_copy_table(uint32_t t, uint32_t to, uint64_t mask)
 			continue;
 		*d = (*d & NS_PTE_LAZY_BIT) | page;
 		page_of(page)->mapcount++;
-		/* Without its frame (no PFNs) a copy at a write goes unseen. */
-		if (!page_of(page)->pfn)
-			page_of(page)->may_copy = 1;
 		if (old) {
 			page_put(old);
 		} else {

@@ -293,12 +293,6 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 	if (!pg || pte_set(vma_of(vma)->proc, vpn, pg) < 0)
 		return 0;
 	page_of(pg)->pfn = pfn;
-	/* Shared by a fork, now or before we looked (an exclusive page
-	 * the kernel has not yet marked so is copied at a write too): a
-	 * write copies it, on the writer's node, and without PFNs the
-	 * copy looks like the page we knew (sync_anon). */
-	if (!pfn && (!excl || proc_of(vma_of(vma)->proc)->forked))
-		page_of(pg)->may_copy = 1;
 	return pg;
 }
 
@@ -376,20 +370,11 @@ static uint32_t sync_anon(uint32_t vma, uint64_t vpn, uint32_t cur, uint64_t pfn
 		 * exclusive too: the node the descriptor keeps is
 		 * then the old frame's - ours - and not the copy's
 		 * its other mappers now have.  Each mapper's next
-		 * look asks the kernel again.  And the frame that
-		 * stayed may be copied once more at its next write
-		 * (the kernel copies rather than reuses a page it
-		 * holds an extra reference to), on the writer's
-		 * node, with nothing in pagemap to show it: both
-		 * descriptors take the kernel's node at each look. */
-		if (pfn)
-			return learn_anon(vma, vpn, pfn, excl);
-		p->node = -1;
-		p->may_copy = 1;
-		uint32_t d = learn_anon(vma, vpn, pfn, excl);
-		if (d)
-			page_of(d)->may_copy = 1;
-		return d;
+		 * look asks the kernel again (and may see a later
+		 * copy: learn.c, copy_unseen()). */
+		if (!pfn)
+			p->node = -1;
+		return learn_anon(vma, vpn, pfn, excl);
 	}
 	if (pfn && p->pfn && p->pfn != pfn && p->mapcount > 1 &&
 	    still_mapped_elsewhere(cur, vma_of(vma)->proc, p->pfn))
