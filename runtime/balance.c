@@ -166,7 +166,7 @@ int balance_start(unsigned mibps)
 {
 	int r;
 
-	if ((r = uffd_start()) < 0)
+	if ((r = uffd_start_open()) < 0)
 		return r;
 	if (!uffd_has_wp())
 		return -EOPNOTSUPP;

@@ -280,6 +280,8 @@ int policy_node(const struct ns_policy *p, uint64_t vpn, int thread_node);
 /* ---- uffd.c: the userfaultfd monitor (with fill.c and wp.c) ---- */
 
 int uffd_start(void);
+/* Starts the monitor with its descriptors open now; 0 or -errno. */
+int uffd_start_open(void);
 void uffd_stop(void);
 void uffd_quiesce(void);
 bool uffd_has_wp(void);

@@ -134,6 +134,11 @@ int ns_thread_start(void *(*fn)(void *))
 			return -ENOSYS;
 	}
 	sys_self_keep();	/* from now on our threads read /proc too */
+	/* ... through descriptors opened here, not on those threads while
+	 * the program runs (uffd_start_open() says why). */
+	bool kept;
+	sys_self_fd(SYS_SELF_STAT, &kept);
+	sys_self_fd(SYS_SELF_PAGEMAP, &kept);
 	sys_fd_room();		/* their descriptors are opened later */
 	int slot = stack_get();
 	if (slot < 0)

@@ -332,6 +332,21 @@ int uffd_fd(void)
 	return fd >= 0 ? fd : fds_open();
 }
 
+/* The monitor and its descriptors, opened on this thread: for a setting
+ * whose work a thread of ours starts (the balancer, a timer), which would
+ * open them there while the program runs - and a descriptor takes the
+ * lowest free number before it is moved out of the program's range, where
+ * a program listing its descriptors saw it (fd_list under --balance). */
+int uffd_start_open(void)
+{
+	int r = uffd_start();
+
+	if (r < 0)
+		return r;
+	r = uffd_fd();
+	return r < 0 ? r : 0;
+}
+
 /* Starts the monitor (its descriptors wait for uffd_fd()); 0 or -errno
  * when the kernel's userfaultfd cannot serve (the caller then falls back
  * to VMA policies). */
