@@ -532,8 +532,10 @@ void ns_exit(void)
  * a death in the middle), nor in a vfork child (our memory, not our end). */
 void ns_exit_group(int status)
 {
-	if (ns_arena && !ns_in_runtime && !ns_lock_mine() &&
-	    sys_getpid() == ns_rt.pid) {
+	/* The pid first: a fork child that was never let in (the usual
+	 * fork + _exit) asks nothing more, not even its tid. */
+	if (ns_arena && !ns_in_runtime && sys_getpid() == ns_rt.pid &&
+	    !ns_lock_mine()) {
 		ns_in_runtime = 1;
 		ns_lock();
 		ns_lock_close();
