@@ -36,124 +36,85 @@ static inline long sys_call6(long n, long a, long b, long c, long d, long e,
 	sys_call6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), \
 		  (long)(f))
 
-static inline long sys_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
-{ return sys_call(SYS_mmap, a, l, p, f, fd, o); }
-static inline long sys_munmap(void *a, size_t l)
-{ return sys_call(SYS_munmap, a, l, 0, 0, 0, 0); }
-static inline long sys_mprotect(void *a, size_t l, int p)
-{ return sys_call(SYS_mprotect, a, l, p, 0, 0, 0); }
-static inline long sys_mremap(void *a, size_t ol, size_t nl, int f, void *na)
-{ return sys_call(SYS_mremap, a, ol, nl, f, na, 0); }
-static inline long sys_madvise(void *a, size_t l, int adv)
-{ return sys_call(SYS_madvise, a, l, adv, 0, 0, 0); }
-static inline long sys_brk(void *a)
-{ return sys_call(SYS_brk, a, 0, 0, 0, 0, 0); }
-static inline long sys_open(const char *p, int fl)
-{ return sys_call(SYS_openat, -100 /* AT_FDCWD */, p, fl, 0, 0, 0); }
-static inline long sys_read(int fd, void *b, size_t n)
-{ return sys_call(SYS_read, fd, b, n, 0, 0, 0); }
-static inline long sys_pread(int fd, void *b, size_t n, off_t o)
-{ return sys_call(SYS_pread64, fd, b, n, o, 0, 0); }
-static inline long sys_write(int fd, const void *b, size_t n)
-{ return sys_call(SYS_write, fd, b, n, 0, 0, 0); }
-static inline long sys_close(int fd)
-{ return sys_call(SYS_close, fd, 0, 0, 0, 0, 0); }
-static inline long sys_getpid(void)
-{ return sys_call(SYS_getpid, 0, 0, 0, 0, 0, 0); }
-static inline long sys_getppid(void)
-{ return sys_call(SYS_getppid, 0, 0, 0, 0, 0, 0); }
-static inline long sys_gettid(void)
-{ return sys_call(SYS_gettid, 0, 0, 0, 0, 0, 0); }
-static inline long sys_kill(pid_t pid, int sig)
-{ return sys_call(SYS_kill, pid, sig, 0, 0, 0, 0); }
-static inline long sys_futex(void *uaddr, int op, uint32_t val, const void *ts)
-{ return sys_call(SYS_futex, uaddr, op, val, ts, 0, 0); }
-static inline long sys_memfd_create(const char *name, unsigned fl)
-{ return sys_call(SYS_memfd_create, name, fl, 0, 0, 0, 0); }
-static inline long sys_ftruncate(int fd, off_t len)
-{ return sys_call(SYS_ftruncate, fd, len, 0, 0, 0, 0); }
-static inline long sys_fstat(int fd, void *st)
-{ return sys_call(SYS_fstat, fd, st, 0, 0, 0, 0); }
-static inline long sys_access(const char *p, int mode)
-{ return sys_call(SYS_faccessat, -100, p, mode, 0, 0, 0); }
-static inline long sys_execve(const char *p, char *const av[], char *const ev[])
-{ return sys_call(SYS_execve, p, av, ev, 0, 0, 0); }
-static inline long sys_exit_group(int status)
-{ return sys_call(SYS_exit_group, status, 0, 0, 0, 0, 0); }
-static inline long sys_ioctl(long fd, unsigned long req, const void *arg)
-{ return sys_call(SYS_ioctl, fd, req, arg, 0, 0, 0); }
-static inline long sys_mbind(uint64_t start, uint64_t len, int mode, const void *mask,
-			     unsigned long maxnode, unsigned flags)
-{ return sys_call(SYS_mbind, start, len, mode, mask, maxnode, flags); }
-static inline long sys_set_mempolicy(int mode, const void *mask, unsigned long maxnode)
-{ return sys_call(SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0); }
-static inline long sys_get_mempolicy(int *mode, void *mask, unsigned long maxnode)
-{ return sys_call(SYS_get_mempolicy, mode, mask, maxnode, 0, 0, 0); }
+/* NS_SYSCALL(name, (params), nr, a, b, c, d, e, f) defines
+ * sys_name(params): syscall nr with those six arguments (0 where unused),
+ * as the kernel's SYSCALL_DEFINEn names its calls. */
+#define NS_SYSCALL(name, params, ...) \
+	static inline long sys_##name params { return sys_call(__VA_ARGS__); }
+
+NS_SYSCALL(mmap, (void *a, size_t l, int p, int f, int fd, off_t o), SYS_mmap, a, l, p, f, fd, o)
+NS_SYSCALL(munmap, (void *a, size_t l), SYS_munmap, a, l, 0, 0, 0, 0)
+NS_SYSCALL(mprotect, (void *a, size_t l, int p), SYS_mprotect, a, l, p, 0, 0, 0)
+NS_SYSCALL(mremap, (void *a, size_t ol, size_t nl, int f, void *na),
+	   SYS_mremap, a, ol, nl, f, na, 0)
+NS_SYSCALL(madvise, (void *a, size_t l, int adv), SYS_madvise, a, l, adv, 0, 0, 0)
+NS_SYSCALL(brk, (void *a), SYS_brk, a, 0, 0, 0, 0, 0)
+NS_SYSCALL(open, (const char *p, int fl), SYS_openat, -100 /* AT_FDCWD */, p, fl, 0, 0, 0)
+NS_SYSCALL(read, (int fd, void *b, size_t n), SYS_read, fd, b, n, 0, 0, 0)
+NS_SYSCALL(pread, (int fd, void *b, size_t n, off_t o), SYS_pread64, fd, b, n, o, 0, 0)
+NS_SYSCALL(write, (int fd, const void *b, size_t n), SYS_write, fd, b, n, 0, 0, 0)
+NS_SYSCALL(close, (int fd), SYS_close, fd, 0, 0, 0, 0, 0)
+NS_SYSCALL(getpid, (void), SYS_getpid, 0, 0, 0, 0, 0, 0)
+NS_SYSCALL(getppid, (void), SYS_getppid, 0, 0, 0, 0, 0, 0)
+NS_SYSCALL(gettid, (void), SYS_gettid, 0, 0, 0, 0, 0, 0)
+NS_SYSCALL(kill, (pid_t pid, int sig), SYS_kill, pid, sig, 0, 0, 0, 0)
+NS_SYSCALL(futex, (void *uaddr, int op, uint32_t val, const void *ts),
+	   SYS_futex, uaddr, op, val, ts, 0, 0)
+NS_SYSCALL(memfd_create, (const char *name, unsigned fl), SYS_memfd_create, name, fl, 0, 0, 0, 0)
+NS_SYSCALL(ftruncate, (int fd, off_t len), SYS_ftruncate, fd, len, 0, 0, 0, 0)
+NS_SYSCALL(fstat, (int fd, void *st), SYS_fstat, fd, st, 0, 0, 0, 0)
+NS_SYSCALL(access, (const char *p, int mode), SYS_faccessat, -100, p, mode, 0, 0, 0)
+NS_SYSCALL(execve, (const char *p, char *const av[], char *const ev[]),
+	   SYS_execve, p, av, ev, 0, 0, 0)
+NS_SYSCALL(exit_group, (int status), SYS_exit_group, status, 0, 0, 0, 0, 0)
+NS_SYSCALL(ioctl, (long fd, unsigned long req, const void *arg), SYS_ioctl, fd, req, arg, 0, 0, 0)
+NS_SYSCALL(mbind, (uint64_t start, uint64_t len, int mode, const void *mask,
+	   unsigned long maxnode, unsigned flags),
+	   SYS_mbind, start, len, mode, mask, maxnode, flags)
+NS_SYSCALL(set_mempolicy, (int mode, const void *mask, unsigned long maxnode),
+	   SYS_set_mempolicy, mode, mask, maxnode, 0, 0, 0)
+NS_SYSCALL(get_mempolicy, (int *mode, void *mask, unsigned long maxnode),
+	   SYS_get_mempolicy, mode, mask, maxnode, 0, 0, 0)
 /* The VMA policy at addr (MPOL_F_ADDR). */
-static inline long sys_get_mempolicy_at(int *mode, void *mask, unsigned long maxnode,
-					uint64_t addr)
-{ return sys_call(SYS_get_mempolicy, mode, mask, maxnode, addr, 2, 0); }
+NS_SYSCALL(get_mempolicy_at, (int *mode, void *mask, unsigned long maxnode, uint64_t addr),
+	   SYS_get_mempolicy, mode, mask, maxnode, addr, 2, 0)
 /* Files by path, from the working directory (AT_FDCWD). */
-static inline long sys_open_mode(const char *p, int fl, unsigned mode)
-{ return sys_call(SYS_openat, -100, p, fl, mode, 0, 0); }
-static inline long sys_unlink(const char *p)
-{ return sys_call(SYS_unlinkat, -100, p, 0, 0, 0, 0); }
-static inline long sys_mkdir(const char *p, unsigned mode)
-{ return sys_call(SYS_mkdirat, -100, p, mode, 0, 0, 0); }
-static inline long sys_chmod(const char *p, unsigned mode)
-{ return sys_call(SYS_fchmodat, -100, p, mode, 0, 0, 0); }
+NS_SYSCALL(open_mode, (const char *p, int fl, unsigned mode), SYS_openat, -100, p, fl, mode, 0, 0)
+NS_SYSCALL(unlink, (const char *p), SYS_unlinkat, -100, p, 0, 0, 0, 0)
+NS_SYSCALL(mkdir, (const char *p, unsigned mode), SYS_mkdirat, -100, p, mode, 0, 0, 0)
+NS_SYSCALL(chmod, (const char *p, unsigned mode), SYS_fchmodat, -100, p, mode, 0, 0, 0)
 /* The path itself, a symlink not followed (AT_SYMLINK_NOFOLLOW). */
-static inline long sys_lstat(const char *p, void *st)
-{ return sys_call(SYS_newfstatat, -100, p, st, 0x100, 0, 0); }
-static inline long sys_readlink(const char *p, char *b, size_t n)
-{ return sys_call(SYS_readlinkat, -100, p, b, n, 0, 0); }
-static inline long sys_fcntl(int fd, int cmd, long arg)
-{ return sys_call(SYS_fcntl, fd, cmd, arg, 0, 0, 0); }
-static inline long sys_dup3(int fd, int to, int fl)
-{ return sys_call(SYS_dup3, fd, to, fl, 0, 0, 0); }
-static inline long sys_poll(void *pfds, unsigned n, int ms)
-{ return sys_call(SYS_poll, pfds, n, ms, 0, 0, 0); }
-static inline long sys_nanosleep(const void *ts)
-{ return sys_call(SYS_nanosleep, ts, 0, 0, 0, 0, 0); }
-static inline long sys_prlimit(pid_t pid, int res, const void *new, void *old)
-{ return sys_call(SYS_prlimit64, pid, res, new, old, 0, 0); }
+NS_SYSCALL(lstat, (const char *p, void *st), SYS_newfstatat, -100, p, st, 0x100, 0, 0)
+NS_SYSCALL(readlink, (const char *p, char *b, size_t n), SYS_readlinkat, -100, p, b, n, 0, 0)
+NS_SYSCALL(fcntl, (int fd, int cmd, long arg), SYS_fcntl, fd, cmd, arg, 0, 0, 0)
+NS_SYSCALL(dup3, (int fd, int to, int fl), SYS_dup3, fd, to, fl, 0, 0, 0)
+NS_SYSCALL(poll, (void *pfds, unsigned n, int ms), SYS_poll, pfds, n, ms, 0, 0, 0)
+NS_SYSCALL(nanosleep, (const void *ts), SYS_nanosleep, ts, 0, 0, 0, 0, 0)
+NS_SYSCALL(prlimit, (pid_t pid, int res, const void *new, void *old),
+	   SYS_prlimit64, pid, res, new, old, 0, 0)
 /* Sockets: the control socket's. */
-static inline long sys_socket(int dom, int type, int proto)
-{ return sys_call(SYS_socket, dom, type, proto, 0, 0, 0); }
-static inline long sys_bind(int fd, const void *sa, unsigned len)
-{ return sys_call(SYS_bind, fd, sa, len, 0, 0, 0); }
-static inline long sys_listen(int fd, int backlog)
-{ return sys_call(SYS_listen, fd, backlog, 0, 0, 0, 0); }
-static inline long sys_accept4(int fd, int fl)
-{ return sys_call(SYS_accept4, fd, 0, 0, fl, 0, 0); }
-static inline long sys_shutdown(int fd, int how)
-{ return sys_call(SYS_shutdown, fd, how, 0, 0, 0, 0); }
-static inline long sys_getsockopt(int fd, int lvl, int name, void *v, void *len)
-{ return sys_call(SYS_getsockopt, fd, lvl, name, v, len, 0); }
-static inline long sys_send(int fd, const void *b, size_t n, int fl)
-{ return sys_call(SYS_sendto, fd, b, n, fl, 0, 0); }
-static inline long sys_recv(int fd, void *b, size_t n, int fl)
-{ return sys_call(SYS_recvfrom, fd, b, n, fl, 0, 0); }
+NS_SYSCALL(socket, (int dom, int type, int proto), SYS_socket, dom, type, proto, 0, 0, 0)
+NS_SYSCALL(bind, (int fd, const void *sa, unsigned len), SYS_bind, fd, sa, len, 0, 0, 0)
+NS_SYSCALL(listen, (int fd, int backlog), SYS_listen, fd, backlog, 0, 0, 0, 0)
+NS_SYSCALL(accept4, (int fd, int fl), SYS_accept4, fd, 0, 0, fl, 0, 0)
+NS_SYSCALL(shutdown, (int fd, int how), SYS_shutdown, fd, how, 0, 0, 0, 0)
+NS_SYSCALL(getsockopt, (int fd, int lvl, int name, void *v, void *len),
+	   SYS_getsockopt, fd, lvl, name, v, len, 0)
+NS_SYSCALL(send, (int fd, const void *b, size_t n, int fl), SYS_sendto, fd, b, n, fl, 0, 0)
+NS_SYSCALL(recv, (int fd, void *b, size_t n, int fl), SYS_recvfrom, fd, b, n, fl, 0, 0)
 /* Threads and the process. */
-static inline long sys_tgkill(pid_t pid, pid_t tid, int sig)
-{ return sys_call(SYS_tgkill, pid, tid, sig, 0, 0, 0); }
-static inline long sys_sched_getaffinity(pid_t tid, size_t n, void *mask)
-{ return sys_call(SYS_sched_getaffinity, tid, n, mask, 0, 0, 0); }
-static inline long sys_capget(void *hdr, void *data)
-{ return sys_call(SYS_capget, hdr, data, 0, 0, 0, 0); }
-static inline long sys_userfaultfd(int fl)
-{ return sys_call(SYS_userfaultfd, fl, 0, 0, 0, 0, 0); }
-static inline long sys_fork(void)
-{ return sys_call(SYS_fork, 0, 0, 0, 0, 0, 0); }
-static inline long sys_sched_yield(void)
-{ return sys_call(SYS_sched_yield, 0, 0, 0, 0, 0, 0); }
-static inline long sys_eventfd(unsigned initval, int flags)
-{ return sys_call(SYS_eventfd2, initval, flags, 0, 0, 0, 0); }
-static inline long sys_geteuid(void)
-{ return sys_call(SYS_geteuid, 0, 0, 0, 0, 0, 0); }
-static inline long sys_move_pages(pid_t pid, unsigned long n, void **pages,
-				  const int *nodes, int *status, int flags)
-{ return sys_call(SYS_move_pages, pid, n, pages, nodes, status, flags); }
+NS_SYSCALL(tgkill, (pid_t pid, pid_t tid, int sig), SYS_tgkill, pid, tid, sig, 0, 0, 0)
+NS_SYSCALL(sched_getaffinity, (pid_t tid, size_t n, void *mask),
+	   SYS_sched_getaffinity, tid, n, mask, 0, 0, 0)
+NS_SYSCALL(capget, (void *hdr, void *data), SYS_capget, hdr, data, 0, 0, 0, 0)
+NS_SYSCALL(userfaultfd, (int fl), SYS_userfaultfd, fl, 0, 0, 0, 0, 0)
+NS_SYSCALL(fork, (void), SYS_fork, 0, 0, 0, 0, 0, 0)
+NS_SYSCALL(sched_yield, (void), SYS_sched_yield, 0, 0, 0, 0, 0, 0)
+NS_SYSCALL(eventfd, (unsigned initval, int flags), SYS_eventfd2, initval, flags, 0, 0, 0, 0)
+NS_SYSCALL(geteuid, (void), SYS_geteuid, 0, 0, 0, 0, 0, 0)
+NS_SYSCALL(move_pages, (pid_t pid, unsigned long n, void **pages, const int *nodes,
+	   int *status, int flags),
+	   SYS_move_pages, pid, n, pages, nodes, status, flags)
 
 /* Inode of an open descriptor, 0 when it is not open: the runtime keeps
  * its descriptors' inodes to know them again, since a program may close
