@@ -229,12 +229,21 @@ int vma_advise(uint32_t proc, uint64_t start, uint64_t end, int advice);
 int vma_set_policy(uint32_t proc, uint64_t start, uint64_t end, int idx);
 int vma_set_site(uint32_t proc, uint64_t start, uint64_t end, uint32_t site);
 int vma_split(uint32_t vma, uint64_t addr);
+/* For mm.c: a new VMA in proc's tree (0 when the pool is full); one taken
+ * out of it and released; one released that its tree no longer holds. */
+uint32_t vma_new(uint32_t proc, uint64_t start, uint64_t end, int prot,
+		 uint32_t flags, uint32_t obj, uint64_t pgoff);
+void vma_free(uint32_t vma);
+void vma_release(uint32_t vma);
+
+/* ---- mm.c: a proc's address space as a whole ---- */
+
 int mm_fork(uint32_t parent, uint32_t child);
 void mm_exit(uint32_t proc);
 /* Visits the proc's VMAs overlapping [start, end) in address order. */
 int vma_walk(uint32_t proc, uint64_t start, uint64_t end, it_cb cb, void *arg);
-/* Checks tree order, non-overlap, object links and AVC trees; returns the
- * number of VMAs or -EINVAL. */
+/* mm.c: checks tree order, non-overlap, object links and AVC trees;
+ * returns the number of VMAs or -EINVAL. */
 long mm_is_valid(uint32_t proc);
 
 /* ---- page.c: page descriptors and shadow PTEs ---- */

@@ -9,7 +9,7 @@
 #               balance, the control socket, the service loop, the
 #               runtime's threads,
 #               the test build's corruption (corrupt.c)
-#   3 model     itree, object, vma, page, rmap, proc, arena, pagemap, self,
+#   3 model     itree, object, vma, mm, page, rmap, proc, arena, pagemap, self,
 #               own
 #   4 platform  sys, log, maps, numa
 #
@@ -50,7 +50,7 @@ LAYER = {
     'runtime/share.c': 2, 'runtime/passed.c': 2, 'runtime/loop.c': 2,
     'runtime/thread.c': 2, 'runtime/ctl.c': 2, 'runtime/report.c': 2,
     'runtime/fill.c': 2, 'runtime/wp.c': 2, 'runtime/corrupt.c': 2,
-    'runtime/itree.c': 3, 'runtime/object.c': 3, 'runtime/vma.c': 3,
+    'runtime/itree.c': 3, 'runtime/object.c': 3, 'runtime/vma.c': 3, 'runtime/mm.c': 3,
     'runtime/page.c': 3, 'runtime/rmap.c': 3, 'runtime/proc.c': 3,
     'runtime/arena.c': 3, 'runtime/pagemap.c': 3, 'runtime/self.c': 3,
     'runtime/own.c': 3,
