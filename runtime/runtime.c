@@ -275,9 +275,10 @@ static void start_timer(uint64_t delay, void (*fn)(void), const char *what)
 
 static void start_policies(void)
 {
-	/* The timers' work write-protects pages: its descriptors now, on
-	 * this thread (uffd_start_open()); without them it says why later. */
-	if (ns_opt.migrate_after_node >= 0 || ns_opt.next_touch_ns >= 0)
+	/* Next-touch write-protects pages: the monitor's descriptors now,
+	 * on this thread (uffd_start_open()); without them it says why when
+	 * it fires. */
+	if (ns_opt.next_touch_ns >= 0)
 		uffd_start_open();
 	if (ns_opt.migrate_after_node >= 0)
 		start_timer(ns_opt.migrate_after_ns, migrate_after, "migrate-after");

@@ -288,11 +288,13 @@ static uint32_t learn_anon(uint32_t vma, uint64_t vpn, uint64_t pfn,
 
 	if (anon_vma_prepare(vma) < 0)
 		return 0;
-	if (excl || !(pg = learn_shared(vma, vpn, index, pfn)))
-		pg = page_new_anon(vma_of(vma)->anon_vma, index);
-	if (!pg || pte_set(vma_of(vma)->proc, vpn, pg) < 0)
+	if (!excl && (pg = learn_shared(vma, vpn, index, pfn)))
+		return pg;
+	pg = page_new_anon(vma_of(vma)->anon_vma, index);
+	if (pg && pte_set(vma_of(vma)->proc, vpn, pg) < 0)
 		return 0;
-	page_of(pg)->pfn = pfn;
+	if (pg)
+		page_of(pg)->pfn = pfn;
 	return pg;
 }
 
