@@ -124,12 +124,12 @@ static int parse_policy(const char **s, struct ns_policy *p)
 		if (k == 3)
 			return -EINVAL;
 		p->mode = listed[k].mode;
-		if (p->mode != POL_PREFERRED && parse_nodes(s, &mask) < 0)
-			return -EINVAL;
 		if (p->mode == POL_PREFERRED) {
 			if (parse_num(s, &node) < 0 || !numa_node_online((int)node))
 				return -EINVAL;
 			mask = 1ULL << node;
+		} else if (parse_nodes(s, &mask) < 0) {
+			return -EINVAL;
 		}
 		set_nodes(p, mask);
 	}
