@@ -255,13 +255,12 @@ long mm_is_valid(uint32_t proc);
 #define NS_PG_GUESS	0x08	/* node learned while a migration was in flight */
 #define NS_PTE_LAZY	0x01	/* under MADV_FREE: may vanish */
 
-/* A page descriptor keeps what the kernel cannot be asked cheaply;
- * who first touched a page and from which call site its mapping was made
- * are the trace's and the VMA's, where it sits in the page cache its
- * object's tables' (16 bytes).  The widths hold what x86-64 with
- * four-level page tables can address: page offsets below 2^36 pages
- * (NS_PAGE_INDEX_MAX: 256 TiB, all of user space; a page past it is not
- * learned), frames
+/* A page descriptor keeps what the kernel cannot be asked cheaply; who
+ * first touched a page and from which call site its mapping was made are
+ * the trace's and the VMA's, where it sits in the page cache its object's
+ * tables' (16 bytes).  The widths hold what x86-64 with four-level page
+ * tables can address: page offsets below 2^36 pages (NS_PAGE_INDEX_MAX:
+ * 256 TiB, all of user space; a page past it is not learned), frames
  * below 2^40 (52-bit physical addresses), nodes below 64 (the runtime's
  * node masks), every object index (NS_OBJ_MAX), and as many mappers as
  * there can be VMAs (NS_VMA_MAX): a page is mapped at most once per VMA.
