@@ -143,9 +143,7 @@ int uffd_fd(void);
 /* region.c: copies the region holding addr into *out, under the table
  * lock; false when no region holds it. */
 bool region_find(uint64_t addr, struct region *out);
-/* region.c: the kernel unmapped [start, end), or moved a range (the
- * monitor's UNMAP and REMAP events). */
-void region_forget(uint64_t start, uint64_t end);
+/* region.c: the kernel moved a range (the monitor's REMAP event). */
 void region_moved(uint64_t from, uint64_t to, uint64_t len);
 
 /* fill.c: fills a missing-page fault of thread tid at addr. */

@@ -198,12 +198,6 @@ void uffd_region_del(uint64_t start, uint64_t end)
 		table_apply(start, end, -1);
 }
 
-/* The kernel unmapped [start, end) (an UNMAP event). */
-void region_forget(uint64_t start, uint64_t end)
-{
-	table_apply(start, end, -1);
-}
-
 /* mremap moved [from, from + len) to to (a REMAP event): its policy goes
  * along. */
 void region_moved(uint64_t from, uint64_t to, uint64_t len)

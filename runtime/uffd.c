@@ -92,7 +92,7 @@ static void handle_event(const struct uffd_msg *m)
 {
 	switch (m->event) {
 	case UFFD_EVENT_UNMAP:
-		region_forget(m->arg.remove.start, m->arg.remove.end);
+		uffd_region_del(m->arg.remove.start, m->arg.remove.end);
 		ns_mark_dirty_async();
 		break;
 	case UFFD_EVENT_REMAP:

@@ -18,7 +18,7 @@ static inline uint64_t vma_pages(const struct ns_vma *v)
 }
 
 uint32_t vma_new(uint32_t proc, uint64_t start, uint64_t end, int prot,
-			uint32_t flags, uint32_t obj, uint64_t pgoff)
+		 uint32_t flags, uint32_t obj, uint64_t pgoff)
 {
 	uint32_t i = pool_alloc(POOL_VMA);
 	struct ns_vma *v;
