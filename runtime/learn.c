@@ -161,9 +161,9 @@ static void query_nodes(struct scan *s, int n, uint64_t base, uint64_t len)
  * /proc/kpageflags says whether the frame is part of one (and then
  * /proc/kpagecount, which is exact per page, decides); otherwise any VMA
  * large enough to hold one is taken as possibly huge. */
-static bool excl_unreliable(const struct ns_vma *v, uint64_t pfn)
+static bool excl_unreliable(const struct ns_vma *v, uint64_t pfn,
+			    uint64_t *flags, uint64_t *cnt)
 {
-	uint64_t flags = 0, cnt = 0;
 	long fd;
 
 	if (!pfn)
@@ -171,16 +171,16 @@ static bool excl_unreliable(const struct ns_vma *v, uint64_t pfn)
 	fd = sys_open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return true;
-	sys_pread((int)fd, &flags, 8, (off_t)(pfn * 8));
+	sys_pread((int)fd, flags, 8, (off_t)(pfn * 8));
 	sys_close((int)fd);
-	if (!(flags & ((1ULL << 15) | (1ULL << 16) | (1ULL << 22))))
-		return false;
 	fd = sys_open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return true;
-	sys_pread((int)fd, &cnt, 8, (off_t)(pfn * 8));
+	sys_pread((int)fd, cnt, 8, (off_t)(pfn * 8));
 	sys_close((int)fd);
-	return cnt <= 1;	/* one mapper after all: nothing to report */
+	if (!(*flags & ((1ULL << 15) | (1ULL << 16) | (1ULL << 22))))
+		return false;
+	return *cnt <= 1;	/* one mapper after all: nothing to report */
 }
 
 /* A page pagemap shows absent (entry e) at vpn.  Learning needs only
@@ -233,12 +233,19 @@ static void scan_page(struct scan *s, uint32_t vma, uint64_t vpn, uint64_t e,
 	}
 	if (!(page_of(pg)->flags & NS_PG_ANON))
 		return;
+	uint64_t flags = 0, cnt = 0;
 	if (s->check && page_of(pg)->mapcount == 1 && !(e & PM_EXCL) &&
 	    !s->kin_unknown && !(page_of(pg)->flags & NS_PG_MIGRATING) &&
-	    !excl_unreliable(vma_of(vma), e & PM_PFN)) {
+	    !excl_unreliable(vma_of(vma), e & PM_PFN, &flags, &cnt)) {
+		char line[160];
+
+		ns_fmt(line, sizeof(line), "kernel shares this anonymous page "
+		       "(pfn %#lx, kpageflags %#lx, kpagecount %lu; zero page %#lx), "
+		       "shadow has one mapper", (unsigned long)(e & PM_PFN),
+		       (unsigned long)flags, (unsigned long)cnt,
+		       (unsigned long)ns_zero_pfn());
 		s->diffs += verify_report(s->pid, vpn << NS_PAGE_SHIFT,
-					  (vpn + 1) << NS_PAGE_SHIFT,
-					  "kernel shares this anonymous page, shadow has one mapper");
+					  (vpn + 1) << NS_PAGE_SHIFT, line);
 	}
 	if ((e & PM_PFN) && verify_nseen < MAX_SEEN)
 		ns_scr.seen[verify_nseen++] = (struct seen){ e & PM_PFN, vpn,

@@ -17,7 +17,7 @@
 #include "verify.h"
 
 static uint64_t zero_pfn;	/* PFN of the zero page, when readable */
-static uint32_t zero_looked;
+static uint32_t zero_looked, zero_tries;
 
 /* PFN of the zero page, so a read-faulted anonymous page is known as
  * such (0 where PFNs cannot be read): looked up the first time a page is
@@ -33,13 +33,17 @@ uint64_t ns_zero_pfn(void)
 		return 0;
 	(void)*(volatile char *)p;
 	long fd = sys_open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (sys_pread((int)fd, &e, 8, (off_t)(((uint64_t)p >> 12) * 8)) == 8 &&
-		    (e >> 63))
-			zero_pfn = e & ((1ULL << 55) - 1);
+	long r = fd < 0 ? fd : sys_pread((int)fd, &e, 8, (off_t)(((uint64_t)p >> 12) * 8));
+
+	if (fd >= 0)
 		sys_close((int)fd);
-	}
 	sys_munmap((void *)p, NS_PAGE_SIZE);
+	/* Asked again (a few times) unless pagemap showed the page mapped; a
+	 * file page there would be the huge zero page, not the one we want. */
+	if ((r != 8 || !(e >> 63)) && ++zero_tries < 4)
+		return 0;
+	if ((e >> 63) && !(e & PM_FILE))
+		zero_pfn = e & PM_PFN;
 	__atomic_store_n(&zero_looked, 1, __ATOMIC_RELEASE);
 	return zero_pfn;
 }
