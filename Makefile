@@ -97,7 +97,7 @@ deps:
 	  python3 git sqlite3 ca-certificates clang libclang-rt-dev \
 	  chromium binutils
 
-$(B)/obj/%.o: %.c $(wildcard runtime/*.h interpose/*.h include/*.h)
+$(B)/obj/%.o: %.c $(wildcard runtime/*.h runtime/*.def interpose/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIBFLAGS) -c $< -o $@
 
@@ -116,12 +116,12 @@ $(B)/test/numashadow: $(B)/numashadow
 	@mkdir -p $(dir $@)
 	cp -f $< $@
 
-$(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h)
+$(B)/numashadow: $(TOOL_SRC) $(wildcard tools/*.h include/*.h runtime/settings.*)
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) $(BASEFLAGS) -Itools -DNS_PREFIX=\"$(PREFIX)\" -o $@ $(TOOL_SRC)
 
 # Unit tests link the runtime model directly, plain and sanitized.
-$(B)/san-$(SAN)/%.o: %.c $(wildcard runtime/*.h include/*.h)
+$(B)/san-$(SAN)/%.o: %.c $(wildcard runtime/*.h runtime/*.def include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
 $(B)/tests/unit/%: tests/unit/%.c $(RT_OBJ) $(wildcard tests/unit/*.h)
@@ -131,7 +131,7 @@ $(B)/tests/unit-$(SAN)/%: tests/unit/%.c $(RT_SANOBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TESTFLAGS) $(SANFLAGS) -o $@ $< $(RT_SANOBJ) -lcmocka -ldl -lpthread
 
-$(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h include/*.h tools/*.h)
+$(B)/fuzz/obj/%.o: %.c $(wildcard runtime/*.h runtime/*.def include/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 # Small chunks and caps (processes; the report's mappings, pages, heatmap
