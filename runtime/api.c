@@ -62,7 +62,7 @@ static int mappers_of(uint32_t pg, struct numashadow_mapper *out, int max)
  * (then the caller learns the members whole). */
 static bool sync_places(uint32_t pg)
 {
-	static struct rmap_at at[MAX_PLACES];	/* under the family lock */
+	static struct rmap_at at[MAX_PLACES] NS_BIG;	/* under the family lock */
 	int n = rmap_collect(pg, true, at, 0, MAX_PLACES);
 
 	if (n > MAX_PLACES)

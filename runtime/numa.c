@@ -86,7 +86,7 @@ bool numa_node_online(int node)
 	return node >= 0 && node < 64 && (numa_online() >> node) & 1;
 }
 
-static int cpu_node[1024];	/* node of each CPU, -1 unknown */
+static int cpu_node[1024] NS_BIG;	/* node of each CPU, -1 unknown */
 static int cpu_node_of;	/* the node whose cpulist is being read */
 static int cpu_nodes_known;	/* cpu_node[] read, once per image */
 

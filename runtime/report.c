@@ -129,7 +129,7 @@ static bool fault_stats(struct ns_fault_stats *f)
  * line after "numashadow: report: " (keys: docs/migration.md). */
 void report_json(const char *when)
 {
-	static char buf[8192];	/* at exit, once: not on the stack */
+	static char buf[8192] NS_BIG;	/* at exit, once: not on the stack */
 	struct ns_mig_counters c = proc_of(ns_rt.self)->mig;
 	uint64_t counts[64];
 	int len = ns_fmt(buf, sizeof(buf), "numashadow: report: {\"pid\":%d,\"when\":\"%s\",",

@@ -43,7 +43,7 @@ static struct {
 	uintptr_t ip;
 	const char *object, *function;
 	uint32_t gen;
-} site_cache[SITE_CACHE];	/* protected by site_cache_busy */
+} site_cache[SITE_CACHE] NS_BIG;	/* protected by site_cache_busy */
 static uint32_t site_gen = 1;	/* bumped when ld.so changes the objects
 				 * (atomic, no lock) */
 static uint32_t site_cache_busy;	/* the cache is someone's: tried, never waited for */

@@ -38,11 +38,12 @@ static struct {
 	uint32_t finishing;	/* trace_finish() waits: wake it */
 	int fd;			/* 0: off (ours is never 0-2) */
 	uint64_t dev, ino;	/* the file, to know our descriptor again */
-	/* Last: trace_on() reads fd in every process, traced or not. */
-	struct ns_trace_rec rec[TR_CAP] __attribute__((aligned(64)));
-} tr NS_BIG __attribute__((aligned(4096)));
+} tr;
+/* Apart from tr: trace_on() reads tr.fd in every process, traced or not,
+ * and should not fault in a page of these. */
+static struct ns_trace_rec tr_rec[TR_CAP] NS_BIG __attribute__((aligned(4096)));
 
-static char tr_path[4096];	/* to open the file again (see trace_fd) */
+static char tr_path[4096] NS_BIG;	/* to open the file again (see trace_fd) */
 
 static __thread int tr_tid;
 
@@ -243,7 +244,7 @@ static bool tr_put_as(int pid, int tid, int type, uint64_t addr, uint64_t len,
 		loop_wake();
 	if (!tid && !(tid = tr_tid))
 		tid = tr_tid = (int)sys_gettid();
-	r = &tr.rec[h % TR_CAP];
+	r = &tr_rec[h % TR_CAP];
 	r->time = trace_clock();
 	r->addr = addr;
 	r->len = len;
@@ -282,12 +283,12 @@ static size_t trace_span(const void **buf)
 	if (lost != tr.lost_said &&
 	    tr_put(0, NS_TR_LOST, 0, 0, -1, (uint32_t)(lost - tr.lost_said)))
 		tr.lost_said = lost;
-	while (__atomic_load_n(&tr.rec[e % TR_CAP].seq, __ATOMIC_ACQUIRE) == e + 1) {
+	while (__atomic_load_n(&tr_rec[e % TR_CAP].seq, __ATOMIC_ACQUIRE) == e + 1) {
 		e++;
 		if (e % TR_CAP == 0)
 			break;	/* the ring wraps: the rest next time */
 	}
-	*buf = &tr.rec[s % TR_CAP];
+	*buf = &tr_rec[s % TR_CAP];
 	tr.sent = e;
 	return (size_t)(e - s) * sizeof(struct ns_trace_rec);
 }

@@ -37,7 +37,7 @@ static struct {
 		uint64_t bias;		/* load address - ELF address */
 	} v[TR_OBJS];		/* object id = index + 1 */
 	char exe[NS_TRACE_PATH + 1];	/* the program's path (lock) */
-} tr_objs;
+} tr_objs NS_BIG;
 
 /* The last stack trace_stack() was given, for trace_site(). */
 static __thread struct {
@@ -67,7 +67,7 @@ static struct {
 		uint64_t start, end;
 		uint32_t site;
 	} v[TR_RANGES];
-} tr_ranges;
+} tr_ranges NS_BIG;
 
 /* ---- call sites ---- */
 

@@ -45,7 +45,7 @@ static struct suspects {
 	int n;
 	bool full;
 	struct { pid_t pid; uint64_t a; } at[MAX_SUSPECTS];
-} sus[2];
+} sus[2] NS_BIG;
 static int sus_cur;		/* the look being made records here */
 static bool sus_filter;		/* the last look: count only earlier suspects */
 static bool last_shown;		/* the last verify_report() was said */
