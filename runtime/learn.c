@@ -160,7 +160,8 @@ static void query_nodes(struct scan *s, int n, uint64_t base, uint64_t len)
  * page: after a partial COW every subpage may read "shared".  As root,
  * /proc/kpageflags says whether the frame is part of one (and then
  * /proc/kpagecount, which is exact per page, decides); otherwise any VMA
- * large enough to hold one is taken as possibly huge. */
+ * large enough to hold one is taken as possibly huge.  *flags and *cnt get
+ * what was read, for the report. */
 static bool excl_unreliable(const struct ns_vma *v, uint64_t pfn,
 			    uint64_t *flags, uint64_t *cnt)
 {
