@@ -3,9 +3,10 @@
  * sys.h - the runtime's only door to the kernel.
  *
  * Every call is a raw syscall returning >= 0 or -errno.  Nothing here reads
- * or writes errno, allocates, or goes through libc's wrappers: the runtime
- * runs inside libc's own mm entry points (which it redirects to itself), in
- * signal handlers and in the child of a multi-threaded fork.
+ * or writes errno, allocates, or goes through libc's wrappers (but the
+ * clock, sys_clock_ns(), which is the vDSO's): the runtime runs inside
+ * libc's own mm entry points (which it redirects to itself), in signal
+ * handlers and in the child of a multi-threaded fork.
  */
 #ifndef NS_SYS_H
 #define NS_SYS_H
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <time.h>
 
 static inline long sys_call6(long n, long a, long b, long c, long d, long e,
 			     long f)
@@ -198,13 +200,17 @@ static inline uint64_t dev_split(uint64_t d)
 	return maj << 32 | min;
 }
 
-/* A clock in nanoseconds. */
+/* A clock in nanoseconds.  The one call here that is libc's: its
+ * clock_gettime() reads the vDSO's clock (a syscall only where there is
+ * none), takes no lock and is async-signal-safe, so it is as safe in a
+ * hook, a signal handler or a fork child as the syscall, at a fraction of
+ * the cost (bench/mmap_loop, mmap + munmap traced: 75 against 190 ns). */
 static inline uint64_t sys_clock_ns(int clock)
 {
-	struct { long sec, nsec; } t;
+	struct timespec t;
 
-	sys_call(SYS_clock_gettime, clock, &t, 0, 0, 0, 0);
-	return (uint64_t)t.sec * 1000000000ULL + (uint64_t)t.nsec;
+	clock_gettime(clock, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
 /* CLOCK_MONOTONIC in nanoseconds. */

@@ -47,18 +47,6 @@ static char tr_path[4096] NS_BIG;	/* to open the file again (see trace_fd) */
 
 static __thread int tr_tid;
 
-/* libc's clock_gettime() reads the vDSO's clock: a record costs less than
- * half what it does with the syscall (bench/mmap_loop, mmap + munmap: 75
- * against 190 ns), and it takes no lock and is async-signal-safe, so it is
- * as safe in a hook, a signal handler or a fork child as the syscall. */
-static inline uint64_t trace_clock(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
 bool trace_on(void)
 {
 	return tr.fd > 0;
@@ -165,7 +153,7 @@ bool trace_put(int tid, int type, uint64_t addr, uint64_t len, int node,
 void trace_migrate_begin(struct trace_mig *m, const struct ns_mig_counters *c)
 {
 	m->c0 = *c;
-	m->t0 = tr.fd > 0 ? trace_clock() : 0;
+	m->t0 = tr.fd > 0 ? sys_now_ns() : 0;
 }
 
 /* A migration of [addr, addr + len) to node ended, moved pages moved
@@ -195,7 +183,7 @@ void trace_migrate(const struct trace_mig *m, const struct ns_mig_counters *c,
 		failed += pages[i];
 	}
 	trace_emit(NS_TR_MIGRATE, addr, len, node, (uint32_t)moved);
-	trace_emit(NS_TR_MIGRATE_END, trace_clock() - m->t0, failed, (int)-err,
+	trace_emit(NS_TR_MIGRATE_END, sys_now_ns() - m->t0, failed, (int)-err,
 		   (uint32_t)(c->already - m->c0.already));
 	for (unsigned i = 0; i < NFAIL; i++)
 		if (pages[i])
@@ -245,7 +233,7 @@ static bool tr_put_as(int pid, int tid, int type, uint64_t addr, uint64_t len,
 	if (!tid && !(tid = tr_tid))
 		tid = tr_tid = (int)sys_gettid();
 	r = &tr_rec[h % TR_CAP];
-	r->time = trace_clock();
+	r->time = sys_now_ns();
 	r->addr = addr;
 	r->len = len;
 	r->pid = pid;
