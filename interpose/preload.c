@@ -150,7 +150,8 @@ static pid_t raw_fork(void)
 	return (pid_t)sys_fork();
 }
 
-EXPORT pid_t fork(void)
+/* Hot: beside ns_fork() (runtime/fork.c says why). */
+EXPORT __attribute__((hot)) pid_t fork(void)
 {
 	if (!real_fork)
 		real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");

@@ -141,7 +141,7 @@ static void proc_reap_dead(void)
 		proc_release(p);
 		n--;
 	}
-	if (all)
+	if (all && at != n)	/* unchanged: no write, no copy-on-write fault */
 		at = n;
 }
 
@@ -149,12 +149,12 @@ static void proc_reap_dead(void)
  * so that the child knows it at once (its own forks hang below it). */
 static pid_t fork_dormant(pid_t (*real_fork)(void))
 {
-	static uint32_t mine;	/* a dormant child's record, 0: ns_rt.self */
 	pid_t pid;
 
 	ns_in_runtime = 1;
 	ns_lock();
 	proc_reap_dead();
+	uint32_t mine = ns_rt.dormant_self;
 	uint32_t c = proc_new(0, mine ? mine : ns_rt.self);
 	if (c) {
 		proc_of(c)->dirty = proc_of(c)->unlearned = 1;
@@ -163,7 +163,7 @@ static pid_t fork_dormant(pid_t (*real_fork)(void))
 	ns_unlock();
 	pid = real_fork();
 	if (pid == 0) {
-		mine = c;
+		ns_rt.dormant_self = c;
 		ns_in_runtime = 0;
 		return 0;
 	}
@@ -267,7 +267,11 @@ static pid_t fork_child(void)
 	return 0;
 }
 
-pid_t ns_fork(pid_t (*real_fork)(void))
+/* Hot, with the fork wrapper and ns_atfork_child(): first in .text, in
+ * the 64 KiB the kernel maps around a fork child's first fault in our
+ * text (fault-around), so the child faults once there, not twice
+ * (`perf stat` of a fork+_exit loop: 24 faults a fork to 23; 18 plain). */
+__attribute__((hot)) pid_t ns_fork(pid_t (*real_fork)(void))
 {
 	pid_t pid;
 
@@ -295,7 +299,7 @@ pid_t ns_fork(pid_t (*real_fork)(void))
 	return fork_child();
 }
 
-void ns_atfork_child(void)
+__attribute__((hot)) void ns_atfork_child(void)
 {
 	ns_tid_forget();
 	if (!ns_rt.in_fork)

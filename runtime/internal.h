@@ -438,6 +438,10 @@ struct ns_runtime {
 				 * under the family lock; waiters for it read
 				 * it with none: ns_lock_unless' bail) */
 	int forked_unseen;	/* set by the atfork child handler */
+	uint32_t dormant_self;	/* a dormant fork child's record, made by
+				 * its parent (fork.c); 0: self.  Here, not
+				 * in fork.c, since the child writes this
+				 * page anyway: one copy-on-write fault */
 	volatile int dirty;	/* untracked changes in this address space */
 	int escapes;		/* untracked changes under way (dlopen) */
 	int always_reconcile;	/* libc's entry points could not be redirected */

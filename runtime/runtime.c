@@ -303,7 +303,10 @@ bool family_ready(void)
 	static uint32_t state;	/* 0 none, 1 being made, 2 made, 3 failed */
 	uint32_t none = 0;
 
-	if (__atomic_compare_exchange_n(&state, &none, 1, false, __ATOMIC_ACQ_REL,
+	/* Read first: a compare-and-swap writes even when it fails, and
+	 * after a fork that write costs this page a copy-on-write fault. */
+	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == 0 &&
+	    __atomic_compare_exchange_n(&state, &none, 1, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE)) {
 		int ret = 0;
 		if (!ns_arena) {
