@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -220,6 +221,10 @@ static void start_wanted(void)
 
 /* ---- services and timed policies ---- */
 
+/* 1 while the timed migration runs on the loop thread, woken at its end:
+ * an exit that comes meanwhile waits for it (ns_exit()). */
+static uint32_t migrating_after;
+
 /* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  A timer of the
  * service loop, whose thread the program never sees in its results. */
 static void migrate_after(void)
@@ -228,6 +233,7 @@ static void migrate_after(void)
 	char b[512], a[512];
 	long r;
 
+	__atomic_store_n(&migrating_after, 1, __ATOMIC_SEQ_CST);
 	report_pages_by_node(before);
 	t0 = sys_now_ns();
 	r = mig_move_all(ns_opt.migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
@@ -242,6 +248,24 @@ static void migrate_after(void)
 		ns_log("migrate-after: pid %d moved %ld pages to node %d in %lu ms; before: %s; after: %s",
 		       (int)ns_rt.pid, r, ns_opt.migrate_after_node,
 		       (unsigned long)(t0 / 1000000), b, a);
+	__atomic_store_n(&migrating_after, 0, __ATOMIC_SEQ_CST);
+	sys_futex(&migrating_after, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/* A program that ends while its timed migration runs would end it
+ * unsaid, cut by exit_group (the README's demo on a slow machine: pages
+ * moved, no migrate-after line).  The exit waits for it, 10 s at most,
+ * on the futex it wakes. */
+static void migrate_after_wait(void)
+{
+	uint64_t end = sys_now_ns() + 10ULL * 1000000000ULL, now;
+
+	while (__atomic_load_n(&migrating_after, __ATOMIC_SEQ_CST) &&
+	       (now = sys_now_ns()) < end) {
+		const struct timespec left = { (time_t)((end - now) / 1000000000ULL),
+					       (long)((end - now) % 1000000000ULL) };
+		sys_futex(&migrating_after, FUTEX_WAIT_PRIVATE, 1, &left);
+	}
 }
 
 /* The control socket, and the service loop when the trace needs it (a
@@ -502,6 +526,7 @@ void ns_exit(void)
 	if (!ns_rt.ready || ns_rt.disabled || ns_in_runtime || ns_rt.dormant ||
 	    sys_getpid() != ns_rt.pid)
 		return;
+	migrate_after_wait();
 	if (ns_opt.report_at_exit == 2)
 		report_json("at exit");
 	else if (ns_opt.report_at_exit)
