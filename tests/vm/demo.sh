@@ -3,8 +3,9 @@
 #   env      NUMASHADOW_MIGRATE_AFTER=0.5:1 NUMASHADOW_REPORT=1 set on the
 #            host (they reach the guest), `numashadow run --verify --
 #            workload 16 8` (8 s: on a loaded host the guest's move of
-#            16 MiB took 2.4 s, and a workload that ends first takes the
-#            migrate-after line with it);
+#            16 MiB took 2.4 s, and the move is meant to happen while the
+#            workload sweeps; one that ends first waits for it:
+#            migrate_at_exit.sh);
 #   options  the README's `numashadow run --verify --report --migrate-after
 #            0.5:1 -- workload 32 4` (what `make demo` runs).
 # Half a second in, every page of the workload moves to node 1 while it
