@@ -228,9 +228,12 @@ struct fill_run {
 };
 
 /* Plans a fault of thread tid at addr: the window (the faulting page and
- * the pages after it, up to the fault-around window and never past the
- * region; one page and no policy outside every region, or once placement
- * has stopped) and the policies its pages go by. */
+ * the pages after it to the end of the window-sized block it is in, never
+ * past the region; one page and no policy outside every region, or once
+ * placement has stopped) and the policies its pages go by.  Aligned, so a
+ * window never runs from one 2 MiB block into the next: threads that
+ * split a region at such boundaries each get their own part placed by
+ * their own faults (localalloc: on their own node). */
 static void plan_fault(struct fill_plan *pl, uint64_t addr, int tid)
 {
 	struct region r;
@@ -238,11 +241,11 @@ static void plan_fault(struct fill_plan *pl, uint64_t addr, int tid)
 	*pl = (struct fill_plan){ .page = addr & ~(NS_PAGE_SIZE - 1), .tid = tid,
 				  .traced = trace_on(), .tnode = -1, .stream = -1 };
 	if (region_find(pl->page, &r) && !mon.fatal) {
-		uint64_t win = window_for(pl->page, &pl->stream);
+		uint64_t span = window_for(pl->page, &pl->stream) * NS_PAGE_SIZE;
+		uint64_t block_end = (pl->page / span + 1) * span;
+
 		pl->p = policy_get(r.policy);
-		pl->end = r.end;
-		if (pl->end - pl->page > win * NS_PAGE_SIZE)
-			pl->end = pl->page + win * NS_PAGE_SIZE;
+		pl->end = r.end < block_end ? r.end : block_end;
 	} else {
 		pl->end = pl->page + NS_PAGE_SIZE;	/* unknown: one page, no policy */
 	}

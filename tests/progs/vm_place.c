@@ -30,6 +30,11 @@
  *                 every page is on its writer's node.  (The halves are
  *                 2 MiB aligned and whole fault-around windows long, so
  *                 neither a huge page nor a window crosses between them.)
+ *   localalloc-turns  the same, in turns: the thread on CPU 0 writes its
+ *                 half whole, then the one on CPU 1 its own.  The first
+ *                 thread's last window must not run on into the second
+ *                 half (a window that began at its last page once filled
+ *                 511 pages of it on node 0).
  *   own-mbind     membind=1: the program's mbind() keeps its meaning: a
  *                 region it binds to node 0 is on node 0, a region it
  *                 interleaves over 0-1 (no huge pages) has page vpn on
@@ -69,6 +74,7 @@
  * place_no_uffd.sh run it.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
@@ -301,29 +307,48 @@ static void case_preferred(void)
 	case_node1("preferred");
 }
 
-static void case_localalloc(void)
+/* Two threads pinned to CPU 0 and CPU 1 write their own 2 MiB half of one
+ * region: together (after a barrier), or in turns, the whole first half
+ * before the second is touched. */
+static void localalloc_halves(const char *name, bool together)
 {
 	long n = 2 * HALF_PAGES;
 	char *r = map_rw_aligned((size_t)n * pg);
 	int *want = calloc((size_t)n, sizeof(*want));
 	pthread_barrier_t go;
 	struct toucher t[2] = {
-		{ .base = r, .n = HALF_PAGES, .cpu = 0, .go = &go },
-		{ .base = r + HALF_PAGES * pg, .n = HALF_PAGES, .cpu = 1, .go = &go },
+		{ .base = r, .n = HALF_PAGES, .cpu = 0, .go = together ? &go : NULL },
+		{ .base = r + HALF_PAGES * pg, .n = HALF_PAGES, .cpu = 1,
+		  .go = together ? &go : NULL },
 	};
 	long c[2];
 
 	t_assert(want);
-	pthread_barrier_init(&go, NULL, 2);
-	run_threads(t, 2);
-	pthread_barrier_destroy(&go);
+	if (together) {
+		pthread_barrier_init(&go, NULL, 2);
+		run_threads(t, 2);
+		pthread_barrier_destroy(&go);
+	} else {
+		run_thread(&t[0]);
+		run_thread(&t[1]);
+	}
 	for (long i = 0; i < n; i++)
 		want[i] = i < HALF_PAGES ? 0 : 1;
-	ns_expect_nodes("localalloc", r, n, want, c);
-	expect_content("localalloc", r, n);
-	printf("vm_place localalloc: PASS (%ld pages by the thread on CPU 0 on node 0, "
-	       "%ld by the thread on CPU 1 on node 1)\n", c[0], c[1]);
+	ns_expect_nodes(name, r, n, want, c);
+	expect_content(name, r, n);
+	printf("vm_place %s: PASS (%ld pages by the thread on CPU 0 on node 0, "
+	       "%ld by the thread on CPU 1 on node 1)\n", name, c[0], c[1]);
 	free(want);
+}
+
+static void case_localalloc(void)
+{
+	localalloc_halves("localalloc", true);
+}
+
+static void case_localalloc_turns(void)
+{
+	localalloc_halves("localalloc-turns", false);
 }
 
 static void case_own_mbind(void)
@@ -601,6 +626,7 @@ static const struct {
 	{ "membind", "membind=1", case_membind },
 	{ "preferred", "preferred=1", case_preferred },
 	{ "localalloc", "localalloc", case_localalloc },
+	{ "localalloc-turns", "localalloc", case_localalloc_turns },
 	{ "own-mbind", "membind=1", case_own_mbind },
 	{ "thread-policy", "membind=1", case_thread_policy },
 	{ "exec-policy", "membind=1", case_exec_policy },

@@ -4,7 +4,7 @@
 # (page by page, by vpn % 2), weighted-interleave=0:3,1:1 (vpn % 4 < 3 on
 # node 0, totals 3:1), membind=1, preferred=1 (all on node 1), localalloc
 # (two threads pinned to CPUs of nodes 0 and 1, each page on its writer's
-# node), and under membind=1 the program's own mbind() and a thread's own
+# node, written together and in turns), and under membind=1 the program's own mbind() and a thread's own
 # set_mempolicy() (raw syscall and libnuma), a policy a thread inherits
 # from its creator and one kept across exec winning over numashadow's
 # policy, and a process under nothing but a policy waiting for a region
@@ -23,6 +23,7 @@ weighted:weighted-interleave=0:3,1:1
 membind:membind=1
 preferred:preferred=1
 localalloc:localalloc
+localalloc-turns:localalloc
 own-mbind:membind=1
 thread-policy:membind=1
 exec-policy:membind=1
