@@ -269,8 +269,8 @@ static pid_t fork_child(void)
 
 /* Hot, with the fork wrapper and ns_atfork_child(): first in .text, in
  * the 64 KiB the kernel maps around a fork child's first fault in our
- * text (fault-around), so the child faults once there, not twice
- * (`perf stat` of a fork+_exit loop: 24 faults a fork to 23; 18 plain). */
+ * text (fault-around), so the child faults once there, not twice (`perf
+ * record -e page-faults -d` of a fork+_exit loop). */
 __attribute__((hot)) pid_t ns_fork(pid_t (*real_fork)(void))
 {
 	pid_t pid;

@@ -221,8 +221,9 @@ static void start_wanted(void)
 
 /* ---- services and timed policies ---- */
 
-/* 1 while the timed migration runs on the loop thread, woken at its end:
- * an exit that comes meanwhile waits for it (ns_exit()). */
+/* The pid whose loop thread runs the timed migration, 0 when none, woken
+ * at its end: an exit that comes meanwhile waits for it (ns_exit()).  A
+ * pid, so a fork child, which copied it and has no such thread, does not. */
 static uint32_t migrating_after;
 
 /* NUMASHADOW_MIGRATE_AFTER: the simplest real policy.  A timer of the
@@ -233,7 +234,7 @@ static void migrate_after(void)
 	char b[512], a[512];
 	long r;
 
-	__atomic_store_n(&migrating_after, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&migrating_after, (uint32_t)ns_rt.pid, __ATOMIC_SEQ_CST);
 	report_pages_by_node(before);
 	t0 = sys_now_ns();
 	r = mig_move_all(ns_opt.migrate_after_node, NS_MIG_SYNC | NS_MIG_SHARED);
@@ -259,12 +260,13 @@ static void migrate_after(void)
 static void migrate_after_wait(void)
 {
 	uint64_t end = sys_now_ns() + 10ULL * 1000000000ULL, now;
+	const uint32_t me = (uint32_t)ns_rt.pid;
 
-	while (__atomic_load_n(&migrating_after, __ATOMIC_SEQ_CST) &&
+	while (__atomic_load_n(&migrating_after, __ATOMIC_SEQ_CST) == me &&
 	       (now = sys_now_ns()) < end) {
 		const struct timespec left = { (time_t)((end - now) / 1000000000ULL),
 					       (long)((end - now) % 1000000000ULL) };
-		sys_futex(&migrating_after, FUTEX_WAIT_PRIVATE, 1, &left);
+		sys_futex(&migrating_after, FUTEX_WAIT_PRIVATE, me, &left);
 	}
 }
 
